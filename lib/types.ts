@@ -1,0 +1,188 @@
+// The public types of confine. Every name that crosses the API boundary lives here, so the
+// backends, the CLI and the docs all read one definition.
+
+import type { Readable, Writable, Stream } from 'node:stream';
+
+/** The backends, chosen by capability testing (see `autoselectExecutor`). */
+export type ExecutorKind = 'linux' | 'posix' | 'windows' | 'universal';
+
+/**
+ * Resource limits. Units are in the names. Each one is optional; a limit not asked for is
+ * inherited from the supervisor.
+ */
+export interface Resources {
+  /** Memory of the whole tree, hard: the tree is OOM-killed past it. */
+  memoryBytes?: number;
+  /** Swap of the whole tree, on top of memoryBytes. */
+  memorySwapBytes?: number;
+  /** CPU time share as a number of cores: 0.5 is half of one core, 2 is two cores. */
+  cpu?: number;
+  /** Relative CPU weight against sibling trees, 1..10000 (cgroup v2's cpu.weight scale). */
+  cpuWeight?: number;
+  /** CPU set the tree may run on, e.g. "0-1" or "0,2". */
+  cpus?: string;
+  /** Number of processes (and threads) in the tree. */
+  maxProcesses?: number;
+  /** RLIMIT_NOFILE: open file descriptors per process. */
+  openFiles?: number;
+  /** RLIMIT_CPU: CPU seconds per process; the process gets SIGXCPU, then SIGKILL. */
+  cpuSeconds?: number;
+  /** RLIMIT_FSIZE: largest file a process may write. */
+  fileSizeBytes?: number;
+  /** RLIMIT_CORE: largest core dump. 0 disables core dumps. */
+  coreBytes?: number;
+  /** RLIMIT_STACK: stack size of the main thread. */
+  stackBytes?: number;
+  /**
+   * RLIMIT_AS: address space per process. Explicit only: V8 and the JVM reserve far more
+   * address space than they use and fail to start under a tight RLIMIT_AS.
+   */
+  addressSpaceBytes?: number;
+}
+
+export type ResourceName = keyof Resources;
+
+/** Who the child runs as: a user name, a numeric uid, 'uid:gid', or an object. */
+export type RunAsSpec =
+  | string
+  | number
+  | {
+      user?: string | number;
+      uid?: number;
+      gid?: number;
+      /** Supplementary groups; default: the user's groups from the group database. */
+      groups?: number[];
+    };
+
+/** A resolved identity. */
+export interface Identity {
+  uid: number;
+  gid: number;
+  groups: number[];
+  name: string | null;
+  home: string | null;
+}
+
+export type StdioValue = 'pipe' | 'inherit' | 'ignore' | number | Stream | null | undefined;
+export type StdioOption = 'pipe' | 'inherit' | 'ignore' | StdioValue[];
+
+export interface CommandOptions {
+  cwd?: string | URL;
+  /** The whole environment of the child. Default: the supervisor's (process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** argv[0] as the program sees it. Default: the file as given. */
+  argv0?: string;
+  stdio?: StdioOption;
+  /** Cancels the run: the tree is shut down with `killSignal` and `graceMs`. */
+  signal?: AbortSignal;
+  /** Milliseconds after start when the tree is shut down with `killSignal` and `graceMs`. */
+  timeout?: number;
+  /** Signal for timeout, abort and the first step of shutdown. Default SIGTERM. */
+  killSignal?: NodeJS.Signals | number;
+  /** Grace between the polite signal and forceStop, for timeout and abort. Default 5000. */
+  graceMs?: number;
+  /** Accepted for child_process compatibility: the tree always gets its own session. */
+  detached?: boolean;
+  /** Force a backend instead of `autoselectExecutor()`. */
+  executor?: ExecutorKind;
+  /** Reject `start()` when any requested limit or identity cannot be enforced. */
+  strict?: boolean;
+  /** Parent cgroup for the tree's own cgroup (Linux). */
+  cgroupParent?: string;
+  /** Kill the tree when the supervisor dies. Off by default (reattach is the default). */
+  killOnParentExit?: boolean;
+  /** Windows: hide the console window of the child. Accepted for compatibility. */
+  windowsHide?: boolean;
+}
+
+/** The read-only spec of an executor, as the seed's `Command()` held it. */
+export interface CommandSpec {
+  /** The file as given. */
+  readonly file: string;
+  /** The file resolved in PATH, once start() has resolved it. */
+  readonly path: string | null;
+  readonly args: readonly string[];
+  readonly options: Readonly<CommandOptions>;
+  readonly resources: Readonly<Resources>;
+  readonly runAs: RunAsSpec | null;
+}
+
+/** How one requested limit (or property) is enforced. */
+export interface Enforcement {
+  /** True when the mechanism holds the limit against a hostile child. */
+  enforced: boolean;
+  /** The mechanism, e.g. 'cgroup2', 'cgroup1', 'rlimit', 'job', 'uid', 'none'. */
+  mechanism: string;
+  /** What the limit covers: the whole tree, each process, or every process of the user. */
+  scope: 'tree' | 'process' | 'user' | 'none';
+  /** Anything a careful caller should know. */
+  note?: string;
+}
+
+export type EnforcedMap = Partial<Record<ResourceName | 'runAs' | 'groups' | 'treeStop' | 'killOnParentExit', Enforcement>>;
+
+/** The exit status of a tree: what `wait()`, `shutdown()` and `forceStop()` resolve to. */
+export interface ExitStatus {
+  /** Exit code, or null when killed by a signal or when unknowable (reattached). */
+  exitCode: number | null;
+  /** Signal name when killed by a signal. */
+  signal: NodeJS.Signals | null;
+  /** The kernel's OOM killer ended the tree (from the cgroup or job, never guessed). */
+  oomKilled: boolean;
+  /** `timeout` ran out and the tree was shut down. */
+  timedOut: boolean;
+  /** The AbortSignal fired and the tree was shut down. */
+  canceled: boolean;
+  /** Stopped by shutdown() or forceStop() (or timeout/abort). */
+  stopped: boolean;
+  /** The process was attached by openPid(), so its exit code cannot be known. */
+  reattached: boolean;
+  /** CPU time of the leader and its waited-for descendants, or null where unknown. */
+  cpuUserMicros: number | null;
+  cpuSystemMicros: number | null;
+  /** Peak resident memory (of the largest process, or of the tree with a cgroup). */
+  memoryPeakBytes: number | null;
+  /** Wall time from start to exit. */
+  durationMs: number;
+}
+
+export interface Stats {
+  memoryBytes: number | null;
+  memoryPeakBytes: number | null;
+  cpuUserMicros: number | null;
+  cpuSystemMicros: number | null;
+  processes: number | null;
+  throttledPeriods?: number | null;
+  throttledMicros?: number | null;
+}
+
+export interface ShutdownOptions {
+  signal?: NodeJS.Signals | number;
+  graceMs?: number;
+}
+
+export interface Capabilities {
+  /** The native addon loaded. */
+  native: boolean;
+  /** The backend autoselectExecutor() picks. */
+  backend: ExecutorKind;
+  /** Why anything is missing (null when nothing is). */
+  reason: string | null;
+  platform: NodeJS.Platform;
+  root: boolean;
+  /** Backends usable here. */
+  backends: ExecutorKind[];
+  /** What each available mechanism can do here. */
+  features: Record<string, boolean | string | number | null>;
+  /** Per resource: what the picked backend would use. */
+  resources: Partial<Record<ResourceName, Enforcement>>;
+  /** Things missing, each with its reason. */
+  missing: { what: string; why: string }[];
+  /** Native addon version and probe result, when loaded. */
+  addon: { version: string; path: string | null } | null;
+  /** Detail the backend adds: cgroup layout and so on. */
+  detail?: Record<string, unknown>;
+}
+
+export type StdinStream = Writable | null;
+export type OutStream = Readable | null;
