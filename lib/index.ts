@@ -1,2 +1,31 @@
-export * from './types.js';
-export * from './errors.js';
+// confine: start child processes with least privilege, resource limits and process isolation,
+// and stop them as a whole.
+
+import { Executor } from './executor.js';
+import type { CommandOptions } from './types.js';
+
+/**
+ * Describes a program to run, as the seed's Command(name, arg...): a bare name is looked up in
+ * PATH when start() runs. Set limits with limit(), the user with runAs(), then start().
+ */
+export function command(file: string, args?: readonly string[], options?: CommandOptions): Executor {
+  return new Executor(file, args, options);
+}
+
+export { Executor, AbortedError } from './executor.js';
+export { openPid } from './open-pid.js';
+export { capabilities, autoselectExecutor } from './capabilities.js';
+export {
+  ConfineError,
+  ConfineArgumentError,
+  ConfineStateError,
+  UnknownUserError,
+  CommandNotFoundError,
+  SpawnError,
+  UnenforcedError,
+  BackendUnavailableError,
+  StaleHandleError,
+  SystemError,
+} from './errors.js';
+export { RESOURCE_NAMES } from './validate.js';
+export type * from './types.js';

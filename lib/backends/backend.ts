@@ -1,0 +1,107 @@
+// What every backend provides to the Executor. The Executor owns the API, validation and
+// policy (warnings, strict, timeouts, the order of events); a backend starts a tree, reports how
+// it enforces each limit, and gives the Executor the means to signal, stop and measure it.
+
+import type { Readable, Writable } from 'node:stream';
+import type { EnforcedMap, ExecutorKind, Identity, Resources, Stats, StdioValue } from '../types.js';
+
+export interface LaunchRequest {
+  /** Absolute path of the program, already resolved and checked. */
+  file: string;
+  /** argv, argv[0] included. */
+  argv: string[];
+  env: Record<string, string>;
+  /** Absolute, existing directory. */
+  cwd: string;
+  /** One entry per child fd (0, 1, 2, ...). */
+  stdio: StdioValue[];
+  identity: Identity | null;
+  resources: Resources;
+  killOnParentExit: boolean;
+  cgroupParent: string | undefined;
+  /** true when argv[0] differs from the file as given (options.argv0). */
+  customArgv0: boolean;
+}
+
+export interface PlanRequest {
+  resources: Resources;
+  identity: Identity | null;
+  runAs: boolean;
+  killOnParentExit: boolean;
+  cgroupParent: string | undefined;
+  customArgv0: boolean;
+}
+
+/** How the leader ended, as the backend saw it. */
+export interface RawExit {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  cpuUserMicros: number | null;
+  cpuSystemMicros: number | null;
+  memoryPeakBytes: number | null;
+}
+
+/** A started (or attached) tree. */
+export interface Tree {
+  readonly pid: number;
+  /** The parent's ends of the child's stdio; null where not piped. */
+  readonly stdio: (Readable | Writable | null)[];
+  /** Serializable identity of the tree for openPid(). */
+  readonly handle: string;
+  /** Resolves once, when the leader has exited (and, for our own child, been reaped). */
+  readonly exited: Promise<RawExit>;
+  /** Resolves when every stdio stream of ours has closed (after `exited`). */
+  readonly closed: Promise<void>;
+  /** Signal the leader only. Returns false when it is gone. */
+  signal(sig: number): boolean;
+  /** Signal every process of the tree the backend can reach. */
+  signalTree(sig: number): void;
+  /** Kill every process of the tree; resolves when the backend has done all it can. */
+  killTree(): Promise<void>;
+  stats(): Promise<Stats>;
+  /** Change limits of the running tree; returns the new enforcement of those limits. */
+  update(resources: Resources): Promise<EnforcedMap>;
+  /** The tree was OOM-killed, from the kernel's own counter. */
+  oomKilled(): boolean;
+  /** Release what the tree held (cgroup, job, fds) once it is gone. Idempotent. */
+  release(): Promise<void>;
+}
+
+/** The parsed form of `executor.handle`. */
+export interface HandleData {
+  kind: ExecutorKind;
+  pid: number;
+  startTime: string | null;
+  /** Backend-specific: cgroup paths, job name. */
+  extra?: Record<string, unknown>;
+}
+
+export interface Backend {
+  readonly kind: ExecutorKind;
+  /** null when usable here, else why not. */
+  unavailable(): string | null;
+  /** How this backend would enforce the request. Pure: starts nothing. */
+  plan(req: PlanRequest): EnforcedMap;
+  launch(req: LaunchRequest): Promise<Tree>;
+  /** Attach to a running process already verified to be `data`. */
+  attach(data: HandleData): Promise<Tree>;
+}
+
+const HANDLE_PREFIX = 'confine1';
+
+/** A handle is `confine1.<base64url(JSON)>`: opaque, one line, safe in env vars and files. */
+export function encodeHandle(data: HandleData): string {
+  return `${HANDLE_PREFIX}.${Buffer.from(JSON.stringify(data)).toString('base64url')}`;
+}
+
+export function decodeHandle(handle: string): HandleData | null {
+  if (!handle.startsWith(`${HANDLE_PREFIX}.`)) return null;
+  try {
+    const data = JSON.parse(Buffer.from(handle.slice(HANDLE_PREFIX.length + 1), 'base64url').toString('utf8')) as HandleData;
+    if (typeof data !== 'object' || data === null || !Number.isInteger(data.pid) || data.pid <= 0) return null;
+    if (!['linux', 'posix', 'windows', 'universal'].includes(data.kind)) return null;
+    return data;
+  } catch {
+    return null;
+  }
+}

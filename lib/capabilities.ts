@@ -1,0 +1,57 @@
+// What this host can enforce, and why not: the answer `confine doctor` prints.
+
+import { userInfo } from 'node:os';
+import { nativeAddon, nativeAddonPath, nativeLoadError } from './loader.js';
+import { availableBackends, backendFor } from './backends/select.js';
+import { RESOURCE_NAMES } from './validate.js';
+import type { Capabilities, ExecutorKind, Resources } from './types.js';
+
+function isRoot(): boolean {
+  return typeof process.getuid === 'function' ? process.getuid() === 0 : false;
+}
+
+/** The best available backend, by capability testing. */
+export function autoselectExecutor(): ExecutorKind {
+  return availableBackends()[0] ?? 'universal';
+}
+
+export function capabilities(): Capabilities {
+  const addon = nativeAddon();
+  const backends = availableBackends();
+  const kind = backends[0] ?? 'universal';
+  const backend = backendFor(kind);
+  const every: Resources = {};
+  for (const name of RESOURCE_NAMES) (every as Record<string, unknown>)[name] = name === 'cpus' ? '0' : 1;
+  const plan = backend.plan({ resources: every, identity: null, runAs: true, killOnParentExit: true, cgroupParent: undefined, customArgv0: false });
+  const missing: { what: string; why: string }[] = [];
+  const loadError = nativeLoadError();
+  if (loadError) missing.push({ what: 'native addon', why: loadError });
+  for (const k of ['linux', 'posix', 'windows'] as ExecutorKind[]) {
+    const why = backendFor(k).unavailable();
+    if (why && !(loadError && why === loadError)) missing.push({ what: `${k} backend`, why });
+  }
+  for (const [k, e] of Object.entries(plan)) if (e && !e.enforced) missing.push({ what: k, why: e.note ?? e.mechanism });
+  const resources: Capabilities['resources'] = {};
+  for (const name of RESOURCE_NAMES) if (plan[name]) resources[name] = plan[name];
+  const features: Capabilities['features'] = {};
+  if (addon) for (const [k, v] of Object.entries(addon.probe().features ?? {})) features[k] = v as boolean;
+  let user = null as string | null;
+  try {
+    user = userInfo().username;
+  } catch {
+    /* no passwd entry */
+  }
+  return {
+    native: addon !== null,
+    backend: kind,
+    reason: loadError ?? (kind === 'universal' ? missing.find((m) => m.what.endsWith('backend'))?.why ?? null : null),
+    platform: process.platform,
+    root: isRoot(),
+    backends,
+    features,
+    resources,
+    missing,
+    addon: addon ? { version: addon.probe().version, path: nativeAddonPath() } : null,
+    detail: { user, treeStop: plan.treeStop, runAs: plan.runAs, groups: plan.groups, killOnParentExit: plan.killOnParentExit },
+  };
+}

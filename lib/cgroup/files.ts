@@ -1,0 +1,97 @@
+// Small synchronous helpers for cgroup files. cgroup files are tiny and in memory; the sync
+// calls take microseconds and the creation path must finish before the clone anyway.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SystemError } from '../errors';
+
+export function errCode(e: unknown): string | null {
+  const c = (e as NodeJS.ErrnoException | null)?.code;
+  return typeof c === 'string' ? c : null;
+}
+
+/** A Node fs error as a SystemError that names the file and the failing call. */
+export function sysError(what: string, e: unknown, file?: string): SystemError {
+  const err = e as NodeJS.ErrnoException;
+  return new SystemError(`${what}: ${err?.message ?? String(e)}`, {
+    syscall: typeof err?.syscall === 'string' ? err.syscall : null,
+    errno: errCode(e),
+    path: file ?? err?.path ?? null,
+    cause: e,
+  });
+}
+
+/** Read a cgroup file; null when it does not exist (ENOENT) or the cgroup is gone (ENODEV). */
+export function readOpt(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const c = errCode(e);
+    if (c === 'ENOENT' || c === 'ENODEV' || c === 'ENOTDIR') return null;
+    throw sysError(`cannot read ${file}`, e, file);
+  }
+}
+
+/** Write a value to a cgroup file with a single write(2), as the kernel expects. */
+export function writeFile(file: string, value: string): void {
+  // writeFileSync with a string opens O_WRONLY|O_CREAT|O_TRUNC; cgroup files accept that, but use
+  // 'r+' semantics (no create) so a missing file is an ENOENT and not a silently created file.
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_WRONLY);
+  } catch (e) {
+    throw sysError(`cannot open ${file} for writing`, e, file);
+  }
+  try {
+    fs.writeSync(fd, value);
+  } catch (e) {
+    throw sysError(`cannot write ${JSON.stringify(value)} to ${file}`, e, file);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function exists(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.F_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** "key value" lines (cpu.stat, memory.events, memory.oom_control, cpuacct.stat) as a map. */
+export function parseKeyed(text: string | null): Map<string, number> {
+  const m = new Map<string, number>();
+  if (!text) return m;
+  for (const line of text.split('\n')) {
+    const sp = line.indexOf(' ');
+    if (sp <= 0) continue;
+    const n = Number(line.slice(sp + 1).trim());
+    if (Number.isFinite(n)) m.set(line.slice(0, sp), n);
+  }
+  return m;
+}
+
+/** A single-number file; null when absent or "max". */
+export function readNumber(file: string): number | null {
+  const t = readOpt(file);
+  if (t === null) return null;
+  const s = t.trim();
+  if (s === '' || s === 'max') return null;
+  const n = Number(s);
+  return Number.isFinite(n) ? n : null;
+}
+
+/** cgroup.procs as pids (a cgroup removed meanwhile reads as empty). */
+export function readPids(dir: string): number[] {
+  const t = readOpt(path.join(dir, 'cgroup.procs'));
+  if (!t) return [];
+  const out: number[] = [];
+  for (const s of t.split('\n')) if (s) out.push(Number(s));
+  return out;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

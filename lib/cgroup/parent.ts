@@ -1,0 +1,373 @@
+// Choosing (and preparing) the parent cgroup under which task cgroups are created.
+//
+// v2, in order:
+//   1. `cgroupParent` when given (a path inside the hierarchy, e.g. "/confine-ci" or
+//      "/system.slice/ci.service/confine"; "/sys/fs/cgroup/..." is accepted too): created when
+//      missing, the needed controllers enabled in cgroup.subtree_control at every level from the
+//      hierarchy root down to it (levels that already have them are not written). Nothing else
+//      is tried.
+//   2. root: "/confine" under the hierarchy root. The root cgroup is exempt from the
+//      no-internal-processes rule, so this works on every systemd host. Inside a container
+//      (cgroup namespace) the visible root is not the real root: enabling controllers there
+//      fails with EBUSY while it holds processes, and we fall through to 3 and 4.
+//   3. delegated, sibling: "<parent of own cgroup>/confine" when that parent's directory and
+//      cgroup.procs are writable by us (systemd --user's app.slice, a delegated slice). The
+//      supervisor is not moved; its cgroup keeps its processes, the sibling gets controllers.
+//   4. delegated, own: "<own cgroup>/confine". The supervisor's own cgroup holds processes (at
+//      least the supervisor), so by the no-internal-processes rule it cannot hand controllers to
+//      children: task cgroups there get NO resource controllers, only what every v2 cgroup has
+//      (membership from birth, cgroup.kill, cgroup.freeze, cpu.stat usage). We never move the
+//      supervisor itself to make room (that would change its own limits and accounting behind
+//      its owner's back); the choice says so in `note` and enforcementFor() reports the limits
+//      as not enforced, so the backend falls back to rlimits for them.
+//   The first candidate that offers every needed controller wins; otherwise the one that offers
+//   the most. Nothing creatable: ok:false with the reasons.
+//
+// v1: one directory per hierarchy (co-mounted controllers share one): `cgroupParent`, else
+// "/confine" (root) or "<own cgroup>/confine" (non-root, v1 has no internal-process rule).
+// cpuset: every new level gets cpuset.cpus and cpuset.mems copied from its parent first, or no
+// process could ever join it.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Enforcement, Resources } from '../types';
+import type { CgroupLayout } from './hierarchy';
+import { errCode, exists, readOpt, writeFile } from './files';
+
+export interface ParentChoice {
+  ok: boolean;
+  version: 1 | 2 | null;
+  /** controller -> absolute directory of the parent. v2: one directory under the key 'unified'. */
+  paths: Record<string, string>;
+  /** Directories chooseParent created (outermost first); releaseParent() removes them. */
+  created: string[];
+  /** What a careful caller should know about the choice (degraded controllers, fallbacks). */
+  note: string | null;
+  /** Why no parent could be used (ok:false), else null. */
+  reason: string | null;
+  /** Controllers task cgroups under this parent get (their limit files exist). */
+  controllers: string[];
+  /** Probed kernel features that change what can be enforced. */
+  features: { swap: boolean };
+}
+
+/** Controllers a set of resources needs. */
+export function controllersFor(r: Resources): string[] {
+  const s = new Set<string>();
+  if (r.memoryBytes !== undefined || r.memorySwapBytes !== undefined) s.add('memory');
+  if (r.cpu !== undefined || r.cpuWeight !== undefined) s.add('cpu');
+  if (r.cpus !== undefined) s.add('cpuset');
+  if (r.maxProcesses !== undefined) s.add('pids');
+  return [...s];
+}
+
+/** Controllers used for stats even when no limit needs them. */
+const V2_ALWAYS = ['memory', 'pids'];
+/** v1: memory/cpuacct/pids for stats, freezer for the tree kill. */
+const V1_ALWAYS = ['memory', 'cpuacct', 'pids', 'freezer'];
+
+function isRoot(): boolean {
+  return typeof process.geteuid === 'function' && process.geteuid() === 0;
+}
+
+function fail(reason: string): ParentChoice {
+  return { ok: false, version: null, paths: {}, created: [], note: null, reason, controllers: [], features: { swap: false } };
+}
+
+/** Normalise cgroupParent to a path inside the hierarchy mounted at `mount`. */
+function relParent(cgroupParent: string, mounts: string[]): string {
+  let p = cgroupParent;
+  for (const m of mounts) {
+    if (p === m || p.startsWith(m + '/')) { p = p.slice(m.length) || '/'; break; }
+  }
+  if (!p.startsWith('/')) p = '/' + p;
+  return path.posix.normalize(p);
+}
+
+function validRel(rel: string): string | null {
+  if (rel === '/') return 'cgroupParent must not be the hierarchy root: give a directory of its own';
+  if (rel.split('/').some((c) => c === '..' || c === '.')) return 'cgroupParent must not contain . or ..';
+  return null;
+}
+
+/** mkdir one level; returns true when we created it. */
+function mkdirLevel(dir: string): boolean {
+  try {
+    fs.mkdirSync(dir);
+    return true;
+  } catch (e) {
+    if (errCode(e) === 'EEXIST') return false;
+    throw e;
+  }
+}
+
+function rmdirQuiet(dir: string): void {
+  try { fs.rmdirSync(dir); } catch { /* busy or gone: leave it */ }
+}
+
+function explain(e: unknown): string {
+  const c = errCode(e);
+  if (c === 'EBUSY') return 'EBUSY: the cgroup holds processes (no-internal-processes rule)';
+  if (c === 'EACCES' || c === 'EPERM') return `${c}: not delegated to us`;
+  if (c === 'ENOENT' || c === 'EINVAL') return `${c}: not available at this level`;
+  if (c === 'EOPNOTSUPP') return `${c}: not supported here (threaded subtree?)`;
+  return (e as Error)?.message ?? String(e);
+}
+
+interface V2Attempt { dir: string; created: string[]; controllers: string[]; problems: string[] }
+
+/** Create mount+rel level by level and enable `wanted` in each level's subtree_control. */
+function prepareV2(mount: string, rel: string, wanted: string[]): V2Attempt {
+  const created: string[] = [];
+  const problems: string[] = [];
+  let have = wanted.slice();
+  const comps = rel.split('/').filter(Boolean);
+  let dir = mount;
+  try {
+    for (let i = 0; i <= comps.length; i++) {
+      if (i > 0) {
+        dir = path.join(dir, comps[i - 1]!);
+        if (mkdirLevel(dir)) created.push(dir);
+      }
+      // Enable in this level's subtree_control what the next level (or the tasks) need.
+      const sc = (readOpt(path.join(dir, 'cgroup.subtree_control')) ?? '').split(/\s+/).filter(Boolean);
+      const next: string[] = [];
+      for (const c of have) {
+        if (sc.includes(c)) { next.push(c); continue; }
+        try {
+          writeFile(path.join(dir, 'cgroup.subtree_control'), `+${c}`);
+          next.push(c);
+        } catch (e) {
+          problems.push(`${c} cannot be enabled in ${dir}: ${explain((e as { cause?: unknown }).cause ?? e)}`);
+        }
+      }
+      have = next;
+    }
+  } catch (e) {
+    for (const d of created.slice().reverse()) rmdirQuiet(d);
+    throw e;
+  }
+  return { dir, created, controllers: have, problems };
+}
+
+function chooseV2(layout: CgroupLayout, opts: { cgroupParent?: string; needed: string[] }): ParentChoice {
+  const uni = layout.unified!;
+  const rootCtrls = layout.hierarchies.find((h) => h.version === 2)?.controllers ?? [];
+  const wanted = [...new Set([...opts.needed, ...V2_ALWAYS])].filter((c) => rootCtrls.includes(c));
+  const missingAtRoot = opts.needed.filter((c) => !rootCtrls.includes(c));
+  type Cand = { rel: string; why: string };
+  const cands: Cand[] = [];
+  if (opts.cgroupParent !== undefined) {
+    const rel = relParent(opts.cgroupParent, [uni.mount]);
+    const bad = validRel(rel);
+    if (bad) return fail(bad);
+    cands.push({ rel, why: 'cgroupParent' });
+  } else {
+    if (isRoot()) cands.push({ rel: '/confine', why: 'root: a confine subtree under the hierarchy root' });
+    if (uni.own !== '/') {
+      const up = path.posix.dirname(uni.own);
+      if (up !== '/' && !cands.some((c) => c.rel === path.posix.join(up, 'confine'))) {
+        let writable = isRoot();
+        if (!writable) {
+          try {
+            fs.accessSync(path.join(uni.mount, up), fs.constants.W_OK);
+            fs.accessSync(path.join(uni.mount, up, 'cgroup.procs'), fs.constants.W_OK);
+            writable = true;
+          } catch { /* not ours */ }
+        }
+        if (writable) cands.push({ rel: path.posix.join(up, 'confine'), why: 'delegated: a sibling of the supervisor\'s own cgroup' });
+      }
+    }
+    cands.push({
+      rel: path.posix.join(uni.own, 'confine'),
+      why: 'delegated: under the supervisor\'s own cgroup',
+    });
+  }
+
+  const failures: string[] = [];
+  let best: { a: V2Attempt; why: string } | null = null;
+  const losers: V2Attempt[] = [];
+  for (const c of cands) {
+    let a: V2Attempt;
+    try {
+      a = prepareV2(uni.mount, c.rel, wanted);
+    } catch (e) {
+      failures.push(`${path.join(uni.mount, c.rel)}: ${explain((e as { cause?: unknown }).cause ?? e)}`);
+      continue;
+    }
+    const score = (x: V2Attempt) => opts.needed.filter((n) => x.controllers.includes(n)).length;
+    if (!best || score(a) > score(best.a)) {
+      if (best) losers.push(best.a);
+      best = { a, why: c.why };
+    } else {
+      losers.push(a);
+    }
+    if (score(best.a) === opts.needed.length) break;
+    failures.push(...a.problems);
+  }
+  for (const l of losers) for (const d of l.created.slice().reverse()) rmdirQuiet(d);
+  if (!best) return fail(`no writable cgroup v2 parent: ${failures.join('; ')}`);
+  const { a } = best;
+  const notes: string[] = [best.why];
+  const lacking = opts.needed.filter((n) => !a.controllers.includes(n));
+  if (lacking.length) {
+    notes.push(`controllers not available to task cgroups: ${lacking.join(', ')}`);
+    if (missingAtRoot.length) notes.push(`not in this kernel's cgroup2 root: ${missingAtRoot.join(', ')}`);
+    notes.push(...a.problems);
+  }
+  if (a.controllers.length === 0) {
+    notes.push('task cgroups give tree membership, cgroup.kill/freeze and CPU usage only; resource limits need a parent whose cgroup.subtree_control can be set (a delegated cgroup without processes)');
+  }
+  const memOk = a.controllers.includes('memory');
+  // The parent itself is never the root, so with memory enabled above it, its memory.swap.max
+  // exists exactly when the kernel accounts swap.
+  const swap = memOk && exists(path.join(a.dir, 'memory.swap.max'));
+  return {
+    ok: true,
+    version: 2,
+    paths: { unified: a.dir },
+    created: a.created,
+    note: notes.join('; '),
+    reason: null,
+    controllers: a.controllers,
+    features: { swap },
+  };
+}
+
+function copyCpuset(dir: string): void {
+  const parent = path.dirname(dir);
+  for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+    const cur = (readOpt(path.join(dir, f)) ?? '').trim();
+    if (cur) continue;
+    const v = (readOpt(path.join(parent, f)) ?? '').trim();
+    if (v) writeFile(path.join(dir, f), v);
+  }
+}
+
+/** v1: mkdir -p mount+rel, copying cpuset.cpus/mems into every new level of a cpuset hierarchy. */
+function prepareV1(mount: string, rel: string, cpuset: boolean): { dir: string; created: string[] } {
+  const created: string[] = [];
+  let dir = mount;
+  try {
+    for (const comp of rel.split('/').filter(Boolean)) {
+      dir = path.join(dir, comp);
+      const made = mkdirLevel(dir);
+      if (made) created.push(dir);
+      if (cpuset) copyCpuset(dir);
+    }
+  } catch (e) {
+    for (const d of created.slice().reverse()) rmdirQuiet(d);
+    throw e;
+  }
+  return { dir, created };
+}
+
+function chooseV1(layout: CgroupLayout, opts: { cgroupParent?: string; needed: string[] }): ParentChoice {
+  const v1 = layout.hierarchies.filter((h) => h.version === 1);
+  const wanted = [...new Set([...opts.needed, ...V1_ALWAYS])];
+  const paths: Record<string, string> = {};
+  const created: string[] = [];
+  const problems: string[] = [];
+  const got: string[] = [];
+  const cp = opts.cgroupParent !== undefined ? relParent(opts.cgroupParent, v1.map((h) => h.mount)) : null;
+  if (cp !== null) {
+    const bad = validRel(cp);
+    if (bad) return fail(bad);
+  }
+  for (const h of v1) {
+    const use = h.controllers.filter((c) => wanted.includes(c));
+    if (use.length === 0) continue;
+    const rel = cp ?? (isRoot() ? '/confine' : path.posix.join(h.own, 'confine'));
+    try {
+      const r = prepareV1(h.mount, rel, h.controllers.includes('cpuset'));
+      created.push(...r.created);
+      for (const c of h.controllers) paths[c] = r.dir;
+      got.push(...h.controllers);
+    } catch (e) {
+      problems.push(`${path.join(h.mount, rel)}: ${explain((e as { cause?: unknown }).cause ?? e)}`);
+    }
+  }
+  if (got.length === 0) {
+    for (const d of created.slice().reverse()) rmdirQuiet(d);
+    return fail(`no writable cgroup v1 parent: ${problems.join('; ') || 'no v1 hierarchy carries a useful controller'}`);
+  }
+  const notes: string[] = [cp !== null ? 'cgroupParent' : isRoot() ? 'root: a confine directory in each v1 hierarchy' : 'a confine directory under the supervisor\'s own cgroup in each v1 hierarchy'];
+  const lacking = opts.needed.filter((n) => !got.includes(n));
+  if (lacking.length) notes.push(`controllers not available: ${lacking.join(', ')}`);
+  if (!got.includes('freezer')) notes.push('no freezer hierarchy: the tree kill signals in a loop and a fast forker can race it (pids.max bounds it)');
+  notes.push(...problems);
+  const swap = paths.memory !== undefined && exists(path.join(paths.memory, 'memory.memsw.limit_in_bytes'));
+  return {
+    ok: true,
+    version: 1,
+    paths,
+    created,
+    note: notes.join('; '),
+    reason: null,
+    controllers: got,
+    features: { swap },
+  };
+}
+
+/**
+ * Pick and prepare the parent for task cgroups. Synchronous; call it once per supervisor (or
+ * per distinct cgroupParent) and reuse the result: it creates directories and enables
+ * controllers, which is idempotent but not free.
+ */
+export function chooseParent(layout: CgroupLayout, opts: { cgroupParent?: string; needed: string[] }): ParentChoice {
+  if (layout.mode === 'none') return fail(layout.reason ?? 'no cgroup hierarchy');
+  const v1Useful = layout.hierarchies.some((h) => h.version === 1 && h.controllers.some((c) => opts.needed.includes(c) || V1_ALWAYS.includes(c)));
+  if (layout.mode === 'v1' || (layout.mode === 'hybrid' && v1Useful)) {
+    const r = chooseV1(layout, opts);
+    if (r.ok && layout.mode === 'hybrid') r.note = `hybrid host: using the v1 hierarchies, the v2 tree is not used; ${r.note}`;
+    return r;
+  }
+  if (!layout.unified) return fail('no cgroup v2 hierarchy and no useful v1 hierarchy');
+  return chooseV2(layout, opts);
+}
+
+/** Remove the directories chooseParent created, when empty (tests, or a supervisor's own parent). */
+export function releaseParent(choice: ParentChoice): string[] {
+  const removed: string[] = [];
+  for (const d of choice.created.slice().reverse()) {
+    try {
+      fs.rmdirSync(d);
+      removed.push(d);
+    } catch { /* still in use */ }
+  }
+  return removed;
+}
+
+/**
+ * How the given resources would be enforced by task cgroups under `choice`: only the cgroup
+ * resources (memoryBytes, memorySwapBytes, cpu, cpuWeight, cpus, maxProcesses) the hierarchy
+ * can enforce appear; the others are for the caller (rlimits) to report.
+ */
+export function enforcementFor(
+  _layout: CgroupLayout,
+  choice: ParentChoice,
+  resources: Resources,
+): Partial<Record<keyof Resources, Enforcement>> {
+  const out: Partial<Record<keyof Resources, Enforcement>> = {};
+  if (!choice.ok || choice.version === null) return out;
+  const v = choice.version;
+  const mechanism = v === 2 ? 'cgroup2' : 'cgroup1';
+  const has = (c: string) => choice.controllers.includes(c);
+  const e = (note: string): Enforcement => ({ enforced: true, mechanism, scope: 'tree', note });
+  if (resources.memoryBytes !== undefined && has('memory')) {
+    out.memoryBytes = e(
+      v === 2
+        ? `memory.max, memory.oom.group=1 (an OOM kills the whole tree)${resources.memorySwapBytes === undefined && choice.features.swap ? ', memory.swap.max=0 (no swap unless memorySwapBytes)' : ''}`
+        : `memory.limit_in_bytes${resources.memorySwapBytes === undefined && choice.features.swap ? ', memory.memsw.limit_in_bytes equal (no swap unless memorySwapBytes)' : ''}; v1 OOM kills one process, not the whole tree`,
+    );
+  }
+  if (resources.memorySwapBytes !== undefined && has('memory') && choice.features.swap) {
+    if (v === 2) out.memorySwapBytes = e('memory.swap.max');
+    else if (resources.memoryBytes !== undefined) out.memorySwapBytes = e('memory.memsw.limit_in_bytes = memoryBytes + memorySwapBytes');
+  }
+  if (resources.cpu !== undefined && has('cpu')) out.cpu = e(v === 2 ? 'cpu.max, period 100 ms' : 'cpu.cfs_quota_us / cpu.cfs_period_us, period 100 ms');
+  if (resources.cpuWeight !== undefined && has('cpu')) out.cpuWeight = e(v === 2 ? 'cpu.weight' : 'cpu.shares, converted from the weight as runc does');
+  if (resources.cpus !== undefined && has('cpuset')) out.cpus = e('cpuset.cpus');
+  if (resources.maxProcesses !== undefined && has('pids')) out.maxProcesses = e('pids.max (processes and threads)');
+  return out;
+}

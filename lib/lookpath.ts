@@ -1,0 +1,67 @@
+// Resolving the program to run, as the seed's Command() did with exec.LookPath: a name without a
+// slash is searched in PATH; a path with a slash is taken as is (relative to the child's cwd).
+// The result is checked to be an executable regular file, so a missing program is reported
+// before anything is started.
+
+import { promises as fs, constants } from 'node:fs';
+import * as path from 'node:path';
+import { CommandNotFoundError } from './errors.js';
+
+const isWindows = process.platform === 'win32';
+
+async function isExecutableFile(p: string): Promise<{ ok: true } | { ok: false; errno: string }> {
+  try {
+    const st = await fs.stat(p);
+    if (!st.isFile()) return { ok: false, errno: st.isDirectory() ? 'EISDIR' : 'EACCES' };
+    if (!isWindows) await fs.access(p, constants.X_OK);
+    return { ok: true };
+  } catch (e) {
+    return { ok: false, errno: (e as NodeJS.ErrnoException).code ?? 'ENOENT' };
+  }
+}
+
+/**
+ * Returns the absolute path of the program `file`, searched in `pathEnv` when `file` has no
+ * directory part. Throws CommandNotFoundError (code ERR_CONFINE_COMMAND_NOT_FOUND, errno
+ * ENOENT or EACCES) when there is none.
+ */
+export async function lookPath(file: string, cwd: string, pathEnv: string | undefined): Promise<string> {
+  const hasDir = isWindows ? /[\\/]/.test(file) : file.includes('/');
+  const exts = isWindows ? windowsExtensions(file) : [''];
+  if (hasDir) {
+    const abs = path.resolve(cwd, file);
+    let last = 'ENOENT';
+    for (const ext of exts) {
+      const r = await isExecutableFile(abs + ext);
+      if (r.ok) return abs + ext;
+      last = r.errno;
+    }
+    throw new CommandNotFoundError(file, {
+      errno: last,
+      path: abs,
+      syscall: last === 'ENOENT' ? 'stat' : 'access',
+      message: last === 'ENOENT' ? `command not found: ${abs} does not exist` : `command not executable: ${abs} (${last})`,
+    });
+  }
+  let denied: string | null = null;
+  for (const dir of (pathEnv ?? '').split(path.delimiter)) {
+    // An empty PATH entry means the current directory, as in execvp.
+    const base = path.resolve(cwd, dir === '' ? '.' : dir);
+    for (const ext of exts) {
+      const candidate = path.join(base, file + ext);
+      const r = await isExecutableFile(candidate);
+      if (r.ok) return candidate;
+      if (r.errno === 'EACCES' && denied === null) denied = candidate;
+    }
+  }
+  if (denied !== null) {
+    throw new CommandNotFoundError(file, { errno: 'EACCES', syscall: 'access', path: denied, message: `command not executable: ${denied}` });
+  }
+  throw new CommandNotFoundError(file, { message: `command not found in PATH: ${file}` });
+}
+
+function windowsExtensions(file: string): string[] {
+  if (path.extname(file)) return [''];
+  const pathext = (process.env.PATHEXT ?? '.COM;.EXE;.BAT;.CMD').split(';').filter(Boolean);
+  return ['', ...pathext.map((e) => e.toLowerCase())];
+}

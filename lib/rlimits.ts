@@ -1,0 +1,33 @@
+// The per-process resources that map to setrlimit(2). One table for every backend: the native
+// ones set them between fork and exec, the pure-JS one through the shell's `ulimit` builtin.
+
+import type { Resources } from './types.js';
+
+export type RlimitName = 'nofile' | 'cpu' | 'fsize' | 'core' | 'stack' | 'as' | 'nproc';
+
+interface RlimitRule {
+  rlimit: RlimitName;
+  /** POSIX sh `ulimit` flag and the size of its unit in the resource's own unit. */
+  ulimitFlag: string;
+  ulimitUnit: number;
+}
+
+export const RLIMIT_RESOURCES: Partial<Record<keyof Resources, RlimitRule>> = {
+  openFiles: { rlimit: 'nofile', ulimitFlag: '-n', ulimitUnit: 1 },
+  cpuSeconds: { rlimit: 'cpu', ulimitFlag: '-t', ulimitUnit: 1 },
+  // POSIX sh counts -f and -c in 512-byte blocks, -s and -v in KiB.
+  fileSizeBytes: { rlimit: 'fsize', ulimitFlag: '-f', ulimitUnit: 512 },
+  coreBytes: { rlimit: 'core', ulimitFlag: '-c', ulimitUnit: 512 },
+  stackBytes: { rlimit: 'stack', ulimitFlag: '-s', ulimitUnit: 1024 },
+  addressSpaceBytes: { rlimit: 'as', ulimitFlag: '-v', ulimitUnit: 1024 },
+};
+
+/** The requested rlimit resources, as [name, value] pairs for the addon. */
+export function rlimitsOf(resources: Resources): [RlimitName, number][] {
+  const out: [RlimitName, number][] = [];
+  for (const [key, rule] of Object.entries(RLIMIT_RESOURCES)) {
+    const v = resources[key as keyof Resources];
+    if (typeof v === 'number' && rule) out.push([rule.rlimit, v]);
+  }
+  return out;
+}

@@ -1,0 +1,130 @@
+// Resolving who the child runs as: a user name or uid becomes uid, primary gid, home and the full
+// supplementary group list, as initgroups(3) would set it. The addon asks the C library (NSS:
+// files, LDAP, sssd, ...); without the addon, the files /etc/passwd and /etc/group are read and
+// `getent` covers other NSS sources.
+
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import { promisify } from 'node:util';
+import { ConfineArgumentError, UnknownUserError } from './errors.js';
+import { nativeAddon } from './loader.js';
+import type { Identity, RunAsSpec } from './types.js';
+
+const execFileP = promisify(execFile);
+
+interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+function parsePasswd(text: string): PasswdEntry[] {
+  const out: PasswdEntry[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f.length < 7 || line.startsWith('#')) continue;
+    out.push({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5]! });
+  }
+  return out;
+}
+
+async function readFileOr(path: string): Promise<string> {
+  try {
+    return await fs.readFile(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+async function getent(db: string, key: string): Promise<string | null> {
+  try {
+    const { stdout } = await execFileP('getent', [db, key], { timeout: 10_000 });
+    return stdout.trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+async function lookupPasswdJs(user: string | number): Promise<PasswdEntry | null> {
+  const match = (e: PasswdEntry) => (typeof user === 'number' ? e.uid === user : e.name === user);
+  const fromFile = parsePasswd(await readFileOr('/etc/passwd')).find(match);
+  if (fromFile) return fromFile;
+  const line = await getent('passwd', String(user));
+  return line ? (parsePasswd(line).find(match) ?? null) : null;
+}
+
+/** Groups that list `name` as a member, plus the primary gid: what initgroups sets. */
+async function groupListJs(name: string, gid: number): Promise<number[]> {
+  const groups = new Set<number>([gid]);
+  const text = await readFileOr('/etc/group');
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f.length < 4) continue;
+    if (f[3]!.split(',').includes(name)) groups.add(Number(f[1]));
+  }
+  // Other NSS sources (LDAP, sssd): `id -G` asks them all.
+  try {
+    const { stdout } = await execFileP('id', ['-G', '--', name], { timeout: 10_000 });
+    for (const g of stdout.trim().split(/\s+/)) if (/^\d+$/.test(g)) groups.add(Number(g));
+  } catch {
+    /* files only */
+  }
+  return [...groups];
+}
+
+interface NativeUser {
+  uid: number;
+  gid: number;
+  name: string;
+  home: string;
+  groups: number[];
+}
+
+async function lookupUser(user: string | number): Promise<{ uid: number; gid: number; name: string; home: string; groups: number[] } | null> {
+  const addon = nativeAddon();
+  if (addon && typeof addon.lookupUser === 'function') {
+    const u = addon.lookupUser(user) as NativeUser | null;
+    return u ? { uid: u.uid, gid: u.gid, name: u.name, home: u.home, groups: u.groups } : null;
+  }
+  const e = await lookupPasswdJs(user);
+  if (!e) return null;
+  return { ...e, groups: await groupListJs(e.name, e.gid) };
+}
+
+/**
+ * Resolves a runAs spec to an identity. A name or a bare uid must exist in the user database
+ * (its gid and groups come from there); "uid:gid" may name ids the database does not know (as
+ * container images often do) and then runs with that gid as its only group.
+ */
+export async function resolveIdentity(spec: RunAsSpec): Promise<Identity> {
+  if (process.platform === 'win32') {
+    throw new ConfineArgumentError('runAs by user name or uid is not supported on Windows');
+  }
+  if (typeof spec === 'string') {
+    const m = /^(\d+):(\d+)$/.exec(spec);
+    if (m) return idPair(Number(m[1]), Number(m[2]));
+    if (/^\d+$/.test(spec)) return resolveIdentity(Number(spec));
+    return fromUser(spec);
+  }
+  if (typeof spec === 'number') return fromUser(spec);
+  const base = spec.user !== undefined ? await resolveIdentity(spec.user) : spec.gid !== undefined ? await idPair(spec.uid!, spec.gid) : await fromUser(spec.uid!);
+  const gid = spec.gid ?? base.gid;
+  const groups = spec.groups ? [...spec.groups] : spec.gid !== undefined && spec.gid !== base.gid ? [gid] : base.groups;
+  return { ...base, gid, groups: dedupe(groups) };
+}
+
+async function fromUser(user: string | number): Promise<Identity> {
+  const u = await lookupUser(user);
+  if (!u) throw new UnknownUserError(user);
+  return { uid: u.uid, gid: u.gid, groups: dedupe(u.groups.length ? u.groups : [u.gid]), name: u.name, home: u.home };
+}
+
+async function idPair(uid: number, gid: number): Promise<Identity> {
+  const u = await lookupUser(uid);
+  return { uid, gid, groups: [gid], name: u?.name ?? null, home: u?.home ?? null };
+}
+
+function dedupe(groups: number[]): number[] {
+  return [...new Set(groups)];
+}
