@@ -105,6 +105,14 @@ export function writeV1(paths: Record<string, string>, r: Resources, ctx: LimitC
         }
       } else if (ctx.creating && r.memoryBytes !== undefined) {
         sw = mem;
+      } else if (r.memoryBytes !== undefined) {
+        // memory changes alone: keep the swap allowance (memsw - memory) as it was.
+        const oldMem = readNumber(memFile);
+        const oldSw = readNumber(swFile);
+        const big = 2 ** 62;
+        if (oldMem !== null && oldSw !== null && oldSw < big) {
+          sw = Number.isFinite(r.memoryBytes) && oldMem < big ? v1b(r.memoryBytes + Math.max(0, oldSw - oldMem)) : '-1';
+        }
       }
     }
     // memsw must stay >= memory at every step: try memory first, and on EINVAL the other order.

@@ -1,0 +1,86 @@
+// Task cgroups whose supervisor is gone: found by walking every hierarchy for directories named
+// by taskCgroupName() and checking the supervisor pid and start time encoded in the name.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { CgroupLayout } from './hierarchy';
+import { errCode, readPids } from './files';
+import { parseTaskCgroupName, supervisorAlive, type ParsedTaskName } from './names';
+
+export interface OrphanCgroup {
+  /** The task cgroup (v2), or its directory in the first v1 hierarchy. */
+  path: string;
+  /** Processes still in it (v1: union over the hierarchies). */
+  pids: number[];
+  /** controller -> directory, as TaskCgroup.adopt() takes them. */
+  paths: Record<string, string>;
+  name: string;
+  supervisor: ParsedTaskName;
+}
+
+/** Walk a hierarchy for task cgroup directories (depth-limited; does not descend into them). */
+function walk(root: string, maxDepth: number, found: (dir: string, name: string) => void): void {
+  const stack: [string, number][] = [[root, 0]];
+  while (stack.length) {
+    const [dir, depth] = stack.pop()!;
+    let ents: fs.Dirent[];
+    try {
+      ents = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (e) {
+      if (errCode(e) === 'ENOENT' || errCode(e) === 'EACCES') continue;
+      throw e;
+    }
+    for (const ent of ents) {
+      if (!ent.isDirectory()) continue;
+      const full = path.join(dir, ent.name);
+      if (parseTaskCgroupName(ent.name)) found(full, ent.name);
+      else if (depth < maxDepth) stack.push([full, depth + 1]);
+    }
+  }
+}
+
+/** Every task cgroup (by name) in the hierarchies of `layout`, grouped by name. */
+export function listTaskCgroups(layout: CgroupLayout): OrphanCgroup[] {
+  const byName = new Map<string, OrphanCgroup>();
+  for (const h of layout.hierarchies) {
+    walk(h.mount, 12, (dir, name) => {
+      let o = byName.get(name);
+      if (!o) {
+        o = { path: dir, pids: [], paths: {}, name, supervisor: parseTaskCgroupName(name)! };
+        byName.set(name, o);
+      }
+      if (h.version === 2) o.paths.unified = dir;
+      else for (const c of h.controllers) o.paths[c] = dir;
+    });
+  }
+  for (const o of byName.values()) {
+    const s = new Set<number>();
+    for (const d of new Set(Object.values(o.paths))) for (const p of readPids(d)) s.add(p);
+    o.pids = [...s].sort((a, b) => a - b);
+  }
+  return [...byName.values()];
+}
+
+/**
+ * confine task cgroups whose owning supervisor is gone (its pid is not running, or runs a
+ * process with another start time). Judged in the caller's pid namespace: run it where the
+ * supervisors ran. Those with pids can be adopted (TaskCgroup.adopt(o.paths)) or killed.
+ */
+export function listOrphans(layout: CgroupLayout): OrphanCgroup[] {
+  return listTaskCgroups(layout).filter((o) => !supervisorAlive(o.supervisor));
+}
+
+/** Remove the orphans that hold no process; returns the directories removed. */
+export function removeEmptyOrphans(layout: CgroupLayout): string[] {
+  const removed: string[] = [];
+  for (const o of listOrphans(layout)) {
+    if (o.pids.length) continue;
+    for (const d of new Set(Object.values(o.paths))) {
+      try {
+        fs.rmdirSync(d);
+        removed.push(d);
+      } catch { /* a process arrived, or children: leave it */ }
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,388 @@
+// One cgroup per confined tree: created with its limits before the child exists, the child
+// born into it (v2: clone3 CLONE_INTO_CGROUP with openDirFd(); v1: the child writes "0" to the
+// fds from openProcsFds()), then stats, limit updates, OOM detection, tree kill and removal.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Resources, Stats } from '../types';
+import { ConfineArgumentError, SystemError } from '../errors';
+import type { ParentChoice } from './parent';
+import { errCode, exists, parseKeyed, readNumber, readOpt, readPids, sleep, sysError, writeFile } from './files';
+import { validateCgroupResources, writeV1, writeV2 } from './limits';
+
+/** v1 cpuacct.stat counts in USER_HZ, which is 100 on every Linux architecture's ABI. */
+const USER_HZ = 100;
+
+const NAME_OK = /^[A-Za-z0-9_.@:+-]+$/;
+
+function uniqueDirs(paths: Record<string, string>): string[] {
+  return [...new Set(Object.values(paths))];
+}
+
+export interface KillOptions {
+  /** Give up (reject with ETIMEDOUT) when the tree is not gone by then. Default 10000. */
+  timeoutMs?: number;
+  /** v2: use cgroup.kill when the kernel has it (default true; false forces freeze-kill-thaw). */
+  useCgroupKill?: boolean;
+}
+
+export class TaskCgroup {
+  readonly version: 1 | 2;
+  /** controller -> directory. v2: one directory under the key 'unified'. */
+  readonly paths: Record<string, string>;
+  /** Controllers this cgroup has (the files of their limits exist). */
+  readonly controllers: string[];
+  private readonly swap: boolean;
+  private peakSeen = 0;
+  private removed = false;
+
+  private constructor(version: 1 | 2, paths: Record<string, string>, controllers: string[], swap: boolean) {
+    this.version = version;
+    this.paths = Object.freeze({ ...paths });
+    this.controllers = controllers;
+    this.swap = swap;
+  }
+
+  /** The v2 directory, or for v1 the directory of the first hierarchy (for messages). */
+  get dir(): string {
+    return this.paths.unified ?? uniqueDirs(this.paths)[0]!;
+  }
+
+  /**
+   * mkdir the task cgroup under `choice` and write its limits, before any process is in it.
+   * Limits whose controller the choice lacks are skipped (enforcementFor() reports them as not
+   * enforced). On any failure everything made is removed and a typed error thrown.
+   */
+  static create(choice: ParentChoice, name: string, resources: Resources): TaskCgroup {
+    if (!choice.ok || choice.version === null) {
+      throw new SystemError(`no usable cgroup parent: ${choice.reason ?? 'unknown'}`, { stage: 'cgroup' });
+    }
+    if (typeof name !== 'string' || !NAME_OK.test(name) || !name.includes('confine')) {
+      throw new ConfineArgumentError(`task cgroup name must match ${NAME_OK} and contain "confine" (see taskCgroupName()), got ${JSON.stringify(name)}`);
+    }
+    validateCgroupResources(resources);
+    const made: string[] = [];
+    const paths: Record<string, string> = {};
+    try {
+      if (choice.version === 2) {
+        const dir = path.join(choice.paths.unified!, name);
+        mkdirNew(dir);
+        made.push(dir);
+        paths.unified = dir;
+        writeV2(dir, resources, { controllers: choice.controllers, swap: choice.features.swap, creating: true });
+      } else {
+        const byParent = new Map<string, string>();
+        for (const [ctrl, parent] of Object.entries(choice.paths)) {
+          let dir = byParent.get(parent);
+          if (!dir) {
+            dir = path.join(parent, name);
+            mkdirNew(dir);
+            made.push(dir);
+            byParent.set(parent, dir);
+            // A new cpuset cgroup has empty cpus/mems: no task can join until they are set.
+            if (exists(path.join(dir, 'cpuset.mems'))) {
+              for (const f of ['cpuset.mems', 'cpuset.cpus']) {
+                const v = (readOpt(path.join(parent, f)) ?? '').trim();
+                if (v) writeFile(path.join(dir, f), v);
+              }
+            }
+          }
+          paths[ctrl] = dir;
+        }
+        writeV1(paths, resources, { controllers: choice.controllers, swap: choice.features.swap, creating: true });
+      }
+    } catch (e) {
+      for (const d of made.reverse()) {
+        try { fs.rmdirSync(d); } catch { /* nothing was placed in it: only a racing writer could keep it */ }
+      }
+      if (e instanceof ConfineArgumentError || e instanceof SystemError) throw e;
+      throw sysError(`cannot create cgroup ${name}`, e);
+    }
+    return new TaskCgroup(choice.version, paths, choice.controllers.slice(), choice.features.swap);
+  }
+
+  /** Re-open an existing task cgroup (reattach): paths as `paths` of the original. */
+  static adopt(paths: Record<string, string>): TaskCgroup {
+    const dirs = uniqueDirs(paths);
+    if (dirs.length === 0) throw new ConfineArgumentError('adopt: no cgroup paths');
+    for (const d of dirs) {
+      if (!exists(path.join(d, 'cgroup.procs'))) {
+        throw new SystemError(`adopt: ${d} is not a cgroup (gone?)`, { errno: 'ENOENT', path: d, stage: 'cgroup' });
+      }
+    }
+    if (paths.unified !== undefined) {
+      const dir = paths.unified;
+      const ctrls = (readOpt(path.join(dir, 'cgroup.controllers')) ?? '').split(/\s+/).filter(Boolean);
+      return new TaskCgroup(2, { unified: dir }, ctrls, exists(path.join(dir, 'memory.swap.max')));
+    }
+    const swap = paths.memory !== undefined && exists(path.join(paths.memory, 'memory.memsw.limit_in_bytes'));
+    return new TaskCgroup(1, paths, Object.keys(paths), swap);
+  }
+
+  /** v2: an fd of the cgroup directory for clone3 CLONE_INTO_CGROUP. The caller closes it. */
+  openDirFd(): number {
+    if (this.version !== 2) throw new SystemError('openDirFd() is for cgroup v2 (use openProcsFds() on v1)', { stage: 'cgroup' });
+    try {
+      return fs.openSync(this.paths.unified!, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    } catch (e) {
+      throw sysError(`cannot open ${this.paths.unified}`, e);
+    }
+  }
+
+  /**
+   * v1: fds of each hierarchy's cgroup.procs opened O_WRONLY, for the child to write "0" into
+   * before it drops privileges (one per hierarchy, co-mounted controllers share one). The
+   * caller closes them. On v2 this returns the one cgroup.procs (fallback when clone3 is absent).
+   */
+  openProcsFds(): number[] {
+    const fds: number[] = [];
+    try {
+      for (const d of uniqueDirs(this.paths)) fds.push(fs.openSync(path.join(d, 'cgroup.procs'), fs.constants.O_WRONLY));
+    } catch (e) {
+      for (const fd of fds) fs.closeSync(fd);
+      throw sysError('cannot open cgroup.procs', e);
+    }
+    return fds;
+  }
+
+  /** Every process in the cgroup (v1: the union over the hierarchies). */
+  pids(): number[] {
+    const dirs = uniqueDirs(this.paths);
+    if (dirs.length === 1) return readPids(dirs[0]!);
+    const s = new Set<number>();
+    for (const d of dirs) for (const p of readPids(d)) s.add(p);
+    return [...s].sort((a, b) => a - b);
+  }
+
+  /** true while any process is in the cgroup (v2: cgroup.events populated). */
+  populated(): boolean {
+    if (this.version === 2) {
+      const ev = parseKeyed(readOpt(path.join(this.paths.unified!, 'cgroup.events')));
+      if (ev.has('populated')) return ev.get('populated') === 1;
+    }
+    return this.pids().length > 0;
+  }
+
+  /**
+   * Usage of the whole tree. memoryPeakBytes: v2 memory.peak (kernel >= 5.19), else the
+   * largest memory.current any stats() call has seen (a lower bound); v1
+   * memory.max_usage_in_bytes (the kernel's own watermark). CPU: v2 cpu.stat; v1
+   * cpuacct.usage_user/usage_sys (ns), else cpuacct.stat (USER_HZ). processes: pids.current
+   * (tasks, threads included), else the number of processes in cgroup.procs.
+   */
+  stats(): Stats {
+    const st: Stats = { memoryBytes: null, memoryPeakBytes: null, cpuUserMicros: null, cpuSystemMicros: null, processes: null, throttledPeriods: null, throttledMicros: null };
+    if (this.version === 2) {
+      const d = this.paths.unified!;
+      const cur = readNumber(path.join(d, 'memory.current'));
+      if (cur !== null) {
+        st.memoryBytes = cur;
+        this.peakSeen = Math.max(this.peakSeen, cur);
+        st.memoryPeakBytes = readNumber(path.join(d, 'memory.peak')) ?? this.peakSeen;
+      }
+      const cpu = parseKeyed(readOpt(path.join(d, 'cpu.stat')));
+      st.cpuUserMicros = cpu.get('user_usec') ?? null;
+      st.cpuSystemMicros = cpu.get('system_usec') ?? null;
+      if (cpu.has('nr_throttled')) st.throttledPeriods = cpu.get('nr_throttled')!;
+      if (cpu.has('throttled_usec')) st.throttledMicros = cpu.get('throttled_usec')!;
+      st.processes = readNumber(path.join(d, 'pids.current'));
+    } else {
+      const p = this.paths;
+      if (p.memory) {
+        st.memoryBytes = readNumber(path.join(p.memory, 'memory.usage_in_bytes'));
+        st.memoryPeakBytes = readNumber(path.join(p.memory, 'memory.max_usage_in_bytes'));
+      }
+      const acct = p.cpuacct;
+      if (acct) {
+        const u = readNumber(path.join(acct, 'cpuacct.usage_user'));
+        const s = readNumber(path.join(acct, 'cpuacct.usage_sys'));
+        if (u !== null && s !== null) {
+          st.cpuUserMicros = Math.floor(u / 1000);
+          st.cpuSystemMicros = Math.floor(s / 1000);
+        } else {
+          const t = parseKeyed(readOpt(path.join(acct, 'cpuacct.stat')));
+          if (t.has('user')) st.cpuUserMicros = (t.get('user')! * 1e6) / USER_HZ;
+          if (t.has('system')) st.cpuSystemMicros = (t.get('system')! * 1e6) / USER_HZ;
+        }
+      }
+      if (p.cpu) {
+        const c = parseKeyed(readOpt(path.join(p.cpu, 'cpu.stat')));
+        if (c.has('nr_throttled')) st.throttledPeriods = c.get('nr_throttled')!;
+        if (c.has('throttled_time')) st.throttledMicros = Math.floor(c.get('throttled_time')! / 1000);
+      }
+      if (p.pids) st.processes = readNumber(path.join(p.pids, 'pids.current'));
+    }
+    if (st.processes === null) st.processes = this.pids().length;
+    return st;
+  }
+
+  /** Total CPU time of the tree in microseconds (v2 cpu.stat usage_usec, v1 cpuacct.usage). */
+  cpuUsageMicros(): number | null {
+    if (this.version === 2) return parseKeyed(readOpt(path.join(this.paths.unified!, 'cpu.stat'))).get('usage_usec') ?? null;
+    if (!this.paths.cpuacct) return null;
+    const ns = readNumber(path.join(this.paths.cpuacct, 'cpuacct.usage'));
+    return ns === null ? null : Math.floor(ns / 1000);
+  }
+
+  /** Change the limits of a running tree: only the keys given are written; Infinity lifts one. */
+  update(resources: Resources): void {
+    validateCgroupResources(resources);
+    const ctx = { controllers: this.controllers, swap: this.swap, creating: false };
+    if (this.version === 2) writeV2(this.paths.unified!, resources, ctx);
+    else writeV1(this.paths, resources, ctx);
+  }
+
+  /** The kernel OOM-killed a process of this tree (the cgroup's own counters, not exit 137). */
+  oomKilled(): boolean {
+    if (this.version === 2) {
+      const d = this.paths.unified!;
+      for (const f of ['memory.events', 'memory.events.local']) {
+        const ev = parseKeyed(readOpt(path.join(d, f)));
+        if ((ev.get('oom_kill') ?? 0) > 0 || (ev.get('oom_group_kill') ?? 0) > 0) return true;
+      }
+      return false;
+    }
+    if (!this.paths.memory) return false;
+    const oc = parseKeyed(readOpt(path.join(this.paths.memory, 'memory.oom_control')));
+    return (oc.get('oom_kill') ?? 0) > 0;
+  }
+
+  /**
+   * Send a signal to every process listed now; returns how many were signalled. A pid read from
+   * cgroup.procs can exit and be reused before the kill (inherent to signalling by pid); use it
+   * for the polite signal of a shutdown and kill() for the exact stop.
+   */
+  signalAll(sig: NodeJS.Signals | number): number {
+    let n = 0;
+    for (const pid of this.pids()) {
+      try {
+        process.kill(pid, sig);
+        n++;
+      } catch (e) {
+        if (errCode(e) !== 'ESRCH') throw sysError(`kill(${pid}, ${String(sig)})`, e);
+      }
+    }
+    return n;
+  }
+
+  /** Freeze the tree (v2 cgroup.freeze, v1 freezer.state) and wait until it is frozen. */
+  async freeze(timeoutMs = 1000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    if (this.version === 2) {
+      const d = this.paths.unified!;
+      writeFile(path.join(d, 'cgroup.freeze'), '1');
+      for (let i = 0; ; i++) {
+        const ev = parseKeyed(readOpt(path.join(d, 'cgroup.events')));
+        if (ev.get('frozen') === 1 || !exists(path.join(d, 'cgroup.events'))) return true;
+        if (Date.now() > deadline) return false;
+        await sleep(Math.min(1 + i, 10));
+      }
+    }
+    const f = this.paths.freezer;
+    if (!f) return false;
+    writeFile(path.join(f, 'freezer.state'), 'FROZEN');
+    for (let i = 0; ; i++) {
+      const s = (readOpt(path.join(f, 'freezer.state')) ?? 'FROZEN').trim();
+      if (s === 'FROZEN') return true;
+      if (Date.now() > deadline) return false;
+      await sleep(Math.min(1 + i, 10));
+    }
+  }
+
+  /** Undo freeze(). */
+  thaw(): void {
+    try {
+      if (this.version === 2) writeFile(path.join(this.paths.unified!, 'cgroup.freeze'), '0');
+      else if (this.paths.freezer) writeFile(path.join(this.paths.freezer, 'freezer.state'), 'THAWED');
+    } catch (e) {
+      const c = errCode((e as { cause?: unknown }).cause);
+      if (c !== 'ENOENT' && c !== 'ENODEV') throw e;
+    }
+  }
+
+  /**
+   * Kill the whole tree, including processes that left the session or process group: v2
+   * cgroup.kill where the kernel has it (5.14+); otherwise freeze, SIGKILL every pid, thaw,
+   * repeat until empty (a frozen tree cannot fork, so no new pid escapes the listing). Resolves
+   * once cgroup.procs is empty.
+   */
+  async kill(opts: KillOptions = {}): Promise<void> {
+    const timeoutMs = opts.timeoutMs ?? 10000;
+    const deadline = Date.now() + timeoutMs;
+    if (this.removed) return;
+    const useKill = this.version === 2 && opts.useCgroupKill !== false && exists(path.join(this.paths.unified!, 'cgroup.kill'));
+    if (useKill) {
+      if (this.pids().length === 0) return;
+      try {
+        writeFile(path.join(this.paths.unified!, 'cgroup.kill'), '1');
+      } catch (e) {
+        const c = errCode((e as { cause?: unknown }).cause);
+        if (c === 'ENOENT' || c === 'ENODEV') return; // removed meanwhile: nothing left
+        throw e;
+      }
+      await this.waitEmpty(deadline);
+      return;
+    }
+    const canFreeze = this.version === 2 || this.paths.freezer !== undefined;
+    for (let round = 0; ; round++) {
+      if (this.pids().length === 0) return;
+      if (Date.now() > deadline) break;
+      if (canFreeze) await this.freeze(Math.min(1000, Math.max(1, deadline - Date.now())));
+      try {
+        for (const pid of this.pids()) {
+          try { process.kill(pid, 'SIGKILL'); } catch (e) { if (errCode(e) !== 'ESRCH') throw sysError(`kill(${pid}, SIGKILL)`, e); }
+        }
+      } finally {
+        if (canFreeze) this.thaw();
+      }
+      // Give the kernel a moment to tear the killed processes down before listing again.
+      for (let i = 0; i < 20 && this.pids().length > 0; i++) await sleep(Math.min(1 + i + round, 10));
+    }
+    const left = this.pids();
+    if (left.length) {
+      throw new SystemError(`cgroup ${this.dir} still has ${left.length} process(es) after ${timeoutMs} ms: ${left.slice(0, 10).join(' ')}`, { errno: 'ETIMEDOUT', path: this.dir, stage: 'cgroup' });
+    }
+  }
+
+  private async waitEmpty(deadline: number): Promise<void> {
+    for (let i = 0; ; i++) {
+      if (this.pids().length === 0) return;
+      if (Date.now() > deadline) {
+        throw new SystemError(`cgroup ${this.dir} did not empty in time: ${this.pids().slice(0, 10).join(' ')}`, { errno: 'ETIMEDOUT', path: this.dir, stage: 'cgroup' });
+      }
+      await sleep(Math.min(1 + i, 10));
+    }
+  }
+
+  /**
+   * rmdir the cgroup (every hierarchy on v1). Retries briefly on EBUSY while the last processes
+   * are torn down; fails with EBUSY when processes remain (kill() first). Idempotent.
+   */
+  async remove(opts: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.removed) return;
+    const deadline = Date.now() + (opts.timeoutMs ?? 2000);
+    for (const d of uniqueDirs(this.paths)) {
+      for (let i = 0; ; i++) {
+        try {
+          fs.rmdirSync(d);
+          break;
+        } catch (e) {
+          const c = errCode(e);
+          if (c === 'ENOENT') break;
+          if (c === 'EBUSY' && Date.now() < deadline) { await sleep(Math.min(1 + i, 20)); continue; }
+          throw sysError(`cannot remove cgroup ${d}${c === 'EBUSY' ? ` (processes: ${readPids(d).slice(0, 10).join(' ') || 'none listed'}; children?)` : ''}`, e, d);
+        }
+      }
+    }
+    this.removed = true;
+  }
+}
+
+function mkdirNew(dir: string): void {
+  try {
+    fs.mkdirSync(dir);
+  } catch (e) {
+    if (errCode(e) === 'EEXIST') throw new SystemError(`cgroup ${dir} already exists (names must be unique: use taskCgroupName())`, { syscall: 'mkdir', errno: 'EEXIST', path: dir, stage: 'cgroup' });
+    throw sysError(`cannot create cgroup ${dir}`, e, dir);
+  }
+}
