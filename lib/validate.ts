@@ -41,17 +41,21 @@ const CPUSET = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
 function closest(name: string, known: readonly string[]): string | null {
   const lower = name.toLowerCase();
   let best: string | null = null;
-  let bestScore = Infinity;
+  let bestScore = -Infinity;
   for (const k of known) {
-    const d = editDistance(lower, k.toLowerCase());
-    const prefix = k.toLowerCase().startsWith(lower.slice(0, 3)) ? 0 : 2;
-    const score = d + prefix;
-    if (score < bestScore) {
+    const kl = k.toLowerCase();
+    let prefix = 0;
+    while (prefix < Math.min(kl.length, lower.length) && kl[prefix] === lower[prefix]) prefix++;
+    const d = editDistance(lower, kl);
+    // A shared stem (memory…, maxProc…) says more than a small edit distance.
+    if (prefix < 4 && d > 2) continue;
+    const score = prefix * 2 - d;
+    if (score > bestScore) {
       bestScore = score;
       best = k;
     }
   }
-  return best !== null && bestScore <= Math.max(4, Math.floor(name.length / 2)) ? best : null;
+  return best;
 }
 
 function editDistance(a: string, b: string): number {

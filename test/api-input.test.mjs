@@ -1,0 +1,189 @@
+// Bad input: every mistake gets a typed error with a clear message, before anything is started,
+// and leaves nothing behind. Runs against every backend this machine has.
+
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync, existsSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  command,
+  ConfineArgumentError,
+  ConfineStateError,
+  UnknownUserError,
+  CommandNotFoundError,
+  SpawnError,
+  UnenforcedError,
+  ConfineError,
+} from '../dist/index.mjs';
+import { availableKinds, zombieChildren, openFds, isLinux } from './helpers.mjs';
+
+const kinds = await availableKinds();
+
+function throwsTyped(fn, Class, code, pattern) {
+  assert.throws(fn, (e) => {
+    assert.ok(e instanceof Class, `expected ${Class.name}, got ${e?.constructor?.name}: ${e?.message}`);
+    assert.ok(e instanceof ConfineError);
+    assert.equal(e.code, code);
+    if (pattern) assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+async function rejectsTyped(promise, Class, code, pattern) {
+  await assert.rejects(promise, (e) => {
+    assert.ok(e instanceof Class, `expected ${Class.name}, got ${e?.constructor?.name}: ${e?.message}`);
+    assert.equal(e.code, code);
+    if (pattern) assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+describe('command(): bad input is a typed error at once', () => {
+  const ARG = 'ERR_CONFINE_INVALID_ARGUMENT';
+  test('empty or non-string file', () => {
+    throwsTyped(() => command(''), ConfineArgumentError, ARG, /must not be empty/);
+    throwsTyped(() => command(42), ConfineArgumentError, ARG, /must be a string/);
+    throwsTyped(() => command(undefined), ConfineArgumentError, ARG);
+  });
+  test('non-string args, NUL bytes in file, args and env', () => {
+    throwsTyped(() => command('true', [1]), ConfineArgumentError, ARG, /args\[0\] must be a string/);
+    throwsTyped(() => command('true', 'not-an-array'), ConfineArgumentError, ARG, /array/);
+    throwsTyped(() => command('tr\0ue'), ConfineArgumentError, ARG, /NUL/);
+    throwsTyped(() => command('true', ['a\0b']), ConfineArgumentError, ARG, /NUL/);
+    throwsTyped(() => command('true', [], { env: { A: 'x\0y' } }), ConfineArgumentError, ARG, /NUL/);
+    throwsTyped(() => command('true', [], { env: { 'A=B': 'x' } }), ConfineArgumentError, ARG, /not a valid name/);
+    throwsTyped(() => command('true', [], { cwd: '/tmp\0x' }), ConfineArgumentError, ARG, /NUL/);
+  });
+  test('unknown and unsupported options', () => {
+    throwsTyped(() => command('true', [], { timout: 5 }), ConfineArgumentError, ARG, /did you mean timeout/);
+    throwsTyped(() => command('true', [], { uid: 0 }), ConfineArgumentError, ARG, /runAs/);
+    throwsTyped(() => command('true', [], { shell: true }), ConfineArgumentError, ARG, /sh", \["-c"/);
+    throwsTyped(() => command('true', [], { executor: 'docker' }), ConfineArgumentError, ARG, /one of/);
+    throwsTyped(() => command('true', [], { timeout: -1 }), ConfineArgumentError, ARG, /timeout/);
+    throwsTyped(() => command('true', [], { killSignal: 'SIGNOPE' }), ConfineArgumentError, ARG, /unknown signal/);
+    throwsTyped(() => command('true', [], { stdio: ['pipe', 'bogus'] }), ConfineArgumentError, ARG, /stdio\[1\]/);
+    throwsTyped(() => command('true', [], { signal: {} }), ConfineArgumentError, ARG, /AbortSignal/);
+  });
+});
+
+describe('limit() and runAs(): bad values are typed errors', () => {
+  const ARG = 'ERR_CONFINE_INVALID_ARGUMENT';
+  test('negative, NaN, Infinity, non-integer, wrong type', () => {
+    for (const bad of [-1, NaN, Infinity, -Infinity, 1.5, '64M', null]) {
+      throwsTyped(() => command('true').limit({ memoryBytes: bad }), ConfineArgumentError, ARG, /memoryBytes/);
+    }
+    throwsTyped(() => command('true').limit({ openFiles: 2 }), ConfineArgumentError, ARG, /between 3/);
+    throwsTyped(() => command('true').limit({ cpu: 0 }), ConfineArgumentError, ARG, /cpu/);
+    throwsTyped(() => command('true').limit({ cpuWeight: 10001 }), ConfineArgumentError, ARG, /cpuWeight/);
+    throwsTyped(() => command('true').limit({ cpus: 'all' }), ConfineArgumentError, ARG, /CPU list/);
+    throwsTyped(() => command('true').limit('64M'), ConfineArgumentError, ARG, /object/);
+  });
+  test('unknown resource keys are not ignored', () => {
+    throwsTyped(() => command('true').limit({ memoryMB: 64 }), ConfineArgumentError, ARG, /unknown key "memoryMB" \(did you mean memoryBytes\?\)/);
+    throwsTyped(() => command('true').limit({ maxProcs: 3 }), ConfineArgumentError, ARG, /did you mean maxProcesses/);
+  });
+  test('runAs shapes', () => {
+    throwsTyped(() => command('true').runAs(''), ConfineArgumentError, ARG);
+    throwsTyped(() => command('true').runAs(-1), ConfineArgumentError, ARG);
+    throwsTyped(() => command('true').runAs(1.5), ConfineArgumentError, ARG);
+    throwsTyped(() => command('true').runAs('a:b:c'), ConfineArgumentError, ARG);
+    throwsTyped(() => command('true').runAs({ usr: 'nobody' }), ConfineArgumentError, ARG, /did you mean user/);
+    throwsTyped(() => command('true').runAs({ uid: 1, groups: [-3] }), ConfineArgumentError, ARG);
+    throwsTyped(() => command('true').runAs(null), ConfineArgumentError, ARG);
+  });
+  test('a valid chain returns the executor', () => {
+    const ex = command('true');
+    assert.equal(ex.limit({ memoryBytes: 2 ** 26 }).runAs('nobody'), ex);
+    assert.deepEqual(ex.command.resources, { memoryBytes: 2 ** 26 });
+    assert.equal(ex.command.runAs, 'nobody');
+    assert.ok(Object.isFrozen(ex.command));
+  });
+});
+
+for (const kind of kinds) {
+  describe(`start() failures leave nothing behind [${kind}]`, () => {
+    let dir;
+    let fdsBefore;
+    before(() => {
+      dir = mkdtempSync(join(tmpdir(), 'confine-test-'));
+      fdsBefore = openFds();
+    });
+    after(() => {
+      rmSync(dir, { recursive: true, force: true });
+      assert.deepEqual(zombieChildren(), [], 'no zombie children');
+      if (isLinux) assert.equal(openFds(), fdsBefore, 'no fd leaked by failed starts');
+    });
+
+    test('missing program: not found in PATH, and by path', async () => {
+      await rejectsTyped(command('confine-no-such-program-x', [], { executor: kind }).start(), CommandNotFoundError, 'ERR_CONFINE_COMMAND_NOT_FOUND', /not found/);
+      await rejectsTyped(command(join(dir, 'missing'), [], { executor: kind }).start(), CommandNotFoundError, 'ERR_CONFINE_COMMAND_NOT_FOUND', /does not exist/);
+    });
+
+    test('a file that is not executable', async () => {
+      const f = join(dir, 'plain.txt');
+      writeFileSync(f, 'echo hi\n');
+      chmodSync(f, 0o644);
+      await assert.rejects(command(f, [], { executor: kind }).start(), (e) => {
+        assert.ok(e instanceof CommandNotFoundError);
+        assert.equal(e.errno, 'EACCES');
+        return true;
+      });
+      await rejectsTyped(command(dir, [], { executor: kind }).start(), CommandNotFoundError, 'ERR_CONFINE_COMMAND_NOT_FOUND');
+    });
+
+    test('a cwd that does not exist', async () => {
+      await assert.rejects(command('true', [], { executor: kind, cwd: join(dir, 'nope') }).start(), (e) => {
+        assert.ok(e instanceof SpawnError);
+        assert.equal(e.stage, 'chdir');
+        assert.equal(e.errno, 'ENOENT');
+        return true;
+      });
+    });
+
+    test('runAs of a user that does not exist', async () => {
+      await rejectsTyped(command('true', [], { executor: kind }).runAs('confine-tnosuchuser').start(), UnknownUserError, 'ERR_CONFINE_UNKNOWN_USER', /no such user/);
+      await rejectsTyped(command('true', [], { executor: kind }).runAs(3999999).start(), UnknownUserError, 'ERR_CONFINE_UNKNOWN_USER');
+    });
+
+    test('strict: an unenforceable limit rejects before anything runs', async (t) => {
+      const ex = command('true', [], { executor: kind, strict: true });
+      const plan = ex.limit({ memoryBytes: 2 ** 26, openFiles: 64 }).enforced;
+      if (plan.memoryBytes.enforced) return t.skip(`${kind} enforces memoryBytes here: nothing to reject`);
+      const marker = join(dir, 'ran');
+      const ex2 = command('sh', ['-c', `touch ${marker}`], { executor: kind, strict: true }).limit({ memoryBytes: 2 ** 26 });
+      await assert.rejects(ex2.start(), (e) => {
+        assert.ok(e instanceof UnenforcedError);
+        assert.equal(e.code, 'ERR_CONFINE_UNENFORCED');
+        assert.deepEqual(e.limits, ['memoryBytes']);
+        return true;
+      });
+      assert.equal(existsSync(marker), false, 'nothing ran');
+      assert.equal(ex2.pid, undefined);
+    });
+
+    test('calls at the wrong time', async () => {
+      const ex = command('true', [], { executor: kind });
+      await assert.rejects(ex.wait(), ConfineStateError);
+      assert.throws(() => ex.forceStop(), ConfineStateError);
+      assert.throws(() => ex.shutdown(), ConfineStateError);
+      assert.equal(ex.kill(), false);
+      await ex.start();
+      throwsTyped(() => ex.limit({ openFiles: 10 }), ConfineStateError, 'ERR_CONFINE_INVALID_STATE', /before start/);
+      throwsTyped(() => ex.runAs('nobody'), ConfineStateError, 'ERR_CONFINE_INVALID_STATE');
+      await assert.rejects(ex.start(), ConfineStateError);
+      await ex.wait();
+      // A failed start: later calls say so.
+      const bad = command('confine-no-such-program-x', [], { executor: kind });
+      await assert.rejects(bad.start());
+      await assert.rejects(bad.wait(), CommandNotFoundError);
+      assert.throws(() => bad.forceStop(), /failed to start/);
+    });
+
+    test('an already aborted signal: nothing starts', async () => {
+      const ac = new AbortController();
+      ac.abort();
+      await assert.rejects(command('true', [], { executor: kind, signal: ac.signal }).start(), (e) => e.code === 'ERR_CONFINE_ABORTED');
+    });
+  });
+}

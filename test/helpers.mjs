@@ -1,0 +1,119 @@
+// Shared test helpers: real users, leak checks, small waits. No mocks: everything here creates or
+// inspects real kernel objects and removes what it created.
+
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+
+export const require = createRequire(import.meta.url);
+export const isLinux = process.platform === 'linux';
+export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** The kinds of backend this machine can run, from the package's own capability test. */
+export async function availableKinds() {
+  const { capabilities } = await import('../dist/index.mjs');
+  return capabilities().backends;
+}
+
+/** Creates a real user (and optionally supplementary groups) named confine-t…; returns it with a remove(). */
+export function createUser({ groups = 0 } = {}) {
+  const tag = randomBytes(3).toString('hex');
+  const name = `confine-t${tag}`;
+  const groupNames = [];
+  for (let i = 0; i < groups; i++) {
+    const g = `confine-tg${tag}${i}`;
+    execFileSync('groupadd', [g]);
+    groupNames.push(g);
+  }
+  const args = ['--no-create-home', '--shell', '/usr/sbin/nologin', '--user-group'];
+  if (groupNames.length) args.push('--groups', groupNames.join(','));
+  execFileSync('useradd', [...args, name]);
+  const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim());
+  const allGroups = execFileSync('id', ['-G', name], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+  return {
+    name,
+    uid,
+    gid,
+    groups: allGroups,
+    remove() {
+      try {
+        execFileSync('userdel', [name], { stdio: 'ignore' });
+      } catch {}
+      for (const g of [...groupNames, name]) {
+        try {
+          execFileSync('groupdel', [g], { stdio: 'ignore' });
+        } catch {}
+      }
+    },
+  };
+}
+
+/** Our own zombie children (a zombie we made and did not reap is a leak). */
+export function zombieChildren() {
+  if (!isLinux) return [];
+  const out = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (f[0] === 'Z' && Number(f[1]) === process.pid) out.push(Number(name));
+    } catch {}
+  }
+  return out;
+}
+
+/** Our open fds (Linux). */
+export function openFds() {
+  return isLinux ? readdirSync('/proc/self/fd').length : 0;
+}
+
+export function procStatus(pid) {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Object.fromEntries(text.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]));
+}
+
+export function alive(pid) {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie is dead for our purposes.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until fn() is truthy or the deadline passes; returns the last value. */
+export async function until(fn, ms = 5000, step = 20) {
+  const end = Date.now() + ms;
+  let v;
+  while (!(v = await fn()) && Date.now() < end) await sleep(step);
+  return v;
+}
+
+/** Reads a whole stream to a string. */
+export async function text(stream) {
+  if (!stream) return '';
+  let s = '';
+  stream.setEncoding('utf8');
+  for await (const chunk of stream) s += chunk;
+  return s;
+}
+
+/** Kill by pid only: leftovers a failing test made. */
+export function killPids(pids) {
+  for (const p of pids) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {}
+  }
+}
