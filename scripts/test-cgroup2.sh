@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# npm run test:cgroup2 [-- more test files]
+#
+# Runs the cgroup suite on a pure cgroup v2 kernel: builds the TypeScript on the host, then
+# boots ONE throwaway VM (scripts/cgroup2-vm.sh) that runs ONE `node --test` over
+# test/cgroup.test.mjs plus any test files given as arguments. Exit status: the tests'; 125 when
+# the VM failed. Needs root and apt (first run: ~30 s of installs and downloads).
+#   CONFINE_SKIP_BUILD=1   use dist/ as it is
+#   CONFINE_VM_ARGS="..."  extra options for cgroup2-vm.sh (e.g. "--cpus 2 --mem 2G -v")
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${CONFINE_SKIP_BUILD:-}" ]; then
+  npx tsc -p tsconfig.json
+fi
+files=(test/cgroup.test.mjs "$@")
+start=$(date +%s%N)
+rc=0
+# shellcheck disable=SC2086
+scripts/cgroup2-vm.sh ${CONFINE_VM_ARGS:-} -- node --test --test-concurrency=1 "${files[@]}" || rc=$?
+echo "test:cgroup2: exit $rc after $(( ($(date +%s%N) - start) / 1000000 )) ms (VM boot included)" >&2
+exit $rc
