@@ -2,20 +2,45 @@
   "targets": [
     {
       "target_name": "confine",
-      "sources": ["native/addon.cc"],
+      "sources": [],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fno-exceptions"],
       "conditions": [
         ["OS=='linux'", {
-          "sources": []
+          "sources": [
+            "native/addon.cc",
+            "native/posix/child.cc",
+            "native/posix/errno_name.cc",
+            "native/posix/exit_watch.cc",
+            "native/posix/fd.cc",
+            "native/posix/probe.cc",
+            "native/posix/signal.cc",
+            "native/posix/spawn.cc",
+            "native/posix/user.cc",
+            "native/linux/clone.cc",
+            "native/linux/pidfd.cc"
+          ],
+          "ldflags": ["-Wl,-z,now"]
         }],
         ["OS=='mac'", {
-          "sources": [],
+          "sources": [
+            "native/addon.cc",
+            "native/posix/child.cc",
+            "native/posix/errno_name.cc",
+            "native/posix/exit_watch.cc",
+            "native/posix/fd.cc",
+            "native/posix/fork.cc",
+            "native/posix/probe.cc",
+            "native/posix/signal.cc",
+            "native/posix/spawn.cc",
+            "native/posix/user.cc"
+          ],
           "xcode_settings": {
             "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
             "MACOSX_DEPLOYMENT_TARGET": "11.0",
-            "GCC_ENABLE_CPP_EXCEPTIONS": "NO"
+            "GCC_ENABLE_CPP_EXCEPTIONS": "NO",
+            "OTHER_CPLUSPLUSFLAGS": ["-Wall", "-Wextra"]
           }
         }],
         ["OS=='win'", {

@@ -1,19 +1,437 @@
 // N-API glue: the only file that knows napi types. It converts JS values to the plain C++
-// structs of the per-OS cores and reports their results back as JS values.
+// structs of the per-OS cores and reports their results back as JS values. The contract is
+// docs/native-api.md. lib/ validates every value before calling in; the checks here only keep a
+// wrong call from crashing the process (TypeError), they are not the validation layer.
 #include <napi.h>
+
+#if defined(__linux__) || defined(__APPLE__) || defined(__unix__)
+#define CONFINE_POSIX 1
+#include <string.h>
+#include <uv.h>
+
+#include <memory>
+#include <set>
+#include <string>
+
+#include "posix/errno_name.h"
+#include "posix/exit_watch.h"
+#include "posix/fd.h"
+#include "posix/probe.h"
+#include "posix/signal.h"
+#include "posix/spawn.h"
+#include "posix/user.h"
+#endif
 
 #define CONFINE_ADDON_VERSION "0.1.0"
 
-static Napi::Value Probe(const Napi::CallbackInfo& info) {
+#ifdef CONFINE_POSIX
+namespace {
+
+using confine::ErrnoName;
+
+std::string NameOfErrno(int err) {
+  const char* name = ErrnoName(err);
+  return name ? name : "E" + std::to_string(err);
+}
+
+// Throws an Error carrying { code, syscall, errno, errnoNumber, stage } and returns nothing: the
+// caller returns right after (NAPI_DISABLE_CPP_EXCEPTIONS).
+void ThrowSystemError(Napi::Env env, const char* code, const std::string& what,
+                      const char* stage, const char* syscall, int err) {
+  std::string message = what + ": " + (syscall ? syscall : "?") + " " + NameOfErrno(err) +
+                        " (" + strerror(err) + ")";
+  if (stage) message = what + ": stage " + stage + ": " + (syscall ? syscall : "?") + " " +
+                       NameOfErrno(err) + " (" + strerror(err) + ")";
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, code));
+  e.Set("syscall", syscall ? Napi::Value(Napi::String::New(env, syscall)) : env.Null());
+  e.Set("errno", Napi::String::New(env, NameOfErrno(err)));
+  e.Set("errnoNumber", Napi::Number::New(env, err));
+  e.Set("stage", stage ? Napi::Value(Napi::String::New(env, stage)) : env.Null());
+  e.ThrowAsJavaScriptException();
+}
+
+bool Fail(Napi::Env env, const std::string& message) {
+  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  return false;
+}
+
+// ---- reading the spawn request ----
+
+bool ReadString(Napi::Env env, const Napi::Object& o, const char* key, std::string* out) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsString()) return Fail(env, std::string("spawn: ") + key + " must be a string");
+  *out = v.As<Napi::String>().Utf8Value();
+  if (out->find('\0') != std::string::npos)
+    return Fail(env, std::string("spawn: ") + key + " contains a NUL byte");
+  return true;
+}
+
+bool ReadStrings(Napi::Env env, const Napi::Object& o, const char* key,
+                 std::vector<std::string>* out) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsArray()) return Fail(env, std::string("spawn: ") + key + " must be an array");
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsString()) return Fail(env, std::string("spawn: ") + key + " must hold strings");
+    std::string s = e.As<Napi::String>().Utf8Value();
+    if (s.find('\0') != std::string::npos)
+      return Fail(env, std::string("spawn: ") + key + " contains a NUL byte");
+    out->push_back(std::move(s));
+  }
+  return true;
+}
+
+// A number, or the default when the key is undefined or null.
+bool ReadInt(Napi::Env env, const Napi::Object& o, const char* key, int64_t def, int64_t* out) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) {
+    *out = def;
+    return true;
+  }
+  if (!v.IsNumber()) return Fail(env, std::string("spawn: ") + key + " must be a number");
+  *out = v.As<Napi::Number>().Int64Value();
+  return true;
+}
+
+bool ReadBool(const Napi::Object& o, const char* key) { return o.Get(key).ToBoolean().Value(); }
+
+bool ReadInts(Napi::Env env, const Napi::Object& o, const char* key, bool* present,
+              std::vector<int64_t>* out) {
+  Napi::Value v = o.Get(key);
+  *present = !(v.IsUndefined() || v.IsNull());
+  if (!*present) return true;
+  if (!v.IsArray()) return Fail(env, std::string("spawn: ") + key + " must be an array");
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsNumber()) return Fail(env, std::string("spawn: ") + key + " must hold numbers");
+    out->push_back(e.As<Napi::Number>().Int64Value());
+  }
+  return true;
+}
+
+bool ReadRequest(Napi::Env env, const Napi::Object& o, confine::SpawnRequest* req) {
+  if (!ReadString(env, o, "file", &req->file)) return false;
+  if (!ReadStrings(env, o, "argv", &req->argv)) return false;
+  if (!ReadStrings(env, o, "envp", &req->envp)) return false;
+  Napi::Value cwd = o.Get("cwd");
+  req->hasCwd = !(cwd.IsUndefined() || cwd.IsNull());
+  if (req->hasCwd && !ReadString(env, o, "cwd", &req->cwd)) return false;
+  if (!ReadInt(env, o, "uid", -1, &req->uid)) return false;
+  if (!ReadInt(env, o, "gid", -1, &req->gid)) return false;
+
+  std::vector<int64_t> ints;
+  if (!ReadInts(env, o, "groups", &req->hasGroups, &ints)) return false;
+  for (int64_t g : ints) {
+    if (g < 0 || g > 0xfffffffe) return Fail(env, "spawn: groups must hold gids");
+    req->groups.push_back(static_cast<uint32_t>(g));
+  }
+
+  Napi::Value rl = o.Get("rlimits");
+  if (!(rl.IsUndefined() || rl.IsNull())) {
+    if (!rl.IsArray()) return Fail(env, "spawn: rlimits must be an array");
+    Napi::Array a = rl.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value e = a.Get(i);
+      if (!e.IsArray() || e.As<Napi::Array>().Length() != 2)
+        return Fail(env, "spawn: rlimits must hold [resource, value] pairs");
+      Napi::Value name = e.As<Napi::Array>().Get(0u), value = e.As<Napi::Array>().Get(1u);
+      int resource;
+      if (!name.IsString() ||
+          !confine::RlimitFromName(name.As<Napi::String>().Utf8Value(), &resource))
+        return Fail(env, "spawn: unknown rlimit resource");
+      if (!value.IsNumber()) return Fail(env, "spawn: rlimit value must be a number");
+      req->rlimits.emplace_back(resource, value.As<Napi::Number>().Int64Value());
+    }
+  }
+
+  bool present;
+  ints.clear();
+  if (!ReadInts(env, o, "stdio", &present, &ints)) return false;
+  for (int64_t fd : ints) req->stdio.push_back(static_cast<int>(fd));
+  ints.clear();
+  if (!ReadInts(env, o, "cgroupProcsFds", &present, &ints)) return false;
+  for (int64_t fd : ints) req->cgroupProcsFds.push_back(static_cast<int>(fd));
+
+  int64_t n;
+  if (!ReadInt(env, o, "pdeathsig", 0, &n)) return false;
+  req->pdeathsig = static_cast<int>(n);
+  if (!ReadInt(env, o, "cgroupFd", -1, &n)) return false;
+  req->cgroupFd = static_cast<int>(n);
+  req->setsid = ReadBool(o, "setsid");
+  req->noNewPrivs = ReadBool(o, "noNewPrivs");
+  req->resetOomScoreAdj = ReadBool(o, "resetOomScoreAdj");
+  req->forceNoPidfd = ReadBool(o, "forceNoPidfd");
+  req->forceNoCloseRange = ReadBool(o, "forceNoCloseRange");
+  return true;
+}
+
+// ---- exit watching: per-environment bookkeeping ----
+
+// Loop watches not yet finished, so that environment teardown (a worker thread ending) can
+// close their handles: a worker's loop must be empty when it closes.
+struct AddonData {
+  std::set<confine::LoopWatch*> watches;
+};
+
+AddonData* DataOf(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
+
+Napi::Object ExitObject(Napi::Env env, const confine::ExitStatus& st) {
+  Napi::Object o = Napi::Object::New(env);
+  bool normal = st.err == 0 && !st.signaled;
+  o.Set("exitCode", normal ? Napi::Value(Napi::Number::New(env, st.exitCode)) : env.Null());
+  o.Set("signal", Napi::Number::New(env, st.termSignal));
+  o.Set("userMicros", Napi::Number::New(env, static_cast<double>(st.userMicros)));
+  o.Set("systemMicros", Napi::Number::New(env, static_cast<double>(st.systemMicros)));
+  o.Set("maxRssBytes", Napi::Number::New(env, static_cast<double>(st.maxRssBytes)));
+  if (st.err != 0) o.Set("errno", Napi::String::New(env, NameOfErrno(st.err)));
+  return o;
+}
+
+// The callback of a loop watch, called from a uv callback: enter JS with MakeCallback (async
+// context, microtasks), and hand an exception it throws to 'uncaughtException'.
+struct LoopCallback {
+  napi_env env;
+  Napi::FunctionReference fn;
+  Napi::AsyncContext context;
+  confine::LoopWatch* watch = nullptr;
+
+  LoopCallback(Napi::Env e, Napi::Function f)
+      : env(e), fn(Napi::Persistent(f)), context(e, "confine:exit") {}
+};
+
+void CallExit(const std::shared_ptr<LoopCallback>& cb, const confine::ExitStatus& st) {
+  Napi::Env env(cb->env);
+  if (AddonData* data = DataOf(env)) data->watches.erase(cb->watch);
+  Napi::HandleScope scope(env);
+  cb->fn.MakeCallback(env.Global(), {ExitObject(env, st)}, cb->context);
+  if (env.IsExceptionPending()) {
+    Napi::Error e = env.GetAndClearPendingException();
+    napi_fatal_exception(env, e.Value());
+  }
+}
+
+// ---- the functions ----
+
+Napi::Value Probe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  confine::Features f = confine::ProbeFeatures();
+  Napi::Object features = Napi::Object::New(env);
+  features.Set("pidfd", f.pidfd);
+  features.Set("clone3", f.clone3);
+  features.Set("cloneIntoCgroup", f.cloneIntoCgroup);
+  features.Set("closeRange", f.closeRange);
+  features.Set("pidfdSendSignal", f.pidfdSendSignal);
+  features.Set("kqueue", f.kqueue);
   Napi::Object out = Napi::Object::New(env);
   out.Set("version", CONFINE_ADDON_VERSION);
-  out.Set("features", Napi::Object::New(env));
+  out.Set("platform", confine::PlatformName());
+  out.Set("features", features);
   return out;
 }
 
+Napi::Value LookupUser(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  confine::LookupResult r;
+  if (info[0].IsNumber()) {
+    int64_t uid = info[0].As<Napi::Number>().Int64Value();
+    if (uid < 0 || uid > 0xfffffffe) return env.Null();
+    r = confine::LookupUserById(static_cast<uint32_t>(uid));
+  } else if (info[0].IsString()) {
+    r = confine::LookupUserByName(info[0].As<Napi::String>().Utf8Value());
+  } else {
+    Fail(env, "lookupUser: expected a user name or a uid");
+    return env.Undefined();
+  }
+  if (r.err != 0) {
+    ThrowSystemError(env, "ERR_CONFINE_SYSTEM", "lookupUser", nullptr, r.syscall, r.err);
+    return env.Undefined();
+  }
+  if (!r.found) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("uid", r.user.uid);
+  o.Set("gid", r.user.gid);
+  o.Set("name", r.user.name);
+  o.Set("home", r.user.home);
+  o.Set("shell", r.user.shell);
+  Napi::Array groups = Napi::Array::New(env, r.user.groups.size());
+  for (size_t i = 0; i < r.user.groups.size(); i++)
+    groups.Set(static_cast<uint32_t>(i), r.user.groups[i]);
+  o.Set("groups", groups);
+  return o;
+}
+
+Napi::Value Pipe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fds[2];
+  confine::FdResult r = confine::MakePipe(fds);
+  if (r.err != 0) {
+    ThrowSystemError(env, "ERR_CONFINE_SYSTEM", "pipe", nullptr, r.syscall, r.err);
+    return env.Undefined();
+  }
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, fds[0]);
+  out.Set(1u, fds[1]);
+  return out;
+}
+
+Napi::Value OpenDevNull(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) {
+    Fail(env, "openDevNull: flags must be a number");
+    return env.Undefined();
+  }
+  int fd;
+  confine::FdResult r = confine::OpenDevNull(info[0].As<Napi::Number>().Int32Value(), &fd);
+  if (r.err != 0) {
+    ThrowSystemError(env, "ERR_CONFINE_SYSTEM", "openDevNull", nullptr, r.syscall, r.err);
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, fd);
+}
+
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) {
+    Fail(env, "close: fd must be a number");
+    return env.Undefined();
+  }
+  confine::FdResult r = confine::CloseFd(info[0].As<Napi::Number>().Int32Value());
+  if (r.err != 0)
+    ThrowSystemError(env, "ERR_CONFINE_SYSTEM", "close", nullptr, r.syscall, r.err);
+  return env.Undefined();
+}
+
+Napi::Value Spawn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) {
+    Fail(env, "spawn: expected a request object");
+    return env.Undefined();
+  }
+  confine::SpawnRequest req;
+  if (!ReadRequest(env, info[0].As<Napi::Object>(), &req)) return env.Undefined();
+  confine::SpawnResult r = confine::Spawn(req);
+  if (!r.ok) {
+    ThrowSystemError(env, "ERR_CONFINE_SPAWN", "spawn " + req.file, r.stage, r.syscall, r.err);
+    return env.Undefined();
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("pid", r.pid);
+  out.Set("pidfd", r.pidfd);
+  return out;
+}
+
+Napi::Value Watch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsFunction()) {
+    Fail(env, "watch: expected (pid, pidfd, callback)");
+    return env.Undefined();
+  }
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  int pidfd = info[1].As<Napi::Number>().Int32Value();
+  Napi::Function fn = info[2].As<Napi::Function>();
+  if (pid <= 0) {
+    Fail(env, "watch: pid must be positive");
+    return env.Undefined();
+  }
+
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    Napi::Error::New(env, "watch: no event loop").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto cb = std::make_shared<LoopCallback>(env, fn);
+  const char* syscall = nullptr;
+  confine::LoopWatch* watch = nullptr;
+  int err = confine::WatchExitOnLoop(
+      loop, pid, pidfd, [cb](const confine::ExitStatus& st) { CallExit(cb, st); }, &syscall,
+      &watch);
+  if (err == 0) {
+    cb->watch = watch;
+    DataOf(env)->watches.insert(watch);
+    return env.Undefined();
+  }
+  if (err != ENOTSUP) {
+    ThrowSystemError(env, "ERR_CONFINE_SYSTEM", "watch", nullptr, syscall, err);
+    return env.Undefined();
+  }
+
+  // No pidfd: a waiter thread reports through a thread-safe function, which also keeps the
+  // loop alive until it is released.
+  Napi::ThreadSafeFunction tsfn =
+      Napi::ThreadSafeFunction::New(env, fn, "confine:exit", 0, 1);
+  err = confine::WatchExitOnThread(
+      pid,
+      [tsfn](const confine::ExitStatus& st) mutable {
+        auto* copy = new confine::ExitStatus(st);
+        napi_status s = tsfn.BlockingCall(
+            copy, [](Napi::Env env, Napi::Function js, confine::ExitStatus* status) {
+              std::unique_ptr<confine::ExitStatus> owned(status);
+              if (env == nullptr || js.IsEmpty()) return;  // environment going away
+              js.Call({ExitObject(env, *owned)});
+            });
+        if (s != napi_ok) delete copy;
+        tsfn.Release();
+      },
+      &syscall);
+  if (err != 0) {
+    tsfn.Release();
+    ThrowSystemError(env, "ERR_CONFINE_SYSTEM", "watch", nullptr, syscall, err);
+  }
+  return env.Undefined();
+}
+
+Napi::Value Signal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
+    Fail(env, "signal: expected (pid, pidfd, sig)");
+    return env.Undefined();
+  }
+  int err = confine::SendSignal(info[0].As<Napi::Number>().Int32Value(),
+                                info[1].As<Napi::Number>().Int32Value(),
+                                info[2].As<Napi::Number>().Int32Value());
+  if (err == 0) return env.Null();
+  return Napi::String::New(env, NameOfErrno(err));
+}
+
+Napi::Value KillGroup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || !info[1].IsNumber()) {
+    Fail(env, "killGroup: expected (pgid, sig)");
+    return env.Undefined();
+  }
+  int err = confine::KillGroup(info[0].As<Napi::Number>().Int32Value(),
+                               info[1].As<Napi::Number>().Int32Value());
+  if (err == 0) return env.Null();
+  return Napi::String::New(env, NameOfErrno(err));
+}
+
+void Teardown(void* arg) {
+  auto* data = static_cast<AddonData*>(arg);
+  for (confine::LoopWatch* w : data->watches) confine::CancelLoopWatch(w);
+  data->watches.clear();
+}
+
+}  // namespace
+#endif  // CONFINE_POSIX
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+#ifdef CONFINE_POSIX
+  auto* data = new AddonData;
+  env.SetInstanceData<AddonData>(data);
+  napi_add_env_cleanup_hook(env, Teardown, data);
   exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
+  exports.Set("lookupUser", Napi::Function::New(env, LookupUser, "lookupUser"));
+  exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
+  exports.Set("openDevNull", Napi::Function::New(env, OpenDevNull, "openDevNull"));
+  exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
+  exports.Set("watch", Napi::Function::New(env, Watch, "watch"));
+  exports.Set("signal", Napi::Function::New(env, Signal, "signal"));
+  exports.Set("killGroup", Napi::Function::New(env, KillGroup, "killGroup"));
+#endif
   return exports;
 }
 

@@ -1,0 +1,228 @@
+// The child's side of spawn: the steps between clone (or fork) and execve, in order.
+//
+// Rules for everything in this file (the child may share the parent's memory, see child_sys.h):
+// no allocation, no locks, no libc state, no C++ runtime; only the plan, the stack, and the
+// system calls of child_sys.h. Any failure reports (stage, syscall, errno) through the error
+// pipe and exits 127; the parent turns that into the thrown error.
+#include "child.h"
+
+#include <signal.h>
+
+#include "child_sys.h"
+
+namespace confine {
+
+const char* StageName(Stage stage) {
+  switch (stage) {
+    case Stage::kSignals: return "signals";
+    case Stage::kSetsid: return "setsid";
+    case Stage::kCgroup: return "cgroup";
+    case Stage::kOomScoreAdj: return "oom_score_adj";
+    case Stage::kRlimit: return "rlimit";
+    case Stage::kStdio: return "stdio";
+    case Stage::kCloseFds: return "close_fds";
+    case Stage::kSetgroups: return "setgroups";
+    case Stage::kSetresgid: return "setresgid";
+    case Stage::kSetresuid: return "setresuid";
+    case Stage::kChdir: return "chdir";
+    case Stage::kNoNewPrivs: return "no_new_privs";
+    case Stage::kPdeathsig: return "pdeathsig";
+    case Stage::kSigmask: return "sigmask";
+    case Stage::kExecve: return "execve";
+  }
+  return "unknown";
+}
+
+const char* SyscallName(Syscall syscall) {
+  switch (syscall) {
+    case Syscall::kRtSigaction: return "rt_sigaction";
+    case Syscall::kSetsid: return "setsid";
+    case Syscall::kWrite: return "write";
+    case Syscall::kOpen: return "open";
+    case Syscall::kPrlimit: return "prlimit";
+    case Syscall::kFcntl: return "fcntl";
+    case Syscall::kDup3: return "dup3";
+    case Syscall::kCloseRange: return "close_range";
+    case Syscall::kGetdents: return "getdents64";
+    case Syscall::kSetgroups: return "setgroups";
+    case Syscall::kSetresgid: return "setresgid";
+    case Syscall::kSetresuid: return "setresuid";
+    case Syscall::kChdir: return "chdir";
+    case Syscall::kPrctl: return "prctl";
+    case Syscall::kGetppid: return "getppid";
+    case Syscall::kSigprocmask: return "rt_sigprocmask";
+    case Syscall::kExecve: return "execve";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// Where failures go. The error pipe's write end may have to move out of the way of the stdio
+// targets, so the child tracks its current number here (on the child's own stack).
+struct Reporter {
+  int fd;
+
+  [[noreturn]] void Fail(Stage stage, Syscall syscall, long negErrno) const {
+    ChildError rec = {static_cast<int32_t>(stage), static_cast<int32_t>(syscall),
+                      static_cast<int32_t>(-negErrno)};
+    // Nothing useful can be done if this fails: the parent then sees EOF and a dead child.
+    (void)sys::Write(fd, &rec, sizeof rec);
+    sys::Exit(127);
+  }
+};
+
+// Node ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across execve (handlers
+// are reset by exec, SIG_IGN is not). Put every signal back to SIG_DFL.
+long ResetSignalDispositions() {
+  for (int sig = 1; sig <= sys::kLastSignal; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    long r = sys::SetDefaultAction(sig);
+    if (r < 0) return r;
+  }
+  return 0;
+}
+
+// Parse a /proc/self/fd entry name; -1 for "." and "..".
+int ParseFd(const char* name) {
+  if (*name == '\0') return -1;
+  int fd = 0;
+  for (; *name; name++) {
+    if (*name < '0' || *name > '9') return -1;
+    fd = fd * 10 + (*name - '0');
+  }
+  return fd;
+}
+
+// Close every fd >= first except keep, without close_range (Linux < 5.9, or forced by a test):
+// walk /proc/self/fd with getdents64 into a stack buffer. procfs numbers its entries by fd, so
+// closing while walking does not skip any. Without /proc, close every number below bound.
+long CloseFdsFallback(int first, int keep, int bound) {
+  long dir = sys::OpenDirectory("/proc/self/fd");
+  if (dir < 0) {
+    for (int fd = first; fd < bound; fd++) {
+      if (fd != keep) sys::Close(fd);  // EBADF for the unused numbers: expected
+    }
+    return 0;
+  }
+  alignas(8) char buf[2048];
+  for (;;) {
+    long n = sys::Getdents(static_cast<int>(dir), buf, sizeof buf);
+    if (n < 0) {
+      sys::Close(static_cast<int>(dir));
+      return n;
+    }
+    if (n == 0) break;
+    for (long off = 0; off < n;) {
+      // struct linux_dirent64: u64 ino, s64 off, u16 reclen, u8 type, char name[]
+      const char* ent = buf + off;
+      unsigned short reclen = *reinterpret_cast<const unsigned short*>(ent + 16);
+      int fd = ParseFd(ent + 19);
+      if (fd >= first && fd != keep && fd != dir) sys::Close(fd);
+      off += reclen;
+    }
+  }
+  sys::Close(static_cast<int>(dir));
+  return 0;
+}
+
+}  // namespace
+
+[[noreturn]] void RunChild(const ChildPlan& p) {
+  Reporter out = {p.errFd};
+  long r;
+
+  // 1. Signal dispositions back to default. All signals are blocked (the parent blocked them
+  //    before the clone), so nothing can run one of the parent's handlers in the meantime.
+  if ((r = ResetSignalDispositions()) < 0) out.Fail(Stage::kSignals, Syscall::kRtSigaction, r);
+
+  // 2. A session (and process group) of its own, so the tree can be signalled as a whole.
+  if (p.setsid && (r = sys::Setsid()) < 0) out.Fail(Stage::kSetsid, Syscall::kSetsid, r);
+
+  // 3. cgroup v1: join each hierarchy by writing "0" (this process) into cgroup.procs.
+  //    (cgroup v2 placement already happened at birth through CLONE_INTO_CGROUP.)
+  for (size_t i = 0; i < p.cgroupProcsCount; i++) {
+    if ((r = sys::Write(p.cgroupProcsFds[i], "0", 1)) < 0)
+      out.Fail(Stage::kCgroup, Syscall::kWrite, r);
+  }
+
+  // 4. While still privileged: oom_score_adj back to 0 (the parent checked that its own is
+  //    lower; raising it needs no privilege, lowering would), then the rlimits, soft = hard so
+  //    the program cannot raise them again.
+  if (p.resetOomScoreAdj) {
+    long fd = sys::OpenWriteOnly("/proc/self/oom_score_adj");
+    if (fd < 0) out.Fail(Stage::kOomScoreAdj, Syscall::kOpen, fd);
+    r = sys::Write(static_cast<int>(fd), "0", 1);
+    sys::Close(static_cast<int>(fd));
+    if (r < 0) out.Fail(Stage::kOomScoreAdj, Syscall::kWrite, r);
+  }
+  for (size_t i = 0; i < p.rlimitCount; i++) {
+    if ((r = sys::SetRlimit(p.rlimits[i].resource, p.rlimits[i].value)) < 0)
+      out.Fail(Stage::kRlimit, Syscall::kPrlimit, r);
+  }
+
+  // 5. stdio in two passes. First copy every source, and the error pipe, to numbers >= n
+  //    (F_DUPFD_CLOEXEC picks a free number, it never replaces one), so that no target 0..n-1
+  //    can clobber a source that happens to be numbered 0..n-1. Then dup3 each copy onto its
+  //    target, which also clears close-on-exec on the target.
+  const int n = static_cast<int>(p.stdioCount);
+  for (int i = 0; i < n; i++) {
+    if ((r = sys::DupAbove(p.stdio[i], n)) < 0) out.Fail(Stage::kStdio, Syscall::kFcntl, r);
+    p.stdioScratch[i] = static_cast<int>(r);
+  }
+  if (out.fd < n) {
+    if ((r = sys::DupAbove(out.fd, n)) < 0) out.Fail(Stage::kStdio, Syscall::kFcntl, r);
+    out.fd = static_cast<int>(r);  // the old number is replaced or closed below
+  }
+  for (int i = 0; i < n; i++) {
+    if ((r = sys::DupTo(p.stdioScratch[i], i)) < 0) out.Fail(Stage::kStdio, Syscall::kDup3, r);
+  }
+
+  // 6. Close everything else, except the error pipe (close-on-exec: execve closes it, which is
+  //    how the parent learns that exec succeeded).
+  r = -ENOSYS;
+  if (p.useCloseRange) {
+    r = 0;
+    if (out.fd > n) r = sys::CloseRange(static_cast<unsigned>(n), static_cast<unsigned>(out.fd) - 1);
+    if (r == 0) r = sys::CloseRange(static_cast<unsigned>(out.fd) + 1, ~0U);
+  }
+  if (r == -ENOSYS || r == -EINVAL) {
+    if ((r = CloseFdsFallback(n, out.fd, p.closeBound)) < 0)
+      out.Fail(Stage::kCloseFds, Syscall::kGetdents, r);
+  } else if (r < 0) {
+    out.Fail(Stage::kCloseFds, Syscall::kCloseRange, r);
+  }
+
+  // 7. Identity: groups, then gid, then uid (after setresuid we could no longer change the
+  //    others). Each failure is fatal: a child must never run with ids it was not given.
+  if (p.setGroups && (r = sys::SetGroups(p.groupCount, p.groups)) < 0)
+    out.Fail(Stage::kSetgroups, Syscall::kSetgroups, r);
+  if (p.setGid && (r = sys::SetResGid(p.gid)) < 0)
+    out.Fail(Stage::kSetresgid, Syscall::kSetresgid, r);
+  if (p.setUid && (r = sys::SetResUid(p.uid)) < 0)
+    out.Fail(Stage::kSetresuid, Syscall::kSetresuid, r);
+
+  // 8. The working directory, now checked with the target user's permissions.
+  if (p.cwd != nullptr && (r = sys::Chdir(p.cwd)) < 0) out.Fail(Stage::kChdir, Syscall::kChdir, r);
+
+  // 9. No regaining privileges through setuid binaries or file capabilities.
+  if (p.noNewPrivs && (r = sys::SetNoNewPrivs()) < 0)
+    out.Fail(Stage::kNoNewPrivs, Syscall::kPrctl, r);
+
+  // 10. Parent-death signal. Set after the id change (changing credentials clears it). If the
+  //     parent already died, the child was reparented before the signal was armed: stop now.
+  if (p.pdeathsig != 0) {
+    if ((r = sys::SetPdeathsig(p.pdeathsig)) < 0) out.Fail(Stage::kPdeathsig, Syscall::kPrctl, r);
+    if (sys::Getppid() != p.parentPid) out.Fail(Stage::kPdeathsig, Syscall::kGetppid, -ESRCH);
+  }
+
+  // 11. The program starts with nothing blocked (Node's main thread blocks SIGUSR1 for the
+  //     inspector, and we blocked everything around the clone).
+  if ((r = sys::UnblockAllSignals()) < 0) out.Fail(Stage::kSigmask, Syscall::kSigprocmask, r);
+
+  // 12. Exec. On success the error pipe closes and the parent reads EOF.
+  r = sys::Execve(p.file, p.argv, p.envp);
+  out.Fail(Stage::kExecve, Syscall::kExecve, r);
+}
+
+}  // namespace confine

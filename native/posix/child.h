@@ -1,0 +1,110 @@
+// What the child does between clone/fork and execve, and the plan the parent prepares for it.
+//
+// The parent builds a ChildPlan out of plain memory (char* arrays, numbers, fds) before the
+// clone; the child only reads it and issues system calls. With CLONE_VM the child runs in the
+// parent's address space on its own small stack, so it must not allocate, lock, or call into
+// libc state: see child.cc.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+namespace confine {
+
+// The child's steps, in the order it takes them. The numbers travel through the error pipe.
+enum class Stage : int32_t {
+  kSignals = 1,
+  kSetsid,
+  kCgroup,
+  kOomScoreAdj,
+  kRlimit,
+  kStdio,
+  kCloseFds,
+  kSetgroups,
+  kSetresgid,
+  kSetresuid,
+  kChdir,
+  kNoNewPrivs,
+  kPdeathsig,
+  kSigmask,
+  kExecve,
+};
+
+// The system call that failed inside a stage (a stage may use several).
+enum class Syscall : int32_t {
+  kRtSigaction = 1,
+  kSetsid,
+  kWrite,
+  kOpen,
+  kPrlimit,
+  kFcntl,
+  kDup3,
+  kCloseRange,
+  kGetdents,
+  kSetgroups,
+  kSetresgid,
+  kSetresuid,
+  kChdir,
+  kPrctl,
+  kGetppid,
+  kSigprocmask,
+  kExecve,
+};
+
+const char* StageName(Stage stage);
+const char* SyscallName(Syscall syscall);
+
+// One record the child writes into the error pipe before _exit(127). Twelve bytes: far below
+// PIPE_BUF, so the write is atomic and the parent reads all of it or nothing.
+struct ChildError {
+  int32_t stage;
+  int32_t syscall;
+  int32_t err;
+};
+
+struct ChildRlimit {
+  int resource;    // RLIMIT_*
+  uint64_t value;  // soft and hard; RLIM_INFINITY for none
+};
+
+struct ChildPlan {
+  const char* file = nullptr;
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+  const char* cwd = nullptr;  // nullptr: stay where the supervisor is
+
+  bool setGroups = false;
+  const gid_t* groups = nullptr;
+  size_t groupCount = 0;
+  bool setGid = false;
+  gid_t gid = 0;
+  bool setUid = false;
+  uid_t uid = 0;
+
+  const ChildRlimit* rlimits = nullptr;
+  size_t rlimitCount = 0;
+
+  const int* stdio = nullptr;  // parent fds that become the child's 0..stdioCount-1
+  size_t stdioCount = 0;
+  int* stdioScratch = nullptr;  // stdioCount ints the child may write (shared memory)
+
+  const int* cgroupProcsFds = nullptr;  // cgroup v1: write "0" into each
+  size_t cgroupProcsCount = 0;
+
+  bool setsid = false;
+  bool noNewPrivs = false;
+  int pdeathsig = 0;
+  pid_t parentPid = 0;          // getpid() of the supervisor, taken before the clone
+  bool resetOomScoreAdj = false;  // decided by the parent: asked for AND its own value is < 0
+
+  bool useCloseRange = true;  // false: test the /proc/self/fd fallback
+  int closeBound = 1024;      // last-resort fallback: close every fd below this
+  int errFd = -1;             // write end of the O_CLOEXEC error pipe
+};
+
+// Runs the plan and execs; never returns. Every failure writes a ChildError to plan.errFd and
+// exits with status 127.
+[[noreturn]] void RunChild(const ChildPlan& plan);
+
+}  // namespace confine

@@ -1,0 +1,43 @@
+// Waiting for a child's exit without ever touching anyone else's children: always wait4 on
+// that one pid (libuv reaps its own pids the same way), never waitpid(-1), no SIGCHLD handler.
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include <functional>
+
+namespace confine {
+
+struct ExitStatus {
+  int err = 0;            // non-zero: the child could not be reaped (ECHILD: someone else did)
+  bool signaled = false;  // killed by termSignal; otherwise exited with exitCode
+  int exitCode = 0;
+  int termSignal = 0;
+  int64_t userMicros = 0;
+  int64_t systemMicros = 0;
+  int64_t maxRssBytes = 0;
+};
+
+using ExitCallback = std::function<void(const ExitStatus&)>;
+
+// Watches on the event loop with a uv_poll: on a copy of the pidfd (Linux), on a kqueue with an
+// EVFILT_PROC/NOTE_EXIT filter (macOS). When it becomes readable the child is reaped with
+// wait4(pid, WNOHANG) and onExit runs once, on the loop thread. The poll handle is active (and
+// so keeps the loop alive) until then. The caller's pidfd is not taken over: it may be closed
+// at any time. Returns 0 or an errno value (*syscall names the failed call); ENOTSUP means
+// there is nothing to poll (Linux without a pidfd): use WatchExitOnThread.
+struct LoopWatch;
+int WatchExitOnLoop(uv_loop_t* loop, pid_t pid, int pidfd, ExitCallback onExit,
+                    const char** syscall, LoopWatch** watch);
+
+// Stops a loop watch whose onExit has not run yet, without calling it (environment teardown:
+// a worker thread's loop must have no handles left). The child is not reaped.
+void CancelLoopWatch(LoopWatch* watch);
+
+// The fallback: a small thread blocks in wait4(pid, 0) and calls onExit on that thread (the
+// caller forwards it to the loop, e.g. with a thread-safe function).
+int WatchExitOnThread(pid_t pid, ExitCallback onExit, const char** syscall);
+
+}  // namespace confine

@@ -1,0 +1,54 @@
+#include "fd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace confine {
+
+int PipeCloexec(int fds[2]) {
+#ifdef __linux__
+  return pipe2(fds, O_CLOEXEC) == 0 ? 0 : errno;
+#else
+  if (pipe(fds) != 0) return errno;
+  for (int i = 0; i < 2; i++) {
+    if (fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0) {
+      int err = errno;
+      close(fds[0]);
+      close(fds[1]);
+      return err;
+    }
+  }
+  return 0;
+#endif
+}
+
+FdResult MakePipe(int fds[2]) {
+  FdResult r;
+  r.err = PipeCloexec(fds);
+  if (r.err != 0) r.syscall = "pipe2";
+  return r;
+}
+
+FdResult OpenDevNull(int flags, int* fd) {
+  FdResult r;
+  do {
+    *fd = open("/dev/null", flags | O_CLOEXEC);
+  } while (*fd < 0 && errno == EINTR);
+  if (*fd < 0) {
+    r.err = errno;
+    r.syscall = "open";
+  }
+  return r;
+}
+
+FdResult CloseFd(int fd) {
+  FdResult r;
+  if (close(fd) != 0 && errno != EINTR) {
+    r.err = errno;
+    r.syscall = "close";
+  }
+  return r;
+}
+
+}  // namespace confine

@@ -1,0 +1,23 @@
+// File descriptors the JS side hands to spawn(): pipes and /dev/null, all close-on-exec in the
+// supervisor (the child gets its copies through dup3, which clears the flag on the copy only).
+#pragma once
+
+namespace confine {
+
+struct FdResult {
+  int err = 0;                    // 0 on success
+  const char* syscall = nullptr;  // the call that failed
+};
+
+// fds[0] is the read end, fds[1] the write end; both O_CLOEXEC.
+FdResult MakePipe(int fds[2]);
+// open("/dev/null", flags | O_CLOEXEC); *fd receives the descriptor.
+FdResult OpenDevNull(int flags, int* fd);
+// close(fd). EINTR counts as closed (Linux and macOS release the descriptor either way).
+FdResult CloseFd(int fd);
+
+// pipe2(O_CLOEXEC) where it exists; elsewhere pipe + FD_CLOEXEC (a fork on another thread in
+// between could inherit the ends until its exec: the same window libuv accepts on macOS).
+int PipeCloexec(int fds[2]);
+
+}  // namespace confine

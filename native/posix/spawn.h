@@ -1,0 +1,52 @@
+// spawn(): prepare everything in the parent, start the child, learn from the error pipe
+// whether it exec'd, reap it if it did not.
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace confine {
+
+struct SpawnRequest {
+  std::string file;
+  std::vector<std::string> argv;
+  std::vector<std::string> envp;
+  bool hasCwd = false;
+  std::string cwd;
+  int64_t uid = -1;  // -1 keeps the supervisor's
+  int64_t gid = -1;
+  bool hasGroups = false;  // false keeps the supervisor's
+  std::vector<uint32_t> groups;
+  std::vector<std::pair<int, int64_t>> rlimits;  // RLIMIT_* and value, -1 = infinity
+  std::vector<int> stdio;
+  bool setsid = false;
+  bool noNewPrivs = false;
+  int pdeathsig = 0;
+  bool resetOomScoreAdj = false;
+  int cgroupFd = -1;
+  std::vector<int> cgroupProcsFds;
+  // Test switches: take the fallback paths on a kernel that has the fast ones.
+  bool forceNoPidfd = false;
+  bool forceNoCloseRange = false;
+};
+
+struct SpawnResult {
+  bool ok = false;
+  pid_t pid = -1;
+  int pidfd = -1;
+  // On failure:
+  const char* stage = nullptr;    // child stage name, or "pipe" / "clone" / "cgroup"
+  const char* syscall = nullptr;
+  int err = 0;
+};
+
+// Maps the rlimit names of the JS API ("nofile", "cpu", ...) to RLIMIT_*; false if unknown.
+bool RlimitFromName(const std::string& name, int* resource);
+
+SpawnResult Spawn(const SpawnRequest& req);
+
+}  // namespace confine
