@@ -1,0 +1,511 @@
+// The cgroup module against real cgroups and real processes, as root. Runs on this machine's
+// v1 hierarchies and, through `npm run test:cgroup2`, on a pure v2 kernel in a VM.
+//
+// Every cgroup made here lives under ONE parent of our own, /confine-test-<pid> in each
+// hierarchy, removed at the end even when a test fails. Test processes are started with
+// child_process and placed by writing their pid into cgroup.procs (test-only: production
+// children are born inside through the fds). Payloads wait on stdin until placed, so a fork
+// bomb or a hog never runs outside its cgroup.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import cgroupModule from '../dist/cgroup/index.js';
+
+const {
+  detectCgroups, parseCgroupLayout, chooseParent, releaseParent, enforcementFor, controllersFor,
+  TaskCgroup, taskCgroupName, parseTaskCgroupName, supervisorAlive, listOrphans, removeEmptyOrphans,
+  weightToShares,
+} = cgroupModule;
+
+const isLinux = process.platform === 'linux';
+const isRoot = isLinux && process.geteuid() === 0;
+const layout = isLinux ? detectCgroups() : null;
+const skip = !isLinux ? 'Linux only' : !isRoot ? 'needs root' : layout.mode === 'none' ? `no cgroups: ${layout.reason}` : false;
+const inVm = process.env.CONFINE_IN_VM === 'cgroup2';
+const TEST_PARENT = `/confine-test-${process.pid}`;
+const MiB = 2 ** 20;
+
+const choice = skip ? null : chooseParent(layout, { cgroupParent: TEST_PARENT, needed: ['memory', 'pids', 'cpu', 'cpuset'] });
+const v = choice?.version;
+const made = [];     // TaskCgroups to kill and remove at the end
+const children = new Set(); // child processes we started
+
+function dirsOf(tc) { return [...new Set(Object.values(tc.paths))]; }
+function place(tc, pid) { for (const d of dirsOf(tc)) fs.writeFileSync(path.join(d, 'cgroup.procs'), String(pid)); }
+function create(resources = {}, name = taskCgroupName()) {
+  const tc = TaskCgroup.create(choice, name, resources);
+  made.push(tc);
+  return tc;
+}
+function exited(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
+    else child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+}
+/** Start `sh -c script` that waits on stdin, place it in tc, then let it go. */
+function startIn(tc, script, opts = {}) {
+  const child = spawn('/bin/sh', ['-c', `read _go; ${script}`], { stdio: ['pipe', 'pipe', 'pipe'], ...opts });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { err += d; });
+  place(tc, child.pid);
+  child.stdin.write('\n');
+  return { child, out: () => out, err: () => err, done: exited(child) };
+}
+function procState(pid) {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return s.slice(s.lastIndexOf(')') + 2).split(' ')[0];
+  } catch { return null; }
+}
+function alive(pid) { const s = procState(pid); return s !== null && s !== 'Z' && s !== 'X'; }
+async function waitFor(pred, ms, what) {
+  const end = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+const python = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => fs.existsSync(p)) ?? null;
+function testDirs() {
+  return layout.hierarchies.map((h) => path.join(h.mount, TEST_PARENT)).filter((d) => fs.existsSync(d));
+}
+/** Remove everything under our test parent: kill what runs there, rmdir depth-first. */
+async function scrub() {
+  for (const c of children) { try { c.kill('SIGKILL'); } catch {} }
+  for (const tc of made) {
+    try { await tc.kill({ timeoutMs: 5000 }); } catch {}
+    try { await tc.remove(); } catch {}
+  }
+  const rm = async (dir) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) await rm(path.join(dir, e.name));
+    for (const p of (fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean))) {
+      try { process.kill(Number(p), 'SIGKILL'); } catch {}
+    }
+    for (let i = 0; i < 100; i++) {
+      try { fs.rmdirSync(dir); return; } catch (e) { if (e.code === 'ENOENT') return; await sleep(20); }
+    }
+  };
+  for (const d of testDirs()) await rm(d);
+  if (choice) releaseParent(choice);
+}
+after(async () => { if (!skip) await scrub(); });
+
+// ------------------------------------------------------------------ pure parsing
+
+test('parseCgroupLayout: pure v2, hybrid, pure v1 with co-mounts, container mount roots', () => {
+  const v2 = parseCgroupLayout(
+    '29 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n',
+    '0::/system.slice/ci.service\n',
+    () => 'cpuset cpu io memory pids\n',
+  );
+  assert.equal(v2.mode, 'v2');
+  assert.deepEqual(v2.controllers.memory, { version: 2, mount: '/sys/fs/cgroup', own: '/system.slice/ci.service' });
+  assert.equal(v2.unified.own, '/system.slice/ci.service');
+
+  const v1 = parseCgroupLayout(
+    [
+      '30 22 0:27 / /sys/fs/cgroup rw - tmpfs tmpfs rw',
+      '31 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct',
+      '32 30 0:29 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory',
+      '33 30 0:30 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd',
+    ].join('\n'),
+    '3:memory:/user.slice\n2:cpu,cpuacct:/user.slice\n1:name=systemd:/user.slice/x.scope\n',
+    () => null,
+  );
+  assert.equal(v1.mode, 'v1');
+  assert.equal(v1.hierarchies.length, 2);
+  assert.equal(v1.controllers.cpu.mount, '/sys/fs/cgroup/cpu,cpuacct');
+  assert.equal(v1.controllers.cpuacct.mount, '/sys/fs/cgroup/cpu,cpuacct');
+  assert.equal(v1.controllers.memory.own, '/user.slice');
+  assert.equal(v1.controllers.systemd, undefined);
+
+  const hybrid = parseCgroupLayout(
+    '31 30 0:28 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n40 30 0:37 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n',
+    '8:pids:/\n0::/\n',
+    () => '',
+  );
+  assert.equal(hybrid.mode, 'hybrid');
+  assert.equal(hybrid.controllers.pids.version, 1);
+  assert.equal(hybrid.unified.mount, '/sys/fs/cgroup/unified');
+
+  // a container without a cgroup namespace: the mount shows /docker/abc of the hierarchy
+  const ctr = parseCgroupLayout(
+    '500 400 0:26 /docker/abc /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n',
+    '0::/docker/abc/app\n',
+    () => 'memory pids',
+  );
+  assert.equal(ctr.unified.own, '/app');
+
+  const none = parseCgroupLayout('1 0 8:1 / / rw - ext4 /dev/sda1 rw\n', '', () => null);
+  assert.equal(none.mode, 'none');
+  assert.match(none.reason, /no cgroup/);
+});
+
+test('names: taskCgroupName is unique, parseable and traceable to this supervisor', () => {
+  const a = taskCgroupName();
+  const b = taskCgroupName();
+  assert.notEqual(a, b);
+  assert.match(a, /^confine-/);
+  const p = parseTaskCgroupName(a);
+  assert.equal(p.pid, process.pid);
+  assert.equal(supervisorAlive(p), true);
+  assert.equal(supervisorAlive({ ...p, startTicks: p.startTicks + 1 }), false, 'same pid, other start time: not us');
+  assert.equal(parseTaskCgroupName('confine-test-1'), null);
+  assert.equal(parseTaskCgroupName('system.slice'), null);
+});
+
+test('limits mapping: cpu.weight to v1 cpu.shares as runc converts it', () => {
+  assert.equal(weightToShares(1), 2);
+  assert.equal(weightToShares(100), 2597);
+  assert.equal(weightToShares(10000), 262144);
+  assert.deepEqual(controllersFor({ memoryBytes: 1, cpu: 1, maxProcesses: 2, openFiles: 3 }).sort(), ['cpu', 'memory', 'pids']);
+});
+
+// ------------------------------------------------------------------ real cgroups
+
+test('detect and choose: the layout matches this host and the test parent is prepared', { skip }, () => {
+  if (inVm) assert.equal(layout.mode, 'v2', 'the VM has pure cgroup v2');
+  assert.ok(choice.ok, choice.reason ?? '');
+  assert.equal(detectCgroups(), layout, 'cached');
+  for (const c of ['memory', 'pids', 'cpu']) assert.ok(choice.controllers.includes(c), `${c} available (${choice.note})`);
+  for (const d of Object.values(choice.paths)) assert.ok(d.includes('confine-test-'), d);
+  const en = enforcementFor(layout, choice, { memoryBytes: 64 * MiB, cpu: 0.5, cpuWeight: 100, maxProcesses: 20, openFiles: 10 });
+  const mech = v === 2 ? 'cgroup2' : 'cgroup1';
+  for (const k of ['memoryBytes', 'cpu', 'cpuWeight', 'maxProcesses']) {
+    assert.equal(en[k]?.mechanism, mech, k);
+    assert.equal(en[k]?.scope, 'tree', k);
+    assert.equal(en[k]?.enforced, true, k);
+  }
+  assert.equal(en.openFiles, undefined, 'rlimits are not the cgroup module\'s');
+  assert.deepEqual(enforcementFor(layout, { ...choice, ok: false }, { memoryBytes: 1 }), {});
+});
+
+test('create writes limits before anything runs; update() changes them; remove() is idempotent', { skip }, async () => {
+  const tc = create({ memoryBytes: 64 * MiB, maxProcesses: 20, cpu: 0.5, cpuWeight: 100 });
+  assert.equal(tc.version, v);
+  const rd = (ctrl, f) => fs.readFileSync(path.join(tc.paths[v === 2 ? 'unified' : ctrl], f), 'utf8').trim();
+  if (v === 2) {
+    assert.equal(rd('memory', 'memory.max'), String(64 * MiB));
+    assert.equal(rd('memory', 'memory.oom.group'), '1');
+    assert.equal(rd('pids', 'pids.max'), '20');
+    assert.equal(rd('cpu', 'cpu.max'), '50000 100000');
+    assert.equal(rd('cpu', 'cpu.weight'), '100');
+    tc.update({ memoryBytes: 96 * MiB, maxProcesses: Infinity });
+    assert.equal(rd('memory', 'memory.max'), String(96 * MiB));
+    assert.equal(rd('pids', 'pids.max'), 'max');
+  } else {
+    assert.equal(rd('memory', 'memory.limit_in_bytes'), String(64 * MiB));
+    assert.equal(rd('pids', 'pids.max'), '20');
+    assert.equal(rd('cpu', 'cpu.cfs_quota_us'), '50000');
+    assert.equal(rd('cpu', 'cpu.cfs_period_us'), '100000');
+    assert.equal(rd('cpu', 'cpu.shares'), String(weightToShares(100)));
+    if (choice.features.swap) assert.equal(rd('memory', 'memory.memsw.limit_in_bytes'), String(64 * MiB), 'no swap unless asked');
+    tc.update({ memoryBytes: 96 * MiB });
+    assert.equal(rd('memory', 'memory.limit_in_bytes'), String(96 * MiB));
+    if (choice.features.swap) {
+      assert.equal(rd('memory', 'memory.memsw.limit_in_bytes'), String(96 * MiB));
+      tc.update({ memoryBytes: 32 * MiB, memorySwapBytes: 8 * MiB });
+      assert.equal(rd('memory', 'memory.limit_in_bytes'), String(32 * MiB));
+      assert.equal(rd('memory', 'memory.memsw.limit_in_bytes'), String(40 * MiB));
+    }
+  }
+  assert.throws(() => tc.update({ maxProcesses: 0 }), { code: 'ERR_CONFINE_INVALID_ARGUMENT' });
+  await tc.remove();
+  for (const d of dirsOf(tc)) assert.equal(fs.existsSync(d), false, d);
+  await tc.remove();
+});
+
+test('cpus: cpuset.cpus is written (v1: mems and cpus copied down first)', { skip }, async (t) => {
+  if (!choice.controllers.includes('cpuset')) return t.skip('no cpuset controller here');
+  const tc = create({ cpus: '0' });
+  const d = tc.paths[v === 2 ? 'unified' : 'cpuset'];
+  assert.equal(fs.readFileSync(path.join(d, 'cpuset.cpus'), 'utf8').trim(), '0');
+  const p = startIn(tc, 'cat /proc/self/status');
+  await p.done;
+  assert.match(p.out(), /Cpus_allowed_list:\s*0\n/);
+  await tc.remove();
+});
+
+test('a failed create leaves no cgroup and throws a typed error', { skip }, () => {
+  const name = taskCgroupName();
+  assert.throws(() => create({ cpus: '999999' }, name), (e) => e.code === 'ERR_CONFINE_SYSTEM' && e.errno !== null);
+  for (const d of Object.values(choice.paths)) assert.equal(fs.existsSync(path.join(d, name)), false);
+  assert.throws(() => create({ memoryBytes: -1 }), { code: 'ERR_CONFINE_INVALID_ARGUMENT' });
+  assert.throws(() => create({}, 'no-project-name'), { code: 'ERR_CONFINE_INVALID_ARGUMENT' });
+  const dup = create({});
+  assert.throws(() => TaskCgroup.create(choice, path.basename(dup.dir), {}), (e) => e.errno === 'EEXIST');
+});
+
+test('a child joins through the fds the parent opened (the v1 path, also valid on v2)', { skip }, async () => {
+  const tc = create({ maxProcesses: 20 });
+  const fds = tc.openProcsFds();
+  assert.equal(fds.length, dirsOf(tc).length);
+  if (v === 2) {
+    const fd = tc.openDirFd();
+    assert.ok(fs.fstatSync(fd).isDirectory());
+    fs.closeSync(fd);
+  } else {
+    assert.throws(() => tc.openDirFd(), { code: 'ERR_CONFINE_SYSTEM' });
+  }
+  const writes = fds.map((_, i) => `echo 0 >&${3 + i}`).join(' && ');
+  const child = spawn('/bin/sh', ['-c', `${writes} && cat /proc/self/cgroup`], { stdio: ['ignore', 'pipe', 'inherit', ...fds] });
+  for (const fd of fds) fs.closeSync(fd);
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  const st = await exited(child);
+  assert.equal(st.code, 0);
+  const name = path.basename(tc.dir);
+  if (v === 2) assert.ok(out.split('\n').some((l) => l.startsWith('0::') && l.endsWith(name)), out);
+  if (v === 1) assert.ok(out.split('\n').some((l) => l.includes(':pids:') && l.endsWith(name)), out);
+});
+
+test('stats() numbers move while the tree works', { skip }, async () => {
+  const tc = create({ memoryBytes: 256 * MiB });
+  const s0 = tc.stats();
+  assert.equal(s0.processes, 0);
+  const p = startIn(tc, 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; x=$(head -c 4000000 /dev/zero | tr "\\0" a); sleep 30');
+  await waitFor(() => (tc.stats().cpuUserMicros ?? 0) > 50000, 30000, 'cpu time to accrue');
+  const s1 = tc.stats();
+  assert.ok(s1.processes >= 1, JSON.stringify(s1));
+  assert.ok(s1.memoryBytes > 0, JSON.stringify(s1));
+  assert.ok(s1.memoryPeakBytes >= s1.memoryBytes, JSON.stringify(s1));
+  assert.ok(s1.cpuUserMicros > s0.cpuUserMicros, JSON.stringify(s1));
+  assert.ok(s1.cpuSystemMicros !== null);
+  assert.ok(tc.pids().includes(p.child.pid));
+  assert.equal(tc.oomKilled(), false);
+  await tc.kill();
+  assert.deepEqual(tc.pids(), []);
+  assert.equal((await p.done).signal, 'SIGKILL');
+  await tc.remove();
+});
+
+test('memory hog under memoryBytes 64M is OOM-killed and oomKilled() says so', { skip }, async () => {
+  const tc = create({ memoryBytes: 64 * MiB });
+  // 4 MiB steps of written (hence charged) memory, up to 400 MiB
+  const hog = python
+    ? `exec ${python} -c "a=[]
+for i in range(100): a.append(b'x' * (4 << 20))
+print('survived')"`
+    : `exec ${process.execPath} -e "const a=[];for(let i=0;i<100;i++)a.push(Buffer.alloc(4<<20,1));console.log('survived')"`;
+  const p = startIn(tc, hog);
+  const st = await p.done;
+  assert.equal(st.signal, 'SIGKILL', `exit ${JSON.stringify(st)} out ${p.out()} err ${p.err()}`);
+  assert.doesNotMatch(p.out(), /survived/);
+  assert.equal(tc.oomKilled(), true);
+  const s = tc.stats();
+  assert.ok(s.memoryPeakBytes > 32 * MiB && s.memoryPeakBytes <= 64 * MiB + MiB, `peak ${s.memoryPeakBytes}`);
+  await tc.kill();
+  await tc.remove();
+});
+
+/** perl processes outside the given cgroup (a bomb that escaped would show up here). */
+function perlOutside(tc) {
+  const name = path.basename(tc.dir);
+  let n = 0;
+  for (const pid of fs.readdirSync('/proc').filter((x) => /^[0-9]+$/.test(x))) {
+    try {
+      if (!fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('perl\0-e\0while (1) { fork; }')) continue;
+      if (!fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(name)) n++;
+    } catch { /* gone */ }
+  }
+  return n;
+}
+
+test('fork bomb under maxProcesses 20 stays at 20, the host is fine, kill() empties it', { skip }, async () => {
+  const tc = create({ maxProcesses: 20, cpu: 1 });
+  // every process forks forever; a failed fork just loops
+  const p = startIn(tc, 'exec perl -e "while (1) { fork; }"');
+  let max = 0;
+  let escaped = 0;
+  const end = Date.now() + 1500;
+  while (Date.now() < end) {
+    max = Math.max(max, tc.stats().processes);
+    escaped = Math.max(escaped, perlOutside(tc));
+    await sleep(10);
+  }
+  assert.ok(max <= 20, `processes peaked at ${max}`);
+  assert.ok(max >= 10, `the bomb ran (peak ${max})`);
+  assert.equal(escaped, 0, 'no bomb process outside the cgroup');
+  assert.equal(spawnSync('/bin/true').status, 0, 'the host can still fork');
+  const ev = fs.readFileSync(path.join(tc.paths[v === 2 ? 'unified' : 'pids'], 'pids.events'), 'utf8');
+  assert.match(ev, /max [1-9]/, 'the kernel refused forks');
+  const t0 = Date.now();
+  await tc.kill();
+  assert.deepEqual(tc.pids(), []);
+  await p.done;
+  await tc.remove();
+  console.error(`# fork bomb killed in ${Date.now() - t0} ms`);
+});
+
+test('CPU hog under cpu 0.5 uses 0.5 ± 0.1 of a core (from the cgroup\'s own usage)', { skip }, async () => {
+  const tc = create({ cpu: 0.5 });
+  // two spinning processes: unlimited, they would use two cores
+  const p = startIn(tc, 'while :; do :; done & while :; do :; done');
+  await sleep(500);
+  const u0 = tc.cpuUsageMicros();
+  const t0 = process.hrtime.bigint();
+  await sleep(2000);
+  const u1 = tc.cpuUsageMicros();
+  const t1 = process.hrtime.bigint();
+  const cores = (u1 - u0) / (Number(t1 - t0) / 1000);
+  console.error(`# cpu 0.5 -> measured ${cores.toFixed(3)} cores; throttled ${tc.stats().throttledPeriods} periods`);
+  assert.ok(Math.abs(cores - 0.5) <= 0.1, `used ${cores.toFixed(3)} cores`);
+  assert.ok(tc.stats().throttledPeriods > 0);
+  await tc.kill();
+  await p.done;
+  await tc.remove();
+});
+
+async function daemonTest(killOpts) {
+  const tc = create({});
+  const pidFile = path.join(fs.mkdtempSync('/tmp/confine-cg-'), 'daemon.pid');
+  // double fork: the subshell starts a setsid'd sleeper and exits, so it is reparented to init
+  const p = startIn(tc, `(setsid sh -c 'echo $$ > ${pidFile}; exec sleep 1000' &) ; exec sleep 1000`);
+  await waitFor(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim() !== '', 20000, 'the daemon');
+  const dpid = Number(fs.readFileSync(pidFile, 'utf8'));
+  await waitFor(() => procState(dpid) !== null && fs.readFileSync(`/proc/${dpid}/cmdline`, 'utf8').startsWith('sleep'), 10000, 'the daemon to exec');
+  const sid = (pid) => Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[3]);
+  assert.notEqual(sid(dpid), sid(p.child.pid), 'the daemon left the session');
+  assert.ok(tc.pids().includes(dpid));
+  await tc.kill(killOpts);
+  assert.deepEqual(tc.pids(), []);
+  await waitFor(() => !alive(dpid), 2000, 'the daemon to die');
+  await p.done;
+  await tc.remove();
+  fs.rmSync(path.dirname(pidFile), { recursive: true, force: true });
+}
+
+test('a double-forked setsid daemon inside is killed by kill()', { skip }, () => daemonTest());
+
+test('kill() by freeze, SIGKILL, thaw (v2 without cgroup.kill) also gets the daemon', { skip: skip || (v !== 2 && 'v1 always uses the freezer path (the test above)') }, () => daemonTest({ useCgroupKill: false }));
+
+test('signalAll() reaches every process of the tree', { skip }, async () => {
+  const tc = create({});
+  const p = startIn(tc, 'sleep 1000 & sleep 1000 & wait');
+  await waitFor(() => tc.pids().length >= 3, 10000, 'three processes');
+  assert.ok(tc.signalAll('SIGTERM') >= 3);
+  await p.done;
+  await waitFor(() => tc.pids().length === 0, 5000, 'the tree to exit');
+  await tc.remove();
+});
+
+test('a non-root process inside cannot move itself out', { skip }, async () => {
+  const tc = create({ maxProcesses: 10 });
+  const rootProcs = v === 2 ? path.join(layout.unified.mount, 'cgroup.procs') : path.join(layout.controllers.pids.mount, 'cgroup.procs');
+  const p = startIn(tc, `if echo $$ > ${rootProcs}; then echo MOVED; else echo REFUSED; fi; sleep 1000`, { uid: 65534, gid: 65534, cwd: '/' });
+  await waitFor(() => /MOVED|REFUSED/.test(p.out()), 10000, 'the attempt');
+  assert.match(p.out(), /REFUSED/);
+  assert.match(p.err(), /Permission denied|Operation not permitted/);
+  assert.ok(tc.pids().includes(p.child.pid), 'still inside');
+  await tc.kill();
+  await p.done;
+  await tc.remove();
+});
+
+test('adopt() re-opens a task cgroup by its paths', { skip }, async () => {
+  const tc = create({ maxProcesses: 10 });
+  const p = startIn(tc, 'exec sleep 1000');
+  const again = TaskCgroup.adopt(tc.paths);
+  assert.equal(again.version, tc.version);
+  assert.deepEqual(again.pids(), [p.child.pid]);
+  assert.equal(again.stats().processes, 1);
+  await again.kill();
+  await p.done;
+  await again.remove();
+  assert.throws(() => TaskCgroup.adopt(tc.paths), { code: 'ERR_CONFINE_SYSTEM' });
+});
+
+test('listOrphans finds cgroups of a dead supervisor; removeEmptyOrphans removes the empty ones', { skip }, async () => {
+  const dead = spawnSync('/bin/true').pid;
+  const emptyName = `confine-${dead}-1-0-abcdef`;
+  const busyName = `confine-${process.pid}-zz-0-abcdef`; // our pid, another start time: not us
+  const liveName = taskCgroupName();
+  const empty = create({}, emptyName);
+  const busy = create({}, busyName);
+  const live = create({}, liveName);
+  const p = startIn(busy, 'exec sleep 1000');
+  const orphans = listOrphans(layout);
+  const byName = new Map(orphans.map((o) => [o.name, o]));
+  assert.ok(byName.has(emptyName), JSON.stringify(orphans));
+  assert.ok(byName.has(busyName));
+  assert.ok(!byName.has(liveName), 'our own live cgroup is no orphan');
+  assert.deepEqual(byName.get(busyName).pids, [p.child.pid]);
+  assert.deepEqual(byName.get(emptyName).pids, []);
+  assert.deepEqual(Object.values(byName.get(emptyName).paths).sort(), Object.values(empty.paths).sort());
+  const removed = removeEmptyOrphans(layout);
+  for (const d of dirsOf(empty)) assert.ok(removed.includes(d), `${d} removed`);
+  for (const d of dirsOf(busy)) assert.ok(!removed.includes(d) && fs.existsSync(d), `${d} kept`);
+  assert.ok(fs.existsSync(live.dir));
+  // adopt the busy orphan and stop it, as a new supervisor would
+  const adopted = TaskCgroup.adopt(byName.get(busyName).paths);
+  await adopted.kill();
+  await p.done;
+  await adopted.remove();
+  await live.remove();
+  await empty.remove();
+});
+
+test('delegation (v2): non-root uses a writable sibling, or its own cgroup without controllers', { skip: skip || (v !== 2 && 'the no-internal-processes rule is v2 only') }, async () => {
+  // A fake delegated subtree: <test>/deleg (owned by nobody) holding svc (the "supervisor's" cgroup).
+  const base = path.join(layout.unified.mount, TEST_PARENT);
+  const deleg = path.join(base, 'deleg');
+  const svc = path.join(deleg, 'svc');
+  fs.mkdirSync(svc, { recursive: true });
+  for (const f of [deleg, path.join(deleg, 'cgroup.procs'), path.join(deleg, 'cgroup.subtree_control'), svc, path.join(svc, 'cgroup.procs'), path.join(svc, 'cgroup.subtree_control')]) fs.chownSync(f, 65534, 65534);
+  const sleeper = spawn('sleep', ['1000'], { stdio: 'ignore' });
+  children.add(sleeper);
+  fs.writeFileSync(path.join(svc, 'cgroup.procs'), String(sleeper.pid)); // svc holds a process, like the supervisor's own cgroup
+  const fake = { ...layout, unified: { ...layout.unified, own: path.join(TEST_PARENT, 'deleg', 'svc') } };
+  process.seteuid(65534);
+  let sib;
+  let own;
+  try {
+    sib = chooseParent(fake, { needed: ['memory', 'pids'] });
+  } finally {
+    process.seteuid(0);
+  }
+  assert.ok(sib.ok, sib.reason);
+  assert.equal(sib.paths.unified, path.join(deleg, 'confine'));
+  assert.deepEqual([...sib.controllers].sort(), ['memory', 'pids']);
+  assert.match(sib.note, /sibling/);
+  releaseParent(sib);
+  // now the parent is not ours: only the own cgroup is left, and it holds a process
+  fs.chownSync(deleg, 0, 0);
+  process.seteuid(65534);
+  try {
+    own = chooseParent(fake, { needed: ['memory', 'pids'] });
+  } finally {
+    process.seteuid(0);
+  }
+  assert.ok(own.ok, own.reason);
+  assert.equal(own.paths.unified, path.join(svc, 'confine'));
+  assert.deepEqual(own.controllers, []);
+  assert.match(own.note, /no-internal-processes|not delegated|EBUSY/);
+  assert.deepEqual(enforcementFor(fake, own, { memoryBytes: MiB, maxProcesses: 5 }), {}, 'nothing claimed as enforced');
+  // tree kill still works there
+  const tc = TaskCgroup.create(own, taskCgroupName(), {});
+  made.push(tc);
+  const p = startIn(tc, 'exec sleep 1000');
+  await tc.kill();
+  await p.done;
+  await tc.remove();
+  releaseParent(own);
+  sleeper.kill('SIGKILL');
+  await exited(sleeper);
+});
+
+test('cleanup: nothing with the test names is left under /sys/fs/cgroup', { skip }, async () => {
+  await scrub();
+  const left = spawnSync('find', ['/sys/fs/cgroup', '-iname', `*confine-test-${process.pid}*`], { encoding: 'utf8' }).stdout.trim();
+  assert.equal(left, '');
+  for (const tc of made) for (const d of dirsOf(tc)) assert.equal(fs.existsSync(d), false, d);
+});
