@@ -6,6 +6,7 @@ import { BackendUnavailableError } from '../errors.js';
 import { nativeAddon, nativeLoadError } from '../loader.js';
 import type { ExecutorKind } from '../types.js';
 import type { Backend } from './backend.js';
+import { NativeBackend } from './native.js';
 import { UniversalBackend } from './universal.js';
 
 const cache = new Map<ExecutorKind, Backend>();
@@ -13,7 +14,9 @@ const cache = new Map<ExecutorKind, Backend>();
 function make(kind: ExecutorKind): Backend {
   let b = cache.get(kind);
   if (!b) {
-    b = kind === 'universal' ? new UniversalBackend() : new UnavailableBackend(kind);
+    if (kind === 'universal') b = new UniversalBackend();
+    else if ((kind === 'linux' || kind === 'posix') && whyUnavailable(kind) === null) b = new NativeBackend(kind);
+    else b = new UnavailableBackend(kind);
     cache.set(kind, b);
   }
   return b;

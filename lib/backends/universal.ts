@@ -173,7 +173,7 @@ function registerExitHook(tree: { killNow(): void }): void {
 }
 
 /** Linux: usage of a set of processes from /proc. */
-function procStats(pids: number[]): Stats {
+export function procStatsOf(pids: number[]): Stats {
   let rss = 0;
   let peak = 0;
   let utime = 0;
@@ -291,7 +291,7 @@ class UniversalTree implements Tree {
 
   async stats(): Promise<Stats> {
     if (!isLinux || this.gone) return { ...NULL_STATS, processes: this.gone ? 0 : null };
-    return procStats([this.pid, ...descendants(this.pid)]);
+    return procStatsOf([this.pid, ...descendants(this.pid)]);
   }
 
   async update(resources: Resources): Promise<EnforcedMap> {
@@ -401,7 +401,7 @@ export class AttachedTree implements Tree {
 
   async stats(): Promise<Stats> {
     if (!isLinux || this.gone) return { ...NULL_STATS, processes: this.gone ? 0 : null };
-    return procStats([this.pid, ...descendants(this.pid)]);
+    return procStatsOf([this.pid, ...descendants(this.pid)]);
   }
 
   async update(resources: Resources): Promise<EnforcedMap> {

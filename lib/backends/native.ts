@@ -1,0 +1,374 @@
+// The native backends: `linux` and `posix`. The addon starts the child itself (clone with vfork
+// semantics on Linux, fork on macOS) and applies identity, session and rlimits between fork and
+// exec; see docs/native-api.md. On `linux` every tree is also born into a cgroup of its own
+// (clone3 CLONE_INTO_CGROUP on v2, cgroup.procs fds on v1) which holds the tree-wide limits and
+// makes the tree stop exact.
+
+import * as net from 'node:net';
+import { constants as fsConstants } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import { ConfineArgumentError, ConfineError, SpawnError, SystemError } from '../errors.js';
+import { nativeAddon, type Addon } from '../loader.js';
+import { descendants, processStartTime } from '../proc.js';
+import { RLIMIT_RESOURCES, rlimitsOf } from '../rlimits.js';
+import { signalName } from '../signals.js';
+import type { EnforcedMap, Enforcement, Resources, Stats, StdioValue } from '../types.js';
+import { chooseParent, detectCgroups, enforcementFor, TaskCgroup, taskCgroupName, type ParentChoice } from '../cgroup/index.js';
+import { encodeHandle, type Backend, type HandleData, type LaunchRequest, type PlanRequest, type RawExit, type Tree } from './backend.js';
+import { AttachedTree, procStatsOf } from './universal.js';
+
+const isLinux = process.platform === 'linux';
+const SIGKILL = 9;
+const TREE_RESOURCES: (keyof Resources)[] = ['memoryBytes', 'memorySwapBytes', 'cpu', 'cpuWeight', 'cpus', 'maxProcesses'];
+const CGROUP_CONTROLLERS = ['memory', 'cpu', 'cpuset', 'pids'];
+
+const NONE = (note: string): Enforcement => ({ enforced: false, mechanism: 'none', scope: 'none', note });
+
+/** One parent choice per cgroupParent, made on first use: it may create directories. */
+const parents = new Map<string, ParentChoice>();
+function parentFor(cgroupParent: string | undefined): ParentChoice {
+  const key = cgroupParent ?? '';
+  let p = parents.get(key);
+  if (!p) {
+    p = chooseParent(detectCgroups(), { cgroupParent, needed: CGROUP_CONTROLLERS });
+    parents.set(key, p);
+  }
+  return p;
+}
+
+function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+export class NativeBackend implements Backend {
+  constructor(readonly kind: 'linux' | 'posix') {}
+
+  private get addon(): Addon {
+    const a = nativeAddon();
+    if (!a) throw new SystemError('the native addon is not loaded', {});
+    return a;
+  }
+
+  unavailable(): string | null {
+    return null; // select.ts only makes a NativeBackend where the addon has spawn()
+  }
+
+  private usesCgroup(cgroupParent: string | undefined): ParentChoice | null {
+    if (this.kind !== 'linux') return null;
+    const p = parentFor(cgroupParent);
+    return p.ok ? p : null;
+  }
+
+  plan(req: PlanRequest): EnforcedMap {
+    const out: EnforcedMap = {};
+    const cg = this.usesCgroup(req.cgroupParent);
+    const cgEnf = cg ? enforcementFor(detectCgroups(), cg, req.resources) : {};
+    const asRoot = req.identity ? req.identity.uid === 0 : req.runAs ? false : isRoot();
+    for (const key of Object.keys(req.resources) as (keyof Resources)[]) {
+      const rule = RLIMIT_RESOURCES[key];
+      if (rule) {
+        out[key] = { enforced: true, mechanism: 'rlimit', scope: 'process', note: `RLIMIT_${rule.rlimit.toUpperCase()}, soft and hard` };
+      } else if (cgEnf[key]) {
+        out[key] = cgEnf[key];
+      } else if (key === 'maxProcesses') {
+        out[key] = asRoot
+          ? NONE('no pids cgroup here, and RLIMIT_NPROC does not hold for root')
+          : { enforced: true, mechanism: 'rlimit', scope: 'user', note: 'RLIMIT_NPROC: counts every process of the user, not of the tree' };
+      } else if (TREE_RESOURCES.includes(key)) {
+        const why = this.kind === 'linux' ? (parentFor(req.cgroupParent).reason ?? 'the cgroup controller is not available') : 'needs a cgroup (the linux backend)';
+        out[key] = NONE(why);
+      }
+    }
+    if (req.runAs) {
+      out.runAs = { enforced: true, mechanism: 'setresuid', scope: 'process', note: 'real, effective and saved ids; no_new_privs' };
+      out.groups = { enforced: true, mechanism: 'setgroups', scope: 'process', note: "exactly the user's groups (or the ones given)" };
+    }
+    if (req.killOnParentExit) {
+      out.killOnParentExit = isLinux
+        ? {
+            enforced: false,
+            mechanism: cg ? 'pdeathsig+exit-hook' : 'pdeathsig',
+            scope: 'process',
+            note: 'the leader gets SIGKILL when the thread that started it dies; its descendants survive a SIGKILLed supervisor' + (cg ? ' (the cgroup is killed when the supervisor exits normally)' : ''),
+          }
+        : { enforced: false, mechanism: 'exit-hook', scope: 'tree', note: 'the tree is killed when the supervisor exits normally; macOS has no parent-death signal' };
+    }
+    out.treeStop = cg
+      ? { enforced: true, mechanism: cg.version === 2 ? 'cgroup2' : 'cgroup1', scope: 'tree', note: cg.version === 2 ? 'cgroup.kill (or freeze, kill, thaw)' : 'freeze, kill every member, thaw' }
+      : {
+          enforced: false,
+          mechanism: 'process-group',
+          scope: 'tree',
+          note: 'signals go to the process group of the new session; a descendant that calls setsid() leaves it' + (isLinux ? ' and is found only while its parent lives (/proc children walk)' : ''),
+        };
+    return out;
+  }
+
+  async launch(req: LaunchRequest): Promise<Tree> {
+    const addon = this.addon;
+    const childFds: number[] = []; // ours to close after the spawn
+    const parentEnds: (Readable | Writable | null)[] = [];
+    const stdio: number[] = [];
+    let cgroup: TaskCgroup | null = null;
+    const cgroupFds: number[] = [];
+    try {
+      req.stdio.forEach((s, i) => {
+        const { child, parent } = stdioFd(addon, s, i);
+        stdio.push(child.fd);
+        if (child.owned) childFds.push(child.fd);
+        parentEnds.push(parent);
+      });
+      const parent = this.usesCgroup(req.cgroupParent);
+      if (parent) {
+        cgroup = TaskCgroup.create(parent, taskCgroupName(), req.resources);
+        if (cgroup.version === 2) cgroupFds.push(cgroup.openDirFd());
+        else cgroupFds.push(...cgroup.openProcsFds());
+      }
+      const rlimits = rlimitsOf(req.resources);
+      // Without a pids cgroup, maxProcesses falls back to RLIMIT_NPROC (per user).
+      if (req.resources.maxProcesses !== undefined && !(cgroup?.controllers.includes('pids'))) rlimits.push(['nproc', req.resources.maxProcesses]);
+      const id = req.identity;
+      const changesUser = id !== null && id.uid !== process.getuid?.();
+      const { pid, pidfd } = addon.spawn({
+        file: req.file,
+        argv: req.argv,
+        envp: Object.entries(req.env).map(([k, v]) => `${k}=${v}`),
+        cwd: req.cwd,
+        uid: id ? id.uid : -1,
+        gid: id ? id.gid : -1,
+        groups: id ? id.groups : null,
+        rlimits,
+        stdio,
+        setsid: true,
+        noNewPrivs: changesUser,
+        pdeathsig: req.killOnParentExit && isLinux ? SIGKILL : 0,
+        resetOomScoreAdj: true,
+        cgroupFd: cgroup?.version === 2 ? cgroupFds[0] : -1,
+        cgroupProcsFds: cgroup?.version === 1 ? cgroupFds : [],
+      }) as { pid: number; pidfd: number };
+      return new NativeTree(addon, this.kind, pid, pidfd, parentEnds, cgroup, req.killOnParentExit);
+    } catch (e) {
+      for (const p of parentEnds) p?.destroy();
+      if (cgroup) await cgroup.remove().catch(() => {});
+      throw toTypedError(e, req.file);
+    } finally {
+      for (const fd of [...childFds, ...cgroupFds]) addon.close(fd);
+    }
+  }
+
+  async attach(data: HandleData): Promise<Tree> {
+    const paths = (data.extra?.cgroup ?? null) as Record<string, string> | null;
+    const cgroup = paths ? TaskCgroup.adopt(paths) : null;
+    return new AttachedNativeTree(data, cgroup);
+  }
+}
+
+/** The child's end (and our end) of one stdio entry. */
+function stdioFd(addon: Addon, s: StdioValue, i: number): { child: { fd: number; owned: boolean }; parent: Readable | Writable | null } {
+  if (s === 'pipe') {
+    const [r, w] = addon.pipe() as [number, number];
+    // fd 0 (and only it) is written by us; the others are read.
+    if (i === 0) return { child: { fd: r, owned: true }, parent: new net.Socket({ fd: w, readable: false, writable: true }) };
+    return { child: { fd: w, owned: true }, parent: new net.Socket({ fd: r, readable: true, writable: false }) };
+  }
+  if (s === 'inherit') return { child: { fd: i, owned: false }, parent: null };
+  if (s === 'ignore' || s === null || s === undefined) {
+    return { child: { fd: addon.openDevNull(i === 0 ? fsConstants.O_RDONLY : fsConstants.O_WRONLY) as number, owned: true }, parent: null };
+  }
+  if (typeof s === 'number') return { child: { fd: s, owned: false }, parent: null };
+  const fd = streamFd(s);
+  if (fd === null) throw new ConfineArgumentError(`stdio[${i}]: the stream has no file descriptor (open it first, or use 'pipe')`);
+  return { child: { fd, owned: false }, parent: null };
+}
+
+function streamFd(s: unknown): number | null {
+  const o = s as { fd?: unknown; _handle?: { fd?: unknown } };
+  if (typeof o.fd === 'number' && o.fd >= 0) return o.fd;
+  if (typeof o._handle?.fd === 'number' && o._handle.fd >= 0) return o._handle.fd;
+  return null;
+}
+
+/** The addon throws plain Errors carrying stage/errno/syscall; give them their class. */
+function toTypedError(e: unknown, file: string): unknown {
+  if (e instanceof ConfineError) return e;
+  const err = e as { code?: string; stage?: string; errno?: string; syscall?: string; message?: string };
+  if (err?.code === 'ERR_CONFINE_SPAWN') {
+    return new SpawnError(`cannot start ${file}: ${err.stage ?? 'spawn'} failed: ${err.errno ?? ''}${err.message ? ` (${err.message})` : ''}`, {
+      stage: err.stage ?? null,
+      errno: err.errno ?? null,
+      syscall: err.syscall ?? null,
+      path: file,
+      cause: e,
+    });
+  }
+  return e;
+}
+
+/** Kill hook for killOnParentExit when the supervisor exits normally. */
+const exitHookTrees = new Set<NativeTree>();
+let exitHookInstalled = false;
+function registerExitHook(t: NativeTree): void {
+  exitHookTrees.add(t);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const tree of exitHookTrees) tree.killSync();
+  });
+}
+
+class NativeTree implements Tree {
+  readonly handle: string;
+  readonly stdio: (Readable | Writable | null)[];
+  readonly exited: Promise<RawExit>;
+  readonly closed: Promise<void>;
+  private gone = false;
+  private peak: number | null = null;
+
+  constructor(
+    private readonly addon: Addon,
+    kind: 'linux' | 'posix',
+    readonly pid: number,
+    private pidfd: number,
+    stdio: (Readable | Writable | null)[],
+    private readonly cgroup: TaskCgroup | null,
+    killOnParentExit: boolean,
+  ) {
+    this.stdio = stdio;
+    this.handle = encodeHandle({ kind, pid, startTime: processStartTime(pid), extra: cgroup ? { cgroup: cgroup.paths } : undefined });
+    this.exited = new Promise((resolve) => {
+      addon.watch(pid, pidfd, (st: { exitCode: number | null; signal: number; userMicros: number; systemMicros: number; maxRssBytes: number }) => {
+        this.gone = true;
+        // The watcher polls its own copy; ours served signals and is done now.
+        if (this.pidfd >= 0) addon.close(this.pidfd);
+        this.pidfd = -1;
+        // As child_process does: nobody reads our stdin any more, and output nobody consumed
+        // is drained so its pipe closes (and 'close' follows) instead of lingering.
+        stdio[0]?.destroy();
+        for (const s of stdio.slice(1)) {
+          const r = s as Readable | null;
+          if (r && r.readable && r.readableFlowing === null) r.resume();
+        }
+        resolve({
+          exitCode: st.signal ? null : st.exitCode,
+          signal: signalName(st.signal),
+          cpuUserMicros: st.userMicros,
+          cpuSystemMicros: st.systemMicros,
+          memoryPeakBytes: Math.max(st.maxRssBytes, this.peak ?? 0),
+        });
+      });
+    });
+    this.closed = Promise.all(
+      stdio.filter((s): s is Readable | Writable => s !== null).map((s) => new Promise<void>((r) => (s.closed ? r() : s.once('close', () => r())))),
+    ).then(() => this.exited.then(() => undefined));
+    if (killOnParentExit) registerExitHook(this);
+  }
+
+  signal(sig: number): boolean {
+    if (this.gone) return false;
+    return this.addon.signal(this.pid, this.pidfd, sig) === null;
+  }
+
+  signalTree(sig: number): void {
+    if (this.cgroup) {
+      this.cgroup.signalAll(sig);
+      return;
+    }
+    if (!this.gone) this.addon.killGroup(this.pid, sig);
+  }
+
+  /** Synchronous best effort for the exit hook. */
+  killSync(): void {
+    if (this.cgroup) {
+      try {
+        this.cgroup.signalAll(SIGKILL);
+      } catch {
+        /* exiting anyway */
+      }
+      return;
+    }
+    if (!this.gone) {
+      for (const p of descendants(this.pid)) this.addon.signal(p, -1, SIGKILL);
+      this.addon.killGroup(this.pid, SIGKILL);
+    }
+  }
+
+  async killTree(): Promise<void> {
+    if (this.cgroup) {
+      await this.cgroup.kill();
+      await this.release();
+      return;
+    }
+    for (let i = 0; i < 5 && !this.gone; i++) {
+      this.killSync();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  async stats(): Promise<Stats> {
+    if (this.cgroup) {
+      const s = this.cgroup.stats();
+      this.peak = Math.max(this.peak ?? 0, s.memoryPeakBytes ?? 0);
+      return s;
+    }
+    if (this.gone) return { memoryBytes: 0, memoryPeakBytes: this.peak, cpuUserMicros: null, cpuSystemMicros: null, processes: 0 };
+    return procStatsOf([this.pid, ...descendants(this.pid)]);
+  }
+
+  async update(resources: Resources): Promise<EnforcedMap> {
+    const out: EnforcedMap = {};
+    const cgKeys = (Object.keys(resources) as (keyof Resources)[]).filter((k) => TREE_RESOURCES.includes(k));
+    if (this.cgroup && cgKeys.length) {
+      const sub: Resources = {};
+      for (const k of cgKeys) (sub as Record<string, unknown>)[k] = resources[k];
+      this.cgroup.update(sub);
+      const choice = { ok: true, version: this.cgroup.version, paths: {}, created: [], note: null, reason: null, controllers: this.cgroup.controllers, features: { swap: true } } as ParentChoice;
+      Object.assign(out, enforcementFor(detectCgroups(), choice, sub));
+    }
+    for (const k of Object.keys(resources) as (keyof Resources)[]) {
+      out[k] ??= NONE(RLIMIT_RESOURCES[k] ? 'rlimits are fixed at exec: they cannot change in a running process' : 'no cgroup holds this tree');
+    }
+    return out;
+  }
+
+  oomKilled(): boolean {
+    return this.cgroup?.oomKilled() ?? false;
+  }
+
+  async release(): Promise<void> {
+    exitHookTrees.delete(this);
+    if (!this.cgroup) return;
+    // A leader that exited can leave descendants running: the cgroup stays until they are gone
+    // (forceStop, or their own exit).
+    if (this.cgroup.pids().length === 0) await this.cgroup.remove();
+  }
+}
+
+/** A tree of ours found again by handle: a pidfd-less view with its cgroup, if it had one. */
+class AttachedNativeTree extends AttachedTree {
+  constructor(
+    data: HandleData,
+    private readonly cgroup: TaskCgroup | null,
+  ) {
+    super(data);
+  }
+  override signalTree(sig: number): void {
+    if (this.cgroup) this.cgroup.signalAll(sig);
+    else super.signalTree(sig);
+  }
+  override async killTree(): Promise<void> {
+    if (this.cgroup) {
+      await this.cgroup.kill();
+      await this.cgroup.remove();
+    } else await super.killTree();
+  }
+  override async stats(): Promise<Stats> {
+    return this.cgroup ? this.cgroup.stats() : super.stats();
+  }
+  override oomKilled(): boolean {
+    return this.cgroup?.oomKilled() ?? false;
+  }
+  override async release(): Promise<void> {
+    await super.release();
+    if (this.cgroup && this.cgroup.pids().length === 0) await this.cgroup.remove().catch(() => {});
+  }
+}
