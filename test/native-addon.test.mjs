@@ -1,0 +1,489 @@
+// The native addon against real processes and real users (docs/native-api.md is the contract).
+// Runs as root on Linux: creates a user and a group named confine-t*, removes them afterwards.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { execFileSync, spawn as cpSpawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const addon = require('node-gyp-build')(ROOT);
+
+const linuxRoot = process.platform === 'linux' && process.getuid() === 0;
+const skip = linuxRoot ? false : 'needs root on Linux';
+
+const tag = `${process.pid % 100000}`;
+const USER = `confine-t${tag}`;
+const GROUP = `confine-tg${tag}`;
+let user; // lookupUser(USER)
+let tmp; // a directory the test user can read
+
+const O_RDONLY = fs.constants.O_RDONLY;
+const O_RDWR = fs.constants.O_RDWR;
+
+// ---- helpers ----
+
+// Our open fds as "number -> target". A finished watch closes its own copy of the pidfd in the
+// close callback right after the exit callback: let that run first. Node and the test runner
+// open and close fds of their own at any time, so leaks are judged by what is new, not by count.
+async function fdSnapshot() {
+  await new Promise((resolve) => setImmediate(resolve));
+  const out = new Set();
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+      if (!target.startsWith('/proc/')) out.add(`${fd} -> ${target}`);
+    } catch {}
+  }
+  return out;
+}
+
+async function newFds(before) {
+  return [...(await fdSnapshot())].filter((e) => !before.has(e));
+}
+
+// Children of this process that are zombies (state Z in /proc/<pid>/stat).
+function zombieChildren() {
+  const out = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[1]) === process.pid && fields[0] === 'Z') out.push(Number(name));
+  }
+  return out;
+}
+
+function statusOf(pid) {
+  const map = {};
+  for (const line of fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
+    const i = line.indexOf(':');
+    if (i > 0) map[line.slice(0, i)] = line.slice(i + 1).trim();
+  }
+  return map;
+}
+
+function sessionOf(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { pgrp: Number(fields[2]), sid: Number(fields[3]) };
+}
+
+// Resolves with the exit status once the child has been reaped; closes the pidfd.
+function exitOf(child) {
+  return new Promise((resolve) => {
+    addon.watch(child.pid, child.pidfd, (st) => {
+      if (child.pidfd >= 0) addon.close(child.pidfd);
+      resolve(st);
+    });
+  });
+}
+
+function devNull(flags = O_RDWR) {
+  return addon.openDevNull(flags);
+}
+
+// Spawns with /dev/null on 0-2 unless stdio is given; closes the /dev/null fd after.
+function spawnWith(req) {
+  const nul = req.stdio ? -1 : devNull();
+  try {
+    return addon.spawn({
+      argv: [req.file],
+      envp: ['PATH=/usr/bin:/bin'],
+      stdio: [nul, nul, nul],
+      ...req,
+    });
+  } finally {
+    if (nul >= 0) addon.close(nul);
+  }
+}
+
+function spawnError(req) {
+  try {
+    const child = spawnWith(req);
+    addon.signal(child.pid, child.pidfd, 9);
+    return exitOf(child).then(() => assert.fail(`spawn ${req.file} succeeded`));
+  } catch (e) {
+    return e;
+  }
+}
+
+// Runs a node script as the test user through the addon itself, collecting stdout and stderr
+// into a file the test opened (the child writes through the inherited fd).
+async function runNodeAsUser(script) {
+  const file = path.join(tmp, `script-${Math.random().toString(36).slice(2)}.cjs`);
+  fs.writeFileSync(file, script, { mode: 0o644 });
+  const outPath = path.join(tmp, `out-${Math.random().toString(36).slice(2)}`);
+  const out = fs.openSync(outPath, 'w+');
+  const nul = devNull(O_RDONLY);
+  try {
+    const child = addon.spawn({
+      file: process.execPath,
+      argv: ['node', file],
+      envp: ['PATH=/usr/bin:/bin', `HOME=${tmp}`],
+      cwd: tmp,
+      uid: user.uid,
+      gid: user.gid,
+      groups: user.groups,
+      stdio: [nul, out, out],
+    });
+    const st = await exitOf(child);
+    return { ...st, output: fs.readFileSync(outPath, 'utf8') };
+  } finally {
+    fs.closeSync(out);
+    addon.close(nul);
+  }
+}
+
+// ---- users ----
+
+before(() => {
+  if (!linuxRoot) return;
+  for (const name of [USER]) spawnSync('userdel', [name]);
+  spawnSync('groupdel', [GROUP]);
+  execFileSync('groupadd', [GROUP]);
+  execFileSync('useradd', ['-M', '-N', '-s', '/usr/sbin/nologin', '-G', GROUP, USER]);
+  user = addon.lookupUser(USER);
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'confine-native-'));
+  fs.chmodSync(tmp, 0o755);
+});
+
+after(() => {
+  if (!linuxRoot) return;
+  spawnSync('userdel', [USER]);
+  spawnSync('groupdel', [GROUP]);
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+// ---- tests ----
+
+test('probe reports measured features', () => {
+  const p = addon.probe();
+  assert.equal(typeof p.version, 'string');
+  assert.equal(p.platform, process.platform);
+  for (const k of ['pidfd', 'clone3', 'cloneIntoCgroup', 'closeRange', 'pidfdSendSignal', 'kqueue']) {
+    assert.equal(typeof p.features[k], 'boolean', k);
+  }
+  if (process.platform === 'linux') assert.equal(p.features.kqueue, false);
+});
+
+test('lookupUser by name and uid, groups as initgroups sets them', { skip }, () => {
+  const tg = Number(execFileSync('getent', ['group', GROUP], { encoding: 'utf8' }).split(':')[2]);
+  assert.equal(user.name, USER);
+  assert.equal(user.shell, '/usr/sbin/nologin');
+  assert.deepEqual([...user.groups].sort((a, b) => a - b), [user.gid, tg].sort((a, b) => a - b));
+  assert.deepEqual(addon.lookupUser(user.uid), user);
+  assert.equal(addon.lookupUser('confine-no-such-user-x'), null);
+  assert.equal(addon.lookupUser(4000000000), null);
+  const nobody = addon.lookupUser('nobody');
+  assert.equal(nobody.uid, 65534);
+  assert.deepEqual(nobody.groups, [65534]);
+});
+
+test('pipe, openDevNull and close give and take O_CLOEXEC fds', () => {
+  const [r, w] = addon.pipe();
+  const n = devNull();
+  for (const fd of [r, w, n]) {
+    const flags = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').match(/flags:\s+(\d+)/)[1];
+    assert.ok(parseInt(flags, 8) & 0o2000000, `fd ${fd} has O_CLOEXEC`);
+  }
+  fs.writeSync(w, 'x');
+  const buf = Buffer.alloc(1);
+  assert.equal(fs.readSync(r, buf), 1);
+  for (const fd of [r, w, n]) addon.close(fd);
+  assert.throws(() => addon.close(n), { code: 'ERR_CONFINE_SYSTEM', errno: 'EBADF' });
+});
+
+test('a confined child sees exactly its ids, groups, limits, session, fds and signals', { skip }, async () => {
+  for (const force of [{}, { forceNoCloseRange: true }]) {
+    const child = spawnWith({
+      file: '/bin/sleep',
+      argv: ['sleep', '30'],
+      uid: user.uid,
+      gid: user.gid,
+      groups: user.groups,
+      rlimits: [['nofile', 77], ['core', 0], ['cpu', -1]],
+      setsid: true,
+      noNewPrivs: true,
+      pdeathsig: 9,
+      resetOomScoreAdj: true,
+      ...force,
+    });
+    try {
+      assert.ok(child.pid > 0);
+      assert.ok(child.pidfd >= 0);
+      const s = statusOf(child.pid);
+      assert.equal(s.Uid, Array(4).fill(user.uid).join('\t'));
+      assert.equal(s.Gid, Array(4).fill(user.gid).join('\t'));
+      const groups = s.Groups.split(/\s+/).filter(Boolean).map(Number).sort((a, b) => a - b);
+      assert.deepEqual(groups, [...user.groups].sort((a, b) => a - b));
+      assert.equal(s.NoNewPrivs, '1');
+      assert.equal(s.SigIgn, '0000000000000000');
+      assert.equal(s.SigBlk, '0000000000000000');
+      assert.deepEqual(fs.readdirSync(`/proc/${child.pid}/fd`).sort(), ['0', '1', '2']);
+      const limits = fs.readFileSync(`/proc/${child.pid}/limits`, 'utf8');
+      assert.match(limits, /^Max open files\s+77\s+77\s+files/m);
+      assert.match(limits, /^Max core file size\s+0\s+0\s+bytes/m);
+      assert.match(limits, /^Max cpu time\s+unlimited\s+unlimited\s+seconds/m);
+      assert.deepEqual(sessionOf(child.pid), { pgrp: child.pid, sid: child.pid });
+    } finally {
+      assert.equal(addon.signal(child.pid, child.pidfd, 9), null);
+    }
+    const st = await exitOf(child);
+    assert.equal(st.exitCode, null);
+    assert.equal(st.signal, 9);
+  }
+});
+
+test('the child cannot get root back', { skip }, async () => {
+  const child = spawnWith({
+    file: '/usr/bin/python3',
+    argv: ['python3', '-c', 'import os; os.setuid(0)'],
+    uid: user.uid,
+    gid: user.gid,
+    groups: user.groups,
+    noNewPrivs: true,
+  });
+  const st = await exitOf(child);
+  assert.notEqual(st.exitCode, 0);
+  assert.equal(st.signal, 0);
+});
+
+test('stdio: sources numbered 0-2 are not clobbered, sources may repeat', { skip }, async () => {
+  // The child's 0 gets our 1 and its 1 gets our 0: a one-pass dup2 would lose one of them.
+  const mine = [0, 1, 2].map((fd) => fs.readlinkSync(`/proc/self/fd/${fd}`));
+  const child = spawnWith({ file: '/bin/sleep', argv: ['sleep', '30'], stdio: [1, 0, 0, 2] });
+  try {
+    const theirs = [0, 1, 2, 3].map((fd) => fs.readlinkSync(`/proc/${child.pid}/fd/${fd}`));
+    assert.deepEqual(theirs, [mine[1], mine[0], mine[0], mine[2]]);
+    assert.deepEqual(fs.readdirSync(`/proc/${child.pid}/fd`).sort(), ['0', '1', '2', '3']);
+  } finally {
+    addon.signal(child.pid, child.pidfd, 9);
+  }
+  await exitOf(child);
+});
+
+test('stdio through a pipe, exit code and resource usage', { skip }, async () => {
+  const [r, w] = addon.pipe();
+  const nul = devNull();
+  const child = addon.spawn({
+    file: '/bin/sh',
+    argv: ['sh', '-c', 'echo "$FOO"; pwd; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exit 7'],
+    envp: ['FOO=bar'],
+    cwd: '/usr',
+    stdio: [nul, w, nul],
+  });
+  addon.close(w); // the parent's copy of the child's end: EOF comes when the child exits
+  addon.close(nul);
+  const exited = exitOf(child);
+  const chunks = [];
+  const buf = Buffer.alloc(4096);
+  for (;;) {
+    let n;
+    try {
+      n = fs.readSync(r, buf);
+    } catch (e) {
+      if (e.code === 'EAGAIN') continue;
+      throw e;
+    }
+    if (n === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  addon.close(r);
+  assert.equal(Buffer.concat(chunks).toString(), 'bar\n/usr\n');
+  const st = await exited;
+  assert.equal(st.exitCode, 7);
+  assert.equal(st.signal, 0);
+  assert.ok(st.userMicros + st.systemMicros > 0);
+  assert.ok(st.maxRssBytes > 0);
+});
+
+test('every failing stage throws its error, leaves no zombie and no fd', { skip }, async () => {
+  const notExec = path.join(tmp, 'not-executable');
+  fs.writeFileSync(notExec, '#!/bin/sh\n', { mode: 0o644 });
+  const cases = [
+    [{ file: '/nonexistent/program' }, 'execve', 'execve', 'ENOENT'],
+    [{ file: notExec }, 'execve', 'execve', 'EACCES'],
+    [{ file: '/bin/true', cwd: '/nonexistent/dir' }, 'chdir', 'chdir', 'ENOENT'],
+    // chdir is checked as the target user: root could enter, the user cannot.
+    [
+      { file: '/bin/true', cwd: '/root', uid: user.uid, gid: user.gid, groups: user.groups },
+      'chdir',
+      'chdir',
+      'EACCES',
+    ],
+    [{ file: '/bin/true', stdio: [0, 1, 987] }, 'stdio', 'fcntl', 'EBADF'],
+    [{ file: '/bin/true', cgroupProcsFds: [devNullReadOnly()] }, 'cgroup', 'write', 'EBADF'],
+  ];
+  // Warm up (first-call allocations in V8 and libc), then count.
+  await spawnError(cases[0][0]);
+  const fdsBefore = await fdSnapshot();
+  for (let round = 0; round < 20; round++) {
+    for (const [req, stage, syscall, errno] of cases) {
+      const e = await spawnError(req);
+      assert.ok(e instanceof Error);
+      assert.equal(e.code, 'ERR_CONFINE_SPAWN');
+      assert.equal(e.stage, stage, `${req.file}: ${e.message}`);
+      assert.equal(e.syscall, syscall);
+      assert.equal(e.errno, errno);
+      assert.equal(e.errnoNumber, os.constants.errno[errno]);
+      assert.deepEqual(zombieChildren(), []);
+    }
+  }
+  addon.close(cases[5][0].cgroupProcsFds[0]);
+  assert.deepEqual(await newFds(fdsBefore), []);
+});
+
+function devNullReadOnly() {
+  return devNull(O_RDONLY); // writing "0" into it fails with EBADF, like a bad cgroup.procs fd
+}
+
+test('no fd is leaked over many successful spawns', { skip }, async () => {
+  const before = await fdSnapshot();
+  for (let i = 0; i < 100; i++) {
+    const child = spawnWith({ file: '/bin/true', forceNoPidfd: i % 2 === 1 });
+    const st = await exitOf(child);
+    assert.equal(st.exitCode, 0);
+  }
+  assert.deepEqual(await newFds(before), []);
+  assert.deepEqual(zombieChildren(), []);
+});
+
+test('a non-root supervisor cannot give away groups or ids: setgroups, setresuid, rlimit', { skip }, async () => {
+  const script = `
+    const addon = require(${JSON.stringify(path.join(ROOT, 'node_modules', 'node-gyp-build'))})(${JSON.stringify(ROOT)});
+    const zombies = () => require('fs').readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).filter((p) => {
+      try { const s = require('fs').readFileSync('/proc/' + p + '/stat', 'utf8');
+        const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+        return Number(f[1]) === process.pid && f[0] === 'Z'; } catch { return false; } });
+    const out = {};
+    const fds = () => require('fs').readdirSync('/proc/self/fd').length;
+    const before = fds();
+    const base = { file: '/bin/true', argv: ['true'], envp: [], stdio: [0, 1, 2] };
+    for (const [name, extra] of Object.entries({
+      setgroups: { groups: [0] },
+      setresgid: { gid: 0 },
+      setresuid: { uid: 0 },
+      rlimit: { rlimits: [['nofile', 1 << 30]] },
+    })) {
+      try { addon.spawn({ ...base, ...extra }); out[name] = 'spawned'; }
+      catch (e) { out[name] = [e.code, e.stage, e.syscall, e.errno]; }
+    }
+    out.zombies = zombies();
+    out.fdsLeaked = fds() - before;
+    console.log(JSON.stringify(out));
+  `;
+  const res = await runNodeAsUser(script);
+  assert.equal(res.exitCode, 0, res.output);
+  const out = JSON.parse(res.output.trim().split('\n').pop());
+  assert.deepEqual(out.setgroups, ['ERR_CONFINE_SPAWN', 'setgroups', 'setgroups', 'EPERM']);
+  assert.deepEqual(out.setresgid, ['ERR_CONFINE_SPAWN', 'setresgid', 'setresgid', 'EPERM']);
+  assert.deepEqual(out.setresuid, ['ERR_CONFINE_SPAWN', 'setresuid', 'setresuid', 'EPERM']);
+  assert.deepEqual(out.rlimit, ['ERR_CONFINE_SPAWN', 'rlimit', 'prlimit', 'EPERM']);
+  assert.deepEqual(out.zombies, []);
+  assert.equal(out.fdsLeaked, 0);
+});
+
+test('signal and killGroup: names errors, never throws them; ESRCH after the exit', { skip }, async () => {
+  const child = spawnWith({ file: '/bin/sh', argv: ['sh', '-c', 'sleep 30 & wait'], setsid: true });
+  // Wait until the shell has forked its sleep, then stop the whole group.
+  let kids = [];
+  for (let i = 0; i < 200 && kids.length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    try {
+      kids = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    } catch {}
+  }
+  assert.equal(kids.length, 1);
+  const exited = new Promise((resolve) => addon.watch(child.pid, child.pidfd, resolve));
+  assert.equal(addon.killGroup(child.pid, 15), null);
+  const st = await exited;
+  assert.equal(st.signal, 15);
+  for (let i = 0; i < 200 && fs.existsSync(`/proc/${kids[0]}`); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(fs.existsSync(`/proc/${kids[0]}`), false, 'the grandchild died with its group');
+  // The pidfd still names the dead (reaped) child: never a reused pid.
+  assert.equal(addon.signal(child.pid, child.pidfd, 0), 'ESRCH');
+  addon.close(child.pidfd);
+  assert.equal(addon.killGroup(child.pid, 0), 'ESRCH');
+  assert.equal(addon.killGroup(1, 0), 'EINVAL');
+  assert.equal(addon.signal(0, -1, 0), 'EINVAL');
+});
+
+test('exit watching without a pidfd (the waiter-thread fallback)', { skip }, async () => {
+  const children = [];
+  for (let i = 0; i < 10; i++) {
+    const c = spawnWith({ file: '/bin/sh', argv: ['sh', '-c', `sleep 0.${i}; exit ${i + 10}`], forceNoPidfd: true });
+    assert.equal(c.pidfd, -1);
+    children.push(c);
+  }
+  const killed = spawnWith({ file: '/bin/sleep', argv: ['sleep', '30'], forceNoPidfd: true });
+  assert.equal(addon.signal(killed.pid, -1, 9), null);
+  const sts = await Promise.all(children.map(exitOf));
+  assert.deepEqual(sts.map((s) => s.exitCode), children.map((_, i) => i + 10));
+  const st = await exitOf(killed);
+  assert.equal(st.signal, 9);
+  assert.deepEqual(zombieChildren(), []);
+});
+
+test('the watch keeps the event loop alive until the exit', { skip }, () => {
+  const script = `
+    const addon = require(${JSON.stringify(path.join(ROOT, 'node_modules', 'node-gyp-build'))})(${JSON.stringify(ROOT)});
+    for (const forceNoPidfd of [false, true]) {
+      const c = addon.spawn({ file: '/bin/sleep', argv: ['sleep', '0.3'], envp: [], stdio: [0, 1, 2], forceNoPidfd });
+      addon.watch(c.pid, c.pidfd, (st) => console.log(forceNoPidfd ? 'thread' : 'pidfd', st.exitCode));
+    }
+  `;
+  const out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  assert.deepEqual(out.trim().split('\n').sort(), ['pidfd 0', 'thread 0']);
+});
+
+test('coexists with child_process: 200 + 200 interleaved spawns, every exit code right', { skip }, async () => {
+  const waits = [];
+  for (let i = 0; i < 200; i++) {
+    const code = i % 250;
+    waits.push(
+      new Promise((resolve, reject) => {
+        const cp = cpSpawn('/bin/sh', ['-c', `exit ${(code + 1) % 250}`], { stdio: 'ignore' });
+        cp.on('error', reject);
+        cp.on('exit', (c, s) => resolve(['cp', i, c, s]));
+      }),
+    );
+    const child = spawnWith({ file: '/bin/sh', argv: ['sh', '-c', `exit ${code}`], forceNoPidfd: i % 10 === 0 });
+    waits.push(exitOf(child).then((st) => ['addon', i, st.exitCode, st.signal]));
+  }
+  const results = await Promise.all(waits);
+  for (const [who, i, c, s] of results) {
+    if (who === 'cp') assert.deepEqual([c, s], [((i % 250) + 1) % 250, null], `cp ${i}`);
+    else assert.deepEqual([c, s], [i % 250, 0], `addon ${i}`);
+  }
+  assert.deepEqual(zombieChildren(), []);
+});
+
+test('pdeathsig: the child dies with the supervisor', { skip }, async () => {
+  const script = `
+    const addon = require(${JSON.stringify(path.join(ROOT, 'node_modules', 'node-gyp-build'))})(${JSON.stringify(ROOT)});
+    const c = addon.spawn({ file: '/bin/sleep', argv: ['sleep', '30'], envp: [], stdio: [0, 1, 2], pdeathsig: 9 });
+    console.log(c.pid);
+  `;
+  const pid = Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim());
+  assert.ok(pid > 0);
+  let alive = true;
+  for (let i = 0; i < 200 && alive; i++) {
+    try {
+      alive = !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z');
+    } catch {
+      alive = false;
+    }
+    if (alive) await new Promise((r) => setTimeout(r, 10));
+  }
+  if (alive) process.kill(pid, 9);
+  assert.equal(alive, false);
+});
