@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 if [ -z "${CONFINE_SKIP_BUILD:-}" ]; then
   npx tsc -p tsconfig.json
 fi
+[ "${1:-}" != -- ] || shift
 files=(test/cgroup.test.mjs "$@")
 start=$(date +%s%N)
 rc=0

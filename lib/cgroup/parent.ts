@@ -32,7 +32,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Enforcement, Resources } from '../types';
 import type { CgroupLayout } from './hierarchy';
-import { errCode, exists, readOpt, writeFile } from './files';
+import { errCode, exists, readOpt, readPids, writeFile } from './files';
 
 export interface ParentChoice {
   ok: boolean;
@@ -131,6 +131,15 @@ function prepareV2(mount: string, rel: string, wanted: string[]): V2Attempt {
       }
       // Enable in this level's subtree_control what the next level (or the tasks) need.
       const sc = (readOpt(path.join(dir, 'cgroup.subtree_control')) ?? '').split(/\s+/).filter(Boolean);
+      // A non-root cgroup (the root has no cgroup.type) that holds processes must not hand out
+      // controllers: domain ones fail with EBUSY, and threaded ones (pids, cpuset) succeed but
+      // turn it into a thread root whose children are "domain invalid" and refuse processes.
+      const missing = have.filter((c) => !sc.includes(c));
+      if (missing.length && exists(path.join(dir, 'cgroup.type')) && readPids(dir).length > 0) {
+        problems.push(`${dir} holds processes, so by the no-internal-processes rule it cannot give ${missing.join(', ')} to child cgroups`);
+        have = have.filter((c) => sc.includes(c));
+        continue;
+      }
       const next: string[] = [];
       for (const c of have) {
         if (sc.includes(c)) { next.push(c); continue; }
