@@ -62,6 +62,19 @@ function zombieChildren() {
   return out;
 }
 
+// The fds of a freshly exec'd child, once its dynamic loader is done (ld.so opens each library
+// at the lowest free number and closes it again: a transient fd 3 is not a leak). A leaked fd
+// stays, so waiting for the expected list up to a deadline still catches it.
+async function settledFds(pid, expected) {
+  let fds;
+  for (let i = 0; i < 100; i++) {
+    fds = fs.readdirSync(`/proc/${pid}/fd`).sort();
+    if (JSON.stringify(fds) === JSON.stringify(expected)) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return fds;
+}
+
 function statusOf(pid) {
   const map = {};
   for (const line of fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
@@ -217,6 +230,8 @@ test('a confined child sees exactly its ids, groups, limits, session, fds and si
       resetOomScoreAdj: true,
       ...force,
     });
+    const exited = exitOf(child); // reaped even when an assertion fails
+    let st;
     try {
       assert.ok(child.pid > 0);
       assert.ok(child.pidfd >= 0);
@@ -228,7 +243,7 @@ test('a confined child sees exactly its ids, groups, limits, session, fds and si
       assert.equal(s.NoNewPrivs, '1');
       assert.equal(s.SigIgn, '0000000000000000');
       assert.equal(s.SigBlk, '0000000000000000');
-      assert.deepEqual(fs.readdirSync(`/proc/${child.pid}/fd`).sort(), ['0', '1', '2']);
+      assert.deepEqual(await settledFds(child.pid, ['0', '1', '2']), ['0', '1', '2']);
       const limits = fs.readFileSync(`/proc/${child.pid}/limits`, 'utf8');
       assert.match(limits, /^Max open files\s+77\s+77\s+files/m);
       assert.match(limits, /^Max core file size\s+0\s+0\s+bytes/m);
@@ -236,8 +251,8 @@ test('a confined child sees exactly its ids, groups, limits, session, fds and si
       assert.deepEqual(sessionOf(child.pid), { pgrp: child.pid, sid: child.pid });
     } finally {
       assert.equal(addon.signal(child.pid, child.pidfd, 9), null);
+      st = await exited;
     }
-    const st = await exitOf(child);
     assert.equal(st.exitCode, null);
     assert.equal(st.signal, 9);
   }
@@ -261,14 +276,15 @@ test('stdio: sources numbered 0-2 are not clobbered, sources may repeat', { skip
   // The child's 0 gets our 1 and its 1 gets our 0: a one-pass dup2 would lose one of them.
   const mine = [0, 1, 2].map((fd) => fs.readlinkSync(`/proc/self/fd/${fd}`));
   const child = spawnWith({ file: '/bin/sleep', argv: ['sleep', '30'], stdio: [1, 0, 0, 2] });
+  const exited = exitOf(child);
   try {
+    assert.deepEqual(await settledFds(child.pid, ['0', '1', '2', '3']), ['0', '1', '2', '3']);
     const theirs = [0, 1, 2, 3].map((fd) => fs.readlinkSync(`/proc/${child.pid}/fd/${fd}`));
     assert.deepEqual(theirs, [mine[1], mine[0], mine[0], mine[2]]);
-    assert.deepEqual(fs.readdirSync(`/proc/${child.pid}/fd`).sort(), ['0', '1', '2', '3']);
   } finally {
     addon.signal(child.pid, child.pidfd, 9);
+    await exited;
   }
-  await exitOf(child);
 });
 
 test('stdio through a pipe, exit code and resource usage', { skip }, async () => {

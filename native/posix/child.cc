@@ -34,6 +34,18 @@ const char* StageName(Stage stage) {
 }
 
 const char* SyscallName(Syscall syscall) {
+#ifndef __linux__
+  // The forked child's libc calls (child_sys.h) where they differ from the Linux names.
+  switch (syscall) {
+    case Syscall::kRtSigaction: return "sigaction";
+    case Syscall::kPrlimit: return "setrlimit";
+    case Syscall::kDup3: return "dup2";
+    case Syscall::kSetresgid: return "setgid";
+    case Syscall::kSetresuid: return "setuid";
+    case Syscall::kSigprocmask: return "sigprocmask";
+    default: break;
+  }
+#endif
   switch (syscall) {
     case Syscall::kRtSigaction: return "rt_sigaction";
     case Syscall::kSetsid: return "setsid";
