@@ -503,3 +503,76 @@ test('pdeathsig: the child dies with the supervisor', { skip }, async () => {
   if (alive) process.kill(pid, 9);
   assert.equal(alive, false);
 });
+
+test('cgroups: born into a v2 cgroup (CLONE_INTO_CGROUP), joins v1 ones through cgroup.procs', { skip }, async (t) => {
+  const v2root = '/sys/fs/cgroup/unified';
+  const v1root = '/sys/fs/cgroup/pids';
+  const haveV2 = fs.existsSync(`${v2root}/cgroup.procs`) && addon.probe().features.cloneIntoCgroup;
+  const haveV1 = fs.existsSync(`${v1root}/cgroup.procs`);
+  if (!haveV2 && !haveV1) return t.skip('no cgroup hierarchy mounted where this test looks');
+  const name = `confine-t${tag}-native`;
+  const dirs = [];
+  const fds = [];
+  try {
+    const req = { file: '/bin/sleep', argv: ['sleep', '30'] };
+    if (haveV2) {
+      fs.mkdirSync(`${v2root}/${name}`);
+      dirs.push(`${v2root}/${name}`);
+      req.cgroupFd = fs.openSync(`${v2root}/${name}`, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+      fds.push(req.cgroupFd);
+    }
+    if (haveV1) {
+      fs.mkdirSync(`${v1root}/${name}`);
+      dirs.push(`${v1root}/${name}`);
+      req.cgroupProcsFds = [fs.openSync(`${v1root}/${name}/cgroup.procs`, 'w')];
+      fds.push(req.cgroupProcsFds[0]);
+    }
+    const child = spawnWith(req);
+    const exited = exitOf(child);
+    try {
+      const cg = fs.readFileSync(`/proc/${child.pid}/cgroup`, 'utf8');
+      if (haveV2) assert.match(cg, new RegExp(`^0::/${name}$`, 'm'));
+      if (haveV1) assert.match(cg, new RegExp(`^\\d+:pids:/${name}$`, 'm'));
+      assert.deepEqual(await settledFds(child.pid, ['0', '1', '2']), ['0', '1', '2']);
+    } finally {
+      addon.signal(child.pid, child.pidfd, 9);
+      await exited;
+    }
+    if (haveV2) {
+      // A directory that is not a cgroup: the placement fails in the parent, stage cgroup.
+      const notCgroup = fs.openSync(tmp, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+      fds.push(notCgroup);
+      const e = await spawnError({ file: '/bin/true', cgroupFd: notCgroup });
+      assert.equal(e.code, 'ERR_CONFINE_SPAWN');
+      assert.equal(e.stage, 'cgroup');
+      assert.equal(e.syscall, 'clone3');
+      assert.deepEqual(zombieChildren(), []);
+    }
+  } finally {
+    for (const fd of fds) fs.closeSync(fd);
+    for (const d of dirs) fs.rmdirSync(d);
+  }
+});
+
+test('oom_score_adj: back to 0 when the supervisor runs below it, and only when asked', { skip }, async (t) => {
+  const own = fs.readFileSync('/proc/self/oom_score_adj', 'utf8').trim();
+  try {
+    fs.writeFileSync('/proc/self/oom_score_adj', '-500'); // needs CAP_SYS_RESOURCE
+  } catch (e) {
+    return t.skip(`cannot lower our own oom_score_adj here: ${e.code}`);
+  }
+  try {
+    for (const [resetOomScoreAdj, expected] of [[true, '0'], [false, '-500']]) {
+      const child = spawnWith({ file: '/bin/sleep', argv: ['sleep', '30'], resetOomScoreAdj, uid: user.uid, gid: user.gid, groups: user.groups });
+      const exited = exitOf(child);
+      try {
+        assert.equal(fs.readFileSync(`/proc/${child.pid}/oom_score_adj`, 'utf8').trim(), expected);
+      } finally {
+        addon.signal(child.pid, child.pidfd, 9);
+        await exited;
+      }
+    }
+  } finally {
+    fs.writeFileSync('/proc/self/oom_score_adj', own);
+  }
+});
