@@ -6,6 +6,7 @@
 
 #if defined(__linux__) || defined(__APPLE__) || defined(__unix__)
 #define CONFINE_POSIX 1
+#include <errno.h>
 #include <string.h>
 #include <uv.h>
 
