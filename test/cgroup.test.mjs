@@ -324,6 +324,8 @@ test('fork bomb under maxProcesses 20 stays at 20, the host is fine, kill() empt
   const tc = create({ maxProcesses: 20, cpu: 1 });
   // every process forks forever; a failed fork just loops
   const p = startIn(tc, 'exec perl -e "while (1) { fork; }"');
+  // under emulation (the v2 VM) perl takes a while to start: wait until the bomb is going
+  await waitFor(() => tc.stats().processes >= 15, 30000, 'the bomb to grow');
   let max = 0;
   let escaped = 0;
   const end = Date.now() + 1500;
@@ -333,7 +335,6 @@ test('fork bomb under maxProcesses 20 stays at 20, the host is fine, kill() empt
     await sleep(10);
   }
   assert.ok(max <= 20, `processes peaked at ${max}`);
-  assert.ok(max >= 10, `the bomb ran (peak ${max})`);
   assert.equal(escaped, 0, 'no bomb process outside the cgroup');
   assert.equal(spawnSync('/bin/true').status, 0, 'the host can still fork');
   const ev = fs.readFileSync(path.join(tc.paths[v === 2 ? 'unified' : 'pids'], 'pids.events'), 'utf8');
