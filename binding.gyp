@@ -44,7 +44,18 @@
           }
         }],
         ["OS=='win'", {
-          "sources": [],
+          "sources": [
+            "native/addon_win.cc",
+            "native/win/argv.cc",
+            "native/win/console.cc",
+            "native/win/env.cc",
+            "native/win/errors.cc",
+            "native/win/job.cc",
+            "native/win/monitor.cc",
+            "native/win/probe.cc",
+            "native/win/spawn.cc",
+            "native/win/token.cc"
+          ],
           "defines": ["UNICODE", "_UNICODE", "WIN32_LEAN_AND_MEAN", "NOMINMAX"],
           "msvs_settings": { "VCCLCompilerTool": { "ExceptionHandling": 0 } }
         }]
