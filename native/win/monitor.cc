@@ -285,7 +285,9 @@ bool UpdateLimits(uint32_t id, const LimitUpdate& u, LimitState* state, LimitRes
 bool InJob(uint32_t id, DWORD pid, bool* in, Error* err) {
   std::shared_ptr<Child> c;
   if (!FindOrFail(id, "inJob", &c, err)) return false;
-  Handle p(OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid));
+  // Wine's IsProcessInJob wants PROCESS_QUERY_INFORMATION; Windows takes the limited right too.
+  Handle p(OpenProcess(PROCESS_QUERY_INFORMATION, FALSE, pid));
+  if (!p.valid()) p.reset(OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid));
   if (!p.valid()) {
     *err = LastError("inJob", "OpenProcess");
     return false;
@@ -336,7 +338,8 @@ bool OpenJob(const std::wstring& name, DWORD pid, OpenResult* out, Error* err) {
   }
   Handle process;
   if (pid) {
-    process.reset(OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid));
+    process.reset(OpenProcess(SYNCHRONIZE | PROCESS_QUERY_INFORMATION, FALSE, pid));
+    if (!process.valid()) process.reset(OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid));
     if (!process.valid()) {
       *err = LastError("identity", "OpenProcess");
       return false;

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # scripts/windows/build.sh — cross-build the addon for win-x64 with mingw-w64.
-# Output: build/win-x64/confine.node (static: needs no DLL besides Windows' own; N-API is imported
+# Output: <cache>/build/<hash of the checkout path>/confine.node, path printed on stdout; kept
+# out of build/, which node-gyp rebuild wipes (static: needs no DLL besides Windows' own; N-API is imported
 # from the host executable through a delay-load import library and scripts/windows/delay_load_hook.cc).
 # Objects are rebuilt only when their source or a header changed. Runs setup.sh first.
-# Env: CONFINE_WIN_CACHE (default ~/.cache/confine-win), OUT (default build-win), OPT (-O2).
+# Env: CONFINE_WIN_CACHE (default ~/.cache/confine-win), OUT (output dir), OPT (-O2).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 eval "$(bash "$ROOT/scripts/windows/setup.sh")"
-OUT=${OUT:-$ROOT/build/win-x64}; OBJ=$OUT/obj; mkdir -p "$OBJ"
+OUT=${OUT:-$CACHE/build/$(printf %s "$ROOT" | md5sum | cut -c1-12)}; OBJ=$OUT/obj; mkdir -p "$OBJ"
 CXX=x86_64-w64-mingw32-g++
 FLAGS=(-std=c++17 ${OPT:--O2} -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
        -fno-exceptions -DNAPI_DISABLE_CPP_EXCEPTIONS -DNAPI_VERSION=8 -DBUILDING_NODE_EXTENSION

@@ -4,7 +4,7 @@
 # node.exe under Wine cannot have a Linux pipe as stdio (open EBADF): its output goes to files
 # that are printed afterwards. The Wine prefix's processes are stopped at the end (wineserver -k
 # for this prefix only).
-# Env: CONFINE_WIN_CACHE, TIMEOUT (default 600 s), NODE_TEST_ARGS (extra args for node --test).
+# Env: CONFINE_WIN_CACHE, TIMEOUT (default 300 s), NODE_TEST_ARGS (extra args for node --test).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T0=$(date +%s)
@@ -19,10 +19,10 @@ LOG=$(mktemp -d)
 cleanup() { wineserver -k 2>/dev/null; wineserver -w 2>/dev/null; rm -rf "$LOG"; }
 trap cleanup EXIT
 echo "[test:windows] wine node.exe --test ${#WFILES[@]} file(s); addon $CONFINE_WIN_ADDON" >&2
-( cd "$ROOT" && timeout -k 10 "${TIMEOUT:-600}" wine "$NODE_EXE" --test --test-concurrency=1 \
+( cd "$ROOT" && timeout -k 10 "${TIMEOUT:-300}" wine "$NODE_EXE" --test --test-concurrency=1 \
     ${NODE_TEST_ARGS:-} "${WFILES[@]}" </dev/null >"$LOG/out" 2>"$LOG/err" )
 RC=$?
 cat "$LOG/out"; cat "$LOG/err" >&2
-[ $RC = 124 ] && echo "[test:windows] timed out after ${TIMEOUT:-600} s" >&2
+[ $RC = 124 ] && echo "[test:windows] timed out after ${TIMEOUT:-300} s" >&2
 echo "[test:windows] exit code $RC, $(( $(date +%s) - T0 )) s" >&2
 exit $RC
