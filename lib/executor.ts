@@ -156,7 +156,7 @@ export class Executor extends EventEmitter {
       identity: this.#identity,
       runAs: this.#runAs !== null,
       killOnParentExit: this.#options.killOnParentExit === true,
-      cgroupParent: this.#options.cgroupParent,
+      cgroupParent: cgroupParentOf(this.#options),
       customArgv0: this.#options.argv0 !== undefined && this.#options.argv0 !== this.#file,
     });
   }
@@ -198,7 +198,7 @@ export class Executor extends EventEmitter {
       identity: this.#identity,
       resources: this.#resources,
       killOnParentExit: o.killOnParentExit === true,
-      cgroupParent: o.cgroupParent,
+      cgroupParent: cgroupParentOf(o),
       customArgv0: o.argv0 !== undefined && o.argv0 !== this.#file,
     });
     this.#running();
@@ -400,6 +400,11 @@ function childEnv(env: NodeJS.ProcessEnv | undefined, identity: Identity | null)
     }
   }
   return out;
+}
+
+/** options.cgroupParent, else CONFINE_CGROUP_PARENT (so operators and test suites can set it). */
+function cgroupParentOf(o: CommandOptions): string | undefined {
+  return o.cgroupParent ?? (process.env.CONFINE_CGROUP_PARENT || undefined);
 }
 
 function normalizeStdio(stdio: CommandOptions['stdio']): StdioValue[] {

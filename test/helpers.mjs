@@ -2,7 +2,7 @@
 // inspects real kernel objects and removes what it created.
 
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 
@@ -114,6 +114,43 @@ export function killPids(pids) {
   for (const p of pids) {
     try {
       process.kill(p, 'SIGKILL');
+    } catch {}
+  }
+}
+
+// Every cgroup a test run makes goes under one parent of its own, named confine-test-<pid>,
+// set through CONFINE_CGROUP_PARENT (child processes such as the CLI inherit it) and removed
+// when this test process exits.
+export const testCgroupParent = `/confine-test-${process.pid}`;
+if (!process.env.CONFINE_CGROUP_PARENT) {
+  process.env.CONFINE_CGROUP_PARENT = testCgroupParent;
+  process.on('exit', removeTestCgroupParent);
+}
+
+/** The mount points of every cgroup hierarchy (v1 controllers and v2). */
+export function cgroupMounts() {
+  if (!isLinux) return [];
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => / - cgroup2? /.test(l))
+    .map((l) => l.split(' ')[4]);
+}
+
+/** Task cgroups still present under this run's parent (should be none between tests). */
+export function leftoverTestCgroups() {
+  const out = [];
+  for (const m of cgroupMounts()) {
+    try {
+      for (const d of readdirSync(`${m}${testCgroupParent}`, { withFileTypes: true })) if (d.isDirectory()) out.push(`${m}${testCgroupParent}/${d.name}`);
+    } catch {}
+  }
+  return out;
+}
+
+export function removeTestCgroupParent() {
+  for (const m of cgroupMounts()) {
+    try {
+      rmdirSync(`${m}${testCgroupParent}`);
     } catch {}
   }
 }

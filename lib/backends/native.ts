@@ -222,6 +222,7 @@ class NativeTree implements Tree {
   readonly exited: Promise<RawExit>;
   readonly closed: Promise<void>;
   private gone = false;
+  private released = false;
   private peak: number | null = null;
 
   constructor(
@@ -253,7 +254,7 @@ class NativeTree implements Tree {
           signal: signalName(st.signal),
           cpuUserMicros: st.userMicros,
           cpuSystemMicros: st.systemMicros,
-          memoryPeakBytes: Math.max(st.maxRssBytes, this.peak ?? 0),
+          memoryPeakBytes: this.exitPeak(st.maxRssBytes),
         });
       });
     });
@@ -261,6 +262,22 @@ class NativeTree implements Tree {
       stdio.filter((s): s is Readable | Writable => s !== null).map((s) => new Promise<void>((r) => (s.closed ? r() : s.once('close', () => r())))),
     ).then(() => this.exited.then(() => undefined));
     if (killOnParentExit) registerExitHook(this);
+  }
+
+  /**
+   * Peak memory at exit: the cgroup's own high-water mark. Without a cgroup, Linux's ru_maxrss
+   * of a child started with CLONE_VM includes the supervisor's peak folded in at execve, so it
+   * says nothing about the child: null there; elsewhere ru_maxrss.
+   */
+  private exitPeak(maxRssBytes: number): number | null {
+    if (this.cgroup) {
+      try {
+        return Math.max(this.cgroup.stats().memoryPeakBytes ?? 0, this.peak ?? 0) || null;
+      } catch {
+        return this.peak;
+      }
+    }
+    return isLinux ? null : maxRssBytes;
   }
 
   signal(sig: number): boolean {
@@ -305,6 +322,7 @@ class NativeTree implements Tree {
   }
 
   async stats(): Promise<Stats> {
+    if (this.cgroup && this.released) return { memoryBytes: 0, memoryPeakBytes: this.peak, cpuUserMicros: null, cpuSystemMicros: null, processes: 0 };
     if (this.cgroup) {
       const s = this.cgroup.stats();
       this.peak = Math.max(this.peak ?? 0, s.memoryPeakBytes ?? 0);
@@ -339,7 +357,10 @@ class NativeTree implements Tree {
     if (!this.cgroup) return;
     // A leader that exited can leave descendants running: the cgroup stays until they are gone
     // (forceStop, or their own exit).
-    if (this.cgroup.pids().length === 0) await this.cgroup.remove();
+    if (!this.released && this.cgroup.pids().length === 0) {
+      await this.cgroup.remove();
+      this.released = true;
+    }
   }
 }
 

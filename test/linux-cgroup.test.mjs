@@ -1,0 +1,142 @@
+// The linux backend's cgroups, through the public API, on whatever hierarchy the host has: v1
+// controllers on the development machine, pure v2 in the VM of `npm run test:cgroup2`. Real
+// hogs and bombs, measured from the cgroup's own counters.
+
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { command, capabilities } from '../dist/index.mjs';
+import { alive, until, killPids, isLinux, isRoot, leftoverTestCgroups, zombieChildren, sleep, text } from './helpers.mjs';
+
+const caps = capabilities();
+const skip = !isLinux ? 'Linux only' : !isRoot ? 'needs root to create cgroups' : !caps.backends.includes('linux') ? `no linux backend: ${caps.reason}` : false;
+const opts = (o = {}) => ({ executor: 'linux', stdio: 'ignore', ...o });
+
+describe('linux backend cgroups', { skip }, () => {
+  after(() => {
+    assert.deepEqual(leftoverTestCgroups(), [], 'no task cgroup left behind');
+    assert.deepEqual(zombieChildren(), []);
+  });
+
+  test('memoryBytes: a memory hog is OOM-killed and reported from the cgroup counter', async () => {
+    // Doubling a shell string: memory grows fast without any runtime.
+    const ex = command('sh', ['-c', 'a=xxxxxxxxxxxxxxxx; while :; do a="$a$a"; done'], opts()).limit({ memoryBytes: 64 * 2 ** 20 });
+    assert.match(ex.enforced.memoryBytes.mechanism, /^cgroup[12]$/);
+    assert.equal(ex.enforced.memoryBytes.scope, 'tree');
+    await ex.start();
+    const st = await ex.wait();
+    assert.equal(st.oomKilled, true, `status: ${JSON.stringify(st)}`);
+    assert.equal(st.signal, 'SIGKILL');
+  });
+
+  test('a clean exit is not an OOM kill', async () => {
+    const ex = command('sh', ['-c', 'exit 137'], opts()).limit({ memoryBytes: 64 * 2 ** 20 });
+    await ex.start();
+    const st = await ex.wait();
+    assert.equal(st.exitCode, 137);
+    assert.equal(st.oomKilled, false, 'never guessed from exit code 137');
+  });
+
+  test('maxProcesses: a fork bomb is contained, never above the limit', async () => {
+    const ex = command('sh', ['-c', 'b() { b & b & wait; }; b'], opts()).limit({ maxProcesses: 20 });
+    assert.equal(ex.enforced.maxProcesses.scope, 'tree');
+    await ex.start();
+    let max = 0;
+    const end = Date.now() + 1500;
+    while (Date.now() < end) {
+      const s = await ex.stats();
+      max = Math.max(max, s.processes);
+      await sleep(20);
+    }
+    assert.ok(max >= 10, `the bomb did fork (saw ${max})`);
+    assert.ok(max <= 20, `never more than 20 processes (saw ${max})`);
+    // The leader itself may already have given up (its forks fail): forceStop ends the rest.
+    await ex.forceStop();
+    assert.equal((await ex.stats()).processes, 0);
+  });
+
+  test('cpu: 0.5 of a core over two seconds, from the cgroup CPU counter', async () => {
+    const ex = command('sh', ['-c', 'while :; do :; done'], opts()).limit({ cpu: 0.5 });
+    await ex.start();
+    await sleep(300);
+    const a = await ex.stats();
+    const t0 = process.hrtime.bigint();
+    await sleep(2000);
+    const b = await ex.stats();
+    const wallMicros = Number(process.hrtime.bigint() - t0) / 1000;
+    await ex.forceStop();
+    const used = b.cpuUserMicros + b.cpuSystemMicros - (a.cpuUserMicros + a.cpuSystemMicros);
+    const cores = used / wallMicros;
+    assert.ok(Math.abs(cores - 0.5) <= 0.1, `used ${cores.toFixed(3)} cores`);
+    if (b.throttledPeriods !== null && b.throttledPeriods !== undefined) assert.ok(b.throttledPeriods > 0, 'throttled');
+  });
+
+  test('forceStop kills a double-forked daemon in its own session, after its parent died', async () => {
+    const ex = command('sh', ['-c', 'setsid sh -c "sleep 300 & echo \\$!" ; sleep 300'], opts({ stdio: ['ignore', 'pipe', 'ignore'] }));
+    await ex.start();
+    const [line] = await once(ex.stdout, 'data');
+    const daemon = Number(String(line).trim());
+    assert.ok(alive(daemon), 'the daemon runs, re-parented away from our tree');
+    const st = await ex.forceStop();
+    assert.equal(st.signal, 'SIGKILL');
+    const gone = await until(() => !alive(daemon), 3000);
+    if (!gone) killPids([daemon]);
+    assert.ok(gone, `daemon ${daemon} did not survive forceStop`);
+  });
+
+  test('the leader exits while a grandchild lives: wait() follows the leader, forceStop still kills the grandchild', async () => {
+    const ex = command('sh', ['-c', 'sleep 300 & echo $!; exit 3'], opts({ stdio: ['ignore', 'pipe', 'ignore'] }));
+    await ex.start();
+    // Not read to the end: the grandchild holds the pipe open.
+    const [line] = await once(ex.stdout, 'data');
+    const grandchild = Number(String(line).trim());
+    const st = await ex.wait();
+    assert.equal(st.exitCode, 3);
+    assert.ok(alive(grandchild), 'the grandchild outlives the leader');
+    assert.equal((await ex.stats()).processes, 1);
+    await ex.forceStop();
+    const gone = await until(() => !alive(grandchild), 3000);
+    if (!gone) killPids([grandchild]);
+    assert.ok(gone);
+  });
+
+  test('a non-root child cannot move itself out of its cgroup', async () => {
+    const procs = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => / - cgroup2? /.test(l)).map((l) => `${l.split(' ')[4]}/cgroup.procs`);
+    const script = procs.map((p) => `echo $$ > ${p} 2>/dev/null && echo escaped ${p}`).join('; ') + '; exit 0';
+    const ex = command('sh', ['-c', script], opts({ stdio: ['ignore', 'pipe', 'ignore'] })).runAs('nobody');
+    await ex.start();
+    const out = await text(ex.stdout);
+    await ex.wait();
+    assert.equal(out, '', 'no cgroup.procs accepted the move');
+  });
+
+  test('stats() moves; update() changes a live limit', async () => {
+    const ex = command('sh', ['-c', 'a=x; i=0; while [ $i -lt 18 ]; do a="$a$a"; i=$((i+1)); done; sleep 300'], opts()).limit({ memoryBytes: 256 * 2 ** 20 });
+    await ex.start();
+    const s = await until(async () => {
+      const x = await ex.stats();
+      return x.memoryBytes > 2 ** 19 ? x : null;
+    }, 5000);
+    assert.ok(s, 'memory use shows');
+    assert.ok(s.cpuUserMicros + s.cpuSystemMicros > 0);
+    assert.equal(s.processes, 2);
+    const e = await ex.update({ memoryBytes: 128 * 2 ** 20 });
+    assert.equal(e.memoryBytes.enforced, true);
+    const cg = JSON.parse(Buffer.from(ex.handle.split('.')[1], 'base64url').toString()).extra.cgroup;
+    const limitFile = cg.unified ? `${cg.unified}/memory.max` : `${cg.memory}/memory.limit_in_bytes`;
+    assert.equal(readFileSync(limitFile, 'utf8').trim(), String(128 * 2 ** 20));
+    await ex.forceStop();
+  });
+
+  test('a start that fails in the child leaves no cgroup', async () => {
+    const ex = command('true', [], opts({ cwd: '/root' })).runAs('nobody');
+    await assert.rejects(ex.start(), (e) => {
+      assert.equal(e.code, 'ERR_CONFINE_SPAWN');
+      assert.equal(e.stage, 'chdir');
+      assert.equal(e.errno, 'EACCES');
+      return true;
+    });
+    assert.deepEqual(leftoverTestCgroups(), []);
+  });
+});
