@@ -15,6 +15,8 @@
 // name cannot contain a quote, so it is quoted when it is empty or has a space or tab.
 #include "core.h"
 
+#include <cwctype>
+
 namespace confine {
 namespace win {
 

@@ -9,6 +9,15 @@
 #endif
 #include <windows.h>
 
+// Older SDK targets (node-gyp may set _WIN32_WINNT below Windows 10) hide these; the values are
+// fixed by the Windows ABI and the features are detected at run time anyway.
+#ifndef PROC_THREAD_ATTRIBUTE_JOB_LIST
+#define PROC_THREAD_ATTRIBUTE_JOB_LIST ProcThreadAttributeValue(13, FALSE, TRUE, FALSE)
+#endif
+#ifndef PROC_THREAD_ATTRIBUTE_HANDLE_LIST
+#define PROC_THREAD_ATTRIBUTE_HANDLE_LIST ProcThreadAttributeValue(2, FALSE, TRUE, FALSE)
+#endif
+
 #include <cstdint>
 #include <functional>
 #include <map>
