@@ -57,6 +57,7 @@
             "native/win/token.cc"
           ],
           "defines": ["UNICODE", "_UNICODE", "WIN32_LEAN_AND_MEAN", "NOMINMAX"],
+          "libraries": ["-ladvapi32", "-luser32", "-lbcrypt"],
           "msvs_settings": { "VCCLCompilerTool": { "ExceptionHandling": 0 } }
         }]
       ]
