@@ -112,21 +112,24 @@ describe('linux backend cgroups', { skip }, () => {
   });
 
   test('stats() moves; update() changes a live limit', async () => {
-    const ex = command('sh', ['-c', 'a=x; i=0; while [ $i -lt 18 ]; do a="$a$a"; i=$((i+1)); done; sleep 300'], opts()).limit({ memoryBytes: 256 * 2 ** 20 });
+    const ex = command('sh', ['-c', 'a=x; i=0; while [ $i -lt 18 ]; do a="$a$a"; i=$((i+1)); done; sleep 300; exit 0'], opts()).limit({ memoryBytes: 256 * 2 ** 20 });
     await ex.start();
-    const s = await until(async () => {
-      const x = await ex.stats();
-      return x.memoryBytes > 2 ** 19 ? x : null;
-    }, 5000);
-    assert.ok(s, 'memory use shows');
-    assert.ok(s.cpuUserMicros + s.cpuSystemMicros > 0);
-    assert.equal(s.processes, 2);
-    const e = await ex.update({ memoryBytes: 128 * 2 ** 20 });
-    assert.equal(e.memoryBytes.enforced, true);
-    const cg = JSON.parse(Buffer.from(ex.handle.split('.')[1], 'base64url').toString()).extra.cgroup;
-    const limitFile = cg.unified ? `${cg.unified}/memory.max` : `${cg.memory}/memory.limit_in_bytes`;
-    assert.equal(readFileSync(limitFile, 'utf8').trim(), String(128 * 2 ** 20));
-    await ex.forceStop();
+    try {
+      // Wait for the shell to have built its string and started sleep.
+      const s = await until(async () => {
+        const x = await ex.stats();
+        return x.memoryBytes > 2 ** 19 && x.processes === 2 ? x : null;
+      }, 10_000);
+      assert.ok(s, 'memory use and both processes show');
+      assert.ok(s.cpuUserMicros + s.cpuSystemMicros > 0);
+      const e = await ex.update({ memoryBytes: 128 * 2 ** 20 });
+      assert.equal(e.memoryBytes.enforced, true);
+      const cg = JSON.parse(Buffer.from(ex.handle.split('.')[1], 'base64url').toString()).extra.cgroup;
+      const limitFile = cg.unified ? `${cg.unified}/memory.max` : `${cg.memory}/memory.limit_in_bytes`;
+      assert.equal(readFileSync(limitFile, 'utf8').trim(), String(128 * 2 ** 20));
+    } finally {
+      await ex.forceStop();
+    }
   });
 
   test('a start that fails in the child leaves no cgroup', async () => {
