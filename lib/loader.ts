@@ -1,7 +1,7 @@
 // The one place the addon is loaded. node-gyp-build finds a prebuild for this platform, ABI and
 // libc, or the local build; when neither loads, confine runs on the pure-JS backend and
 // `loadError` says why. CONFINE_NATIVE=0 forces that fallback, so both paths are tested on every
-// machine.
+// machine. CONFINE_ADDON_PATH loads one specific build instead (test rigs: Wine, sanitizers).
 
 import * as path from 'node:path';
 
@@ -25,6 +25,18 @@ function load(): LoadResult {
   const env = process.env.CONFINE_NATIVE;
   if (env === '0' || env === 'false') {
     return { addon: null, reason: 'CONFINE_NATIVE=0 forces the pure-JS backend', path: null };
+  }
+  const explicit = process.env.CONFINE_ADDON_PATH;
+  if (explicit) {
+    // A specific build (a cross-built or sanitizer build in a test rig): that one or none.
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const addon = require(explicit) as Addon;
+      addon.probe();
+      return { addon, reason: null, path: explicit };
+    } catch (e) {
+      return { addon: null, reason: `CONFINE_ADDON_PATH=${explicit} did not load: ${(e as Error).message?.split('\n')[0]}`, path: null };
+    }
   }
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
