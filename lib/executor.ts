@@ -368,7 +368,9 @@ export class Executor extends EventEmitter {
 }
 
 async function checkCwd(cwd: string | URL | undefined): Promise<string> {
-  const dir = cwd === undefined ? process.cwd() : path.resolve(cwd instanceof URL ? fileURLToPath(cwd) : cwd);
+  // The supervisor's own cwd exists (or the child reports chdir failing).
+  if (cwd === undefined) return process.cwd();
+  const dir = path.resolve(cwd instanceof URL ? fileURLToPath(cwd) : cwd);
   try {
     const st = await fs.stat(dir);
     if (!st.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR', syscall: 'chdir' });

@@ -205,6 +205,14 @@ for (const kind of kinds) {
         assert.ok(!groups.includes(0), 'never gid 0');
         if (ex.enforced.groups.enforced) assert.deepEqual(groups, [...user.groups].sort());
         else assert.notDeepEqual(groups, [...user.groups].sort(), 'enforced says the groups are not set, and they are not');
+        if (kind !== 'universal') {
+          // Born clean: no privilege gain by exec, nothing ignored or blocked, only fds 0-2.
+          assert.equal(st.NoNewPrivs, '1');
+          assert.equal(st.SigIgn, '0000000000000000');
+          assert.equal(st.SigBlk, '0000000000000000');
+          assert.deepEqual(readdirSync(`/proc/${ex.pid}/fd`).sort(), ['0', '1', '2']);
+        }
+        assert.equal(st.Pid, st.NSsid?.split(/\s+/)[0] ?? st.Pid, 'its own session');
         await ex.forceStop();
         // HOME/USER/LOGNAME are the target's when the env is inherited.
         const envEx = command('sh', ['-c', 'echo "$USER $LOGNAME $(id -u)"'], opts()).runAs(user.name);

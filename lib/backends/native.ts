@@ -120,7 +120,7 @@ export class NativeBackend implements Backend {
       });
       const parent = this.usesCgroup(req.cgroupParent);
       if (parent) {
-        cgroup = TaskCgroup.create(parent, taskCgroupName(), req.resources);
+        cgroup = TaskCgroup.create(narrowChoice(parent, req.resources), taskCgroupName(), req.resources);
         if (cgroup.version === 2) cgroupFds.push(cgroup.openDirFd());
         else cgroupFds.push(...cgroup.openProcsFds());
       }
@@ -161,6 +161,23 @@ export class NativeBackend implements Backend {
     const cgroup = paths ? TaskCgroup.adopt(paths) : null;
     return new AttachedNativeTree(data, cgroup);
   }
+}
+
+/**
+ * v1 only: the hierarchies this tree needs. Each v1 hierarchy is a directory to make and remove
+ * per spawn, and a memory cgroup is by far the costliest for the kernel to create, so memory,
+ * cpu and cpuset join only when a limit asks for them; pids (process count), freezer (the exact
+ * tree kill) and cpuacct (CPU usage) always do. Memory use then comes from /proc.
+ */
+const V1_ALWAYS = ['pids', 'freezer', 'cpuacct'];
+function narrowChoice(choice: ParentChoice, r: Resources): ParentChoice {
+  if (choice.version !== 1) return choice;
+  const keep = new Set(V1_ALWAYS);
+  if (r.memoryBytes !== undefined || r.memorySwapBytes !== undefined) keep.add('memory');
+  if (r.cpu !== undefined || r.cpuWeight !== undefined) keep.add('cpu');
+  if (r.cpus !== undefined) keep.add('cpuset');
+  const paths = Object.fromEntries(Object.entries(choice.paths).filter(([c]) => keep.has(c)));
+  return { ...choice, paths, controllers: choice.controllers.filter((c) => keep.has(c)) };
 }
 
 /** The child's end (and our end) of one stdio entry. */
@@ -325,6 +342,12 @@ class NativeTree implements Tree {
     if (this.cgroup && this.released) return { memoryBytes: 0, memoryPeakBytes: this.peak, cpuUserMicros: null, cpuSystemMicros: null, processes: 0 };
     if (this.cgroup) {
       const s = this.cgroup.stats();
+      if (s.memoryBytes === null) {
+        // No memory controller for this tree (v1 without a memory limit): from /proc.
+        const p = procStatsOf(this.cgroup.pids());
+        s.memoryBytes = p.memoryBytes;
+        s.memoryPeakBytes = Math.max(p.memoryPeakBytes ?? 0, this.peak ?? 0);
+      }
       this.peak = Math.max(this.peak ?? 0, s.memoryPeakBytes ?? 0);
       return s;
     }
