@@ -191,6 +191,12 @@ for (const kind of kinds) {
       assert.match(limits, /Max core file size\s+0\s+0\s/);
       assert.match(limits, /Max cpu time\s+100\s+100\s/);
       await ex.forceStop();
+      // A limit below the supervisor's own open fds still lets the child start (it is applied
+      // once only stdio is left open).
+      const small = command('sh', ['-c', 'ulimit -n'], opts({ stdio: ['ignore', 'pipe', 'inherit'] })).limit({ openFiles: 5 });
+      await small.start();
+      assert.equal((await text(small.stdout)).trim(), '5');
+      assert.equal((await small.wait()).exitCode, 0);
     });
 
     test('runAs a real user: uid and gid four times over', { skip: !isRoot && 'needs root to create users and change uid' }, async () => {

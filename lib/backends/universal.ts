@@ -94,11 +94,17 @@ export class UniversalBackend implements Backend {
     const stdio: StdioValue[] = req.stdio.map((s) => s ?? 'ignore');
     if (handshake) {
       const lines: string[] = [];
+      let nofile = '';
       for (const [key, rule] of rlimits) {
         const value = Math.floor((req.resources[key as keyof Resources] as number) / rule!.ulimitUnit);
-        lines.push(`ulimit ${rule!.ulimitFlag} ${value} 2>/dev/null || { echo "rlimit ${rule!.rlimit}" >&3; exit 127; }`);
+        // The shell needs spare fds to close fd 3: the open-files limit comes after that, and
+        // a failure there can only show as exit status 127 with the shell's message.
+        if (rule!.rlimit === 'nofile') nofile = `ulimit -n ${value} || exit 127`;
+        else lines.push(`ulimit ${rule!.ulimitFlag} ${value} 2>/dev/null || { echo "rlimit ${rule!.rlimit}" >&3; exit 127; }`);
       }
-      lines.push('exec 3>&-', 'exec "$0" "$@"');
+      lines.push('exec 3>&-');
+      if (nofile) lines.push(nofile);
+      lines.push('exec "$0" "$@"');
       file = '/bin/sh';
       args = ['-c', lines.join('\n'), req.file, ...args];
       while (stdio.length < 3) stdio.push('ignore');

@@ -7,6 +7,7 @@
 #include "child.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 
 #include "child_sys.h"
 
@@ -168,7 +169,10 @@ long CloseFdsFallback(int first, int keep, int bound) {
     sys::Close(static_cast<int>(fd));
     if (r < 0) out.Fail(Stage::kOomScoreAdj, Syscall::kWrite, r);
   }
+  //    RLIMIT_NOFILE waits until step 6: the stdio shuffle needs free numbers above the
+  //    supervisor's open fds, which a small limit would forbid (EMFILE).
   for (size_t i = 0; i < p.rlimitCount; i++) {
+    if (p.rlimits[i].resource == RLIMIT_NOFILE) continue;
     if ((r = sys::SetRlimit(p.rlimits[i].resource, p.rlimits[i].value)) < 0)
       out.Fail(Stage::kRlimit, Syscall::kPrlimit, r);
   }
@@ -203,6 +207,14 @@ long CloseFdsFallback(int first, int keep, int bound) {
       out.Fail(Stage::kCloseFds, Syscall::kGetdents, r);
   } else if (r < 0) {
     out.Fail(Stage::kCloseFds, Syscall::kCloseRange, r);
+  }
+
+  //    Only 0..n-1 and the error pipe are open now: the open-files limit can apply (still
+  //    privileged, so it may exceed the supervisor's own hard limit).
+  for (size_t i = 0; i < p.rlimitCount; i++) {
+    if (p.rlimits[i].resource != RLIMIT_NOFILE) continue;
+    if ((r = sys::SetRlimit(p.rlimits[i].resource, p.rlimits[i].value)) < 0)
+      out.Fail(Stage::kRlimit, Syscall::kPrlimit, r);
   }
 
   // 7. Identity: groups, then gid, then uid (after setresuid we could no longer change the
