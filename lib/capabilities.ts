@@ -4,6 +4,8 @@ import { userInfo } from 'node:os';
 import { nativeAddon, nativeAddonPath, nativeLoadError } from './loader.js';
 import { availableBackends, backendFor } from './backends/select.js';
 import { RESOURCE_NAMES } from './validate.js';
+import { detectCgroups } from './cgroup/index.js';
+import { parentFor } from './backends/native.js';
 import type { Capabilities, ExecutorKind, Resources } from './types.js';
 
 function isRoot(): boolean {
@@ -52,6 +54,28 @@ export function capabilities(): Capabilities {
     resources,
     missing,
     addon: addon ? { version: addon.probe().version, path: nativeAddonPath() } : null,
-    detail: { user, treeStop: plan.treeStop, runAs: plan.runAs, groups: plan.groups, killOnParentExit: plan.killOnParentExit },
+    detail: {
+      user,
+      treeStop: plan.treeStop,
+      runAs: plan.runAs,
+      groups: plan.groups,
+      killOnParentExit: plan.killOnParentExit,
+      ...(process.platform === 'linux' ? { cgroup: cgroupDetail() } : {}),
+    },
+  };
+}
+
+/** Linux: the hierarchy this host has and the parent task cgroups would go under. */
+function cgroupDetail(): Record<string, unknown> {
+  const layout = detectCgroups();
+  const parentPath = process.env.CONFINE_CGROUP_PARENT || undefined;
+  const parent = layout.mode === 'none' ? null : parentFor(parentPath);
+  return {
+    mode: layout.mode,
+    version: parent?.version ?? null,
+    parent: parent?.ok ? parent.paths : null,
+    controllers: parent?.controllers ?? [],
+    note: parent?.note ?? null,
+    reason: parent?.ok ? null : (parent?.reason ?? layout.reason),
   };
 }

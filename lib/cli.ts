@@ -206,6 +206,8 @@ function doctor(argv: string[]): number {
     `platform:  ${caps.platform}${caps.root ? ', running as root' : ', not root'}`,
   ];
   if (caps.addon) lines.push(`addon:     ${caps.addon.version} ${caps.addon.path ?? ''}`);
+  const cg = caps.detail?.cgroup as { mode: string; version: number | null; parent: Record<string, string> | null; reason: string | null } | undefined;
+  if (cg) lines.push(`cgroups:   ${cg.mode}${cg.parent ? `, tasks under ${[...new Set(Object.values(cg.parent))].join(' ')}` : `, unusable: ${cg.reason}`}`);
   if (Object.keys(caps.features).length) lines.push(`kernel:    ${Object.entries(caps.features).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   lines.push('', 'limits:');
   lines.push(formatEnforced(caps.resources));

@@ -26,7 +26,7 @@ const NONE = (note: string): Enforcement => ({ enforced: false, mechanism: 'none
 
 /** One parent choice per cgroupParent, made on first use: it may create directories. */
 const parents = new Map<string, ParentChoice>();
-function parentFor(cgroupParent: string | undefined): ParentChoice {
+export function parentFor(cgroupParent: string | undefined): ParentChoice {
   const key = cgroupParent ?? '';
   let p = parents.get(key);
   if (!p) {
