@@ -8,6 +8,7 @@ import type { ExecutorKind } from '../types.js';
 import type { Backend } from './backend.js';
 import { NativeBackend } from './native.js';
 import { UniversalBackend } from './universal.js';
+import { WindowsBackend } from './windows.js';
 
 const cache = new Map<ExecutorKind, Backend>();
 
@@ -16,6 +17,7 @@ function make(kind: ExecutorKind): Backend {
   if (!b) {
     if (kind === 'universal') b = new UniversalBackend();
     else if ((kind === 'linux' || kind === 'posix') && whyUnavailable(kind) === null) b = new NativeBackend(kind);
+    else if (kind === 'windows' && whyUnavailable(kind) === null) b = new WindowsBackend();
     else b = new UnavailableBackend(kind);
     cache.set(kind, b);
   }
@@ -40,7 +42,10 @@ function whyUnavailable(kind: ExecutorKind): string | null {
   if (kind === 'universal') return null;
   const addon = nativeAddon();
   if (!addon) return nativeLoadError();
-  if (kind === 'windows') return process.platform === 'win32' ? 'not built into this addon' : 'only on Windows';
+  if (kind === 'windows') {
+    if (process.platform !== 'win32') return 'only on Windows';
+    return addon.probe().platform === 'win32' && typeof addon.spawn === 'function' ? null : 'this addon build has no Windows spawn()';
+  }
   if (process.platform === 'win32') return 'not on Windows';
   if (kind === 'linux' && process.platform !== 'linux') return 'only on Linux';
   return typeof addon.spawn === 'function' ? null : 'this addon build has no spawn()';
