@@ -1,0 +1,250 @@
+// Lifecycle a supervisor can trust (issue 6), on every backend this machine has: trees that die
+// with a SIGKILLed supervisor (killOnParentExit, through the watchdog), trees that outlive it
+// and are reattached by handle from a new process, a forced PID reuse in a PID namespace, the
+// stats stream, and orphaned cgroups (doctor and cleanupOrphans). Supervisors are separate node
+// processes (test/fixtures/lifecycle/). Everything is killed by pid and every cgroup removed.
+
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { command, cleanupOrphans, listOrphanCgroups, ConfineArgumentError, ConfineStateError } from '../dist/index.mjs';
+import { availableKinds, alive, until, killPids, isLinux, isRoot, sleep, testCgroupParent, leftoverTestCgroups, zombieChildren } from './helpers.mjs';
+
+const kinds = await availableKinds();
+const fixture = (name) => fileURLToPath(new URL(`./fixtures/lifecycle/${name}`, import.meta.url));
+const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'confine-lifecycle-'));
+const cgroupsHere = isLinux && isRoot && kinds.includes('linux');
+
+/** Every pid a test saw, killed at the end whatever happened. */
+const seen = new Set();
+
+after(async () => {
+  killPids([...seen].filter(alive));
+  if (cgroupsHere) await cleanupOrphans({ under: testCgroupParent, stop: true });
+  rmSync(dir, { recursive: true, force: true });
+  assert.deepEqual(zombieChildren(), [], 'no zombie children');
+  if (cgroupsHere) assert.deepEqual(leftoverTestCgroups(), [], 'no task cgroup left behind');
+});
+
+function decode(handle) {
+  return JSON.parse(Buffer.from(handle.slice('confine1.'.length), 'base64url').toString('utf8'));
+}
+
+/** Field n (1-based, as in proc(5)) of /proc/<pid>/stat. */
+function statField(pid, n) {
+  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return s.slice(s.lastIndexOf(')') + 2).split(' ')[n - 3];
+}
+
+/** Starts a supervisor fixture; resolves with its process and the JSON line it prints. */
+async function startSupervisor(cfg, spawnOpts = {}) {
+  const child = spawn(process.execPath, [fixture('supervisor.mjs'), JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOpts });
+  seen.add(child.pid);
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
+  const ok = await until(() => out.includes('\n') || child.exitCode !== null, 20_000);
+  assert.ok(ok && out.includes('\n'), `the supervisor started its trees (stderr: ${err})`);
+  const info = JSON.parse(out.split('\n')[0]);
+  for (const t of info.trees) {
+    seen.add(t.pid);
+    seen.add(t.grandchild);
+  }
+  if (info.watchdog) seen.add(info.watchdog);
+  return { child, info, stderr: () => err };
+}
+
+async function sigkill(child) {
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+  }
+}
+
+const treePids = (info) => info.trees.flatMap((t) => [t.pid, t.grandchild]);
+
+for (const kind of kinds) {
+  describe(`lifecycle [${kind}]`, () => {
+    test('killOnParentExit: a SIGKILLed supervisor takes every child and grandchild with it', { skip: !isLinux && 'the watchdog is Linux-only' }, async () => {
+      const { child, info } = await startSupervisor({ kind, count: 3, killOnParentExit: true });
+      const pids = treePids(info);
+      assert.ok(pids.every(alive), 'every tree runs');
+      const enf = info.trees[0].enforced;
+      if (kind === 'linux') assert.deepEqual([enf.enforced, enf.mechanism, enf.scope], [true, 'pdeathsig+watchdog', 'tree']);
+      else assert.equal(enf.mechanism, kind === 'posix' ? 'pdeathsig+watchdog' : 'watchdog');
+      // One watchdog, child of the supervisor, in a session of its own.
+      const wd = info.watchdog;
+      assert.ok(wd > 0, 'a watchdog runs');
+      assert.equal(Number(statField(wd, 4)), child.pid, 'the watchdog is the supervisor\'s child');
+      assert.equal(Number(statField(wd, 6)), wd, 'the watchdog leads its own session');
+      assert.notEqual(Number(statField(wd, 5)), Number(statField(child.pid, 5)), 'not in the supervisor\'s process group');
+
+      await sigkill(child);
+      const t0 = Date.now();
+      const gone = await until(() => pids.every((p) => !alive(p)), 5000, 10);
+      const ms = Date.now() - t0;
+      const survivors = pids.filter(alive);
+      killPids(survivors);
+      assert.ok(gone, `survivors: ${survivors.join(' ')}`);
+      assert.ok(ms < 1000, `every process gone within a second (took ${ms} ms)`);
+      assert.ok(await until(() => !alive(wd), 5000), 'the watchdog exits by itself');
+      if (kind === 'linux') {
+        for (const t of info.trees) {
+          for (const d of Object.values(decode(t.handle).extra.cgroup)) assert.ok(await until(() => !existsSync(d), 3000), `the watchdog removed ${d}`);
+        }
+      }
+    });
+
+    test('without killOnParentExit: a new supervisor reattaches by handle, reads stats, and shutdown stops every tree', async () => {
+      const { child, info } = await startSupervisor({ kind, count: 2, killOnParentExit: false });
+      assert.equal(info.watchdog, null, 'no watchdog without killOnParentExit');
+      const pids = treePids(info);
+      await sigkill(child);
+      await sleep(300);
+      assert.deepEqual(pids.filter((p) => !alive(p)), [], 'the trees outlive the supervisor');
+      const file = join(dir, `handles-${kind}.json`);
+      writeFileSync(file, JSON.stringify(info.trees.map((t) => t.handle)));
+      const r = spawnSync(process.execPath, [fixture('reattach.mjs'), file], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(r.status, 0, r.stderr);
+      const results = JSON.parse(r.stdout.trim());
+      assert.deepEqual(results.map((x) => x.pid), info.trees.map((t) => t.pid));
+      for (const x of results) {
+        if (isLinux) assert.ok(x.stats.processes >= 2, `stats of the whole tree: ${JSON.stringify(x.stats)}`);
+        assert.equal(x.status.reattached, true);
+        assert.equal(x.status.stopped, true);
+        assert.equal(x.status.exitCode, null, 'the exit code of a process that is not our child is unknowable');
+      }
+      const gone = await until(() => pids.every((p) => !alive(p)), 5000);
+      const survivors = pids.filter(alive);
+      killPids(survivors);
+      assert.ok(gone, `shutdown stopped every tree (survivors: ${survivors.join(' ')})`);
+    });
+
+    test('statsStream: samples with cpuPercent until the tree exits', async () => {
+      const ex = command('sh', ['-c', 'while :; do :; done & sleep 1; kill $!'], { executor: kind, stdio: 'ignore' });
+      assert.throws(() => ex.statsStream({ intervalMs: 100 }), ConfineStateError);
+      await ex.start();
+      seen.add(ex.pid);
+      assert.throws(() => ex.statsStream({ intervalMs: 1 }), ConfineArgumentError);
+      const samples = [];
+      for await (const s of ex.statsStream({ intervalMs: 100 })) samples.push(s);
+      const st = await ex.wait();
+      assert.equal(st.exitCode, 0);
+      assert.ok(samples.length >= 3, `samples: ${samples.length}`);
+      assert.equal(samples[0].cpuPercent, null, 'no percent before the first interval');
+      for (let i = 1; i < samples.length; i++) assert.ok(samples[i].atMs > samples[i - 1].atMs, 'atMs increases');
+      for (const k of ['memoryBytes', 'memoryPeakBytes', 'cpuUserMicros', 'cpuSystemMicros', 'processes', 'cpuPercent', 'atMs']) assert.ok(k in samples[1], k);
+      if (isLinux) {
+        const max = Math.max(...samples.slice(1).map((s) => s.cpuPercent ?? 0));
+        assert.ok(max > 10, `a busy loop shows CPU use (max ${max}%)`);
+        assert.ok(samples.some((s) => s.processes >= 2), 'the tree is counted, not only the leader');
+      }
+    });
+
+    test('statsStream: breaking out ends the stream; the tree runs on', async () => {
+      const ex = command('sleep', ['30'], { executor: kind, stdio: 'ignore' });
+      await ex.start();
+      seen.add(ex.pid);
+      let n = 0;
+      for await (const s of ex.statsStream({ intervalMs: 20 })) {
+        assert.ok(s.atMs > 0);
+        if (++n === 3) break;
+      }
+      assert.equal(n, 3);
+      assert.ok(alive(ex.pid));
+      const st = await ex.forceStop();
+      assert.equal(st.signal, 'SIGKILL');
+    });
+  });
+}
+
+describe('the watchdog', { skip: !isLinux && 'Linux only' }, () => {
+  test('does not keep the supervisor alive, and exits after it', async () => {
+    const kind = kinds[0];
+    const script = `
+      const { command } = await import(${JSON.stringify(new URL('../dist/index.mjs', import.meta.url).href)});
+      const { watchdogPid } = (await import('node:module')).createRequire(${JSON.stringify(import.meta.url)})('../dist/lifecycle/watchdog.js');
+      const ex = command('true', [], { executor: ${JSON.stringify(kind)}, killOnParentExit: true, stdio: 'ignore' });
+      await ex.start();
+      console.log(watchdogPid());
+      await ex.wait();`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 0, `the supervisor exits by itself (${r.signal ?? ''} ${r.stderr})`);
+    const wd = Number(r.stdout.trim());
+    assert.ok(wd > 0);
+    seen.add(wd);
+    assert.ok(await until(() => !alive(wd), 5000), 'the watchdog exits once the supervisor is gone');
+  });
+
+  test("a Ctrl-C to the supervisor's process group does not reach it", async () => {
+    const kind = kinds[0];
+    // detached: the supervisor leads a process group of its own, as a shell job would.
+    const { child, info } = await startSupervisor({ kind, count: 1, killOnParentExit: true }, { detached: true });
+    const pids = treePids(info);
+    process.kill(-child.pid, 'SIGINT');
+    await once(child, 'exit');
+    assert.ok(await until(() => pids.every((p) => !alive(p)), 5000), 'the watchdog survived SIGINT and killed the tree');
+    killPids(pids.filter(alive));
+    assert.ok(await until(() => !alive(info.watchdog), 5000));
+  });
+});
+
+describe('PID reuse', () => {
+  const unshare = ['/usr/bin/unshare', '/bin/unshare'].find((p) => existsSync(p));
+  const skip = !isLinux ? 'Linux only' : !isRoot ? 'needs root for a PID namespace' : !unshare ? 'no unshare (util-linux)' : false;
+  test('forced in a new PID namespace: openPid(oldHandle) rejects and the new process gets no signal', { skip }, () => {
+    const r = spawnSync(unshare, ['--pid', '--fork', '--mount-proc', process.execPath, fixture('pid-reuse.mjs'), kinds.join(',')], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(rows.map((x) => x.kind), kinds);
+    for (const x of rows) {
+      assert.equal(x.reused, true, `[${x.kind}] a fresh process took pid ${x.oldPid}`);
+      assert.equal(x.newPid, x.oldPid);
+      assert.equal(x.rejected, true, `[${x.kind}] openPid rejected the stale handle`);
+      assert.equal(x.errorCode, 'ERR_CONFINE_STALE_HANDLE');
+      assert.equal(x.aliveAfter, true, `[${x.kind}] the new process is alive`);
+      assert.equal(x.trapped, false, `[${x.kind}] and received no signal`);
+    }
+  });
+});
+
+describe('orphaned cgroups', { skip: !cgroupsHere && 'needs root and the linux backend' }, () => {
+  test('doctor lists those of a SIGKILLed supervisor; cleanupOrphans removes the empty ones and stops the rest', async () => {
+    const { child, info } = await startSupervisor({ kind: 'linux', count: 2, killOnParentExit: false });
+    await sigkill(child);
+    const [a, b] = info.trees;
+    const dirsOf = (t) => [...new Set(Object.values(decode(t.handle).extra.cgroup))];
+    const mine = listOrphanCgroups({ under: testCgroupParent }).filter((o) => o.supervisor.pid === child.pid);
+    assert.deepEqual(mine.map((o) => o.path).sort(), [dirsOf(a)[0], dirsOf(b)[0]].sort());
+    for (const o of mine) assert.ok(o.pids.length >= 2, 'leader and grandchild are listed');
+
+    const json = JSON.parse(execFileSync(process.execPath, [cli, 'doctor', '--json'], { encoding: 'utf8' }));
+    assert.ok(json.orphans.some((o) => o.path === dirsOf(a)[0]), 'doctor --json lists the orphan');
+    const textOut = execFileSync(process.execPath, [cli, 'doctor'], { encoding: 'utf8' });
+    assert.match(textOut, /orphaned cgroups/);
+    assert.ok(textOut.includes(dirsOf(b)[0]), 'doctor lists the orphan');
+
+    // Empty the first by hand: an empty orphan is removed without `stop`.
+    killPids([a.pid, a.grandchild]);
+    assert.ok(await until(() => dirsOf(a).every((d) => readFileSync(`${d}/cgroup.procs`, 'utf8').trim() === ''), 5000));
+    const r1 = await cleanupOrphans({ under: testCgroupParent });
+    assert.deepEqual(r1.errors, []);
+    for (const d of dirsOf(a)) assert.ok(r1.removed.includes(d) && !existsSync(d), `removed ${d}`);
+    assert.ok(r1.left.some((o) => o.path === dirsOf(b)[0]), 'a populated orphan is left without stop');
+    assert.ok(alive(b.pid) && alive(b.grandchild), 'and its tree runs on');
+
+    const r2 = await cleanupOrphans({ under: testCgroupParent, stop: true });
+    assert.deepEqual(r2.errors, []);
+    assert.ok(r2.stopped.some((o) => o.path === dirsOf(b)[0]));
+    assert.ok(await until(() => !alive(b.pid) && !alive(b.grandchild), 3000), 'stop killed the tree');
+    for (const d of dirsOf(b)) assert.ok(!existsSync(d), `removed ${d}`);
+    assert.deepEqual(listOrphanCgroups({ under: testCgroupParent }), []);
+  });
+});
