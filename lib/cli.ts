@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { constants } from 'node:os';
 import { command, capabilities, ConfineError } from './index.js';
 import type { Executor } from './executor.js';
+import { doctorOrphans, formatOrphans } from './lifecycle/orphans.js';
 import type { CommandOptions, EnforcedMap, ExitStatus, Resources } from './types.js';
 
 const USAGE = `usage:
@@ -196,8 +197,9 @@ async function run(argv: string[]): Promise<number> {
 function doctor(argv: string[]): number {
   const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' } } });
   const caps = capabilities();
+  const orphans = doctorOrphans();
   if (values.json) {
-    process.stdout.write(`${JSON.stringify(caps, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...caps, orphans }, null, 2)}\n`);
     return 0;
   }
   const lines = [
@@ -215,6 +217,7 @@ function doctor(argv: string[]): number {
     lines.push('', 'missing:');
     for (const m of caps.missing) lines.push(`  ${m.what}: ${m.why}`);
   }
+  lines.push(...formatOrphans(orphans));
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }

@@ -14,6 +14,8 @@ import { resolveIdentity } from './users.js';
 import { validateArgs, validateFile, validateGrace, validateOptions, validateResources, validateRunAs } from './validate.js';
 import type { Backend, Tree } from './backends/backend.js';
 import { backendFor } from './backends/select.js';
+import { guardHandle, startWatchdog } from './lifecycle/watchdog.js';
+import { statsStream, type StatsSample, type StatsStreamOptions } from './lifecycle/stats-stream.js';
 import type {
   CommandOptions,
   CommandSpec,
@@ -189,6 +191,7 @@ export class Executor extends EventEmitter {
     this.#enforced = this.#plan();
     this.#checkEnforcement();
 
+    if (o.killOnParentExit) startWatchdog();
     this.#tree = await this.#backend.launch({
       file: this.#path,
       argv: [o.argv0 ?? this.#file, ...this.#args],
@@ -201,6 +204,7 @@ export class Executor extends EventEmitter {
       cgroupParent: cgroupParentOf(o),
       customArgv0: o.argv0 !== undefined && o.argv0 !== this.#file,
     });
+    if (o.killOnParentExit) guardHandle(this.#tree.handle); // the whole tree dies with us, even by SIGKILL
     this.#running();
   }
 
@@ -335,6 +339,12 @@ export class Executor extends EventEmitter {
   /** Usage of the whole tree now. */
   async stats(): Promise<Stats> {
     return this.#startedTree('stats').stats();
+  }
+
+  /** Samples of stats() (plus cpuPercent, atMs) every intervalMs until the tree exits. */
+  statsStream(opts?: StatsStreamOptions): AsyncGenerator<StatsSample, void, undefined> {
+    this.#startedTree('statsStream');
+    return statsStream(this, opts);
   }
 
   /** Changes limits of the running tree. Resolves to the new enforcement of those limits. */

@@ -15,6 +15,9 @@ export function command(file: string, args?: readonly string[], options?: Comman
 export { Executor, AbortedError } from './executor.js';
 export { openPid } from './open-pid.js';
 export { capabilities, autoselectExecutor } from './capabilities.js';
+export { cleanupOrphans, listOrphanCgroups } from './lifecycle/orphans.js';
+export type { OrphanInfo, CleanupOptions, CleanupResult } from './lifecycle/orphans.js';
+export type { StatsSample, StatsStreamOptions } from './lifecycle/stats-stream.js';
 export {
   ConfineError,
   ConfineArgumentError,

@@ -16,6 +16,7 @@ import type { EnforcedMap, Enforcement, Resources, Stats, StdioValue } from '../
 import { chooseParent, detectCgroups, enforcementFor, TaskCgroup, taskCgroupName, type ParentChoice } from '../cgroup/index.js';
 import { encodeHandle, type Backend, type HandleData, type LaunchRequest, type PlanRequest, type RawExit, type Tree } from './backend.js';
 import { AttachedTree, procStatsOf } from './universal.js';
+import { guardCgroup, killOnParentExitEnforcement } from '../lifecycle/watchdog.js';
 
 const isLinux = process.platform === 'linux';
 const SIGKILL = 9;
@@ -84,14 +85,14 @@ export class NativeBackend implements Backend {
       out.groups = { enforced: true, mechanism: 'setgroups', scope: 'process', note: "exactly the user's groups (or the ones given)" };
     }
     if (req.killOnParentExit) {
-      out.killOnParentExit = isLinux
+      out.killOnParentExit = killOnParentExitEnforcement({ cgroup: cg !== null, pdeathsig: true }, isLinux
         ? {
             enforced: false,
             mechanism: cg ? 'pdeathsig+exit-hook' : 'pdeathsig',
             scope: 'process',
             note: 'the leader gets SIGKILL when the thread that started it dies; its descendants survive a SIGKILLed supervisor' + (cg ? ' (the cgroup is killed when the supervisor exits normally)' : ''),
           }
-        : { enforced: false, mechanism: 'exit-hook', scope: 'tree', note: 'the tree is killed when the supervisor exits normally; macOS has no parent-death signal' };
+        : { enforced: false, mechanism: 'exit-hook', scope: 'tree', note: 'the tree is killed when the supervisor exits normally; macOS has no parent-death signal' });
     }
     out.treeStop = cg
       ? { enforced: true, mechanism: cg.version === 2 ? 'cgroup2' : 'cgroup1', scope: 'tree', note: cg.version === 2 ? 'cgroup.kill (or freeze, kill, thaw)' : 'freeze, kill every member, thaw' }
@@ -121,6 +122,7 @@ export class NativeBackend implements Backend {
       const parent = this.usesCgroup(req.cgroupParent);
       if (parent) {
         cgroup = TaskCgroup.create(narrowChoice(parent, req.resources), taskCgroupName(), req.resources);
+        if (req.killOnParentExit) guardCgroup(cgroup.paths); // before its first process exists
         if (cgroup.version === 2) cgroupFds.push(cgroup.openDirFd());
         else cgroupFds.push(...cgroup.openProcsFds());
       }

@@ -16,6 +16,7 @@ import { descendants, pidExists, processStartTime } from '../proc.js';
 import { RLIMIT_RESOURCES } from '../rlimits.js';
 import type { EnforcedMap, Enforcement, Resources, Stats, StdioValue } from '../types.js';
 import { encodeHandle, type Backend, type HandleData, type LaunchRequest, type PlanRequest, type RawExit, type Tree } from './backend.js';
+import { killOnParentExitEnforcement } from '../lifecycle/watchdog.js';
 
 const isWindows = process.platform === 'win32';
 const isLinux = process.platform === 'linux';
@@ -80,7 +81,7 @@ export class UniversalBackend implements Backend {
       };
     }
     if (req.killOnParentExit) {
-      out.killOnParentExit = { enforced: false, mechanism: 'exit-hook', scope: 'tree', note: 'the tree is killed when the supervisor exits normally; a SIGKILLed supervisor leaves it running (needs the native addon)' };
+      out.killOnParentExit = killOnParentExitEnforcement({ cgroup: false, pdeathsig: false }, { enforced: false, mechanism: 'exit-hook', scope: 'tree', note: 'the tree is killed when the supervisor exits normally; a SIGKILLed supervisor leaves it running (needs the native addon)' });
     }
     out.treeStop = treeStopEnforcement();
     return out;
