@@ -26,7 +26,11 @@ function loadCheck() {
   // is read when node-gyp-build is first required, hence a child process).
   const script = `const ngb = require('node-gyp-build'); const f = ngb.resolve(process.argv[1]);
     console.log(JSON.stringify({ file: f, version: require(f).probe().version }));`;
-  const r = spawnSync(process.execPath, ['-e', script, root], { cwd: root, encoding: 'utf8', env: { ...process.env, PREBUILDS_ONLY: '1' } });
+  const r = spawnSync(process.execPath, ['-e', script, root], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, PREBUILDS_ONLY: '1' },
+  });
   if (r.status !== 0) throw new Error(`the prebuild does not load here:\n${r.stderr}`);
   const { file, version } = JSON.parse(r.stdout);
   console.log(`prebuild: ${path.relative(root, file)} loads (addon ${version})`);
@@ -38,7 +42,8 @@ function nodeGypEnv() {
   // Offline: build against the headers that ship with this Node (include/node) unless a nodedir
   // is configured, instead of letting node-gyp download them.
   const prefix = path.join(path.dirname(process.execPath), '..');
-  if (!env.npm_config_nodedir && fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) env.npm_config_nodedir = prefix;
+  if (!env.npm_config_nodedir && fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h')))
+    env.npm_config_nodedir = prefix;
   if (env.PREBUILD_NODE_GYP || process.platform === 'win32') return env; // Windows: npm's node-gyp.cmd on PATH
   const candidates = [
     env.npm_config_node_gyp, // set by `npm run`
@@ -63,7 +68,20 @@ function main() {
     const bin = require.resolve('prebuildify/bin.js', { paths: [root] });
     // --tag-libc only where there is a choice of libc (glibc or musl, detected from /etc/alpine-release).
     const libc = (process.env.PREBUILD_PLATFORM || os.platform()) === 'linux' ? ['--tag-libc'] : [];
-    const args = [bin, '--napi', '--strip', ...libc, '--target', process.versions.node, '--cwd', scratch, '--out', scratch, '--cache', path.join(scratch, '.node-gyp')];
+    const args = [
+      bin,
+      '--napi',
+      '--strip',
+      ...libc,
+      '--target',
+      process.versions.node,
+      '--cwd',
+      scratch,
+      '--out',
+      scratch,
+      '--cache',
+      path.join(scratch, '.node-gyp'),
+    ];
     console.log(`prebuild: prebuildify ${args.slice(1).join(' ')}`);
     const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: scratch, env: nodeGypEnv() });
     if (r.status !== 0) throw new Error(`prebuildify failed (${r.signal ?? `exit ${r.status}`})`);

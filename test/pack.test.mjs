@@ -74,7 +74,10 @@ function ensurePrebuild() {
   const sources = Math.max(newestMtime(path.join(root, 'native')), newestMtime(path.join(root, 'binding.gyp')));
   if (built.length > 0 && built.every((f) => fs.statSync(path.join(dir, f)).mtimeMs >= sources)) return 'up to date';
   const t0 = Date.now();
-  ok(run(process.execPath, [path.join(root, 'scripts', 'prebuild.js')], { cwd: root, env: { ...process.env } }), 'scripts/prebuild.js');
+  ok(
+    run(process.execPath, [path.join(root, 'scripts', 'prebuild.js')], { cwd: root, env: { ...process.env } }),
+    'scripts/prebuild.js',
+  );
   return `made in ${((Date.now() - t0) / 1000).toFixed(1)} s`;
 }
 
@@ -92,7 +95,11 @@ function install(tarball, name) {
   const dir = path.join(tmp, name);
   fs.cpSync(path.join(root, 'test', 'fixtures', 'consumer'), dir, { recursive: true });
   const env = cleanEnv({ PATH: path.join(tmp, 'bin') });
-  const r = run(path.join(tmp, 'bin', 'npm'), ['install', '--no-save', '--no-package-lock', '--prefer-offline', '--foreground-scripts', tarball], { cwd: dir, env });
+  const r = run(
+    path.join(tmp, 'bin', 'npm'),
+    ['install', '--no-save', '--no-package-lock', '--prefer-offline', '--foreground-scripts', tarball],
+    { cwd: dir, env },
+  );
   ok(r, `npm install ${path.basename(tarball)} (${name})`);
   return { dir, env, log: r.stdout + r.stderr };
 }
@@ -117,7 +124,9 @@ after(() => {
 test('npm pack --dry-run lists exactly what the package needs', () => {
   if (!isWindows) prebuildState = ensurePrebuild();
   const r = ok(npm(['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root }), 'npm pack --dry-run');
-  const files = JSON.parse(r.stdout)[0].files.map((f) => f.path.replace(/\\/g, '/')).sort();
+  const files = JSON.parse(r.stdout)[0]
+    .files.map((f) => f.path.replace(/\\/g, '/'))
+    .sort();
   const allowed = [
     /^package\.json$/,
     /^README\.md$/,
@@ -153,7 +162,11 @@ test('npm pack --dry-run lists exactly what the package needs', () => {
   for (const src of fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8').match(/native\/[\w/]+\.cc/g)) {
     assert.ok(files.includes(src), `${src} (from binding.gyp) is in the tarball`);
   }
-  if (!isWindows) assert.ok(files.some((f) => f.startsWith(`prebuilds/${platformArch}/`)), `prebuilds/${platformArch}/ is in the tarball (prebuild ${prebuildState})`);
+  if (!isWindows)
+    assert.ok(
+      files.some((f) => f.startsWith(`prebuilds/${platformArch}/`)),
+      `prebuilds/${platformArch}/ is in the tarball (prebuild ${prebuildState})`,
+    );
 });
 
 test('installed on a PATH without a compiler, the prebuild gives the native backend', { skip: noInstallReason }, () => {
@@ -171,7 +184,11 @@ test('installed on a PATH without a compiler, the prebuild gives the native back
   const caps = probe(dir, env, capsCode);
   assert.equal(caps.native, true, `native backend from the prebuild (reason: ${caps.reason})`);
   assert.notEqual(caps.backend, 'universal');
-  assert.equal(path.relative(installed, fs.realpathSync(caps.addon.path)).split(path.sep)[0], 'prebuilds', `loaded from prebuilds/: ${caps.addon.path}`);
+  assert.equal(
+    path.relative(installed, fs.realpathSync(caps.addon.path)).split(path.sep)[0],
+    'prebuilds',
+    `loaded from prebuilds/: ${caps.addon.path}`,
+  );
 
   // ESM import and CommonJS require of the installed package: the same objects.
   const same = probe(
@@ -188,22 +205,43 @@ test('installed on a PATH without a compiler, the prebuild gives the native back
   assert.deepEqual(same.esmNames, same.names, 'ESM and CJS export the same names');
   assert.deepEqual(same.differ, [], 'every export is the same object from import and require');
   assert.ok(same.dflt, 'the default export is the CommonJS module');
-  for (const n of ['command', 'openPid', 'capabilities', 'autoselectExecutor', 'Executor', 'ConfineError', 'SpawnError']) assert.ok(same.names.includes(n), n);
+  for (const n of ['command', 'openPid', 'capabilities', 'autoselectExecutor', 'Executor', 'ConfineError', 'SpawnError'])
+    assert.ok(same.names.includes(n), n);
   assert.equal(same.isNative, true);
 
   // The confine binary works from the install.
-  const doctor = ok(run(path.join(dir, 'node_modules', '.bin', 'confine'), ['doctor', '--json'], { cwd: dir, env }), 'confine doctor');
+  const doctor = ok(
+    run(path.join(dir, 'node_modules', '.bin', 'confine'), ['doctor', '--json'], { cwd: dir, env }),
+    'confine doctor',
+  );
   assert.equal(JSON.parse(doctor.stdout).native, true);
 
   // The TypeScript consumer compiles against the published types (import via .mts, require via .cts).
   const typesNode = path.join(dir, 'node_modules', '@types');
   fs.mkdirSync(typesNode, { recursive: true });
   fs.symlinkSync(path.join(root, 'node_modules', '@types', 'node'), path.join(typesNode, 'node'), 'junction');
-  const tsc = run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit', '--traceResolution'], { cwd: dir, env });
-  assert.equal(tsc.status, 0, `tsc --noEmit of the consumer:\n${tsc.stdout.split('\n').filter((l) => /error TS/.test(l)).join('\n')}`);
+  const tsc = run(
+    process.execPath,
+    [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--noEmit', '--traceResolution'],
+    { cwd: dir, env },
+  );
+  assert.equal(
+    tsc.status,
+    0,
+    `tsc --noEmit of the consumer:\n${tsc.stdout
+      .split('\n')
+      .filter((l) => /error TS/.test(l))
+      .join('\n')}`,
+  );
   const resolved = tsc.stdout.split('\n').filter((l) => /Module name 'confine' was successfully resolved/.test(l));
-  assert.ok(resolved.some((l) => /node_modules\/confine\/dist\/index\.d\.mts/.test(l)), `esm.mts resolves to index.d.mts:\n${resolved.join('\n')}`);
-  assert.ok(resolved.some((l) => /node_modules\/confine\/dist\/index\.d\.ts/.test(l)), `cjs.cts resolves to index.d.ts:\n${resolved.join('\n')}`);
+  assert.ok(
+    resolved.some((l) => /node_modules\/confine\/dist\/index\.d\.mts/.test(l)),
+    `esm.mts resolves to index.d.mts:\n${resolved.join('\n')}`,
+  );
+  assert.ok(
+    resolved.some((l) => /node_modules\/confine\/dist\/index\.d\.ts/.test(l)),
+    `cjs.cts resolves to index.d.ts:\n${resolved.join('\n')}`,
+  );
 });
 
 test('with no prebuild and no compiler, the install succeeds and the pure-JS backend loads', { skip: noInstallReason }, () => {
@@ -213,7 +251,10 @@ test('with no prebuild and no compiler, the install succeeds and the pure-JS bac
   fs.mkdirSync(unpacked);
   ok(run('tar', ['-xzf', tarball, '-C', unpacked]), 'tar -x');
   fs.rmSync(path.join(unpacked, 'package', 'prebuilds'), { recursive: true, force: true });
-  const repacked = ok(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', unpacked], { cwd: path.join(unpacked, 'package') }), 'npm pack (no prebuilds)');
+  const repacked = ok(
+    npm(['pack', '--json', '--ignore-scripts', '--pack-destination', unpacked], { cwd: path.join(unpacked, 'package') }),
+    'npm pack (no prebuilds)',
+  );
   const bare = path.join(unpacked, JSON.parse(repacked.stdout)[0].filename);
   assert.ok(!JSON.parse(repacked.stdout)[0].files.some((f) => f.path.startsWith('prebuilds')));
 
