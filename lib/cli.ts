@@ -172,16 +172,23 @@ async function run(argv: string[]): Promise<number> {
   // enforce it, run without it rather than warn on every run.
   if (!ex.enforced.killOnParentExit?.enforced) ex = command(file, args, { ...options, killOnParentExit: false }).limit(resources);
   if (values.user !== undefined) ex.runAs(values.user);
-  await ex.start();
-
-  // A polite stop on the first SIGINT/SIGTERM/SIGHUP, the kill on the second.
-  let stops = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    stops++;
-    if (stops === 1) void ex.shutdown({ signal: sig, graceMs }).catch(() => {});
+  // A polite stop on the first SIGINT/SIGTERM/SIGHUP, the kill on the second. Installed before
+  // the start, so a signal that arrives while the program is being started is not lost (nor
+  // does it kill confine by Node's default action and leave the tree behind).
+  const received: NodeJS.Signals[] = [];
+  let started = false;
+  const act = (sig: NodeJS.Signals, nth: number) => {
+    if (nth === 1) void ex.shutdown({ signal: sig, graceMs }).catch(() => {});
     else void ex.forceStop().catch(() => {});
   };
+  const onSignal = (sig: NodeJS.Signals) => {
+    received.push(sig);
+    if (started) act(sig, received.length);
+  };
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as NodeJS.Signals[]) process.on(sig, onSignal);
+  await ex.start();
+  started = true;
+  received.forEach((sig, i) => act(sig, i + 1));
 
   const status = await ex.wait();
   if (values.report) {
