@@ -236,13 +236,15 @@ function registerExitHook(t: NativeTree): void {
 }
 
 class NativeTree implements Tree {
-  readonly handle: string;
+  private handleText: string | null = null;
   readonly stdio: (Readable | Writable | null)[];
   readonly exited: Promise<RawExit>;
   readonly closed: Promise<void>;
   private gone = false;
   private released = false;
   private peak: number | null = null;
+
+  private readonly kind: 'linux' | 'posix';
 
   constructor(
     private readonly addon: Addon,
@@ -254,7 +256,7 @@ class NativeTree implements Tree {
     killOnParentExit: boolean,
   ) {
     this.stdio = stdio;
-    this.handle = encodeHandle({ kind, pid, startTime: processStartTime(pid), extra: cgroup ? { cgroup: cgroup.paths } : undefined });
+    this.kind = kind;
     this.exited = new Promise((resolve) => {
       addon.watch(pid, pidfd, (st: { exitCode: number | null; signal: number; userMicros: number; systemMicros: number; maxRssBytes: number }) => {
         this.gone = true;
@@ -281,6 +283,21 @@ class NativeTree implements Tree {
       stdio.filter((s): s is Readable | Writable => s !== null).map((s) => new Promise<void>((r) => (s.closed ? r() : s.once('close', () => r())))),
     ).then(() => this.exited.then(() => undefined));
     if (killOnParentExit) registerExitHook(this);
+  }
+
+  /**
+   * Made on first use (reading /proc/<pid>/stat costs more than the rest of a handle-less
+   * start). Until we reap the child its pid cannot be reused, so the start time read then is
+   * the child's own; after the exit the handle names no live process and can never verify.
+   */
+  get handle(): string {
+    this.handleText ??= encodeHandle({
+      kind: this.kind,
+      pid: this.pid,
+      startTime: this.gone ? 'exited' : processStartTime(this.pid),
+      extra: this.cgroup ? { cgroup: this.cgroup.paths } : undefined,
+    });
+    return this.handleText;
   }
 
   /**
