@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { command, cleanupOrphans, listOrphanCgroups, ConfineArgumentError, ConfineStateError } from '../dist/index.mjs';
+import { command, openPid, cleanupOrphans, listOrphanCgroups, ConfineArgumentError, ConfineStateError } from '../dist/index.mjs';
 import { availableKinds, alive, until, killPids, isLinux, isRoot, sleep, testCgroupParent, leftoverTestCgroups, zombieChildren } from './helpers.mjs';
 
 const kinds = await availableKinds();
@@ -240,10 +240,17 @@ describe('orphaned cgroups', { skip: !cgroupsHere && 'needs root and the linux b
     assert.ok(r1.left.some((o) => o.path === dirsOf(b)[0]), 'a populated orphan is left without stop');
     assert.ok(alive(b.pid) && alive(b.grandchild), 'and its tree runs on');
 
+    // Adoption: openPid() takes the orphan's handle and sees the whole tree through its cgroup.
+    const orphanB = r1.left.find((o) => o.path === dirsOf(b)[0]);
+    const adopted = await openPid(orphanB.handle);
+    assert.equal(adopted.pid, b.pid, 'the oldest member stands for the leader');
+    assert.ok((await adopted.stats()).processes >= 2, 'stats cover the tree');
+
     const r2 = await cleanupOrphans({ under: testCgroupParent, stop: true });
     assert.deepEqual(r2.errors, []);
     assert.ok(r2.stopped.some((o) => o.path === dirsOf(b)[0]));
     assert.ok(await until(() => !alive(b.pid) && !alive(b.grandchild), 3000), 'stop killed the tree');
+    assert.equal((await adopted.wait()).reattached, true, 'the adopted executor saw the end');
     for (const d of dirsOf(b)) assert.ok(!existsSync(d), `removed ${d}`);
     assert.deepEqual(listOrphanCgroups({ under: testCgroupParent }), []);
   });

@@ -7,6 +7,8 @@
 
 import * as path from 'node:path';
 import { detectCgroups, listOrphans, TaskCgroup, type OrphanCgroup } from '../cgroup/index.js';
+import { encodeHandle } from '../backends/backend.js';
+import { processStartTime } from '../proc.js';
 
 export interface OrphanInfo {
   /** The task cgroup's name (confine-<pid>-<start>-<seq>-<rand>). */
@@ -19,6 +21,21 @@ export interface OrphanInfo {
   pids: number[];
   /** The supervisor that created it (gone now), as recorded in the name. */
   supervisor: { pid: number; startTicks: number };
+  /**
+   * A handle that openPid() adopts: the oldest process still in the cgroup as its leader, and
+   * the cgroup itself, so stats, shutdown and forceStop cover the whole tree. null when empty.
+   */
+  handle: string | null;
+}
+
+/** The oldest member (smallest start time) stands for the tree's leader. */
+function adoptionHandle(o: OrphanCgroup): string | null {
+  let best: { pid: number; start: string } | null = null;
+  for (const pid of o.pids) {
+    const start = processStartTime(pid);
+    if (start !== null && (best === null || Number(start) < Number(best.start))) best = { pid, start };
+  }
+  return best ? encodeHandle({ kind: 'linux', pid: best.pid, startTime: best.start, extra: { cgroup: { ...o.paths } } }) : null;
 }
 
 export interface OrphanOptions {
@@ -46,7 +63,14 @@ export interface CleanupResult {
 }
 
 function info(o: OrphanCgroup): OrphanInfo {
-  return { name: o.name, path: o.path, paths: { ...o.paths }, pids: o.pids.slice(), supervisor: { pid: o.supervisor.pid, startTicks: o.supervisor.startTicks } };
+  return {
+    name: o.name,
+    path: o.path,
+    paths: { ...o.paths },
+    pids: o.pids.slice(),
+    supervisor: { pid: o.supervisor.pid, startTicks: o.supervisor.startTicks },
+    handle: adoptionHandle(o),
+  };
 }
 
 function isUnder(o: OrphanCgroup, under: string | undefined, mounts: string[]): boolean {
