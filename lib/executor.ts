@@ -7,7 +7,7 @@ import { promises as fs, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
-import { ConfineError, ConfineStateError, SpawnError, UnenforcedError } from './errors.js';
+import { ConfineArgumentError, ConfineError, ConfineStateError, SpawnError, UnenforcedError } from './errors.js';
 import { lookPath } from './lookpath.js';
 import { signalNumber } from './signals.js';
 import { resolveIdentity } from './users.js';
@@ -157,6 +157,7 @@ export class Executor extends EventEmitter {
       resources: this.#resources,
       identity: this.#identity,
       runAs: this.#runAs !== null,
+      restricted: isRestricted(this.#runAs),
       killOnParentExit: this.#options.killOnParentExit === true,
       cgroupParent: cgroupParentOf(this.#options),
       customArgv0: this.#options.argv0 !== undefined && this.#options.argv0 !== this.#file,
@@ -185,7 +186,11 @@ export class Executor extends EventEmitter {
     if (why) throw new ConfineStateError(`the ${this.#backend.kind} backend is not available: ${why}`);
 
     const cwd = await checkCwd(o.cwd);
-    this.#identity = this.#runAs === null ? null : await resolveIdentity(this.#runAs);
+    const restricted = isRestricted(this.#runAs);
+    if (restricted && process.platform !== 'win32') {
+      throw new ConfineArgumentError('runAs({ restricted: true }) is a Windows token; on POSIX run as another user: runAs("nobody")');
+    }
+    this.#identity = this.#runAs === null || restricted ? null : await resolveIdentity(this.#runAs);
     const env = childEnv(o.env, this.#identity);
     this.#path = await lookPath(this.#file, cwd, env.PATH ?? env.Path);
     this.#enforced = this.#plan();
@@ -199,6 +204,7 @@ export class Executor extends EventEmitter {
       cwd,
       stdio: normalizeStdio(o.stdio),
       identity: this.#identity,
+      restricted: restricted ? { integrity: (this.#runAs as { integrity?: 'low' | 'medium' }).integrity ?? 'medium' } : null,
       resources: this.#resources,
       killOnParentExit: o.killOnParentExit === true,
       cgroupParent: cgroupParentOf(o),
@@ -412,6 +418,10 @@ function childEnv(env: NodeJS.ProcessEnv | undefined, identity: Identity | null)
     }
   }
   return out;
+}
+
+function isRestricted(spec: RunAsSpec | null): boolean {
+  return typeof spec === 'object' && spec !== null && spec.restricted === true;
 }
 
 /** options.cgroupParent, else CONFINE_CGROUP_PARENT (so operators and test suites can set it). */

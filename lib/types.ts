@@ -52,6 +52,13 @@ export type RunAsSpec =
       gid?: number;
       /** Supplementary groups; default: the user's groups from the group database. */
       groups?: number[];
+      /**
+       * Windows: run with a restricted token of the supervisor's own user (Administrators and
+       * other privileged groups deny-only, privileges removed). Not with user/uid.
+       */
+      restricted?: boolean;
+      /** Windows, with restricted: the token's integrity level. Default 'medium'. */
+      integrity?: 'low' | 'medium';
     };
 
 /** A resolved identity. */

@@ -251,10 +251,21 @@ export function validateRunAs(spec: unknown): RunAsSpec {
     return spec;
   }
   if (isPlainObject(spec)) {
+    const keys = ['user', 'uid', 'gid', 'groups', 'restricted', 'integrity'];
     for (const k of Object.keys(spec)) {
-      if (!['user', 'uid', 'gid', 'groups'].includes(k)) throw unknownKey('runAs', k, ['user', 'uid', 'gid', 'groups']);
+      if (!keys.includes(k)) throw unknownKey('runAs', k, keys);
     }
-    const s = spec as { user?: unknown; uid?: unknown; gid?: unknown; groups?: unknown };
+    const s = spec as { user?: unknown; uid?: unknown; gid?: unknown; groups?: unknown; restricted?: unknown; integrity?: unknown };
+    if (s.restricted !== undefined || s.integrity !== undefined) {
+      if (s.restricted !== true) throw new ConfineArgumentError('runAs: restricted must be true when given (integrity goes with it)');
+      if (s.integrity !== undefined && s.integrity !== 'low' && s.integrity !== 'medium') {
+        throw new ConfineArgumentError(`runAs: integrity must be 'low' or 'medium', got ${JSON.stringify(s.integrity)}`);
+      }
+      if (s.user !== undefined || s.uid !== undefined || s.gid !== undefined || s.groups !== undefined) {
+        throw new ConfineArgumentError('runAs: a restricted token is of the supervisor\'s own user: give no user, uid, gid or groups with it');
+      }
+      return { restricted: true, integrity: (s.integrity as 'low' | 'medium' | undefined) ?? 'medium' };
+    }
     if (s.user !== undefined) validateRunAs(s.user);
     if (s.uid !== undefined) validateId(s.uid, 'runAs: uid');
     if (s.gid !== undefined) validateId(s.gid, 'runAs: gid');

@@ -91,6 +91,12 @@ describe('limit() and runAs(): bad values are typed errors', () => {
     throwsTyped(() => command('true').runAs({ usr: 'nobody' }), ConfineArgumentError, ARG, /did you mean user/);
     throwsTyped(() => command('true').runAs({ uid: 1, groups: [-3] }), ConfineArgumentError, ARG);
     throwsTyped(() => command('true').runAs(null), ConfineArgumentError, ARG);
+    throwsTyped(() => command('true').runAs({ restricted: true, user: 'nobody' }), ConfineArgumentError, ARG, /own user/);
+    throwsTyped(() => command('true').runAs({ restricted: true, integrity: 'high' }), ConfineArgumentError, ARG, /integrity/);
+    throwsTyped(() => command('true').runAs({ restricted: false }), ConfineArgumentError, ARG, /must be true/);
+  });
+  test('a restricted token is Windows-only: a typed error at start elsewhere', { skip: process.platform === 'win32' && 'Windows runs it' }, async () => {
+    await assert.rejects(command('true').runAs({ restricted: true }).start(), (e) => e instanceof ConfineArgumentError && /Windows/.test(e.message));
   });
   test('a valid chain returns the executor', () => {
     const ex = command('true');

@@ -16,6 +16,8 @@ export interface LaunchRequest {
   /** One entry per child fd (0, 1, 2, ...). */
   stdio: StdioValue[];
   identity: Identity | null;
+  /** Windows: run with a restricted token of the supervisor's user (runAs({ restricted })). */
+  restricted: { integrity: 'low' | 'medium' } | null;
   resources: Resources;
   killOnParentExit: boolean;
   cgroupParent: string | undefined;
@@ -27,6 +29,8 @@ export interface PlanRequest {
   resources: Resources;
   identity: Identity | null;
   runAs: boolean;
+  /** runAs({ restricted: true }): a restricted token (Windows) rather than another user. */
+  restricted?: boolean;
   killOnParentExit: boolean;
   cgroupParent: string | undefined;
   customArgv0: boolean;
