@@ -235,10 +235,13 @@ describe('adversarial', { skip, timeout: 10 * 60_000 }, () => {
     chmodSync(suidId, 0o4755);
   });
 
-  after(() => {
+  after(async () => {
     const stray = user ? pidsOfUid(user.uid) : [];
     killPids(stray);
+    // userdel refuses a user that still has processes: wait for the kills to land.
+    if (user) await until(() => pidsOfUid(user.uid).length === 0, 5000);
     user?.remove();
+    const userLeft = user ? (() => { try { execFileSync('id', [user.name], { stdio: 'ignore' }); return true; } catch { return false; } })() : false;
     if (dir) rmSync(dir, { recursive: true, force: true });
     for (const kind of kinds) {
       const s = scoreOf(kind);
@@ -247,6 +250,7 @@ describe('adversarial', { skip, timeout: 10 * 60_000 }, () => {
       for (const d of s.declared) console.log(`  declared [${kind}] ${d}`);
     }
     assert.deepEqual(stray, [], 'no process of the test user outlived the suite');
+    assert.equal(userLeft, false, `test user ${user?.name} removed`);
     assert.deepEqual(zombieChildren(), []);
     assert.deepEqual(leftoverTestCgroups(), []);
   });
