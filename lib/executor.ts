@@ -216,7 +216,8 @@ export class Executor extends EventEmitter {
 
   /** strict: reject; otherwise one process warning per unenforced request. */
   #checkEnforcement(): void {
-    const missing = Object.entries(this.#enforced).filter(([k, e]) => k !== 'treeStop' && e && !e.enforced);
+    // treeStop and closeFds describe the backend, not a request: capabilities() reports them.
+    const missing = Object.entries(this.#enforced).filter(([k, e]) => k !== 'treeStop' && k !== 'closeFds' && e && !e.enforced);
     if (missing.length === 0) return;
     if (this.#options.strict) {
       throw new UnenforcedError(

@@ -126,7 +126,9 @@ export interface Enforcement {
   note?: string;
 }
 
-export type EnforcedMap = Partial<Record<ResourceName | 'runAs' | 'groups' | 'treeStop' | 'killOnParentExit', Enforcement>>;
+export type EnforcedMap = Partial<
+  Record<ResourceName | 'runAs' | 'groups' | 'treeStop' | 'killOnParentExit' | 'closeFds', Enforcement>
+>;
 
 /** The exit status of a tree: what `wait()`, `shutdown()` and `forceStop()` resolve to. */
 export interface ExitStatus {

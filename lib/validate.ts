@@ -93,13 +93,13 @@ export function validateResources(input: unknown, what = 'limit'): Resources {
     if (key === 'cpus') {
       if (typeof value !== 'string' || !CPUSET.test(value)) {
         throw new ConfineArgumentError(
-          `${what}: cpus must be a CPU list such as "0-1" or "0,2", got ${JSON.stringify(value)}`,
+          `${what}: cpus must be a CPU list such as "0-1" or "0,2", got ${show(value)}`,
         );
       }
       out[key] = value;
       continue;
     }
-    const rule = RESOURCE_RULES[key as keyof typeof RESOURCE_RULES];
+    const rule = Object.hasOwn(RESOURCE_RULES, key) ? RESOURCE_RULES[key as keyof typeof RESOURCE_RULES] : undefined;
     if (!rule) throw unknownKey(what, key, RESOURCE_NAMES);
     if (typeof value !== 'number' || !Number.isFinite(value)) {
       throw new ConfineArgumentError(`${what}: ${key} must be a finite number (${rule.unit}), got ${String(value)}`);
@@ -122,6 +122,18 @@ export function validateCString(value: unknown, what: string): string {
   if (typeof value !== 'string') throw new ConfineArgumentError(`${what} must be a string, got ${typeOf(value)}`);
   if (value.includes('\0')) throw new ConfineArgumentError(`${what} must not contain NUL bytes`);
   return value;
+}
+
+/** A value for an error message: never throws (BigInt and Symbol defeat JSON.stringify). */
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'symbol' || typeof v === 'function') return String(v);
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
 }
 
 function typeOf(v: unknown): string {
@@ -173,7 +185,7 @@ export function validateOptions(input: unknown): CommandOptions {
   if (!isPlainObject(input)) throw new ConfineArgumentError('command: options must be an object');
   for (const key of Object.keys(input)) {
     if (input[key] === undefined) continue;
-    if (key in REDIRECTED) throw new ConfineArgumentError(`command: option ${key} is not supported: ${REDIRECTED[key]}`);
+    if (Object.hasOwn(REDIRECTED, key)) throw new ConfineArgumentError(`command: option ${key} is not supported: ${REDIRECTED[key]}`);
     if (!(OPTION_KEYS as readonly string[]).includes(key)) throw unknownKey('command: options', key, OPTION_KEYS);
   }
   const o = input as CommandOptions;
@@ -200,7 +212,7 @@ export function validateOptions(input: unknown): CommandOptions {
     throw new ConfineArgumentError('command: options.signal must be an AbortSignal');
   }
   if (o.executor !== undefined && !KINDS.includes(o.executor)) {
-    throw new ConfineArgumentError(`command: options.executor must be one of ${KINDS.join(', ')}, got ${JSON.stringify(o.executor)}`);
+    throw new ConfineArgumentError(`command: options.executor must be one of ${KINDS.join(', ')}, got ${show(o.executor)}`);
   }
   if (o.cgroupParent !== undefined) validateCString(o.cgroupParent, 'command: options.cgroupParent');
   for (const k of ['strict', 'killOnParentExit', 'detached', 'windowsHide'] as const) {
@@ -246,7 +258,7 @@ export function validateRunAs(spec: unknown): RunAsSpec {
       validateId(Number(m[1]), 'runAs: uid');
       validateId(Number(m[2]), 'runAs: gid');
     } else if (spec.includes(':')) {
-      throw new ConfineArgumentError(`runAs: expected a user name, a uid or "uid:gid", got ${JSON.stringify(spec)}`);
+      throw new ConfineArgumentError(`runAs: expected a user name, a uid or "uid:gid", got ${show(spec)}`);
     }
     return spec;
   }
@@ -259,7 +271,7 @@ export function validateRunAs(spec: unknown): RunAsSpec {
     if (s.restricted !== undefined || s.integrity !== undefined) {
       if (s.restricted !== true) throw new ConfineArgumentError('runAs: restricted must be true when given (integrity goes with it)');
       if (s.integrity !== undefined && s.integrity !== 'low' && s.integrity !== 'medium') {
-        throw new ConfineArgumentError(`runAs: integrity must be 'low' or 'medium', got ${JSON.stringify(s.integrity)}`);
+        throw new ConfineArgumentError(`runAs: integrity must be 'low' or 'medium', got ${show(s.integrity)}`);
       }
       if (s.user !== undefined || s.uid !== undefined || s.gid !== undefined || s.groups !== undefined) {
         throw new ConfineArgumentError('runAs: a restricted token is of the supervisor\'s own user: give no user, uid, gid or groups with it');

@@ -141,7 +141,8 @@ async function runNodeAsUser(script) {
     const child = addon.spawn({
       file: process.execPath,
       argv: ['node', file],
-      envp: ['PATH=/usr/bin:/bin', `HOME=${tmp}`],
+      // LD_PRELOAD passes through for npm run test:asan (the sanitizer runtime must come first).
+      envp: ['PATH=/usr/bin:/bin', `HOME=${tmp}`, ...(process.env.LD_PRELOAD ? [`LD_PRELOAD=${process.env.LD_PRELOAD}`] : [])],
       cwd: tmp,
       uid: user.uid,
       gid: user.gid,

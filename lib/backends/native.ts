@@ -94,6 +94,7 @@ export class NativeBackend implements Backend {
           }
         : { enforced: false, mechanism: 'exit-hook', scope: 'tree', note: 'the tree is killed when the supervisor exits normally; macOS has no parent-death signal' });
     }
+    out.closeFds = { enforced: true, mechanism: 'close_range', scope: 'process', note: 'every descriptor above stdio is closed before exec' };
     out.treeStop = cg
       ? { enforced: true, mechanism: cg.version === 2 ? 'cgroup2' : 'cgroup1', scope: 'tree', note: cg.version === 2 ? 'cgroup.kill (or freeze, kill, thaw)' : 'freeze, kill every member, thaw' }
       : {

@@ -10,6 +10,7 @@
 
 import { spawn, execFile, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import { SpawnError, fromNodeError, SystemError } from '../errors.js';
 import { descendants, pidExists, processStartTime } from '../proc.js';
@@ -84,12 +85,19 @@ export class UniversalBackend implements Backend {
       out.killOnParentExit = killOnParentExitEnforcement({ cgroup: false, pdeathsig: false }, { enforced: false, mechanism: 'exit-hook', scope: 'tree', note: 'the tree is killed when the supervisor exits normally; a SIGKILLed supervisor leaves it running (needs the native addon)' });
     }
     out.treeStop = treeStopEnforcement();
+    out.closeFds = {
+      enforced: false,
+      mechanism: 'none',
+      scope: 'process',
+      note: 'child_process (libuv) passes on every descriptor the supervisor opened without O_CLOEXEC (Node opens its own with it; native addons and inherited ones may not)',
+    };
     return out;
   }
 
   async launch(req: LaunchRequest): Promise<Tree> {
     const rlimits = isWindows || req.customArgv0 ? [] : Object.entries(RLIMIT_RESOURCES).filter(([k]) => req.resources[k as keyof Resources] !== undefined);
     const handshake = rlimits.length > 0;
+    const wrapperToken = `confine-wrapper-${randomBytes(6).toString('hex')}`;
     let file = req.file;
     let args = req.argv.slice(1);
     const stdio: StdioValue[] = req.stdio.map((s) => s ?? 'ignore');
@@ -98,13 +106,15 @@ export class UniversalBackend implements Backend {
       let nofile = '';
       for (const [key, rule] of rlimits) {
         const value = Math.floor((req.resources[key as keyof Resources] as number) / rule!.ulimitUnit);
-        // The shell needs spare fds to close fd 3: the open-files limit comes after that, and
-        // a failure there can only show as exit status 127 with the shell's message.
+        // Under a small open-files limit the shell cannot redirect at all (it saves fds above
+        // 10 first): that limit comes last, after fd 3 is closed, so a failure there can only
+        // show as exit status 127 with the shell's message, and start() waits for the exec.
         if (rule!.rlimit === 'nofile') nofile = `ulimit -n ${value} || exit 127`;
         else lines.push(`ulimit ${rule!.ulimitFlag} ${value} 2>/dev/null || { echo "rlimit ${rule!.rlimit}" >&3; exit 127; }`);
       }
       lines.push('exec 3>&-');
-      if (nofile) lines.push(nofile);
+      // A token that names this wrapper in /proc/<pid>/cmdline until the exec replaces it.
+      if (nofile) lines.push(`${nofile} # ${wrapperToken}`);
       lines.push('exec "$0" "$@"');
       file = '/bin/sh';
       args = ['-c', lines.join('\n'), req.file, ...args];
@@ -146,12 +156,34 @@ export class UniversalBackend implements Backend {
           errno: 'EPERM',
         });
       }
+      if (rlimits.some(([, r]) => r!.rlimit === 'nofile')) await execDone(tree.pid, tree.exited, wrapperToken);
     }
     return tree;
   }
 
   async attach(data: HandleData): Promise<Tree> {
     return new AttachedTree(data);
+  }
+}
+
+/**
+ * Resolves once the wrapper shell has exec'd the program (its command line no longer holds the
+ * wrapper's script), or has exited. Linux reads /proc; elsewhere the exec follows within the
+ * shell's next few instructions and is not awaited.
+ */
+async function execDone(pid: number, exited: Promise<unknown>, token: string): Promise<void> {
+  if (!isLinux) return;
+  let over = false;
+  void exited.then(() => (over = true));
+  for (let i = 0; i < 2000 && !over; i++) {
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      return;
+    }
+    if (!cmdline.includes(token)) return;
+    await new Promise((r) => setTimeout(r, 1));
   }
 }
 

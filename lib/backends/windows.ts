@@ -188,6 +188,7 @@ export class WindowsBackend implements Backend {
       out.killOnParentExit = { enforced: true, mechanism: 'job', scope: 'tree', note: 'JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE: the tree dies when the supervisor closes the job or dies in any way' };
     }
     out.treeStop = { enforced: true, mechanism: 'job', scope: 'tree', note: 'TerminateJobObject; every descendant is born in the job and breakaway is never allowed' };
+    out.closeFds = { enforced: true, mechanism: 'handle-list', scope: 'process', note: 'PROC_THREAD_ATTRIBUTE_HANDLE_LIST: the child inherits its stdio handles and nothing else' };
     return out;
   }
 

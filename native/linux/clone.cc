@@ -18,6 +18,10 @@
 #include "../posix/start_child.h"
 #include "clone.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
 #endif
@@ -171,6 +175,11 @@ StartResult StartChild(const ChildPlan& plan, const StartOptions& opts) {
   }
   mprotect(map, static_cast<size_t>(page), PROT_NONE);  // guard page; best effort
   char* stack = static_cast<char*>(map) + page;
+#if defined(__SANITIZE_ADDRESS__)
+  // Under AddressSanitizer (npm run test:asan): a previous child's stack frames never returned,
+  // and a new mapping at the same address would still carry their shadow poisoning.
+  ASAN_UNPOISON_MEMORY_REGION(stack, kStackSize);
+#endif
 
   int pidfd = -1;
   const int savedErrno = errno;  // the child's syscall() stubs write this thread's errno
