@@ -53,6 +53,33 @@ test('autoselectExecutor() is windows with the addon; capabilities say why', { s
   assert.equal(caps.detail.treeStop.mechanism, 'job');
 });
 
+test('shutdown with grace: a child that ignores it is killed after the grace; kill() terminates the leader', { skip }, async (t) => {
+  const ex = stopAfter(t, confine.command(NODE, ['-e', `process.on('SIGBREAK', () => {}); ${IDLE}`], { stdio: 'ignore' }));
+  await ex.start();
+  const t0 = Date.now();
+  const st = await ex.shutdown({ signal: 'SIGTERM', graceMs: 300 });
+  assert.ok(Date.now() - t0 >= 280, `stopped after ${Date.now() - t0} ms`);
+  assert.equal(st.stopped, true);
+  assert.equal(st.exitCode, 1);
+  assert.ok(!h.alive(ex.pid));
+
+  const k = stopAfter(t, confine.command(NODE, ['-e', IDLE], { stdio: 'ignore' }));
+  await k.start();
+  assert.equal(k.kill('SIGTERM'), true);
+  const ks = await k.wait();
+  assert.equal(ks.exitCode, 1);
+  assert.equal(ks.signal, null);
+  assert.equal(k.kill(), false, 'gone');
+});
+
+test('timeout → timedOut', { skip }, async (t) => {
+  const ex = stopAfter(t, confine.command(NODE, ['-e', IDLE], { stdio: 'ignore', timeout: 200, graceMs: 100 }));
+  await ex.start();
+  const st = await ex.wait();
+  assert.equal(st.timedOut, true);
+  assert.equal(st.stopped, true);
+});
+
 test("cmd /c 'exit 7': exit code 7, signal null, events spawn → exit → close", { skip }, async () => {
   const ex = confine.command('cmd.exe', ['/d', '/c', 'exit 7'], { stdio: 'ignore' });
   assert.equal(ex.kind, 'windows');
@@ -101,38 +128,16 @@ test('forceStop kills the child and its grandchild (checked by pid); stats count
   assert.ok(h.alive(ex.pid) && h.alive(grandchild));
   const stats = await ex.stats();
   assert.ok(stats.processes >= 2, `processes ${stats.processes}`);
+  assert.equal(typeof stats.memoryBytes, 'number');
+  const upd = await ex.update({ maxProcesses: 16, openFiles: 64 });
+  assert.equal(upd.maxProcesses.mechanism, 'job');
+  assert.equal(upd.maxProcesses.enforced, !wine);
+  assert.equal(upd.openFiles.enforced, false);
   const st = await ex.forceStop();
   assert.equal(st.stopped, true);
   assert.equal(st.signal, null);
   assert.equal(st.exitCode, 1);
   assert.ok(await h.waitFor(() => !h.alive(ex.pid) && !h.alive(grandchild), 5000), 'no process of the tree is alive');
-});
-
-test('shutdown with grace: a child that ignores it is killed after the grace; kill() terminates the leader', { skip }, async (t) => {
-  const ex = stopAfter(t, confine.command(NODE, ['-e', `process.on('SIGBREAK', () => {}); ${IDLE}`], { stdio: 'ignore' }));
-  await ex.start();
-  const t0 = Date.now();
-  const st = await ex.shutdown({ signal: 'SIGTERM', graceMs: 300 });
-  assert.ok(Date.now() - t0 >= 280, `stopped after ${Date.now() - t0} ms`);
-  assert.equal(st.stopped, true);
-  assert.equal(st.exitCode, 1);
-  assert.ok(!h.alive(ex.pid));
-
-  const k = stopAfter(t, confine.command(NODE, ['-e', IDLE], { stdio: 'ignore' }));
-  await k.start();
-  assert.equal(k.kill('SIGTERM'), true);
-  const ks = await k.wait();
-  assert.equal(ks.exitCode, 1);
-  assert.equal(ks.signal, null);
-  assert.equal(k.kill(), false, 'gone');
-});
-
-test('timeout → timedOut', { skip }, async (t) => {
-  const ex = stopAfter(t, confine.command(NODE, ['-e', IDLE], { stdio: 'ignore', timeout: 200, graceMs: 100 }));
-  await ex.start();
-  const st = await ex.wait();
-  assert.equal(st.timedOut, true);
-  assert.equal(st.stopped, true);
 });
 
 test('missing program → CommandNotFoundError, nothing started; not a program → SpawnError at create', { skip }, async () => {
