@@ -20,6 +20,9 @@ export async function attachTree(handleOrPid: string | number): Promise<{ tree: 
   } else if (typeof handleOrPid === 'string') {
     const d = decodeHandle(handleOrPid);
     if (!d) throw new ConfineArgumentError('openPid: not a confine handle (expected a pid or executor.handle)');
+    // Windows proves identity in the backend (the job by name, the pid in it, its creation
+    // time from the addon): there is no ps there.
+    if (d.kind === 'windows' && process.platform === 'win32') return attachWith(d);
     const now = processStartTime(d.pid);
     if (now === null) throw new StaleHandleError(`openPid: the process ${d.pid} of this handle is gone`, { errno: 'ESRCH' });
     if (d.startTime !== null && now !== d.startTime) {
@@ -29,6 +32,10 @@ export async function attachTree(handleOrPid: string | number): Promise<{ tree: 
   } else {
     throw new ConfineArgumentError('openPid: expected a pid or a handle string');
   }
+  return attachWith(data);
+}
+
+async function attachWith(data: HandleData): Promise<{ tree: Tree; backend: Backend }> {
   let backend = backendFor(data.kind);
   if (backend.unavailable() !== null) backend = backendFor('universal');
   return { tree: await backend.attach(data), backend };

@@ -3,7 +3,7 @@
 #
 # Runs the cgroup suite on a pure cgroup v2 kernel: builds the TypeScript on the host, then
 # boots ONE throwaway VM (scripts/cgroup2-vm.sh) that runs ONE `node --test` over
-# test/cgroup.test.mjs and test/linux-cgroup.test.mjs plus any test files given as arguments. Exit status: the tests'; 125 when
+# test/cgroup.test.mjs, linux-cgroup, lifecycle and adversarial (cgroup cases) plus any given. Exit status: the tests'; 125 when
 # the VM failed. Needs root and apt (first run: ~30 s of installs and downloads).
 #   CONFINE_SKIP_BUILD=1   use dist/ as it is
 #   CONFINE_VM_ARGS="..."  extra options for cgroup2-vm.sh (e.g. "--cpus 2 --mem 2G -v")
@@ -13,7 +13,7 @@ if [ -z "${CONFINE_SKIP_BUILD:-}" ]; then
   npx tsc -p tsconfig.json
 fi
 [ "${1:-}" != -- ] || shift
-files=(test/cgroup.test.mjs test/linux-cgroup.test.mjs "$@")
+files=(test/cgroup.test.mjs test/linux-cgroup.test.mjs test/lifecycle.test.mjs test/adversarial.test.mjs "$@")
 start=$(date +%s%N)
 rc=0
 # shellcheck disable=SC2086

@@ -407,7 +407,9 @@ describe('adversarial', { skip, timeout: 10 * 60_000 }, () => {
       test('leave the cgroup: pid into another executor\'s, the supervisor\'s, the parent\'s and the root cgroup.procs', async () => {
         const { escaped, picked } = await attackCase(kind, 'cgroup-move', (n) => n.startsWith('cgroup-move:'));
         assert.ok(picked.some(([n]) => n.endsWith(`${cgroupMounts()[0]}/cgroup.procs`)), 'the root cgroup was tried');
-        if (kind === 'linux') assert.ok(picked.length >= 4, `several cgroups tried: ${picked.map(([n]) => n)}`);
+        // v1: another executor's, the supervisor's, the parent's and the root; v2 in the VM: the
+        // supervisor sits in the root cgroup, so three distinct ones.
+        if (kind === 'linux') assert.ok(picked.length >= (cgroupMounts().length > 1 ? 4 : 3), `several cgroups tried: ${picked.map(([n]) => n)}`);
         assert.deepEqual(escaped, []);
         assert.deepEqual(await hostFine(kind), []);
       });

@@ -3,8 +3,9 @@
 // zero zombies, the supervisor's fd count back to its start, no task cgroup left, RSS growth
 // under 10 MB after a full GC. The figures are printed.
 //
-//   CONFINE_LEAK_SPAWNS   spawns per backend (default 20000; ~1-2.5 min per backend on a busy
-//                         2-core machine, see docs/security-tests.md)
+//   CONFINE_LEAK_SPAWNS   spawns per backend (default: 20000 in all, split across the backends
+//                         available; 20000 per backend takes ~1-2.5 min each on a busy 2-core
+//                         machine, see docs/security-tests.md)
 //   CONFINE_LEAK_CONCURRENCY  in flight at once (default 16)
 
 import { test, describe, after } from 'node:test';
@@ -17,12 +18,12 @@ import { availableKinds, zombieChildren, openFds, leftoverTestCgroups, until, te
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc');
 
-const SPAWNS = Number(process.env.CONFINE_LEAK_SPAWNS ?? 20000);
+const kinds = await availableKinds();
+const SPAWNS = Number(process.env.CONFINE_LEAK_SPAWNS ?? Math.ceil(20000 / kinds.length));
 const CONCURRENCY = Number(process.env.CONFINE_LEAK_CONCURRENCY ?? 16);
 // V8 keeps the heap pages it grew into during the first few thousand spawns (heapTotal grows
 // ~10 MB and stays, heapUsed does not): warm up long enough to reach that plateau.
-const WARMUP = Math.min(3000, Math.ceil(SPAWNS / 5));
-const kinds = await availableKinds();
+const WARMUP = Math.min(3000, Math.ceil(SPAWNS / 2));
 
 async function settle() {
   for (let i = 0; i < 4; i++) {

@@ -181,8 +181,12 @@ export class WindowsBackend implements Backend {
       if (JOB_RESOURCES[key]) out[key] = jobEnforcement(key, p, req.resources);
       else out[key] = NONE(NOT_ON_WINDOWS[key] ?? 'no Windows mechanism');
     }
-    if (req.runAs) {
-      out.runAs = NONE('running as another user by name or uid needs a password or a service on Windows; not supported (a restricted token of the supervisor\'s own user is the addon\'s least-privilege tool, not yet in the API)');
+    if (req.runAs && req.restricted) {
+      out.runAs = p.wine !== null
+        ? NONE('restricted token: created and used, but Wine does not apply it (the child keeps the full token); enforced on real Windows')
+        : { enforced: true, mechanism: 'restricted-token', scope: 'tree', note: 'CreateRestrictedToken: Administrators and other privileged groups deny-only, privileges removed; children inherit it' };
+    } else if (req.runAs) {
+      out.runAs = NONE('running as another user by name or uid needs a password or a service on Windows; not supported: use runAs({ restricted: true }) for a restricted token of the supervisor\'s own user');
     }
     if (req.killOnParentExit) {
       out.killOnParentExit = { enforced: true, mechanism: 'job', scope: 'tree', note: 'JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE: the tree dies when the supervisor closes the job or dies in any way' };
@@ -231,6 +235,7 @@ export class WindowsBackend implements Backend {
         stdio,
         limits: jobLimits(req.resources),
         killOnClose: req.killOnParentExit,
+        ...(req.restricted ? { restrictedToken: { integrity: req.restricted.integrity } } : {}),
         strictLimits: false, // strict is the Executor's, from plan(); a limit the job refuses is warned about below
         windowsHide: true,
       }) as SpawnResult;

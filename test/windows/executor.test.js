@@ -215,7 +215,7 @@ test('handle → the backend attaches by job name and pid, proves identity, and 
   assert.equal((await ex.wait()).exitCode, 1);
 });
 
-test('handle → openPid round-trip', { skip, todo: skip ? false : 'lib/open-pid.ts checks the start time with `ps`, which Windows has not: it must leave windows handles to the backend (see the report)' }, async (t) => {
+test('handle → openPid round-trip', { skip }, async (t) => {
   const ex = stopAfter(t, confine.command(NODE, ['-e', IDLE], { stdio: 'ignore' }));
   await ex.start();
   const again = await confine.openPid(ex.handle);
@@ -224,4 +224,15 @@ test('handle → openPid round-trip', { skip, todo: skip ? false : 'lib/open-pid
   const st = await again.forceStop();
   assert.equal(st.reattached, true);
   assert.equal((await ex.wait()).exitCode, 1);
+});
+
+test('runAs({ restricted: true }): the child starts with a restricted token; enforced says what Wine does with it', { skip }, async (t) => {
+  const ex = stopAfter(t, confine.command(NODE, ['-e', 'process.exit(3)'], { stdio: 'ignore' }).runAs({ restricted: true, integrity: 'low' }));
+  const claim = ex.enforced.runAs;
+  const wine = h.wine();
+  assert.equal(claim.enforced, !wine, claim.note);
+  if (wine) assert.match(claim.note, /Wine/);
+  else assert.equal(claim.mechanism, 'restricted-token');
+  await ex.start();
+  assert.equal((await ex.wait()).exitCode, 3);
 });
