@@ -24,7 +24,15 @@ export function capabilities(): Capabilities {
   const backend = backendFor(kind);
   const every: Resources = {};
   for (const name of RESOURCE_NAMES) (every as Record<string, unknown>)[name] = name === 'cpus' ? '0' : 1;
-  const plan = backend.plan({ resources: every, identity: null, runAs: true, restricted: false, killOnParentExit: true, cgroupParent: undefined, customArgv0: false });
+  const plan = backend.plan({
+    resources: every,
+    identity: null,
+    runAs: true,
+    restricted: false,
+    killOnParentExit: true,
+    cgroupParent: undefined,
+    customArgv0: false,
+  });
   const missing: { what: string; why: string }[] = [];
   const loadError = nativeLoadError();
   if (loadError) missing.push({ what: 'native addon', why: loadError });
@@ -46,7 +54,7 @@ export function capabilities(): Capabilities {
   return {
     native: addon !== null,
     backend: kind,
-    reason: loadError ?? (kind === 'universal' ? missing.find((m) => m.what.endsWith('backend'))?.why ?? null : null),
+    reason: loadError ?? (kind === 'universal' ? (missing.find((m) => m.what.endsWith('backend'))?.why ?? null) : null),
     platform: process.platform,
     root: isRoot(),
     backends,

@@ -75,7 +75,10 @@ function parseNumber(text: string, what: string): number {
 }
 
 function formatEnforced(enforced: EnforcedMap): string {
-  const rows = Object.entries(enforced).map(([k, e]) => `  ${k.padEnd(18)} ${e!.enforced ? 'enforced' : 'NOT enforced'}  ${e!.mechanism} (${e!.scope})${e!.note ? `: ${e!.note}` : ''}`);
+  const rows = Object.entries(enforced).map(
+    ([k, e]) =>
+      `  ${k.padEnd(18)} ${e!.enforced ? 'enforced' : 'NOT enforced'}  ${e!.mechanism} (${e!.scope})${e!.note ? `: ${e!.note}` : ''}`,
+  );
   return rows.join('\n');
 }
 
@@ -215,9 +218,19 @@ function doctor(argv: string[]): number {
     `platform:  ${caps.platform}${caps.root ? ', running as root' : ', not root'}`,
   ];
   if (caps.addon) lines.push(`addon:     ${caps.addon.version} ${caps.addon.path ?? ''}`);
-  const cg = caps.detail?.cgroup as { mode: string; version: number | null; parent: Record<string, string> | null; reason: string | null } | undefined;
-  if (cg) lines.push(`cgroups:   ${cg.mode}${cg.parent ? `, tasks under ${[...new Set(Object.values(cg.parent))].join(' ')}` : `, unusable: ${cg.reason}`}`);
-  if (Object.keys(caps.features).length) lines.push(`kernel:    ${Object.entries(caps.features).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  const cg = caps.detail?.cgroup as
+    | { mode: string; version: number | null; parent: Record<string, string> | null; reason: string | null }
+    | undefined;
+  if (cg)
+    lines.push(
+      `cgroups:   ${cg.mode}${cg.parent ? `, tasks under ${[...new Set(Object.values(cg.parent))].join(' ')}` : `, unusable: ${cg.reason}`}`,
+    );
+  if (Object.keys(caps.features).length)
+    lines.push(
+      `kernel:    ${Object.entries(caps.features)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
+    );
   lines.push('', 'limits:');
   lines.push(formatEnforced(caps.resources));
   if (caps.missing.length) {

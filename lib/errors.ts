@@ -12,9 +12,7 @@ export interface ErrorDetail {
   cause?: unknown;
 }
 
-const errnoByNumber = new Map<number, string>(
-  Object.entries(osConstants.errno).map(([name, n]) => [n as number, name]),
-);
+const errnoByNumber = new Map<number, string>(Object.entries(osConstants.errno).map(([name, n]) => [n as number, name]));
 
 /** errno number (as the kernel reports it) to its name, e.g. 2 → 'ENOENT'. */
 export function errnoName(n: number): string {
@@ -89,10 +87,7 @@ export class SpawnError extends ConfineError {
 export class UnenforcedError extends ConfineError {
   readonly limits: string[];
   constructor(limits: string[], backend: string, why: string) {
-    super(
-      'ERR_CONFINE_UNENFORCED',
-      `strict: the ${backend} backend cannot enforce ${limits.join(', ')}: ${why}`,
-    );
+    super('ERR_CONFINE_UNENFORCED', `strict: the ${backend} backend cannot enforce ${limits.join(', ')}: ${why}`);
     this.limits = limits;
   }
 }

@@ -188,7 +188,9 @@ export class Executor extends EventEmitter {
     const cwd = await checkCwd(o.cwd);
     const restricted = isRestricted(this.#runAs);
     if (restricted && process.platform !== 'win32') {
-      throw new ConfineArgumentError('runAs({ restricted: true }) is a Windows token; on POSIX run as another user: runAs("nobody")');
+      throw new ConfineArgumentError(
+        'runAs({ restricted: true }) is a Windows token; on POSIX run as another user: runAs("nobody")',
+      );
     }
     this.#identity = this.#runAs === null || restricted ? null : await resolveIdentity(this.#runAs);
     const env = childEnv(o.env, this.#identity);
@@ -258,7 +260,10 @@ export class Executor extends EventEmitter {
   }
 
   #politeStop(): Promise<ExitStatus> {
-    return this.shutdown({ signal: this.#options.killSignal ?? 'SIGTERM', graceMs: this.#options.graceMs ?? DEFAULT_GRACE_MS }).catch(() => this.#exit);
+    return this.shutdown({
+      signal: this.#options.killSignal ?? 'SIGTERM',
+      graceMs: this.#options.graceMs ?? DEFAULT_GRACE_MS,
+    }).catch(() => this.#exit);
   }
 
   #onExit(raw: Awaited<Tree['exited']>): void {
@@ -446,4 +451,3 @@ export function describeAttached(pid: number): string {
     return `pid:${pid}`;
   }
 }
-

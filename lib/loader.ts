@@ -35,7 +35,11 @@ function load(): LoadResult {
       addon.probe();
       return { addon, reason: null, path: explicit };
     } catch (e) {
-      return { addon: null, reason: `CONFINE_ADDON_PATH=${explicit} did not load: ${(e as Error).message?.split('\n')[0]}`, path: null };
+      return {
+        addon: null,
+        reason: `CONFINE_ADDON_PATH=${explicit} did not load: ${(e as Error).message?.split('\n')[0]}`,
+        path: null,
+      };
     }
   }
   try {

@@ -57,7 +57,12 @@ export async function lookPath(file: string, cwd: string, pathEnv: string | unde
     }
   }
   if (denied !== null) {
-    throw new CommandNotFoundError(file, { errno: 'EACCES', syscall: 'access', path: denied, message: `command not executable: ${denied}` });
+    throw new CommandNotFoundError(file, {
+      errno: 'EACCES',
+      syscall: 'access',
+      path: denied,
+      message: `command not executable: ${denied}`,
+    });
   }
   throw new CommandNotFoundError(file, { message: `command not found in PATH: ${file}` });
 }

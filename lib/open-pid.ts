@@ -13,9 +13,11 @@ export async function attachTree(handleOrPid: string | number): Promise<{ tree: 
   let data: HandleData;
   if (typeof handleOrPid === 'number' || /^\d+$/.test(String(handleOrPid))) {
     const pid = Number(handleOrPid);
-    if (!Number.isInteger(pid) || pid <= 0 || pid > 2 ** 31 - 1) throw new ConfineArgumentError(`openPid: invalid pid ${handleOrPid}`);
+    if (!Number.isInteger(pid) || pid <= 0 || pid > 2 ** 31 - 1)
+      throw new ConfineArgumentError(`openPid: invalid pid ${handleOrPid}`);
     const startTime = processStartTime(pid);
-    if (startTime === null) throw new StaleHandleError(`openPid: no process with pid ${pid}`, { errno: 'ESRCH', syscall: 'kill' });
+    if (startTime === null)
+      throw new StaleHandleError(`openPid: no process with pid ${pid}`, { errno: 'ESRCH', syscall: 'kill' });
     data = { kind: autoselectKind(), pid, startTime };
   } else if (typeof handleOrPid === 'string') {
     const d = decodeHandle(handleOrPid);

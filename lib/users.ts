@@ -81,7 +81,9 @@ interface NativeUser {
   groups: number[];
 }
 
-async function lookupUser(user: string | number): Promise<{ uid: number; gid: number; name: string; home: string; groups: number[] } | null> {
+async function lookupUser(
+  user: string | number,
+): Promise<{ uid: number; gid: number; name: string; home: string; groups: number[] } | null> {
   const addon = nativeAddon();
   if (addon && typeof addon.lookupUser === 'function') {
     const u = addon.lookupUser(user) as NativeUser | null;
@@ -108,7 +110,12 @@ export async function resolveIdentity(spec: RunAsSpec): Promise<Identity> {
     return fromUser(spec);
   }
   if (typeof spec === 'number') return fromUser(spec);
-  const base = spec.user !== undefined ? await resolveIdentity(spec.user) : spec.gid !== undefined ? await idPair(spec.uid!, spec.gid) : await fromUser(spec.uid!);
+  const base =
+    spec.user !== undefined
+      ? await resolveIdentity(spec.user)
+      : spec.gid !== undefined
+        ? await idPair(spec.uid!, spec.gid)
+        : await fromUser(spec.uid!);
   const gid = spec.gid ?? base.gid;
   const groups = spec.groups ? [...spec.groups] : spec.gid !== undefined && spec.gid !== base.gid ? [gid] : base.groups;
   return { ...base, gid, groups: dedupe(groups) };

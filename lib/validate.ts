@@ -75,8 +75,7 @@ function editDistance(a: string, b: string): number {
 function unknownKey(what: string, key: string, known: readonly string[]): ConfineArgumentError {
   const hint = closest(key, known);
   return new ConfineArgumentError(
-    `${what}: unknown key ${JSON.stringify(key)}${hint ? ` (did you mean ${hint}?)` : ''}; ` +
-      `known keys: ${known.join(', ')}`,
+    `${what}: unknown key ${JSON.stringify(key)}${hint ? ` (did you mean ${hint}?)` : ''}; ` + `known keys: ${known.join(', ')}`,
   );
 }
 
@@ -92,9 +91,7 @@ export function validateResources(input: unknown, what = 'limit'): Resources {
     if (value === undefined) continue;
     if (key === 'cpus') {
       if (typeof value !== 'string' || !CPUSET.test(value)) {
-        throw new ConfineArgumentError(
-          `${what}: cpus must be a CPU list such as "0-1" or "0,2", got ${show(value)}`,
-        );
+        throw new ConfineArgumentError(`${what}: cpus must be a CPU list such as "0-1" or "0,2", got ${show(value)}`);
       }
       out[key] = value;
       continue;
@@ -108,9 +105,7 @@ export function validateResources(input: unknown, what = 'limit'): Resources {
       throw new ConfineArgumentError(`${what}: ${key} must be an integer (${rule.unit}), got ${value}`);
     }
     if (value < rule.min || value > rule.max) {
-      throw new ConfineArgumentError(
-        `${what}: ${key} must be between ${rule.min} and ${rule.max} (${rule.unit}), got ${value}`,
-      );
+      throw new ConfineArgumentError(`${what}: ${key} must be between ${rule.min} and ${rule.max} (${rule.unit}), got ${value}`);
     }
     out[key] = value;
   }
@@ -185,7 +180,8 @@ export function validateOptions(input: unknown): CommandOptions {
   if (!isPlainObject(input)) throw new ConfineArgumentError('command: options must be an object');
   for (const key of Object.keys(input)) {
     if (input[key] === undefined) continue;
-    if (Object.hasOwn(REDIRECTED, key)) throw new ConfineArgumentError(`command: option ${key} is not supported: ${REDIRECTED[key]}`);
+    if (Object.hasOwn(REDIRECTED, key))
+      throw new ConfineArgumentError(`command: option ${key} is not supported: ${REDIRECTED[key]}`);
     if (!(OPTION_KEYS as readonly string[]).includes(key)) throw unknownKey('command: options', key, OPTION_KEYS);
   }
   const o = input as CommandOptions;
@@ -198,13 +194,16 @@ export function validateOptions(input: unknown): CommandOptions {
     for (const [k, v] of Object.entries(o.env)) {
       if (v === undefined) continue;
       validateCString(k, 'command: options.env key');
-      if (k === '' || k.includes('=')) throw new ConfineArgumentError(`command: options.env key ${JSON.stringify(k)} is not a valid name`);
+      if (k === '' || k.includes('='))
+        throw new ConfineArgumentError(`command: options.env key ${JSON.stringify(k)} is not a valid name`);
       validateCString(String(v), `command: options.env.${k}`);
     }
   }
   if (o.argv0 !== undefined) validateCString(o.argv0, 'command: options.argv0');
   if (o.timeout !== undefined && (!Number.isInteger(o.timeout) || o.timeout <= 0)) {
-    throw new ConfineArgumentError(`command: options.timeout must be a positive integer of milliseconds, got ${String(o.timeout)}`);
+    throw new ConfineArgumentError(
+      `command: options.timeout must be a positive integer of milliseconds, got ${String(o.timeout)}`,
+    );
   }
   if (o.graceMs !== undefined) validateGrace(o.graceMs, 'command: options.graceMs');
   if (o.killSignal !== undefined) signalNumber(o.killSignal, 'command: options.killSignal');
@@ -216,7 +215,8 @@ export function validateOptions(input: unknown): CommandOptions {
   }
   if (o.cgroupParent !== undefined) validateCString(o.cgroupParent, 'command: options.cgroupParent');
   for (const k of ['strict', 'killOnParentExit', 'detached', 'windowsHide'] as const) {
-    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new ConfineArgumentError(`command: options.${k} must be a boolean`);
+    if (o[k] !== undefined && typeof o[k] !== 'boolean')
+      throw new ConfineArgumentError(`command: options.${k} must be a boolean`);
   }
   if (o.stdio !== undefined) validateStdio(o.stdio);
   return { ...o };
@@ -247,7 +247,8 @@ function validateStdio(stdio: unknown): void {
 /** Validates a runAs spec's shape (the user database is asked later, in start()). */
 export function validateRunAs(spec: unknown): RunAsSpec {
   if (typeof spec === 'number') {
-    if (!Number.isInteger(spec) || spec < 0 || spec > 0xfffffffe) throw new ConfineArgumentError(`runAs: uid must be an integer 0..4294967294, got ${spec}`);
+    if (!Number.isInteger(spec) || spec < 0 || spec > 0xfffffffe)
+      throw new ConfineArgumentError(`runAs: uid must be an integer 0..4294967294, got ${spec}`);
     return spec;
   }
   if (typeof spec === 'string') {
@@ -267,14 +268,24 @@ export function validateRunAs(spec: unknown): RunAsSpec {
     for (const k of Object.keys(spec)) {
       if (!keys.includes(k)) throw unknownKey('runAs', k, keys);
     }
-    const s = spec as { user?: unknown; uid?: unknown; gid?: unknown; groups?: unknown; restricted?: unknown; integrity?: unknown };
+    const s = spec as {
+      user?: unknown;
+      uid?: unknown;
+      gid?: unknown;
+      groups?: unknown;
+      restricted?: unknown;
+      integrity?: unknown;
+    };
     if (s.restricted !== undefined || s.integrity !== undefined) {
-      if (s.restricted !== true) throw new ConfineArgumentError('runAs: restricted must be true when given (integrity goes with it)');
+      if (s.restricted !== true)
+        throw new ConfineArgumentError('runAs: restricted must be true when given (integrity goes with it)');
       if (s.integrity !== undefined && s.integrity !== 'low' && s.integrity !== 'medium') {
         throw new ConfineArgumentError(`runAs: integrity must be 'low' or 'medium', got ${show(s.integrity)}`);
       }
       if (s.user !== undefined || s.uid !== undefined || s.gid !== undefined || s.groups !== undefined) {
-        throw new ConfineArgumentError('runAs: a restricted token is of the supervisor\'s own user: give no user, uid, gid or groups with it');
+        throw new ConfineArgumentError(
+          "runAs: a restricted token is of the supervisor's own user: give no user, uid, gid or groups with it",
+        );
       }
       return { restricted: true, integrity: (s.integrity as 'low' | 'medium' | undefined) ?? 'medium' };
     }

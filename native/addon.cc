@@ -37,12 +37,13 @@ std::string NameOfErrno(int err) {
 
 // Throws an Error carrying { code, syscall, errno, errnoNumber, stage } and returns nothing: the
 // caller returns right after (NAPI_DISABLE_CPP_EXCEPTIONS).
-void ThrowSystemError(Napi::Env env, const char* code, const std::string& what,
-                      const char* stage, const char* syscall, int err) {
-  std::string message = what + ": " + (syscall ? syscall : "?") + " " + NameOfErrno(err) +
-                        " (" + strerror(err) + ")";
-  if (stage) message = what + ": stage " + stage + ": " + (syscall ? syscall : "?") + " " +
-                       NameOfErrno(err) + " (" + strerror(err) + ")";
+void ThrowSystemError(Napi::Env env, const char* code, const std::string& what, const char* stage,
+                      const char* syscall, int err) {
+  std::string message =
+      what + ": " + (syscall ? syscall : "?") + " " + NameOfErrno(err) + " (" + strerror(err) + ")";
+  if (stage)
+    message = what + ": stage " + stage + ": " + (syscall ? syscall : "?") + " " +
+              NameOfErrno(err) + " (" + strerror(err) + ")";
   Napi::Error e = Napi::Error::New(env, message);
   e.Set("code", Napi::String::New(env, code));
   e.Set("syscall", syscall ? Napi::Value(Napi::String::New(env, syscall)) : env.Null());
@@ -300,8 +301,7 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   confine::FdResult r = confine::CloseFd(info[0].As<Napi::Number>().Int32Value());
-  if (r.err != 0)
-    ThrowSystemError(env, "ERR_CONFINE_SYSTEM", "close", nullptr, r.syscall, r.err);
+  if (r.err != 0) ThrowSystemError(env, "ERR_CONFINE_SYSTEM", "close", nullptr, r.syscall, r.err);
   return env.Undefined();
 }
 
@@ -361,8 +361,7 @@ Napi::Value Watch(const Napi::CallbackInfo& info) {
 
   // No pidfd: a waiter thread reports through a thread-safe function, which also keeps the
   // loop alive until it is released.
-  Napi::ThreadSafeFunction tsfn =
-      Napi::ThreadSafeFunction::New(env, fn, "confine:exit", 0, 1);
+  Napi::ThreadSafeFunction tsfn = Napi::ThreadSafeFunction::New(env, fn, "confine:exit", 0, 1);
   err = confine::WatchExitOnThread(
       pid,
       [tsfn](const confine::ExitStatus& st) mutable {

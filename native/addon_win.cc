@@ -124,15 +124,17 @@ bool ParseLimits(Napi::Env env, Napi::Value v, cw::LimitUpdate* u) {
   Napi::Object o = v.As<Napi::Object>();
   return LimitField(env, o, "memoryBytes", &u->memoryBytes) &&
          LimitField(env, o, "processMemoryBytes", &u->processMemoryBytes) &&
-         LimitField(env, o, "maxProcesses", &u->maxProcesses) && LimitField(env, o, "cpu", &u->cpu) &&
-         LimitField(env, o, "cpuWeight", &u->cpuWeight) &&
+         LimitField(env, o, "maxProcesses", &u->maxProcesses) &&
+         LimitField(env, o, "cpu", &u->cpu) && LimitField(env, o, "cpuWeight", &u->cpuWeight) &&
          LimitField(env, o, "cpuSeconds", &u->cpuSeconds) &&
          LimitField(env, o, "killOnClose", &u->killOnClose);
 }
 
 Napi::Object LimitsObject(Napi::Env env, const cw::LimitState& s) {
   Napi::Object o = Napi::Object::New(env);
-  auto num = [&](const char* k, double v) { o.Set(k, v ? Napi::Value(Napi::Number::New(env, v)) : env.Null()); };
+  auto num = [&](const char* k, double v) {
+    o.Set(k, v ? Napi::Value(Napi::Number::New(env, v)) : env.Null());
+  };
   num("memoryBytes", static_cast<double>(s.memoryBytes));
   num("processMemoryBytes", static_cast<double>(s.processMemoryBytes));
   num("maxProcesses", s.maxProcesses);
@@ -244,8 +246,8 @@ std::shared_ptr<TsfnBox> NewBox(Napi::Env env, Napi::Function cb, const char* na
   auto box = std::make_shared<TsfnBox>();
   auto* holder = new std::shared_ptr<TsfnBox>(box);
   napi_value resource = Napi::String::New(env, name);
-  napi_status st = napi_create_threadsafe_function(env, cb, nullptr, resource, 0, 1, holder, FinalizeBox,
-                                                   nullptr, call, &box->fn);
+  napi_status st = napi_create_threadsafe_function(env, cb, nullptr, resource, 0, 1, holder,
+                                                   FinalizeBox, nullptr, call, &box->fn);
   if (st != napi_ok) {
     delete holder;
     return nullptr;
@@ -288,7 +290,7 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
 }
 
 bool ParseStdio(Napi::Env env, Napi::Value v, cw::StdioSpec out[3]) {
-  if (v.IsUndefined() || v.IsNull()) return true;   // all ignore
+  if (v.IsUndefined() || v.IsNull()) return true;  // all ignore
   if (!v.IsArray() || v.As<Napi::Array>().Length() > 3) {
     ThrowType(env, "stdio must be an array of at most 3 entries");
     return false;
@@ -311,15 +313,21 @@ bool ParseStdio(Napi::Env env, Napi::Value v, cw::StdioSpec out[3]) {
       int fd = static_cast<int>(i);
       if (type == "fd") {
         Napi::Value f = o.Get("fd");
-        if (!f.IsNumber()) { ThrowType(env, "stdio[].fd must be a number"); return false; }
+        if (!f.IsNumber()) {
+          ThrowType(env, "stdio[].fd must be a number");
+          return false;
+        }
         fd = f.As<Napi::Number>().Int32Value();
       }
       out[i].kind = cw::StdioSpec::kHandle;
-      uv_os_fd_t h = uv_get_osfhandle(fd);   // Node's CRT fd → its HANDLE
+      uv_os_fd_t h = uv_get_osfhandle(fd);  // Node's CRT fd → its HANDLE
       out[i].handle = h;
     } else if (type == "pipe") {
       Napi::Value p = o.IsEmpty() ? Napi::Value() : o.Get("path");
-      if (p.IsEmpty() || !p.IsString()) { ThrowType(env, "stdio[].path must be a pipe name"); return false; }
+      if (p.IsEmpty() || !p.IsString()) {
+        ThrowType(env, "stdio[].path must be a pipe name");
+        return false;
+      }
       out[i].kind = cw::StdioSpec::kPipe;
       out[i].path = W(p);
     } else {
@@ -332,7 +340,8 @@ bool ParseStdio(Napi::Env env, Napi::Value v, cw::StdioSpec out[3]) {
 
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) return ThrowType(env, "spawn(req): req must be an object");
+  if (info.Length() < 1 || !info[0].IsObject())
+    return ThrowType(env, "spawn(req): req must be an object");
   Napi::Object r = info[0].As<Napi::Object>();
   cw::SpawnRequest req;
   if (!r.Get("file").IsString()) return ThrowType(env, "req.file must be a string");
@@ -358,14 +367,18 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Napi::Value console = r.Get("console");
   if (console.IsString()) {
     std::string c = console.As<Napi::String>().Utf8Value();
-    req.console = c == "new" ? cw::ConsoleMode::kNew : c == "none" ? cw::ConsoleMode::kNone : cw::ConsoleMode::kInherit;
+    req.console = c == "new"    ? cw::ConsoleMode::kNew
+                  : c == "none" ? cw::ConsoleMode::kNone
+                                : cw::ConsoleMode::kInherit;
   }
   Napi::Value rt = r.Get("restrictedToken");
   if (rt.IsObject()) {
     req.restricted = true;
     Napi::Value il = rt.As<Napi::Object>().Get("integrity");
     std::string s = il.IsString() ? il.As<Napi::String>().Utf8Value() : "";
-    req.integrity = s == "low" ? cw::Integrity::kLow : s == "medium" ? cw::Integrity::kMedium : cw::Integrity::kUnchanged;
+    req.integrity = s == "low"      ? cw::Integrity::kLow
+                    : s == "medium" ? cw::Integrity::kMedium
+                                    : cw::Integrity::kUnchanged;
   } else if (rt.IsBoolean() && rt.As<Napi::Boolean>().Value()) {
     req.restricted = true;
   }
@@ -393,40 +406,55 @@ Napi::Value Watch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t id;
   if (!GetJob(info, 0, &id)) return env.Undefined();
-  if (info.Length() < 2 || !info[1].IsFunction()) return ThrowType(env, "watch(job, onExit[, onEvent])");
+  if (info.Length() < 2 || !info[1].IsFunction())
+    return ThrowType(env, "watch(job, onExit[, onEvent])");
   bool wantEvents = info.Length() >= 3 && info[2].IsFunction();
   std::shared_ptr<TsfnBox> evBox;
   if (wantEvents) {
     evBox = NewBox(env, info[2].As<Napi::Function>(), "confine.jobEvents", CallEvent);
-    if (!evBox) return Throw(env, "ERR_CONFINE_SYSTEM", cw::MakeError("watch", "napi_create_threadsafe_function", ERROR_NOT_ENOUGH_MEMORY));
-    napi_unref_threadsafe_function(env, evBox->fn);   // events alone do not keep the loop alive
+    if (!evBox)
+      return Throw(
+          env, "ERR_CONFINE_SYSTEM",
+          cw::MakeError("watch", "napi_create_threadsafe_function", ERROR_NOT_ENOUGH_MEMORY));
+    napi_unref_threadsafe_function(env, evBox->fn);  // events alone do not keep the loop alive
     RememberBox(id, evBox);
   }
   auto exitBox = NewBox(env, info[1].As<Napi::Function>(), "confine.exit", CallExit);
-  if (!exitBox) return Throw(env, "ERR_CONFINE_SYSTEM", cw::MakeError("watch", "napi_create_threadsafe_function", ERROR_NOT_ENOUGH_MEMORY));
+  if (!exitBox)
+    return Throw(
+        env, "ERR_CONFINE_SYSTEM",
+        cw::MakeError("watch", "napi_create_threadsafe_function", ERROR_NOT_ENOUGH_MEMORY));
   RememberBox(id, exitBox);
   cw::Error err;
   if (evBox) {
-    bool ok = cw::WatchEvents(id, [evBox](const cw::JobEvent& ev) {
-      std::lock_guard<std::mutex> lock(evBox->mu);
-      if (!evBox->alive) return;
-      auto* copy = new cw::JobEvent(ev);
-      if (napi_call_threadsafe_function(evBox->fn, copy, napi_tsfn_nonblocking) != napi_ok) delete copy;
-    }, &err);
+    bool ok = cw::WatchEvents(
+        id,
+        [evBox](const cw::JobEvent& ev) {
+          std::lock_guard<std::mutex> lock(evBox->mu);
+          if (!evBox->alive) return;
+          auto* copy = new cw::JobEvent(ev);
+          if (napi_call_threadsafe_function(evBox->fn, copy, napi_tsfn_nonblocking) != napi_ok)
+            delete copy;
+        },
+        &err);
     if (!ok) {
       ReleaseBox(evBox);
       ReleaseBox(exitBox);
       return Throw(env, "ERR_CONFINE_SYSTEM", err);
     }
   }
-  bool ok = cw::WatchExit(id, [exitBox](const cw::ExitInfo& ei) {
-    std::lock_guard<std::mutex> lock(exitBox->mu);
-    if (!exitBox->alive) return;
-    auto* copy = new cw::ExitInfo(ei);
-    if (napi_call_threadsafe_function(exitBox->fn, copy, napi_tsfn_nonblocking) != napi_ok) delete copy;
-    napi_release_threadsafe_function(exitBox->fn, napi_tsfn_release);   // once: the loop may end
-    exitBox->alive = false;
-  }, &err);
+  bool ok = cw::WatchExit(
+      id,
+      [exitBox](const cw::ExitInfo& ei) {
+        std::lock_guard<std::mutex> lock(exitBox->mu);
+        if (!exitBox->alive) return;
+        auto* copy = new cw::ExitInfo(ei);
+        if (napi_call_threadsafe_function(exitBox->fn, copy, napi_tsfn_nonblocking) != napi_ok)
+          delete copy;
+        napi_release_threadsafe_function(exitBox->fn, napi_tsfn_release);  // once: the loop may end
+        exitBox->alive = false;
+      },
+      &err);
   if (!ok) {
     ReleaseBox(exitBox);
     if (evBox) ReleaseBox(evBox);
@@ -456,7 +484,8 @@ Napi::Value Terminate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t id;
   if (!GetJob(info, 0, &id)) return env.Undefined();
-  uint32_t code = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 1;
+  uint32_t code =
+      info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 1;
   cw::Error err;
   if (!cw::Terminate(id, code, &err)) return Throw(env, "ERR_CONFINE_SYSTEM", err);
   return env.Undefined();
@@ -523,7 +552,8 @@ Napi::Value InJob(const Napi::CallbackInfo& info) {
   bool in = false;
   cw::Error err;
   if (!cw::InJob(id, info[1].As<Napi::Number>().Uint32Value(), &in, &err)) {
-    if (err.code == ERROR_INVALID_PARAMETER && err.syscall == "OpenProcess") return env.Null();   // gone
+    if (err.code == ERROR_INVALID_PARAMETER && err.syscall == "OpenProcess")
+      return env.Null();  // gone
     return Throw(env, "ERR_CONFINE_SYSTEM", err);
   }
   return Napi::Boolean::New(env, in);
@@ -532,7 +562,8 @@ Napi::Value InJob(const Napi::CallbackInfo& info) {
 Napi::Value OpenJob(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) return ThrowType(env, "openJob(name[, pid])");
-  DWORD pid = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
+  DWORD pid =
+      info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
   cw::OpenResult r;
   cw::Error err;
   std::wstring name = W(info[0]);
@@ -545,7 +576,9 @@ Napi::Value OpenJob(const Napi::CallbackInfo& info) {
   o.Set("jobName", JsW(env, name));
   o.Set("alive", r.alive);
   o.Set("events", r.events);
-  o.Set("startTimeMicros", r.startTimeMicros ? Napi::Value(Napi::Number::New(env, static_cast<double>(r.startTimeMicros))) : env.Null());
+  o.Set("startTimeMicros", r.startTimeMicros ? Napi::Value(Napi::Number::New(
+                                                   env, static_cast<double>(r.startTimeMicros)))
+                                             : env.Null());
   o.Set("limits", LimitsObject(env, ci.limits));
   return o;
 }
@@ -555,8 +588,10 @@ Napi::Value TokenInfo(const Napi::CallbackInfo& info) {
   HANDLE process = GetCurrentProcess();
   cw::Handle opened;
   if (info.Length() > 0 && info[0].IsNumber()) {
-    opened.reset(OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, info[0].As<Napi::Number>().Uint32Value()));
-    if (!opened.valid()) return Throw(env, "ERR_CONFINE_SYSTEM", cw::LastError("token", "OpenProcess"));
+    opened.reset(OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE,
+                             info[0].As<Napi::Number>().Uint32Value()));
+    if (!opened.valid())
+      return Throw(env, "ERR_CONFINE_SYSTEM", cw::LastError("token", "OpenProcess"));
     process = opened.get();
   }
   cw::TokenInfo t;
@@ -581,7 +616,8 @@ Napi::Value TokenInfo(const Napi::CallbackInfo& info) {
   }
   o.Set("groups", groups);
   Napi::Array privs = Napi::Array::New(env, t.privileges.size());
-  for (size_t i = 0; i < t.privileges.size(); ++i) privs.Set(static_cast<uint32_t>(i), t.privileges[i]);
+  for (size_t i = 0; i < t.privileges.size(); ++i)
+    privs.Set(static_cast<uint32_t>(i), t.privileges[i]);
   o.Set("privileges", privs);
   return o;
 }

@@ -16,7 +16,18 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, chmodSync, copyFileSync, openSync, closeSync, writeFileSync, readFileSync, readdirSync, existsSync } from 'node:fs';
+import {
+  mkdtempSync,
+  rmSync,
+  chmodSync,
+  copyFileSync,
+  openSync,
+  closeSync,
+  writeFileSync,
+  readFileSync,
+  readdirSync,
+  existsSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -24,7 +35,20 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { command, capabilities } from '../dist/index.mjs';
-import { createUser, zombieChildren, alive, until, text, killPids, sleep, isLinux, isRoot, leftoverTestCgroups, cgroupMounts, testCgroupParent } from './helpers.mjs';
+import {
+  createUser,
+  zombieChildren,
+  alive,
+  until,
+  text,
+  killPids,
+  sleep,
+  isLinux,
+  isRoot,
+  leftoverTestCgroups,
+  cgroupMounts,
+  testCgroupParent,
+} from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'adversarial');
@@ -40,7 +64,13 @@ function haveCc() {
     return false;
   }
 }
-const skip = !isLinux ? 'Linux only (reads /proc, compiles C fixtures)' : !isRoot ? 'needs root: creates users and a setuid binary' : !haveCc() ? 'no C compiler (cc)' : false;
+const skip = !isLinux
+  ? 'Linux only (reads /proc, compiles C fixtures)'
+  : !isRoot
+    ? 'needs root: creates users and a setuid binary'
+    : !haveCc()
+      ? 'no C compiler (cc)'
+      : false;
 
 // ---- the score ---------------------------------------------------------------------------------
 
@@ -118,11 +148,16 @@ function descendantsOf(pid) {
 
 /** Every cgroup.procs a confined child might try to move itself into. */
 function foreignCgroupProcs(otherCgroupPaths) {
-  const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => / - cgroup2? /.test(l));
-  const own = readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n').map((l) => {
-    const [id, ctrls, ...rest] = l.split(':');
-    return { id, ctrls: ctrls ? ctrls.split(',') : [], path: rest.join(':') };
-  });
+  const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => / - cgroup2? /.test(l));
+  const own = readFileSync('/proc/self/cgroup', 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const [id, ctrls, ...rest] = l.split(':');
+      return { id, ctrls: ctrls ? ctrls.split(',') : [], path: rest.join(':') };
+    });
   const files = new Set();
   for (const line of mountinfo) {
     const mount = line.split(' ')[4];
@@ -163,7 +198,10 @@ async function runAttack(kind) {
   // Another executor's cgroup to try to join (linux backend only).
   let other = null;
   if (caps.backends.includes('linux')) {
-    other = command('sleep', ['60'], { executor: 'linux', stdio: 'ignore' }).limit({ maxProcesses: 5, memoryBytes: 64 * 2 ** 20 });
+    other = command('sleep', ['60'], { executor: 'linux', stdio: 'ignore' }).limit({
+      maxProcesses: 5,
+      memoryBytes: 64 * 2 ** 20,
+    });
     await other.start();
   }
   const secretFile = join(dir, 'secret.txt');
@@ -172,7 +210,12 @@ async function runAttack(kind) {
   try {
     assert.equal(cloexec.clearCloexec(fd), true, 'the secret fd is inheritable');
     const args = [String(process.pid), secretName, secretValue, ...foreignCgroupProcs(other ? cgroupPathsOf(other) : [])];
-    const ex = command(attackBin, args, { executor: kind, env: { PATH: '/usr/bin:/bin', LANG: 'C' }, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] }).runAs(user.name);
+    const ex = command(attackBin, args, {
+      executor: kind,
+      env: { PATH: '/usr/bin:/bin', LANG: 'C' },
+      cwd: '/',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).runAs(user.name);
     await ex.start();
     closeSync(fd);
     const [out, err, st] = await Promise.all([text(ex.stdout), text(ex.stderr), ex.wait()]);
@@ -207,7 +250,12 @@ async function attackCase(kind, name, pick, claim = null) {
   assert.ok(picked.length > 0, `attack.c reported on ${name}`);
   const escaped = picked.filter(([, v]) => v.escaped).map(([n, v]) => `${n} (${v.detail})`);
   const declared = escaped.length > 0 && claim && claim.enforced === false;
-  record(kind, name, declared ? 'declared' : escaped.length ? 'escaped' : 'contained', `${escaped.join('; ')} [${whoami}]${declared ? `: ${claim.note}` : ''}`);
+  record(
+    kind,
+    name,
+    declared ? 'declared' : escaped.length ? 'escaped' : 'contained',
+    `${escaped.join('; ')} [${whoami}]${declared ? `: ${claim.note}` : ''}`,
+  );
   return { escaped: declared ? [] : escaped, picked };
 }
 
@@ -226,9 +274,21 @@ describe('adversarial', { skip, timeout: 10 * 60_000 }, () => {
     user = createUser();
     attackBin = join(dir, 'attack');
     execFileSync('cc', ['-O1', '-Wall', '-o', attackBin, join(fixtures, 'attack.c')]);
-    const nodeInclude = [join(dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node'].find((d) => existsSync(join(d, 'node_api.h')));
+    const nodeInclude = [join(dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node'].find((d) =>
+      existsSync(join(d, 'node_api.h')),
+    );
     assert.ok(nodeInclude, 'node_api.h for the cloexec fixture');
-    execFileSync('cc', ['-shared', '-fPIC', '-O1', '-Wall', `-I${nodeInclude}`, '-DNODE_GYP_MODULE_NAME=cloexec', '-o', join(dir, 'cloexec.node'), join(fixtures, 'cloexec.c')]);
+    execFileSync('cc', [
+      '-shared',
+      '-fPIC',
+      '-O1',
+      '-Wall',
+      `-I${nodeInclude}`,
+      '-DNODE_GYP_MODULE_NAME=cloexec',
+      '-o',
+      join(dir, 'cloexec.node'),
+      join(fixtures, 'cloexec.c'),
+    ]);
     cloexec = require(join(dir, 'cloexec.node'));
     // A setuid-root program: `id -u` prints the effective uid it runs with.
     suidId = join(dir, 'suid-id');
@@ -242,11 +302,22 @@ describe('adversarial', { skip, timeout: 10 * 60_000 }, () => {
     // userdel refuses a user that still has processes: wait for the kills to land.
     if (user) await until(() => pidsOfUid(user.uid).length === 0, 5000);
     user?.remove();
-    const userLeft = user ? (() => { try { execFileSync('id', [user.name], { stdio: 'ignore' }); return true; } catch { return false; } })() : false;
+    const userLeft = user
+      ? (() => {
+          try {
+            execFileSync('id', [user.name], { stdio: 'ignore' });
+            return true;
+          } catch {
+            return false;
+          }
+        })()
+      : false;
     if (dir) rmSync(dir, { recursive: true, force: true });
     for (const kind of kinds) {
       const s = scoreOf(kind);
-      console.log(`adversarial [${kind}]: ${s.cases.size} cases, ${s.escapes.length} escapes, ${s.declared.length} declared not enforced`);
+      console.log(
+        `adversarial [${kind}]: ${s.cases.size} cases, ${s.escapes.length} escapes, ${s.declared.length} declared not enforced`,
+      );
       for (const e of s.escapes) console.log(`  ESCAPE [${kind}] ${e}`);
       for (const d of s.declared) console.log(`  declared [${kind}] ${d}`);
     }
@@ -281,7 +352,12 @@ describe('adversarial', { skip, timeout: 10 * 60_000 }, () => {
         }
         await ex.forceStop();
         const contained = max <= 20;
-        record(kind, 'fork-bomb', contained ? 'contained' : 'escaped', `saw ${max} processes (limit 20, ${e.mechanism}/${e.scope})`);
+        record(
+          kind,
+          'fork-bomb',
+          contained ? 'contained' : 'escaped',
+          `saw ${max} processes (limit 20, ${e.mechanism}/${e.scope})`,
+        );
         assert.ok(max >= 5, `the bomb did fork (saw ${max})`);
         assert.ok(contained, `never more than 20 processes (saw ${max})`);
         const left = await hostFine(kind);
@@ -291,19 +367,29 @@ describe('adversarial', { skip, timeout: 10 * 60_000 }, () => {
       test('memory hog: OOM-killed (cgroup) or refused memory (RLIMIT_AS), and reported', async () => {
         const hog = 'a=xxxxxxxxxxxxxxxx; while :; do a="$a$a"; done';
         const limit = 64 * 2 ** 20;
-        const ex = command('sh', ['-c', hog], opts({ cwd: '/' })).limit({ memoryBytes: limit }).runAs(user.name);
+        const ex = command('sh', ['-c', hog], opts({ cwd: '/' }))
+          .limit({ memoryBytes: limit })
+          .runAs(user.name);
         if (ex.enforced.memoryBytes.enforced) {
           assert.match(ex.enforced.memoryBytes.mechanism, /^cgroup[12]$/);
           await ex.start();
           const st = await ex.wait();
           const ok = st.oomKilled === true && st.signal === 'SIGKILL';
-          record(kind, 'memory-hog', ok ? 'contained' : 'escaped', JSON.stringify({ oomKilled: st.oomKilled, signal: st.signal, peak: st.memoryPeakBytes }));
+          record(
+            kind,
+            'memory-hog',
+            ok ? 'contained' : 'escaped',
+            JSON.stringify({ oomKilled: st.oomKilled, signal: st.signal, peak: st.memoryPeakBytes }),
+          );
           assert.ok(ok, `OOM-killed and reported: ${JSON.stringify(st)}`);
-          if (st.memoryPeakBytes !== null) assert.ok(st.memoryPeakBytes <= limit + 2 ** 20, `peak ${st.memoryPeakBytes} within the limit`);
+          if (st.memoryPeakBytes !== null)
+            assert.ok(st.memoryPeakBytes <= limit + 2 ** 20, `peak ${st.memoryPeakBytes} within the limit`);
         } else {
           assert.equal(ex.enforced.memoryBytes.mechanism, 'none', 'honest: memoryBytes not enforced');
           // The per-process fallback the backend does have: RLIMIT_AS.
-          const as = command('sh', ['-c', hog], opts({ cwd: '/' })).limit({ addressSpaceBytes: limit }).runAs(user.name);
+          const as = command('sh', ['-c', hog], opts({ cwd: '/' }))
+            .limit({ addressSpaceBytes: limit })
+            .runAs(user.name);
           if (!as.enforced.addressSpaceBytes?.enforced) {
             record(kind, 'memory-hog', 'declared', `memoryBytes and addressSpaceBytes: ${ex.enforced.memoryBytes.note}`);
             return;
@@ -311,7 +397,12 @@ describe('adversarial', { skip, timeout: 10 * 60_000 }, () => {
           await as.start();
           const st = await as.wait();
           const ok = st.exitCode !== 0 && (st.memoryPeakBytes === null || st.memoryPeakBytes <= limit);
-          record(kind, 'memory-hog', ok ? 'contained' : 'escaped', `RLIMIT_AS: ${JSON.stringify({ exitCode: st.exitCode, signal: st.signal, peak: st.memoryPeakBytes })}`);
+          record(
+            kind,
+            'memory-hog',
+            ok ? 'contained' : 'escaped',
+            `RLIMIT_AS: ${JSON.stringify({ exitCode: st.exitCode, signal: st.signal, peak: st.memoryPeakBytes })}`,
+          );
           assert.ok(ok, `the hog was refused memory: ${JSON.stringify(st)}`);
         }
         assert.deepEqual(await hostFine(kind), []);
@@ -322,7 +413,9 @@ describe('adversarial', { skip, timeout: 10 * 60_000 }, () => {
         const details = [];
         let escaped = false;
         let ran = false;
-        const q = command('sh', ['-c', spin], opts({ cwd: '/' })).limit({ cpu: 0.5 }).runAs(user.name);
+        const q = command('sh', ['-c', spin], opts({ cwd: '/' }))
+          .limit({ cpu: 0.5 })
+          .runAs(user.name);
         if (q.enforced.cpu.enforced) {
           ran = true;
           await q.start();
@@ -341,14 +434,18 @@ describe('adversarial', { skip, timeout: 10 * 60_000 }, () => {
         } else {
           details.push(`cpu not enforced (${q.enforced.cpu.mechanism}): ${q.enforced.cpu.note}`);
         }
-        const r = command('sh', ['-c', spin], opts({ cwd: '/' })).limit({ cpuSeconds: 1 }).runAs(user.name);
+        const r = command('sh', ['-c', spin], opts({ cwd: '/' }))
+          .limit({ cpuSeconds: 1 })
+          .runAs(user.name);
         if (r.enforced.cpuSeconds?.enforced) {
           ran = true;
           await r.start();
           const timer = setTimeout(() => r.forceStop(), 30_000);
           const st = await r.wait();
           clearTimeout(timer);
-          details.push(`cpuSeconds 1 → ${st.signal} after ${st.durationMs} ms, ${((st.cpuUserMicros ?? 0) + (st.cpuSystemMicros ?? 0)) / 1000} ms CPU`);
+          details.push(
+            `cpuSeconds 1 → ${st.signal} after ${st.durationMs} ms, ${((st.cpuUserMicros ?? 0) + (st.cpuSystemMicros ?? 0)) / 1000} ms CPU`,
+          );
           if (!['SIGXCPU', 'SIGKILL'].includes(st.signal) || st.stopped) escaped = true;
         } else {
           details.push(`cpuSeconds not enforced: ${r.enforced.cpuSeconds?.note}`);
@@ -375,8 +472,20 @@ describe('adversarial', { skip, timeout: 10 * 60_000 }, () => {
         assert.equal(st.signal, 'SIGKILL');
         const gone = await until(() => !alive(daemon), 3000);
         if (!gone) killPids([daemon]);
-        if (claim.enforced) record(kind, 'daemon', gone ? 'contained' : 'escaped', `daemon ${daemon} ${gone ? 'killed' : 'survived'} (${claim.mechanism})`);
-        else record(kind, 'daemon', gone ? 'contained' : 'declared', `treeStop ${claim.mechanism}: daemon ${gone ? 'killed anyway' : 'survived'}: ${claim.note}`);
+        if (claim.enforced)
+          record(
+            kind,
+            'daemon',
+            gone ? 'contained' : 'escaped',
+            `daemon ${daemon} ${gone ? 'killed' : 'survived'} (${claim.mechanism})`,
+          );
+        else
+          record(
+            kind,
+            'daemon',
+            gone ? 'contained' : 'declared',
+            `treeStop ${claim.mechanism}: daemon ${gone ? 'killed anyway' : 'survived'}: ${claim.note}`,
+          );
         if (claim.enforced) assert.ok(gone, `daemon ${daemon} survived forceStop`);
         assert.deepEqual(await hostFine(kind), []);
       });
@@ -391,37 +500,55 @@ describe('adversarial', { skip, timeout: 10 * 60_000 }, () => {
         const st = await ex.shutdown({ signal: 'SIGTERM', graceMs: 300 });
         const survivors = (await until(() => tree.every((p) => !alive(p)), 3000)) ? [] : tree.filter(alive);
         killPids(survivors);
-        record(kind, 'ignore-sigterm', st.signal === 'SIGKILL' && survivors.length === 0 ? 'contained' : 'escaped', `status ${st.signal}, survivors ${survivors}`);
+        record(
+          kind,
+          'ignore-sigterm',
+          st.signal === 'SIGKILL' && survivors.length === 0 ? 'contained' : 'escaped',
+          `status ${st.signal}, survivors ${survivors}`,
+        );
         assert.equal(st.signal, 'SIGKILL', 'killed after the grace');
         assert.equal(st.stopped, true);
         assert.deepEqual(survivors, [], 'no survivor');
         assert.deepEqual(await hostFine(kind), []);
       });
 
-      test('regain root: setuid(0), setresuid, setgid(0), setgroups([0]), capabilities', { skip: inVm && 'not cgroup-specific' }, async () => {
+      test('regain root: setuid(0), setresuid, setgid(0), setgroups([0]), capabilities', {
+        skip: inVm && 'not cgroup-specific',
+      }, async () => {
         const { escaped } = await attackCase(kind, 'regain-root', (n) => /^(set\w+0|capabilities)$/.test(n));
         assert.deepEqual(escaped, []);
         assert.deepEqual(await hostFine(kind), []);
       });
 
-      test('leave the cgroup: pid into another executor\'s, the supervisor\'s, the parent\'s and the root cgroup.procs', async () => {
+      test("leave the cgroup: pid into another executor's, the supervisor's, the parent's and the root cgroup.procs", async () => {
         const { escaped, picked } = await attackCase(kind, 'cgroup-move', (n) => n.startsWith('cgroup-move:'));
-        assert.ok(picked.some(([n]) => n.endsWith(`${cgroupMounts()[0]}/cgroup.procs`)), 'the root cgroup was tried');
+        assert.ok(
+          picked.some(([n]) => n.endsWith(`${cgroupMounts()[0]}/cgroup.procs`)),
+          'the root cgroup was tried',
+        );
         // v1: another executor's, the supervisor's, the parent's and the root; v2 in the VM: the
         // supervisor sits in the root cgroup, so three distinct ones.
-        if (kind === 'linux') assert.ok(picked.length >= (cgroupMounts().length > 1 ? 4 : 3), `several cgroups tried: ${picked.map(([n]) => n)}`);
+        if (kind === 'linux')
+          assert.ok(picked.length >= (cgroupMounts().length > 1 ? 4 : 3), `several cgroups tried: ${picked.map(([n]) => n)}`);
         assert.deepEqual(escaped, []);
         assert.deepEqual(await hostFine(kind), []);
       });
 
-      test('trace, signal or read the supervisor: ptrace attach/seize, kill(0), /proc/<pid>/mem and fd', { skip: inVm && 'not cgroup-specific' }, async () => {
-        const { escaped } = await attackCase(kind, 'ptrace-supervisor', (n) => /^(ptrace-|signal-supervisor|open-supervisor-mem|list-supervisor-fds)/.test(n));
+      test('trace, signal or read the supervisor: ptrace attach/seize, kill(0), /proc/<pid>/mem and fd', {
+        skip: inVm && 'not cgroup-specific',
+      }, async () => {
+        const { escaped } = await attackCase(kind, 'ptrace-supervisor', (n) =>
+          /^(ptrace-|signal-supervisor|open-supervisor-mem|list-supervisor-fds)/.test(n),
+        );
         assert.deepEqual(escaped, []);
         assert.ok(alive(process.pid));
         assert.deepEqual(await hostFine(kind), []);
       });
 
-      test('a descriptor the supervisor holds without O_CLOEXEC is not inherited', { skip: inVm && 'not cgroup-specific', todo: known(kind, 'inherited-fd') }, async () => {
+      test('a descriptor the supervisor holds without O_CLOEXEC is not inherited', {
+        skip: inVm && 'not cgroup-specific',
+        todo: known(kind, 'inherited-fd'),
+      }, async () => {
         // universal: child_process (libuv) closes only O_CLOEXEC descriptors, and says so.
         const claim = command('true', [], opts()).enforced.closeFds;
         assert.ok(claim, 'enforced says whether inherited descriptors are closed');
@@ -430,8 +557,14 @@ describe('adversarial', { skip, timeout: 10 * 60_000 }, () => {
         assert.deepEqual(await hostFine(kind), []);
       });
 
-      test("the supervisor's secret environment: not in the child's environ, /proc/<supervisor>/environ unreadable", { skip: inVm && 'not cgroup-specific' }, async () => {
-        const { escaped } = await attackCase(kind, 'supervisor-env', (n) => n === 'secret-in-own-environ' || n === 'read-supervisor-environ');
+      test("the supervisor's secret environment: not in the child's environ, /proc/<supervisor>/environ unreadable", {
+        skip: inVm && 'not cgroup-specific',
+      }, async () => {
+        const { escaped } = await attackCase(
+          kind,
+          'supervisor-env',
+          (n) => n === 'secret-in-own-environ' || n === 'read-supervisor-environ',
+        );
         assert.deepEqual(escaped, []);
         assert.deepEqual(await hostFine(kind), []);
       });
@@ -447,7 +580,13 @@ describe('adversarial', { skip, timeout: 10 * 60_000 }, () => {
         const claimsNnp = /no_new_privs/.test(note);
         if (euid === user.uid) record(kind, 'setuid-binary', 'contained', `euid ${euid}, ${whoami}`);
         else if (claimsNnp) record(kind, 'setuid-binary', 'escaped', `euid ${euid} although runAs says: ${note}`);
-        else record(kind, 'setuid-binary', 'declared', `euid ${euid}: runAs (${ex.enforced.runAs?.mechanism}) does not set no_new_privs: ${note}`);
+        else
+          record(
+            kind,
+            'setuid-binary',
+            'declared',
+            `euid ${euid}: runAs (${ex.enforced.runAs?.mechanism}) does not set no_new_privs: ${note}`,
+          );
         if (claimsNnp) {
           assert.ok(nnp, `no_new_privs set: ${whoami}`);
           assert.equal(euid, user.uid, 'the setuid bit did not take effect');

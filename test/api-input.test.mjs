@@ -80,7 +80,12 @@ describe('limit() and runAs(): bad values are typed errors', () => {
     throwsTyped(() => command('true').limit('64M'), ConfineArgumentError, ARG, /object/);
   });
   test('unknown resource keys are not ignored', () => {
-    throwsTyped(() => command('true').limit({ memoryMB: 64 }), ConfineArgumentError, ARG, /unknown key "memoryMB" \(did you mean memoryBytes\?\)/);
+    throwsTyped(
+      () => command('true').limit({ memoryMB: 64 }),
+      ConfineArgumentError,
+      ARG,
+      /unknown key "memoryMB" \(did you mean memoryBytes\?\)/,
+    );
     throwsTyped(() => command('true').limit({ maxProcs: 3 }), ConfineArgumentError, ARG, /did you mean maxProcesses/);
   });
   test('runAs shapes', () => {
@@ -95,8 +100,13 @@ describe('limit() and runAs(): bad values are typed errors', () => {
     throwsTyped(() => command('true').runAs({ restricted: true, integrity: 'high' }), ConfineArgumentError, ARG, /integrity/);
     throwsTyped(() => command('true').runAs({ restricted: false }), ConfineArgumentError, ARG, /must be true/);
   });
-  test('a restricted token is Windows-only: a typed error at start elsewhere', { skip: process.platform === 'win32' && 'Windows runs it' }, async () => {
-    await assert.rejects(command('true').runAs({ restricted: true }).start(), (e) => e instanceof ConfineArgumentError && /Windows/.test(e.message));
+  test('a restricted token is Windows-only: a typed error at start elsewhere', {
+    skip: process.platform === 'win32' && 'Windows runs it',
+  }, async () => {
+    await assert.rejects(
+      command('true').runAs({ restricted: true }).start(),
+      (e) => e instanceof ConfineArgumentError && /Windows/.test(e.message),
+    );
   });
   test('a valid chain returns the executor', () => {
     const ex = command('true');
@@ -119,12 +129,27 @@ for (const kind of kinds) {
       rmSync(dir, { recursive: true, force: true });
       assert.deepEqual(zombieChildren(), [], 'no zombie children');
       // Node and the test runner open and close fds of their own at any time: settle first.
-      if (isLinux) assert.equal(await until(() => openFds() <= fdsBefore, 2000) ? fdsBefore : openFds(), fdsBefore, 'no fd leaked by failed starts');
+      if (isLinux)
+        assert.equal(
+          (await until(() => openFds() <= fdsBefore, 2000)) ? fdsBefore : openFds(),
+          fdsBefore,
+          'no fd leaked by failed starts',
+        );
     });
 
     test('missing program: not found in PATH, and by path', async () => {
-      await rejectsTyped(command('confine-no-such-program-x', [], { executor: kind }).start(), CommandNotFoundError, 'ERR_CONFINE_COMMAND_NOT_FOUND', /not found/);
-      await rejectsTyped(command(join(dir, 'missing'), [], { executor: kind }).start(), CommandNotFoundError, 'ERR_CONFINE_COMMAND_NOT_FOUND', /does not exist/);
+      await rejectsTyped(
+        command('confine-no-such-program-x', [], { executor: kind }).start(),
+        CommandNotFoundError,
+        'ERR_CONFINE_COMMAND_NOT_FOUND',
+        /not found/,
+      );
+      await rejectsTyped(
+        command(join(dir, 'missing'), [], { executor: kind }).start(),
+        CommandNotFoundError,
+        'ERR_CONFINE_COMMAND_NOT_FOUND',
+        /does not exist/,
+      );
     });
 
     test('a file that is not executable', async () => {
@@ -149,8 +174,17 @@ for (const kind of kinds) {
     });
 
     test('runAs of a user that does not exist', async () => {
-      await rejectsTyped(command('true', [], { executor: kind }).runAs('confine-tnosuchuser').start(), UnknownUserError, 'ERR_CONFINE_UNKNOWN_USER', /no such user/);
-      await rejectsTyped(command('true', [], { executor: kind }).runAs(3999999).start(), UnknownUserError, 'ERR_CONFINE_UNKNOWN_USER');
+      await rejectsTyped(
+        command('true', [], { executor: kind }).runAs('confine-tnosuchuser').start(),
+        UnknownUserError,
+        'ERR_CONFINE_UNKNOWN_USER',
+        /no such user/,
+      );
+      await rejectsTyped(
+        command('true', [], { executor: kind }).runAs(3999999).start(),
+        UnknownUserError,
+        'ERR_CONFINE_UNKNOWN_USER',
+      );
     });
 
     test('strict: an unenforceable limit rejects before anything runs', async (t) => {
@@ -190,7 +224,10 @@ for (const kind of kinds) {
     test('an already aborted signal: nothing starts', async () => {
       const ac = new AbortController();
       ac.abort();
-      await assert.rejects(command('true', [], { executor: kind, signal: ac.signal }).start(), (e) => e.code === 'ERR_CONFINE_ABORTED');
+      await assert.rejects(
+        command('true', [], { executor: kind, signal: ac.signal }).start(),
+        (e) => e.code === 'ERR_CONFINE_ABORTED',
+      );
     });
   });
 }

@@ -16,8 +16,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import cgroupModule from '../dist/cgroup/index.js';
 
 const {
-  detectCgroups, parseCgroupLayout, chooseParent, releaseParent, enforcementFor, controllersFor,
-  TaskCgroup, taskCgroupName, parseTaskCgroupName, supervisorAlive, listOrphans, removeEmptyOrphans,
+  detectCgroups,
+  parseCgroupLayout,
+  chooseParent,
+  releaseParent,
+  enforcementFor,
+  controllersFor,
+  TaskCgroup,
+  taskCgroupName,
+  parseTaskCgroupName,
+  supervisorAlive,
+  listOrphans,
+  removeEmptyOrphans,
   weightToShares,
 } = cgroupModule;
 
@@ -31,11 +41,15 @@ const MiB = 2 ** 20;
 
 const choice = skip ? null : chooseParent(layout, { cgroupParent: TEST_PARENT, needed: ['memory', 'pids', 'cpu', 'cpuset'] });
 const v = choice?.version;
-const made = [];     // TaskCgroups to kill and remove at the end
+const made = []; // TaskCgroups to kill and remove at the end
 const children = new Set(); // child processes we started
 
-function dirsOf(tc) { return [...new Set(Object.values(tc.paths))]; }
-function place(tc, pid) { for (const d of dirsOf(tc)) fs.writeFileSync(path.join(d, 'cgroup.procs'), String(pid)); }
+function dirsOf(tc) {
+  return [...new Set(Object.values(tc.paths))];
+}
+function place(tc, pid) {
+  for (const d of dirsOf(tc)) fs.writeFileSync(path.join(d, 'cgroup.procs'), String(pid));
+}
 function create(resources = {}, name = taskCgroupName()) {
   const tc = TaskCgroup.create(choice, name, resources);
   made.push(tc);
@@ -54,8 +68,12 @@ function startIn(tc, script, opts = {}) {
   child.on('exit', () => children.delete(child));
   let out = '';
   let err = '';
-  child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', (d) => { err += d; });
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  child.stderr.on('data', (d) => {
+    err += d;
+  });
   place(tc, child.pid);
   child.stdin.write('\n');
   return { child, out: () => out, err: () => err, done: exited(child) };
@@ -64,9 +82,14 @@ function procState(pid) {
   try {
     const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     return s.slice(s.lastIndexOf(')') + 2).split(' ')[0];
-  } catch { return null; }
+  } catch {
+    return null;
+  }
 }
-function alive(pid) { const s = procState(pid); return s !== null && s !== 'Z' && s !== 'X'; }
+function alive(pid) {
+  const s = procState(pid);
+  return s !== null && s !== 'Z' && s !== 'X';
+}
 async function waitFor(pred, ms, what) {
   const end = Date.now() + ms;
   while (!(await pred())) {
@@ -80,24 +103,42 @@ function testDirs() {
 }
 /** Remove everything under our test parent: kill what runs there, rmdir depth-first. */
 async function scrub() {
-  for (const c of children) { try { c.kill('SIGKILL'); } catch {} }
+  for (const c of children) {
+    try {
+      c.kill('SIGKILL');
+    } catch {}
+  }
   for (const tc of made) {
-    try { await tc.kill({ timeoutMs: 5000 }); } catch {}
-    try { await tc.remove(); } catch {}
+    try {
+      await tc.kill({ timeoutMs: 5000 });
+    } catch {}
+    try {
+      await tc.remove();
+    } catch {}
   }
   const rm = async (dir) => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) await rm(path.join(dir, e.name));
-    for (const p of (fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean))) {
-      try { process.kill(Number(p), 'SIGKILL'); } catch {}
+    for (const p of fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
+      try {
+        process.kill(Number(p), 'SIGKILL');
+      } catch {}
     }
     for (let i = 0; i < 100; i++) {
-      try { fs.rmdirSync(dir); return; } catch (e) { if (e.code === 'ENOENT') return; await sleep(20); }
+      try {
+        fs.rmdirSync(dir);
+        return;
+      } catch (e) {
+        if (e.code === 'ENOENT') return;
+        await sleep(20);
+      }
     }
   };
   for (const d of testDirs()) await rm(d);
   if (choice) releaseParent(choice);
 }
-after(async () => { if (!skip) await scrub(); });
+after(async () => {
+  if (!skip) await scrub();
+});
 
 // ------------------------------------------------------------------ pure parsing
 
@@ -185,7 +226,7 @@ test('detect and choose: the layout matches this host and the test parent is pre
     assert.equal(en[k]?.scope, 'tree', k);
     assert.equal(en[k]?.enforced, true, k);
   }
-  assert.equal(en.openFiles, undefined, 'rlimits are not the cgroup module\'s');
+  assert.equal(en.openFiles, undefined, "rlimits are not the cgroup module's");
   assert.deepEqual(enforcementFor(layout, { ...choice, ok: false }, { memoryBytes: 1 }), {});
 });
 
@@ -237,12 +278,18 @@ test('cpus: cpuset.cpus is written (v1: mems and cpus copied down first)', { ski
 
 test('a failed create leaves no cgroup and throws a typed error', { skip }, () => {
   const name = taskCgroupName();
-  assert.throws(() => create({ cpus: '999999' }, name), (e) => e.code === 'ERR_CONFINE_SYSTEM' && e.errno !== null);
+  assert.throws(
+    () => create({ cpus: '999999' }, name),
+    (e) => e.code === 'ERR_CONFINE_SYSTEM' && e.errno !== null,
+  );
   for (const d of Object.values(choice.paths)) assert.equal(fs.existsSync(path.join(d, name)), false);
   assert.throws(() => create({ memoryBytes: -1 }), { code: 'ERR_CONFINE_INVALID_ARGUMENT' });
   assert.throws(() => create({}, 'no-project-name'), { code: 'ERR_CONFINE_INVALID_ARGUMENT' });
   const dup = create({});
-  assert.throws(() => TaskCgroup.create(choice, path.basename(dup.dir), {}), (e) => e.errno === 'EEXIST');
+  assert.throws(
+    () => TaskCgroup.create(choice, path.basename(dup.dir), {}),
+    (e) => e.errno === 'EEXIST',
+  );
 });
 
 test('a child joins through the fds the parent opened (the v1 path, also valid on v2)', { skip }, async () => {
@@ -260,19 +307,32 @@ test('a child joins through the fds the parent opened (the v1 path, also valid o
   const child = spawn('/bin/sh', ['-c', `${writes} && cat /proc/self/cgroup`], { stdio: ['ignore', 'pipe', 'inherit', ...fds] });
   for (const fd of fds) fs.closeSync(fd);
   let out = '';
-  child.stdout.on('data', (d) => { out += d; });
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
   const st = await exited(child);
   assert.equal(st.code, 0);
   const name = path.basename(tc.dir);
-  if (v === 2) assert.ok(out.split('\n').some((l) => l.startsWith('0::') && l.endsWith(name)), out);
-  if (v === 1) assert.ok(out.split('\n').some((l) => l.includes(':pids:') && l.endsWith(name)), out);
+  if (v === 2)
+    assert.ok(
+      out.split('\n').some((l) => l.startsWith('0::') && l.endsWith(name)),
+      out,
+    );
+  if (v === 1)
+    assert.ok(
+      out.split('\n').some((l) => l.includes(':pids:') && l.endsWith(name)),
+      out,
+    );
 });
 
 test('stats() numbers move while the tree works', { skip }, async () => {
   const tc = create({ memoryBytes: 256 * MiB });
   const s0 = tc.stats();
   assert.equal(s0.processes, 0);
-  const p = startIn(tc, 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; x=$(head -c 4000000 /dev/zero | tr "\\0" a); sleep 30');
+  const p = startIn(
+    tc,
+    'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; x=$(head -c 4000000 /dev/zero | tr "\\0" a); sleep 30',
+  );
   await waitFor(() => (tc.stats().cpuUserMicros ?? 0) > 50000, 30000, 'cpu time to accrue');
   const s1 = tc.stats();
   assert.ok(s1.processes >= 1, JSON.stringify(s1));
@@ -315,7 +375,9 @@ function perlOutside(tc) {
     try {
       if (!fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('perl\0-e\0while (1) { fork; }')) continue;
       if (!fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(name)) n++;
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return n;
 }
@@ -347,7 +409,7 @@ test('fork bomb under maxProcesses 20 stays at 20, the host is fine, kill() empt
   console.error(`# fork bomb killed in ${Date.now() - t0} ms`);
 });
 
-test('CPU hog under cpu 0.5 uses 0.5 ± 0.1 of a core (from the cgroup\'s own usage)', { skip }, async () => {
+test("CPU hog under cpu 0.5 uses 0.5 ± 0.1 of a core (from the cgroup's own usage)", { skip }, async () => {
   const tc = create({ cpu: 0.5 });
   // two spinning processes: unlimited, they would use two cores
   const p = startIn(tc, 'while :; do :; done & while :; do :; done');
@@ -373,7 +435,11 @@ async function daemonTest(killOpts) {
   const p = startIn(tc, `(setsid sh -c 'echo $$ > ${pidFile}; exec sleep 1000' &) ; exec sleep 1000`);
   await waitFor(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim() !== '', 20000, 'the daemon');
   const dpid = Number(fs.readFileSync(pidFile, 'utf8'));
-  await waitFor(() => procState(dpid) !== null && fs.readFileSync(`/proc/${dpid}/cmdline`, 'utf8').startsWith('sleep'), 10000, 'the daemon to exec');
+  await waitFor(
+    () => procState(dpid) !== null && fs.readFileSync(`/proc/${dpid}/cmdline`, 'utf8').startsWith('sleep'),
+    10000,
+    'the daemon to exec',
+  );
   const sid = (pid) => Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[3]);
   assert.notEqual(sid(dpid), sid(p.child.pid), 'the daemon left the session');
   assert.ok(tc.pids().includes(dpid));
@@ -387,7 +453,11 @@ async function daemonTest(killOpts) {
 
 test('a double-forked setsid daemon inside is killed by kill()', { skip }, () => daemonTest());
 
-test('kill() by freeze, SIGKILL, thaw (v2 without cgroup.kill) also gets the daemon', { skip: skip || (v !== 2 && 'v1 always uses the freezer path (the test above)') }, () => daemonTest({ useCgroupKill: false }));
+test(
+  'kill() by freeze, SIGKILL, thaw (v2 without cgroup.kill) also gets the daemon',
+  { skip: skip || (v !== 2 && 'v1 always uses the freezer path (the test above)') },
+  () => daemonTest({ useCgroupKill: false }),
+);
 
 test('signalAll() reaches every process of the tree', { skip }, async () => {
   const tc = create({});
@@ -401,8 +471,13 @@ test('signalAll() reaches every process of the tree', { skip }, async () => {
 
 test('a non-root process inside cannot move itself out', { skip }, async () => {
   const tc = create({ maxProcesses: 10 });
-  const rootProcs = v === 2 ? path.join(layout.unified.mount, 'cgroup.procs') : path.join(layout.controllers.pids.mount, 'cgroup.procs');
-  const p = startIn(tc, `if echo $$ > ${rootProcs}; then echo MOVED; else echo REFUSED; fi; sleep 1000`, { uid: 65534, gid: 65534, cwd: '/' });
+  const rootProcs =
+    v === 2 ? path.join(layout.unified.mount, 'cgroup.procs') : path.join(layout.controllers.pids.mount, 'cgroup.procs');
+  const p = startIn(tc, `if echo $$ > ${rootProcs}; then echo MOVED; else echo REFUSED; fi; sleep 1000`, {
+    uid: 65534,
+    gid: 65534,
+    cwd: '/',
+  });
   await waitFor(() => /MOVED|REFUSED/.test(p.out()), 10000, 'the attempt');
   assert.match(p.out(), /REFUSED/);
   assert.match(p.err(), /Permission denied|Operation not permitted/);
@@ -455,13 +530,23 @@ test('listOrphans finds cgroups of a dead supervisor; removeEmptyOrphans removes
   await empty.remove();
 });
 
-test('delegation (v2): non-root uses a writable sibling, or its own cgroup without controllers', { skip: skip || (v !== 2 && 'the no-internal-processes rule is v2 only') }, async () => {
+test('delegation (v2): non-root uses a writable sibling, or its own cgroup without controllers', {
+  skip: skip || (v !== 2 && 'the no-internal-processes rule is v2 only'),
+}, async () => {
   // A fake delegated subtree: <test>/deleg (owned by nobody) holding svc (the "supervisor's" cgroup).
   const base = path.join(layout.unified.mount, TEST_PARENT);
   const deleg = path.join(base, 'deleg');
   const svc = path.join(deleg, 'svc');
   fs.mkdirSync(svc, { recursive: true });
-  for (const f of [deleg, path.join(deleg, 'cgroup.procs'), path.join(deleg, 'cgroup.subtree_control'), svc, path.join(svc, 'cgroup.procs'), path.join(svc, 'cgroup.subtree_control')]) fs.chownSync(f, 65534, 65534);
+  for (const f of [
+    deleg,
+    path.join(deleg, 'cgroup.procs'),
+    path.join(deleg, 'cgroup.subtree_control'),
+    svc,
+    path.join(svc, 'cgroup.procs'),
+    path.join(svc, 'cgroup.subtree_control'),
+  ])
+    fs.chownSync(f, 65534, 65534);
   const sleeper = spawn('sleep', ['1000'], { stdio: 'ignore' });
   children.add(sleeper);
   fs.writeFileSync(path.join(svc, 'cgroup.procs'), String(sleeper.pid)); // svc holds a process, like the supervisor's own cgroup
@@ -506,7 +591,9 @@ test('delegation (v2): non-root uses a writable sibling, or its own cgroup witho
 
 test('cleanup: nothing with the test names is left under /sys/fs/cgroup', { skip }, async () => {
   await scrub();
-  const left = spawnSync('find', ['/sys/fs/cgroup', '-iname', `*confine-test-${process.pid}*`], { encoding: 'utf8' }).stdout.trim();
+  const left = spawnSync('find', ['/sys/fs/cgroup', '-iname', `*confine-test-${process.pid}*`], {
+    encoding: 'utf8',
+  }).stdout.trim();
   assert.equal(left, '');
   for (const tc of made) for (const d of dirsOf(tc)) assert.equal(fs.existsSync(d), false, d);
 });

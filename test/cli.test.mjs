@@ -9,7 +9,8 @@ import { once } from 'node:events';
 import { alive, until, killPids, isLinux } from './helpers.mjs';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-const run = (args, env = {}) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
+const run = (args, env = {}) =>
+  spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
 
 describe('confine run', () => {
   test('exits with the program exit code', () => {
@@ -18,7 +19,10 @@ describe('confine run', () => {
   });
 
   test('passes stdio through', () => {
-    const r = spawnSync(process.execPath, [cli, 'run', '--', 'sh', '-c', 'cat; echo err >&2'], { input: 'piped', encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [cli, 'run', '--', 'sh', '-c', 'cat; echo err >&2'], {
+      input: 'piped',
+      encoding: 'utf8',
+    });
     assert.equal(r.stdout, 'piped');
     assert.match(r.stderr, /err/);
     assert.equal(r.status, 0);
@@ -44,7 +48,11 @@ describe('confine run', () => {
   });
 
   test('SIGTERM to confine is a graceful shutdown of the tree', async () => {
-    const child = spawn(process.execPath, [cli, 'run', '--grace', '5s', '--', 'sh', '-c', 'trap "exit 5" TERM; echo up; while :; do sleep 0.05; done'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [cli, 'run', '--grace', '5s', '--', 'sh', '-c', 'trap "exit 5" TERM; echo up; while :; do sleep 0.05; done'],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     await once(child.stdout, 'data');
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
@@ -71,8 +79,11 @@ describe('confine run', () => {
 
   test('the tree dies with confine when confine is killed (killOnParentExit)', { skip: !isLinux && 'reads /proc' }, async (t) => {
     const caps = JSON.parse(run(['doctor', '--json']).stdout);
-    if (!caps.detail.killOnParentExit?.enforced) return t.skip(`the ${caps.backend} backend cannot enforce killOnParentExit against SIGKILL`);
-    const child = spawn(process.execPath, [cli, 'run', '--', 'sh', '-c', 'sleep 300 & echo $!; wait'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    if (!caps.detail.killOnParentExit?.enforced)
+      return t.skip(`the ${caps.backend} backend cannot enforce killOnParentExit against SIGKILL`);
+    const child = spawn(process.execPath, [cli, 'run', '--', 'sh', '-c', 'sleep 300 & echo $!; wait'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const [data] = await once(child.stdout, 'data');
     const grandchild = Number(String(data).trim());
     child.kill('SIGKILL');

@@ -9,7 +9,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { command, openPid, StaleHandleError } from '../dist/index.mjs';
-import { availableKinds, createUser, zombieChildren, procStatus, alive, until, text, killPids, isLinux, isRoot } from './helpers.mjs';
+import {
+  availableKinds,
+  createUser,
+  zombieChildren,
+  procStatus,
+  alive,
+  until,
+  text,
+  killPids,
+  isLinux,
+  isRoot,
+} from './helpers.mjs';
 
 const kinds = await availableKinds();
 const dir = mkdtempSync(join(tmpdir(), 'confine-test-'));
@@ -36,7 +47,10 @@ for (const kind of kinds) {
       assert.equal(st.signal, null);
       assert.equal(st.oomKilled, false);
       assert.equal(st.stopped, false);
-      assert.deepEqual(events.map((e) => e[0]), ['spawn', 'exit', 'close']);
+      assert.deepEqual(
+        events.map((e) => e[0]),
+        ['spawn', 'exit', 'close'],
+      );
       assert.deepEqual(events[1], ['exit', 7, null]);
       assert.strictEqual(await ex.wait(), st, 'wait() resolves once, to the same status');
     });
@@ -52,7 +66,11 @@ for (const kind of kinds) {
     });
 
     test('env, cwd and argv0 reach the child; env is exactly what was given', async () => {
-      const ex = command('sh', ['-c', 'echo "$0|$FOO|$(pwd)|${HOME-unset}"'], opts({ env: { FOO: 'bar baz', PATH: process.env.PATH }, cwd: dir, argv0: 'renamed' }));
+      const ex = command(
+        'sh',
+        ['-c', 'echo "$0|$FOO|$(pwd)|${HOME-unset}"'],
+        opts({ env: { FOO: 'bar baz', PATH: process.env.PATH }, cwd: dir, argv0: 'renamed' }),
+      );
       await ex.start();
       const out = await text(ex.stdout);
       await ex.wait();
@@ -107,7 +125,11 @@ for (const kind of kinds) {
     });
 
     test('shutdown: a child that traps SIGTERM exits cleanly within the grace', async () => {
-      const ex = command('sh', ['-c', 'trap "echo bye; exit 0" TERM; echo ready; while :; do sleep 0.05; done'], opts({ stdio: ['ignore', 'pipe', 'ignore'] }));
+      const ex = command(
+        'sh',
+        ['-c', 'trap "echo bye; exit 0" TERM; echo ready; while :; do sleep 0.05; done'],
+        opts({ stdio: ['ignore', 'pipe', 'ignore'] }),
+      );
       await ex.start();
       ex.stdout.setEncoding('utf8');
       const [first] = await once(ex.stdout, 'data');
@@ -119,7 +141,11 @@ for (const kind of kinds) {
     });
 
     test('shutdown: a child that ignores SIGTERM is killed after the grace', async () => {
-      const ex = command('sh', ['-c', 'trap "" TERM; echo ready; while :; do sleep 0.05; done'], opts({ stdio: ['ignore', 'pipe', 'ignore'] }));
+      const ex = command(
+        'sh',
+        ['-c', 'trap "" TERM; echo ready; while :; do sleep 0.05; done'],
+        opts({ stdio: ['ignore', 'pipe', 'ignore'] }),
+      );
       await ex.start();
       await once(ex.stdout, 'data');
       const t0 = Date.now();
@@ -144,7 +170,7 @@ for (const kind of kinds) {
       assert.ok(tree, 'the tree has its processes');
       const [st] = await Promise.all([ex.forceStop(), ex.forceStop()]);
       assert.equal(st.signal, 'SIGKILL');
-      const survivors = await until(() => tree.filter(alive).length === 0, 3000) ? [] : tree.filter(alive);
+      const survivors = (await until(() => tree.filter(alive).length === 0, 3000)) ? [] : tree.filter(alive);
       killPids(survivors);
       assert.deepEqual(survivors, [], 'no survivor');
     });
@@ -199,7 +225,9 @@ for (const kind of kinds) {
       assert.equal((await small.wait()).exitCode, 0);
     });
 
-    test('runAs a real user: uid and gid four times over', { skip: !isRoot && 'needs root to create users and change uid' }, async () => {
+    test('runAs a real user: uid and gid four times over', {
+      skip: !isRoot && 'needs root to create users and change uid',
+    }, async () => {
       const user = createUser({ groups: 1 });
       try {
         const ex = command('sleep', ['30'], opts({ stdio: 'ignore' })).runAs(user.name);
@@ -218,7 +246,9 @@ for (const kind of kinds) {
           assert.equal(st.SigBlk, '0000000000000000');
           // (Under npm run test:asan the preloaded sanitizer runtime opens its log file in every
           // program it is preloaded into: that one is not ours.)
-          const fds = readdirSync(`/proc/${ex.pid}/fd`).filter((fd) => !/\/(asan|ubsan)\./.test(readlinkOr(`/proc/${ex.pid}/fd/${fd}`)));
+          const fds = readdirSync(`/proc/${ex.pid}/fd`).filter(
+            (fd) => !/\/(asan|ubsan)\./.test(readlinkOr(`/proc/${ex.pid}/fd/${fd}`)),
+          );
           assert.deepEqual(fds.sort(), ['0', '1', '2']);
         }
         assert.equal(st.Pid, st.NSsid?.split(/\s+/)[0] ?? st.Pid, 'its own session');
@@ -234,7 +264,9 @@ for (const kind of kinds) {
     });
 
     test('a child cannot regain root', { skip: !isRoot && 'needs root' }, async () => {
-      const ex = command('sh', ['-c', 'exec su -s /bin/sh -c "id -u" root </dev/null 2>/dev/null; exit 3'], opts()).runAs('nobody');
+      const ex = command('sh', ['-c', 'exec su -s /bin/sh -c "id -u" root </dev/null 2>/dev/null; exit 3'], opts()).runAs(
+        'nobody',
+      );
       await ex.start();
       const out = await text(ex.stdout);
       const st = await ex.wait();

@@ -72,7 +72,12 @@ export function openFds() {
 
 export function procStatus(pid) {
   const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Object.fromEntries(text.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]));
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]),
+  );
 }
 
 export function alive(pid) {
@@ -141,7 +146,8 @@ export function leftoverTestCgroups() {
   const out = [];
   for (const m of cgroupMounts()) {
     try {
-      for (const d of readdirSync(`${m}${testCgroupParent}`, { withFileTypes: true })) if (d.isDirectory()) out.push(`${m}${testCgroupParent}/${d.name}`);
+      for (const d of readdirSync(`${m}${testCgroupParent}`, { withFileTypes: true }))
+        if (d.isDirectory()) out.push(`${m}${testCgroupParent}/${d.name}`);
     } catch {}
   }
   return out;

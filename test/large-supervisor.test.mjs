@@ -12,7 +12,9 @@ import { capabilities } from '../dist/index.mjs';
 const caps = capabilities();
 const native = caps.backends.filter((k) => k === 'linux' || k === 'posix');
 
-test('spawns from a 2 GB supervisor work on every native backend', { skip: native.length === 0 && `no native backend: ${caps.reason}` }, () => {
+test('spawns from a 2 GB supervisor work on every native backend', {
+  skip: native.length === 0 && `no native backend: ${caps.reason}`,
+}, () => {
   const script = `
     import { command } from ${JSON.stringify(new URL('../dist/index.mjs', import.meta.url).href)};
     import { spawn } from 'node:child_process';
@@ -33,11 +35,17 @@ test('spawns from a 2 GB supervisor work on every native backend', { skip: nativ
     out.child_process = await time(5, () => new Promise((r) => spawn('/bin/true', [], { stdio: 'ignore' }).on('exit', r)));
     console.log(JSON.stringify(out));
     ballast.length = 0;`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 120_000, cwd: fileURLToPath(new URL('..', import.meta.url)) });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+  });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout.trim().split('\n').pop());
   assert.ok(out.rssMb >= 2000, `the supervisor really holds 2 GB (rss ${out.rssMb} MB)`);
   for (const kind of native) assert.deepEqual(out[`${kind}Codes`], [0], `${kind}: every spawn exited 0`);
   const figures = native.map((k) => `${k} ${out[k].toFixed(2)} ms`).join(', ');
-  console.log(`2 GB supervisor (rss ${out.rssMb} MB), per spawn of /bin/true: ${figures}, child_process ${out.child_process.toFixed(2)} ms`);
+  console.log(
+    `2 GB supervisor (rss ${out.rssMb} MB), per spawn of /bin/true: ${figures}, child_process ${out.child_process.toFixed(2)} ms`,
+  );
 });

@@ -67,13 +67,22 @@ async function one(kind, i) {
       return 'pipes';
     }
     case 5:
-      await assert.rejects(command(i % 20 === 5 ? 'confine-no-such-program' : '/nonexistent/confine-leak', [], o).start(), (e) => e instanceof ConfineError && (e.code === 'ERR_CONFINE_COMMAND_NOT_FOUND' || e.code === 'ERR_CONFINE_SPAWN'));
+      await assert.rejects(
+        command(i % 20 === 5 ? 'confine-no-such-program' : '/nonexistent/confine-leak', [], o).start(),
+        (e) => e instanceof ConfineError && (e.code === 'ERR_CONFINE_COMMAND_NOT_FOUND' || e.code === 'ERR_CONFINE_SPAWN'),
+      );
       return 'missing file';
     case 6:
-      await assert.rejects(command('true', [], o).runAs('confine-no-such-user').start(), (e) => e.code === 'ERR_CONFINE_UNKNOWN_USER');
+      await assert.rejects(
+        command('true', [], o).runAs('confine-no-such-user').start(),
+        (e) => e.code === 'ERR_CONFINE_UNKNOWN_USER',
+      );
       return 'unknown user';
     case 7:
-      await assert.rejects(command('true', [], { ...o, cwd: '/nonexistent/confine-dir' }).start(), (e) => e instanceof ConfineError && e.code === 'ERR_CONFINE_SPAWN');
+      await assert.rejects(
+        command('true', [], { ...o, cwd: '/nonexistent/confine-dir' }).start(),
+        (e) => e instanceof ConfineError && e.code === 'ERR_CONFINE_SPAWN',
+      );
       return 'bad cwd';
     case 8: {
       const ex = command('sh', ['-c', 'sleep 30 & sleep 30'], o);
@@ -144,7 +153,8 @@ describe('leaks', { timeout: 30 * 60_000 }, () => {
       assert.deepEqual(zombies, [], 'no zombie');
       assert.ok(fds1 <= fds0, `fd count back to its start (${fds0} -> ${fds1})`);
       assert.equal(cg1, cg0, 'task cgroups back to their start');
-      if (isLinux) assert.ok(adj1 - adj0 < 10 * 2 ** 20, `RSS growth (without V8's free heap) under 10 MB: ${mb(adj1 - adj0)} MB`);
+      if (isLinux)
+        assert.ok(adj1 - adj0 < 10 * 2 ** 20, `RSS growth (without V8's free heap) under 10 MB: ${mb(adj1 - adj0)} MB`);
       assert.ok(heap1 - heap0 < 5 * 2 ** 20, `live JS heap growth under 5 MB: ${mb(heap1 - heap0)} MB`);
     });
   }

@@ -13,7 +13,18 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { command, openPid, cleanupOrphans, listOrphanCgroups, ConfineArgumentError, ConfineStateError } from '../dist/index.mjs';
-import { availableKinds, alive, until, killPids, isLinux, isRoot, sleep, testCgroupParent, leftoverTestCgroups, zombieChildren } from './helpers.mjs';
+import {
+  availableKinds,
+  alive,
+  until,
+  killPids,
+  isLinux,
+  isRoot,
+  sleep,
+  testCgroupParent,
+  leftoverTestCgroups,
+  zombieChildren,
+} from './helpers.mjs';
 
 const kinds = await availableKinds();
 const fixture = (name) => fileURLToPath(new URL(`./fixtures/lifecycle/${name}`, import.meta.url));
@@ -44,7 +55,10 @@ function statField(pid, n) {
 
 /** Starts a supervisor fixture; resolves with its process and the JSON line it prints. */
 async function startSupervisor(cfg, spawnOpts = {}) {
-  const child = spawn(process.execPath, [fixture('supervisor.mjs'), JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOpts });
+  const child = spawn(process.execPath, [fixture('supervisor.mjs'), JSON.stringify(cfg)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...spawnOpts,
+  });
   seen.add(child.pid);
   let out = '';
   let err = '';
@@ -72,7 +86,9 @@ const treePids = (info) => info.trees.flatMap((t) => [t.pid, t.grandchild]);
 
 for (const kind of kinds) {
   describe(`lifecycle [${kind}]`, () => {
-    test('killOnParentExit: a SIGKILLed supervisor takes every child and grandchild with it', { skip: !isLinux && 'the watchdog is Linux-only' }, async () => {
+    test('killOnParentExit: a SIGKILLed supervisor takes every child and grandchild with it', {
+      skip: !isLinux && 'the watchdog is Linux-only',
+    }, async () => {
       const { child, info } = await startSupervisor({ kind, count: 3, killOnParentExit: true });
       const pids = treePids(info);
       assert.ok(pids.every(alive), 'every tree runs');
@@ -82,9 +98,9 @@ for (const kind of kinds) {
       // One watchdog, child of the supervisor, in a session of its own.
       const wd = info.watchdog;
       assert.ok(wd > 0, 'a watchdog runs');
-      assert.equal(Number(statField(wd, 4)), child.pid, 'the watchdog is the supervisor\'s child');
+      assert.equal(Number(statField(wd, 4)), child.pid, "the watchdog is the supervisor's child");
       assert.equal(Number(statField(wd, 6)), wd, 'the watchdog leads its own session');
-      assert.notEqual(Number(statField(wd, 5)), Number(statField(child.pid, 5)), 'not in the supervisor\'s process group');
+      assert.notEqual(Number(statField(wd, 5)), Number(statField(child.pid, 5)), "not in the supervisor's process group");
 
       await sigkill(child);
       const t0 = Date.now();
@@ -97,7 +113,8 @@ for (const kind of kinds) {
       assert.ok(await until(() => !alive(wd), 5000), 'the watchdog exits by itself');
       if (kind === 'linux') {
         for (const t of info.trees) {
-          for (const d of Object.values(decode(t.handle).extra.cgroup)) assert.ok(await until(() => !existsSync(d), 3000), `the watchdog removed ${d}`);
+          for (const d of Object.values(decode(t.handle).extra.cgroup))
+            assert.ok(await until(() => !existsSync(d), 3000), `the watchdog removed ${d}`);
         }
       }
     });
@@ -108,13 +125,20 @@ for (const kind of kinds) {
       const pids = treePids(info);
       await sigkill(child);
       await sleep(300);
-      assert.deepEqual(pids.filter((p) => !alive(p)), [], 'the trees outlive the supervisor');
+      assert.deepEqual(
+        pids.filter((p) => !alive(p)),
+        [],
+        'the trees outlive the supervisor',
+      );
       const file = join(dir, `handles-${kind}.json`);
       writeFileSync(file, JSON.stringify(info.trees.map((t) => t.handle)));
       const r = spawnSync(process.execPath, [fixture('reattach.mjs'), file], { encoding: 'utf8', timeout: 30_000 });
       assert.equal(r.status, 0, r.stderr);
       const results = JSON.parse(r.stdout.trim());
-      assert.deepEqual(results.map((x) => x.pid), info.trees.map((t) => t.pid));
+      assert.deepEqual(
+        results.map((x) => x.pid),
+        info.trees.map((t) => t.pid),
+      );
       for (const x of results) {
         if (isLinux) assert.ok(x.stats.processes >= 2, `stats of the whole tree: ${JSON.stringify(x.stats)}`);
         assert.equal(x.status.reattached, true);
@@ -140,11 +164,15 @@ for (const kind of kinds) {
       assert.ok(samples.length >= 3, `samples: ${samples.length}`);
       assert.equal(samples[0].cpuPercent, null, 'no percent before the first interval');
       for (let i = 1; i < samples.length; i++) assert.ok(samples[i].atMs > samples[i - 1].atMs, 'atMs increases');
-      for (const k of ['memoryBytes', 'memoryPeakBytes', 'cpuUserMicros', 'cpuSystemMicros', 'processes', 'cpuPercent', 'atMs']) assert.ok(k in samples[1], k);
+      for (const k of ['memoryBytes', 'memoryPeakBytes', 'cpuUserMicros', 'cpuSystemMicros', 'processes', 'cpuPercent', 'atMs'])
+        assert.ok(k in samples[1], k);
       if (isLinux) {
         const max = Math.max(...samples.slice(1).map((s) => s.cpuPercent ?? 0));
         assert.ok(max > 10, `a busy loop shows CPU use (max ${max}%)`);
-        assert.ok(samples.some((s) => s.processes >= 2), 'the tree is counted, not only the leader');
+        assert.ok(
+          samples.some((s) => s.processes >= 2),
+          'the tree is counted, not only the leader',
+        );
       }
     });
 
@@ -198,12 +226,28 @@ describe('the watchdog', { skip: !isLinux && 'Linux only' }, () => {
 
 describe('PID reuse', () => {
   const unshare = ['/usr/bin/unshare', '/bin/unshare'].find((p) => existsSync(p));
-  const skip = !isLinux ? 'Linux only' : !isRoot ? 'needs root for a PID namespace' : !unshare ? 'no unshare (util-linux)' : false;
+  const skip = !isLinux
+    ? 'Linux only'
+    : !isRoot
+      ? 'needs root for a PID namespace'
+      : !unshare
+        ? 'no unshare (util-linux)'
+        : false;
   test('forced in a new PID namespace: openPid(oldHandle) rejects and the new process gets no signal', { skip }, () => {
-    const r = spawnSync(unshare, ['--pid', '--fork', '--mount-proc', process.execPath, fixture('pid-reuse.mjs'), kinds.join(',')], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(
+      unshare,
+      ['--pid', '--fork', '--mount-proc', process.execPath, fixture('pid-reuse.mjs'), kinds.join(',')],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
     assert.equal(r.status, 0, r.stderr);
-    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(rows.map((x) => x.kind), kinds);
+    const rows = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      rows.map((x) => x.kind),
+      kinds,
+    );
     for (const x of rows) {
       assert.equal(x.reused, true, `[${x.kind}] a fresh process took pid ${x.oldPid}`);
       assert.equal(x.newPid, x.oldPid);
@@ -226,7 +270,10 @@ describe('orphaned cgroups', { skip: !cgroupsHere && 'needs root and the linux b
     for (const o of mine) assert.ok(o.pids.length >= 2, 'leader and grandchild are listed');
 
     const json = JSON.parse(execFileSync(process.execPath, [cli, 'doctor', '--json'], { encoding: 'utf8' }));
-    assert.ok(json.orphans.some((o) => o.path === dirsOf(a)[0]), 'doctor --json lists the orphan');
+    assert.ok(
+      json.orphans.some((o) => o.path === dirsOf(a)[0]),
+      'doctor --json lists the orphan',
+    );
     const textOut = execFileSync(process.execPath, [cli, 'doctor'], { encoding: 'utf8' });
     assert.match(textOut, /orphaned cgroups/);
     assert.ok(textOut.includes(dirsOf(b)[0]), 'doctor lists the orphan');
@@ -237,7 +284,10 @@ describe('orphaned cgroups', { skip: !cgroupsHere && 'needs root and the linux b
     const r1 = await cleanupOrphans({ under: testCgroupParent });
     assert.deepEqual(r1.errors, []);
     for (const d of dirsOf(a)) assert.ok(r1.removed.includes(d) && !existsSync(d), `removed ${d}`);
-    assert.ok(r1.left.some((o) => o.path === dirsOf(b)[0]), 'a populated orphan is left without stop');
+    assert.ok(
+      r1.left.some((o) => o.path === dirsOf(b)[0]),
+      'a populated orphan is left without stop',
+    );
     assert.ok(alive(b.pid) && alive(b.grandchild), 'and its tree runs on');
 
     // Adoption: openPid() takes the orphan's handle and sees the whole tree through its cgroup.

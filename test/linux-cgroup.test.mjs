@@ -10,7 +10,13 @@ import { command, capabilities } from '../dist/index.mjs';
 import { alive, until, killPids, isLinux, isRoot, leftoverTestCgroups, zombieChildren, sleep, text } from './helpers.mjs';
 
 const caps = capabilities();
-const skip = !isLinux ? 'Linux only' : !isRoot ? 'needs root to create cgroups' : !caps.backends.includes('linux') ? `no linux backend: ${caps.reason}` : false;
+const skip = !isLinux
+  ? 'Linux only'
+  : !isRoot
+    ? 'needs root to create cgroups'
+    : !caps.backends.includes('linux')
+      ? `no linux backend: ${caps.reason}`
+      : false;
 const opts = (o = {}) => ({ executor: 'linux', stdio: 'ignore', ...o });
 
 describe('linux backend cgroups', { skip }, () => {
@@ -21,7 +27,9 @@ describe('linux backend cgroups', { skip }, () => {
 
   test('memoryBytes: a memory hog is OOM-killed and reported from the cgroup counter', async () => {
     // Doubling a shell string: memory grows fast without any runtime.
-    const ex = command('sh', ['-c', 'a=xxxxxxxxxxxxxxxx; while :; do a="$a$a"; done'], opts()).limit({ memoryBytes: 64 * 2 ** 20 });
+    const ex = command('sh', ['-c', 'a=xxxxxxxxxxxxxxxx; while :; do a="$a$a"; done'], opts()).limit({
+      memoryBytes: 64 * 2 ** 20,
+    });
     assert.match(ex.enforced.memoryBytes.mechanism, /^cgroup[12]$/);
     assert.equal(ex.enforced.memoryBytes.scope, 'tree');
     await ex.start();
@@ -73,7 +81,11 @@ describe('linux backend cgroups', { skip }, () => {
   });
 
   test('forceStop kills a double-forked daemon in its own session, after its parent died', async () => {
-    const ex = command('sh', ['-c', 'setsid sh -c "sleep 300 & echo \\$!" ; sleep 300'], opts({ stdio: ['ignore', 'pipe', 'ignore'] }));
+    const ex = command(
+      'sh',
+      ['-c', 'setsid sh -c "sleep 300 & echo \\$!" ; sleep 300'],
+      opts({ stdio: ['ignore', 'pipe', 'ignore'] }),
+    );
     await ex.start();
     const [line] = await once(ex.stdout, 'data');
     const daemon = Number(String(line).trim());
@@ -102,7 +114,10 @@ describe('linux backend cgroups', { skip }, () => {
   });
 
   test('a non-root child cannot move itself out of its cgroup', async () => {
-    const procs = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => / - cgroup2? /.test(l)).map((l) => `${l.split(' ')[4]}/cgroup.procs`);
+    const procs = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((l) => / - cgroup2? /.test(l))
+      .map((l) => `${l.split(' ')[4]}/cgroup.procs`);
     const script = procs.map((p) => `echo $$ > ${p} 2>/dev/null && echo escaped ${p}`).join('; ') + '; exit 0';
     const ex = command('sh', ['-c', script], opts({ stdio: ['ignore', 'pipe', 'ignore'] })).runAs('nobody');
     await ex.start();
@@ -112,7 +127,11 @@ describe('linux backend cgroups', { skip }, () => {
   });
 
   test('stats() moves; update() changes a live limit', async () => {
-    const ex = command('sh', ['-c', 'a=x; i=0; while [ $i -lt 18 ]; do a="$a$a"; i=$((i+1)); done; sleep 300; exit 0'], opts()).limit({ memoryBytes: 256 * 2 ** 20 });
+    const ex = command(
+      'sh',
+      ['-c', 'a=x; i=0; while [ $i -lt 18 ]; do a="$a$a"; i=$((i+1)); done; sleep 300; exit 0'],
+      opts(),
+    ).limit({ memoryBytes: 256 * 2 ** 20 });
     await ex.start();
     try {
       // Wait for the shell to have built its string and started sleep.

@@ -11,7 +11,17 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { command } from '../dist/index.mjs';
-import { availableKinds, zombieChildren, openFds, leftoverTestCgroups, alive, until, killPids, isLinux, isRoot } from './helpers.mjs';
+import {
+  availableKinds,
+  zombieChildren,
+  openFds,
+  leftoverTestCgroups,
+  alive,
+  until,
+  killPids,
+  isLinux,
+  isRoot,
+} from './helpers.mjs';
 
 const N = Number(process.env.CONFINE_LOAD_CHILDREN ?? 1000);
 const CONCURRENCY = Number(process.env.CONFINE_LOAD_CONCURRENCY ?? 64);
@@ -45,9 +55,16 @@ after(() => {
 describe('load', { timeout: 20 * 60_000 }, () => {
   for (const kind of kinds) {
     const needFds = N * 3 + 200; // pidfd, plus pipes and cgroup fds while starting
-    const skip = kind === 'linux' && !isRoot ? 'needs root for cgroups' : nofileSoft() < needFds ? `RLIMIT_NOFILE ${nofileSoft()} < ${needFds}` : false;
+    const skip =
+      kind === 'linux' && !isRoot
+        ? 'needs root for cgroups'
+        : nofileSoft() < needFds
+          ? `RLIMIT_NOFILE ${nofileSoft()} < ${needFds}`
+          : false;
 
-    test(`${N} confined children alive at once [${kind}]${kind === 'linux' ? ', a cgroup each' : ''}: started, all reaped, nothing left`, { skip }, async () => {
+    test(`${N} confined children alive at once [${kind}]${kind === 'linux' ? ', a cgroup each' : ''}: started, all reaped, nothing left`, {
+      skip,
+    }, async () => {
       const fds0 = openFds();
       const cg0 = leftoverTestCgroups().length;
       const execs = Array.from({ length: N }, () => {
@@ -71,10 +88,16 @@ describe('load', { timeout: 20 * 60_000 }, () => {
         const t1 = Date.now();
         const statuses = await pool(execs, (ex) => ex.forceStop());
         const stopMs = Date.now() - t1;
-        assert.ok(statuses.every((s) => s.signal === 'SIGKILL'), 'every child killed');
+        assert.ok(
+          statuses.every((s) => s.signal === 'SIGKILL'),
+          'every child killed',
+        );
         assert.ok(await until(() => pids.every((p) => !alive(p)), 10_000), 'no survivor');
         assert.ok(await until(() => zombieChildren().length === 0, 10_000), 'all reaped');
-        assert.ok(await until(() => leftoverTestCgroups().length === cg0, 10_000), `all cgroups removed (${leftoverTestCgroups().length - cg0} left)`);
+        assert.ok(
+          await until(() => leftoverTestCgroups().length === cg0, 10_000),
+          `all cgroups removed (${leftoverTestCgroups().length - cg0} left)`,
+        );
         assert.ok(await until(() => openFds() <= fds0, 10_000), `fds back to their start (${fds0} -> ${openFds()})`);
         const line =
           `load [${kind}]: ${N} children: start ${(startMs / 1000).toFixed(2)} s (${(startMs / N).toFixed(2)} ms each, ${CONCURRENCY} in flight), ` +

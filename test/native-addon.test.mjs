@@ -193,7 +193,10 @@ test('lookupUser by name and uid, groups as initgroups sets them', { skip }, () 
   const tg = Number(execFileSync('getent', ['group', GROUP], { encoding: 'utf8' }).split(':')[2]);
   assert.equal(user.name, USER);
   assert.equal(user.shell, '/usr/sbin/nologin');
-  assert.deepEqual([...user.groups].sort((a, b) => a - b), [user.gid, tg].sort((a, b) => a - b));
+  assert.deepEqual(
+    [...user.groups].sort((a, b) => a - b),
+    [user.gid, tg].sort((a, b) => a - b),
+  );
   assert.deepEqual(addon.lookupUser(user.uid), user);
   assert.equal(addon.lookupUser('confine-no-such-user-x'), null);
   assert.equal(addon.lookupUser(4000000000), null);
@@ -224,7 +227,11 @@ test('a confined child sees exactly its ids, groups, limits, session, fds and si
       uid: user.uid,
       gid: user.gid,
       groups: user.groups,
-      rlimits: [['nofile', 77], ['core', 0], ['cpu', -1]],
+      rlimits: [
+        ['nofile', 77],
+        ['core', 0],
+        ['cpu', -1],
+      ],
       setsid: true,
       noNewPrivs: true,
       pdeathsig: 9,
@@ -239,8 +246,14 @@ test('a confined child sees exactly its ids, groups, limits, session, fds and si
       const s = statusOf(child.pid);
       assert.equal(s.Uid, Array(4).fill(user.uid).join('\t'));
       assert.equal(s.Gid, Array(4).fill(user.gid).join('\t'));
-      const groups = s.Groups.split(/\s+/).filter(Boolean).map(Number).sort((a, b) => a - b);
-      assert.deepEqual(groups, [...user.groups].sort((a, b) => a - b));
+      const groups = s.Groups.split(/\s+/)
+        .filter(Boolean)
+        .map(Number)
+        .sort((a, b) => a - b);
+      assert.deepEqual(
+        groups,
+        [...user.groups].sort((a, b) => a - b),
+      );
       assert.equal(s.NoNewPrivs, '1');
       assert.equal(s.SigIgn, '0000000000000000');
       assert.equal(s.SigBlk, '0000000000000000');
@@ -331,12 +344,7 @@ test('every failing stage throws its error, leaves no zombie and no fd', { skip 
     [{ file: notExec }, 'execve', 'execve', 'EACCES'],
     [{ file: '/bin/true', cwd: '/nonexistent/dir' }, 'chdir', 'chdir', 'ENOENT'],
     // chdir is checked as the target user: root could enter, the user cannot.
-    [
-      { file: '/bin/true', cwd: '/root', uid: user.uid, gid: user.gid, groups: user.groups },
-      'chdir',
-      'chdir',
-      'EACCES',
-    ],
+    [{ file: '/bin/true', cwd: '/root', uid: user.uid, gid: user.gid, groups: user.groups }, 'chdir', 'chdir', 'EACCES'],
     [{ file: '/bin/true', stdio: [0, 1, 987] }, 'stdio', 'fcntl', 'EBADF'],
     [{ file: '/bin/true', cgroupProcsFds: [devNullReadOnly()] }, 'cgroup', 'write', 'EBADF'],
   ];
@@ -444,7 +452,10 @@ test('exit watching without a pidfd (the waiter-thread fallback)', { skip }, asy
   const killed = spawnWith({ file: '/bin/sleep', argv: ['sleep', '30'], forceNoPidfd: true });
   assert.equal(addon.signal(killed.pid, -1, 9), null);
   const sts = await Promise.all(children.map(exitOf));
-  assert.deepEqual(sts.map((s) => s.exitCode), children.map((_, i) => i + 10));
+  assert.deepEqual(
+    sts.map((s) => s.exitCode),
+    children.map((_, i) => i + 10),
+  );
   const st = await exitOf(killed);
   assert.equal(st.signal, 9);
   assert.deepEqual(zombieChildren(), []);
@@ -563,8 +574,18 @@ test('oom_score_adj: back to 0 when the supervisor runs below it, and only when 
     return t.skip(`cannot lower our own oom_score_adj here: ${e.code}`);
   }
   try {
-    for (const [resetOomScoreAdj, expected] of [[true, '0'], [false, '-500']]) {
-      const child = spawnWith({ file: '/bin/sleep', argv: ['sleep', '30'], resetOomScoreAdj, uid: user.uid, gid: user.gid, groups: user.groups });
+    for (const [resetOomScoreAdj, expected] of [
+      [true, '0'],
+      [false, '-500'],
+    ]) {
+      const child = spawnWith({
+        file: '/bin/sleep',
+        argv: ['sleep', '30'],
+        resetOomScoreAdj,
+        uid: user.uid,
+        gid: user.gid,
+        groups: user.groups,
+      });
       const exited = exitOf(child);
       try {
         assert.equal(fs.readFileSync(`/proc/${child.pid}/oom_score_adj`, 'utf8').trim(), expected);

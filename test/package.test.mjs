@@ -14,7 +14,17 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 test('import and require return the same API', () => {
   const cjs = require('confine');
-  for (const name of ['command', 'openPid', 'capabilities', 'autoselectExecutor', 'Executor', 'ConfineError', 'SpawnError', 'UnenforcedError', 'StaleHandleError']) {
+  for (const name of [
+    'command',
+    'openPid',
+    'capabilities',
+    'autoselectExecutor',
+    'Executor',
+    'ConfineError',
+    'SpawnError',
+    'UnenforcedError',
+    'StaleHandleError',
+  ]) {
     assert.equal(typeof esm[name], 'function', `ESM exports ${name}`);
     assert.strictEqual(esm[name], cjs[name], `${name} is the same object from import and require`);
   }
@@ -24,11 +34,18 @@ test('import and require return the same API', () => {
 test('the loader: native by default where it builds, pure JS with CONFINE_NATIVE=0', () => {
   const probe = (env) =>
     JSON.parse(
-      spawnSync(process.execPath, ['-e', 'const c=require("confine").capabilities();console.log(JSON.stringify({native:c.native,backend:c.backend,reason:c.reason}))'], {
-        cwd: root,
-        env: { ...process.env, ...env },
-        encoding: 'utf8',
-      }).stdout,
+      spawnSync(
+        process.execPath,
+        [
+          '-e',
+          'const c=require("confine").capabilities();console.log(JSON.stringify({native:c.native,backend:c.backend,reason:c.reason}))',
+        ],
+        {
+          cwd: root,
+          env: { ...process.env, ...env },
+          encoding: 'utf8',
+        },
+      ).stdout,
     );
   const forced = probe({ CONFINE_NATIVE: '0' });
   assert.deepEqual(forced, { native: false, backend: 'universal', reason: 'CONFINE_NATIVE=0 forces the pure-JS backend' });
@@ -53,7 +70,11 @@ test('a broken addon: the loader falls back to pure JS and records why', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }`;
-  const r = spawnSync(process.execPath, ['-e', script, root], { cwd: root, encoding: 'utf8', env: { ...process.env, CONFINE_NATIVE: '' } });
+  const r = spawnSync(process.execPath, ['-e', script, root], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, CONFINE_NATIVE: '' },
+  });
   const caps = JSON.parse(r.stdout);
   assert.equal(caps.native, false);
   assert.equal(caps.backend, 'universal');

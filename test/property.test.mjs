@@ -32,8 +32,28 @@ const STABLE_CODES = new Set([
 ]);
 
 function arbitraries() {
-  const str = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('', 'a\0b', ' ', '-', '--help', '\u00e9\u4e2d', '$(id)', '../..'));
-  const junk = fc.constantFrom(undefined, null, NaN, Infinity, -Infinity, -1, 0, 1.5, 2 ** 53, 2 ** 64, '12', [], {}, true, () => 1, Symbol('s'));
+  const str = fc.oneof(
+    fc.string({ maxLength: 12 }),
+    fc.constantFrom('', 'a\0b', ' ', '-', '--help', '\u00e9\u4e2d', '$(id)', '../..'),
+  );
+  const junk = fc.constantFrom(
+    undefined,
+    null,
+    NaN,
+    Infinity,
+    -Infinity,
+    -1,
+    0,
+    1.5,
+    2 ** 53,
+    2 ** 64,
+    '12',
+    [],
+    {},
+    true,
+    () => 1,
+    Symbol('s'),
+  );
   // Mostly meaningful values, sometimes junk: a run with junk in every field would never start.
   const mostly = (valid, w = 12) => fc.oneof({ arbitrary: valid, weight: w }, { arbitrary: junk, weight: 1 });
   const file = fc.oneof(
@@ -52,7 +72,10 @@ function arbitraries() {
     junk,
   );
   const resourceKey = fc.oneof(fc.constantFrom(...RESOURCE_NAMES), fc.constantFrom('memoryMB', 'maxProcs', ''));
-  const goodValue = fc.oneof(fc.constantFrom(1, 3, 16, 64, 1024, 16384, 2 ** 20, 64 * 2 ** 20, 2 ** 30, 0.5, 2), fc.integer({ min: 1, max: 2 ** 31 }));
+  const goodValue = fc.oneof(
+    fc.constantFrom(1, 3, 16, 64, 1024, 16384, 2 ** 20, 64 * 2 ** 20, 2 ** 30, 0.5, 2),
+    fc.integer({ min: 1, max: 2 ** 31 }),
+  );
   const limits = mostly(
     fc.oneof(
       { arbitrary: fc.dictionary(fc.constantFrom(...RESOURCE_NAMES), goodValue, { maxKeys: 3 }), weight: 4 },
@@ -60,32 +83,79 @@ function arbitraries() {
     ),
     8,
   );
-  const runAs = mostly(fc.oneof(
-    fc.constantFrom(undefined, 'nobody', 65534, '65534', '65534:65534', 'nobody:nogroup', 'confine-no-such-user', 'root', 0, -1, 2 ** 32, 1.5, '', ':', '65534:', 'a\0b'),
-    fc.record({ uid: fc.oneof(fc.constant(65534), fc.integer({ min: -1, max: 70000 })), gid: fc.oneof(fc.constant(65534), junk), groups: fc.oneof(fc.array(fc.integer({ min: -1, max: 70000 }), { maxLength: 3 }), junk) }, { requiredKeys: [] }),
-  ), 6);
-  const env = mostly(fc.oneof(fc.constant(undefined), fc.dictionary(fc.oneof(fc.constantFrom('PATH', 'HOME', 'A=B', ''), fc.string({ maxLength: 6 })), mostly(fc.oneof(fc.string({ maxLength: 8 }), fc.constant('/usr/bin:/bin'))), { maxKeys: 3 })));
-  const stdio = mostly(fc.oneof(fc.constantFrom(undefined, 'ignore', 'pipe', 'bogus'), fc.array(fc.constantFrom('ignore', 'pipe', null, 'bogus', 99, -1), { maxLength: 4 })));
-  const options = mostly(fc.oneof(
-    { weight: 12, arbitrary: fc.record(
+  const runAs = mostly(
+    fc.oneof(
+      fc.constantFrom(
+        undefined,
+        'nobody',
+        65534,
+        '65534',
+        '65534:65534',
+        'nobody:nogroup',
+        'confine-no-such-user',
+        'root',
+        0,
+        -1,
+        2 ** 32,
+        1.5,
+        '',
+        ':',
+        '65534:',
+        'a\0b',
+      ),
+      fc.record(
+        {
+          uid: fc.oneof(fc.constant(65534), fc.integer({ min: -1, max: 70000 })),
+          gid: fc.oneof(fc.constant(65534), junk),
+          groups: fc.oneof(fc.array(fc.integer({ min: -1, max: 70000 }), { maxLength: 3 }), junk),
+        },
+        { requiredKeys: [] },
+      ),
+    ),
+    6,
+  );
+  const env = mostly(
+    fc.oneof(
+      fc.constant(undefined),
+      fc.dictionary(
+        fc.oneof(fc.constantFrom('PATH', 'HOME', 'A=B', ''), fc.string({ maxLength: 6 })),
+        mostly(fc.oneof(fc.string({ maxLength: 8 }), fc.constant('/usr/bin:/bin'))),
+        { maxKeys: 3 },
+      ),
+    ),
+  );
+  const stdio = mostly(
+    fc.oneof(
+      fc.constantFrom(undefined, 'ignore', 'pipe', 'bogus'),
+      fc.array(fc.constantFrom('ignore', 'pipe', null, 'bogus', 99, -1), { maxLength: 4 }),
+    ),
+  );
+  const options = mostly(
+    fc.oneof(
       {
-        cwd: mostly(fc.constantFrom('/', '/tmp', '/nonexistent/dir', '/root', '/etc/passwd', '', 'relative')),
-        env,
-        argv0: mostly(str),
-        stdio,
-        timeout: mostly(fc.constantFrom(1, 50, 1000, 5000, 10000, -1)),
-        killSignal: mostly(fc.constantFrom('SIGTERM', 'SIGKILL', 'SIGINT', 'SIGTERM', 9, 15, 'SIGBOGUS', 999)),
-        graceMs: mostly(fc.constantFrom(0, 10, 100)),
-        detached: mostly(fc.boolean()),
-        executor: mostly(fc.constantFrom(...kinds, ...kinds, ...kinds, 'windows', 'bogus')),
-        strict: mostly(fc.boolean()),
-        killOnParentExit: mostly(fc.boolean()),
-        windowsHide: fc.boolean(),
+        weight: 12,
+        arbitrary: fc.record(
+          {
+            cwd: mostly(fc.constantFrom('/', '/tmp', '/nonexistent/dir', '/root', '/etc/passwd', '', 'relative')),
+            env,
+            argv0: mostly(str),
+            stdio,
+            timeout: mostly(fc.constantFrom(1, 50, 1000, 5000, 10000, -1)),
+            killSignal: mostly(fc.constantFrom('SIGTERM', 'SIGKILL', 'SIGINT', 'SIGTERM', 9, 15, 'SIGBOGUS', 999)),
+            graceMs: mostly(fc.constantFrom(0, 10, 100)),
+            detached: mostly(fc.boolean()),
+            executor: mostly(fc.constantFrom(...kinds, ...kinds, ...kinds, 'windows', 'bogus')),
+            strict: mostly(fc.boolean()),
+            killOnParentExit: mostly(fc.boolean()),
+            windowsHide: fc.boolean(),
+          },
+          { requiredKeys: [] },
+        ),
       },
-      { requiredKeys: [] },
-    ) },
-    { weight: 1, arbitrary: fc.constant({ bogusOption: 1 }) },
-  ), 10);
+      { weight: 1, arbitrary: fc.constant({ bogusOption: 1 }) },
+    ),
+    10,
+  );
   return { file, args, limits, runAs, options };
 }
 
@@ -115,7 +185,10 @@ async function attempt({ file, args, limits, runAs, options, callLimit, callRunA
   return 'started';
 }
 
-describe('property: every input starts and stops cleanly, or throws a typed error', { skip: !fc && 'fast-check is not installed (npm install --no-save fast-check)', timeout: 5 * 60_000 }, () => {
+describe('property: every input starts and stops cleanly, or throws a typed error', {
+  skip: !fc && 'fast-check is not installed (npm install --no-save fast-check)',
+  timeout: 5 * 60_000,
+}, () => {
   const outcomes = {};
   after(() => console.log(`property: ${RUNS} runs, outcomes ${JSON.stringify(outcomes)}`));
 
@@ -126,13 +199,23 @@ describe('property: every input starts and stops cleanly, or throws a typed erro
     const warn0 = process.emitWarning;
     process.emitWarning = () => {};
     try {
-      await fc.assert(fc.asyncProperty(input, async (i) => void (await attempt({ ...i, callRunAs: isRoot && i.callRunAs }))), { numRuns: 60, seed: 1 });
+      await fc.assert(
+        fc.asyncProperty(input, async (i) => void (await attempt({ ...i, callRunAs: isRoot && i.callRunAs }))),
+        { numRuns: 60, seed: 1 },
+      );
     } finally {
       process.emitWarning = warn0;
     }
     await until(() => zombieChildren().length === 0, 3000);
     const fds0 = openFds();
-    const fdList = () => readdirSync('/proc/self/fd').map((f) => { try { return `${f}->${readlinkSync(`/proc/self/fd/${f}`)}`; } catch { return f; } });
+    const fdList = () =>
+      readdirSync('/proc/self/fd').map((f) => {
+        try {
+          return `${f}->${readlinkSync(`/proc/self/fd/${f}`)}`;
+        } catch {
+          return f;
+        }
+      });
     const before = fdList();
     const t0 = Date.now();
     // Warnings for unenforced limits are expected (best effort is never silent): keep them quiet.
@@ -153,7 +236,10 @@ describe('property: every input starts and stops cleanly, or throws a typed erro
     const ms = Date.now() - t0;
     assert.ok(await until(() => zombieChildren().length === 0, 5000), `no zombie: ${zombieChildren()}`);
     assert.ok(await until(() => leftoverTestCgroups().length === 0, 5000), `no task cgroup: ${leftoverTestCgroups()}`);
-    assert.ok(await until(() => openFds() <= fds0, 5000), `fds back to their start (${fds0} -> ${openFds()}): new ${fdList().filter((f) => !before.includes(f))}`);
+    assert.ok(
+      await until(() => openFds() <= fds0, 5000),
+      `fds back to their start (${fds0} -> ${openFds()}): new ${fdList().filter((f) => !before.includes(f))}`,
+    );
     console.log(`property: ${RUNS} runs in ${(ms / 1000).toFixed(1)} s; fds ${fds0} -> ${openFds()}`);
     assert.ok(outcomes.started > 0, 'some inputs started');
   });

@@ -14,7 +14,15 @@ import { RLIMIT_RESOURCES, rlimitsOf } from '../rlimits.js';
 import { signalName } from '../signals.js';
 import type { EnforcedMap, Enforcement, Resources, Stats, StdioValue } from '../types.js';
 import { chooseParent, detectCgroups, enforcementFor, TaskCgroup, taskCgroupName, type ParentChoice } from '../cgroup/index.js';
-import { encodeHandle, type Backend, type HandleData, type LaunchRequest, type PlanRequest, type RawExit, type Tree } from './backend.js';
+import {
+  encodeHandle,
+  type Backend,
+  type HandleData,
+  type LaunchRequest,
+  type PlanRequest,
+  type RawExit,
+  type Tree,
+} from './backend.js';
 import { AttachedTree, procStatsOf } from './universal.js';
 import { guardCgroup, killOnParentExitEnforcement } from '../lifecycle/watchdog.js';
 
@@ -68,40 +76,85 @@ export class NativeBackend implements Backend {
     for (const key of Object.keys(req.resources) as (keyof Resources)[]) {
       const rule = RLIMIT_RESOURCES[key];
       if (rule) {
-        out[key] = { enforced: true, mechanism: 'rlimit', scope: 'process', note: `RLIMIT_${rule.rlimit.toUpperCase()}, soft and hard` };
+        out[key] = {
+          enforced: true,
+          mechanism: 'rlimit',
+          scope: 'process',
+          note: `RLIMIT_${rule.rlimit.toUpperCase()}, soft and hard`,
+        };
       } else if (cgEnf[key]) {
         out[key] = cgEnf[key];
       } else if (key === 'maxProcesses') {
         out[key] = asRoot
           ? NONE('no pids cgroup here, and RLIMIT_NPROC does not hold for root')
-          : { enforced: true, mechanism: 'rlimit', scope: 'user', note: 'RLIMIT_NPROC: counts every process of the user, not of the tree' };
+          : {
+              enforced: true,
+              mechanism: 'rlimit',
+              scope: 'user',
+              note: 'RLIMIT_NPROC: counts every process of the user, not of the tree',
+            };
       } else if (TREE_RESOURCES.includes(key)) {
-        const why = this.kind === 'linux' ? (parentFor(req.cgroupParent).reason ?? 'the cgroup controller is not available') : 'needs a cgroup (the linux backend)';
+        const why =
+          this.kind === 'linux'
+            ? (parentFor(req.cgroupParent).reason ?? 'the cgroup controller is not available')
+            : 'needs a cgroup (the linux backend)';
         out[key] = NONE(why);
       }
     }
     if (req.runAs) {
-      out.runAs = { enforced: true, mechanism: 'setresuid', scope: 'process', note: 'real, effective and saved ids; no_new_privs' };
-      out.groups = { enforced: true, mechanism: 'setgroups', scope: 'process', note: "exactly the user's groups (or the ones given)" };
+      out.runAs = {
+        enforced: true,
+        mechanism: 'setresuid',
+        scope: 'process',
+        note: 'real, effective and saved ids; no_new_privs',
+      };
+      out.groups = {
+        enforced: true,
+        mechanism: 'setgroups',
+        scope: 'process',
+        note: "exactly the user's groups (or the ones given)",
+      };
     }
     if (req.killOnParentExit) {
-      out.killOnParentExit = killOnParentExitEnforcement({ cgroup: cg !== null, pdeathsig: true }, isLinux
-        ? {
-            enforced: false,
-            mechanism: cg ? 'pdeathsig+exit-hook' : 'pdeathsig',
-            scope: 'process',
-            note: 'the leader gets SIGKILL when the thread that started it dies; its descendants survive a SIGKILLed supervisor' + (cg ? ' (the cgroup is killed when the supervisor exits normally)' : ''),
-          }
-        : { enforced: false, mechanism: 'exit-hook', scope: 'tree', note: 'the tree is killed when the supervisor exits normally; macOS has no parent-death signal' });
+      out.killOnParentExit = killOnParentExitEnforcement(
+        { cgroup: cg !== null, pdeathsig: true },
+        isLinux
+          ? {
+              enforced: false,
+              mechanism: cg ? 'pdeathsig+exit-hook' : 'pdeathsig',
+              scope: 'process',
+              note:
+                'the leader gets SIGKILL when the thread that started it dies; its descendants survive a SIGKILLed supervisor' +
+                (cg ? ' (the cgroup is killed when the supervisor exits normally)' : ''),
+            }
+          : {
+              enforced: false,
+              mechanism: 'exit-hook',
+              scope: 'tree',
+              note: 'the tree is killed when the supervisor exits normally; macOS has no parent-death signal',
+            },
+      );
     }
-    out.closeFds = { enforced: true, mechanism: 'close_range', scope: 'process', note: 'every descriptor above stdio is closed before exec' };
+    out.closeFds = {
+      enforced: true,
+      mechanism: 'close_range',
+      scope: 'process',
+      note: 'every descriptor above stdio is closed before exec',
+    };
     out.treeStop = cg
-      ? { enforced: true, mechanism: cg.version === 2 ? 'cgroup2' : 'cgroup1', scope: 'tree', note: cg.version === 2 ? 'cgroup.kill (or freeze, kill, thaw)' : 'freeze, kill every member, thaw' }
+      ? {
+          enforced: true,
+          mechanism: cg.version === 2 ? 'cgroup2' : 'cgroup1',
+          scope: 'tree',
+          note: cg.version === 2 ? 'cgroup.kill (or freeze, kill, thaw)' : 'freeze, kill every member, thaw',
+        }
       : {
           enforced: false,
           mechanism: 'process-group',
           scope: 'tree',
-          note: 'signals go to the process group of the new session; a descendant that calls setsid() leaves it' + (isLinux ? ' and is found only while its parent lives (/proc children walk)' : ''),
+          note:
+            'signals go to the process group of the new session; a descendant that calls setsid() leaves it' +
+            (isLinux ? ' and is found only while its parent lives (/proc children walk)' : ''),
         };
     return out;
   }
@@ -129,7 +182,8 @@ export class NativeBackend implements Backend {
       }
       const rlimits = rlimitsOf(req.resources);
       // Without a pids cgroup, maxProcesses falls back to RLIMIT_NPROC (per user).
-      if (req.resources.maxProcesses !== undefined && !(cgroup?.controllers.includes('pids'))) rlimits.push(['nproc', req.resources.maxProcesses]);
+      if (req.resources.maxProcesses !== undefined && !cgroup?.controllers.includes('pids'))
+        rlimits.push(['nproc', req.resources.maxProcesses]);
       const id = req.identity;
       const changesUser = id !== null && id.uid !== process.getuid?.();
       const { pid, pidfd } = addon.spawn({
@@ -184,7 +238,11 @@ function narrowChoice(choice: ParentChoice, r: Resources): ParentChoice {
 }
 
 /** The child's end (and our end) of one stdio entry. */
-function stdioFd(addon: Addon, s: StdioValue, i: number): { child: { fd: number; owned: boolean }; parent: Readable | Writable | null } {
+function stdioFd(
+  addon: Addon,
+  s: StdioValue,
+  i: number,
+): { child: { fd: number; owned: boolean }; parent: Readable | Writable | null } {
   if (s === 'pipe') {
     const [r, w] = addon.pipe() as [number, number];
     // fd 0 (and only it) is written by us; the others are read.
@@ -193,11 +251,15 @@ function stdioFd(addon: Addon, s: StdioValue, i: number): { child: { fd: number;
   }
   if (s === 'inherit') return { child: { fd: i, owned: false }, parent: null };
   if (s === 'ignore' || s === null || s === undefined) {
-    return { child: { fd: addon.openDevNull(i === 0 ? fsConstants.O_RDONLY : fsConstants.O_WRONLY) as number, owned: true }, parent: null };
+    return {
+      child: { fd: addon.openDevNull(i === 0 ? fsConstants.O_RDONLY : fsConstants.O_WRONLY) as number, owned: true },
+      parent: null,
+    };
   }
   if (typeof s === 'number') return { child: { fd: s, owned: false }, parent: null };
   const fd = streamFd(s);
-  if (fd === null) throw new ConfineArgumentError(`stdio[${i}]: the stream has no file descriptor (open it first, or use 'pipe')`);
+  if (fd === null)
+    throw new ConfineArgumentError(`stdio[${i}]: the stream has no file descriptor (open it first, or use 'pipe')`);
   return { child: { fd, owned: false }, parent: null };
 }
 
@@ -213,13 +275,16 @@ function toTypedError(e: unknown, file: string): unknown {
   if (e instanceof ConfineError) return e;
   const err = e as { code?: string; stage?: string; errno?: string; syscall?: string; message?: string };
   if (err?.code === 'ERR_CONFINE_SPAWN') {
-    return new SpawnError(`cannot start ${file}: ${err.stage ?? 'spawn'} failed: ${err.errno ?? ''}${err.message ? ` (${err.message})` : ''}`, {
-      stage: err.stage ?? null,
-      errno: err.errno ?? null,
-      syscall: err.syscall ?? null,
-      path: file,
-      cause: e,
-    });
+    return new SpawnError(
+      `cannot start ${file}: ${err.stage ?? 'spawn'} failed: ${err.errno ?? ''}${err.message ? ` (${err.message})` : ''}`,
+      {
+        stage: err.stage ?? null,
+        errno: err.errno ?? null,
+        syscall: err.syscall ?? null,
+        path: file,
+        cause: e,
+      },
+    );
   }
   return e;
 }
@@ -259,29 +324,35 @@ class NativeTree implements Tree {
     this.stdio = stdio;
     this.kind = kind;
     this.exited = new Promise((resolve) => {
-      addon.watch(pid, pidfd, (st: { exitCode: number | null; signal: number; userMicros: number; systemMicros: number; maxRssBytes: number }) => {
-        this.gone = true;
-        // The watcher polls its own copy; ours served signals and is done now.
-        if (this.pidfd >= 0) addon.close(this.pidfd);
-        this.pidfd = -1;
-        // As child_process does: nobody reads our stdin any more, and output nobody consumed
-        // is drained so its pipe closes (and 'close' follows) instead of lingering.
-        stdio[0]?.destroy();
-        for (const s of stdio.slice(1)) {
-          const r = s as Readable | null;
-          if (r && r.readable && r.readableFlowing === null) r.resume();
-        }
-        resolve({
-          exitCode: st.signal ? null : st.exitCode,
-          signal: signalName(st.signal),
-          cpuUserMicros: st.userMicros,
-          cpuSystemMicros: st.systemMicros,
-          memoryPeakBytes: this.exitPeak(st.maxRssBytes),
-        });
-      });
+      addon.watch(
+        pid,
+        pidfd,
+        (st: { exitCode: number | null; signal: number; userMicros: number; systemMicros: number; maxRssBytes: number }) => {
+          this.gone = true;
+          // The watcher polls its own copy; ours served signals and is done now.
+          if (this.pidfd >= 0) addon.close(this.pidfd);
+          this.pidfd = -1;
+          // As child_process does: nobody reads our stdin any more, and output nobody consumed
+          // is drained so its pipe closes (and 'close' follows) instead of lingering.
+          stdio[0]?.destroy();
+          for (const s of stdio.slice(1)) {
+            const r = s as Readable | null;
+            if (r && r.readable && r.readableFlowing === null) r.resume();
+          }
+          resolve({
+            exitCode: st.signal ? null : st.exitCode,
+            signal: signalName(st.signal),
+            cpuUserMicros: st.userMicros,
+            cpuSystemMicros: st.systemMicros,
+            memoryPeakBytes: this.exitPeak(st.maxRssBytes),
+          });
+        },
+      );
     });
     this.closed = Promise.all(
-      stdio.filter((s): s is Readable | Writable => s !== null).map((s) => new Promise<void>((r) => (s.closed ? r() : s.once('close', () => r())))),
+      stdio
+        .filter((s): s is Readable | Writable => s !== null)
+        .map((s) => new Promise<void>((r) => (s.closed ? r() : s.once('close', () => r())))),
     ).then(() => this.exited.then(() => undefined));
     if (killOnParentExit) registerExitHook(this);
   }
@@ -359,7 +430,8 @@ class NativeTree implements Tree {
   }
 
   async stats(): Promise<Stats> {
-    if (this.cgroup && this.released) return { memoryBytes: 0, memoryPeakBytes: this.peak, cpuUserMicros: null, cpuSystemMicros: null, processes: 0 };
+    if (this.cgroup && this.released)
+      return { memoryBytes: 0, memoryPeakBytes: this.peak, cpuUserMicros: null, cpuSystemMicros: null, processes: 0 };
     if (this.cgroup) {
       const s = this.cgroup.stats();
       if (s.memoryBytes === null) {
@@ -371,7 +443,8 @@ class NativeTree implements Tree {
       this.peak = Math.max(this.peak ?? 0, s.memoryPeakBytes ?? 0);
       return s;
     }
-    if (this.gone) return { memoryBytes: 0, memoryPeakBytes: this.peak, cpuUserMicros: null, cpuSystemMicros: null, processes: 0 };
+    if (this.gone)
+      return { memoryBytes: 0, memoryPeakBytes: this.peak, cpuUserMicros: null, cpuSystemMicros: null, processes: 0 };
     return procStatsOf([this.pid, ...descendants(this.pid)]);
   }
 
@@ -382,11 +455,22 @@ class NativeTree implements Tree {
       const sub: Resources = {};
       for (const k of cgKeys) (sub as Record<string, unknown>)[k] = resources[k];
       this.cgroup.update(sub);
-      const choice = { ok: true, version: this.cgroup.version, paths: {}, created: [], note: null, reason: null, controllers: this.cgroup.controllers, features: { swap: true } } as ParentChoice;
+      const choice = {
+        ok: true,
+        version: this.cgroup.version,
+        paths: {},
+        created: [],
+        note: null,
+        reason: null,
+        controllers: this.cgroup.controllers,
+        features: { swap: true },
+      } as ParentChoice;
       Object.assign(out, enforcementFor(detectCgroups(), choice, sub));
     }
     for (const k of Object.keys(resources) as (keyof Resources)[]) {
-      out[k] ??= NONE(RLIMIT_RESOURCES[k] ? 'rlimits are fixed at exec: they cannot change in a running process' : 'no cgroup holds this tree');
+      out[k] ??= NONE(
+        RLIMIT_RESOURCES[k] ? 'rlimits are fixed at exec: they cannot change in a running process' : 'no cgroup holds this tree',
+      );
     }
     return out;
   }

@@ -44,7 +44,9 @@ function whyUnavailable(kind: ExecutorKind): string | null {
   if (!addon) return nativeLoadError();
   if (kind === 'windows') {
     if (process.platform !== 'win32') return 'only on Windows';
-    return addon.probe().platform === 'win32' && typeof addon.spawn === 'function' ? null : 'this addon build has no Windows spawn()';
+    return addon.probe().platform === 'win32' && typeof addon.spawn === 'function'
+      ? null
+      : 'this addon build has no Windows spawn()';
   }
   if (process.platform === 'win32') return 'not on Windows';
   if (kind === 'linux' && process.platform !== 'linux') return 'only on Linux';

@@ -16,7 +16,15 @@ import { SpawnError, fromNodeError, SystemError } from '../errors.js';
 import { descendants, pidExists, processStartTime } from '../proc.js';
 import { RLIMIT_RESOURCES } from '../rlimits.js';
 import type { EnforcedMap, Enforcement, Resources, Stats, StdioValue } from '../types.js';
-import { encodeHandle, type Backend, type HandleData, type LaunchRequest, type PlanRequest, type RawExit, type Tree } from './backend.js';
+import {
+  encodeHandle,
+  type Backend,
+  type HandleData,
+  type LaunchRequest,
+  type PlanRequest,
+  type RawExit,
+  type Tree,
+} from './backend.js';
 import { killOnParentExitEnforcement } from '../lifecycle/watchdog.js';
 
 const isWindows = process.platform === 'win32';
@@ -30,7 +38,12 @@ const TREE_RESOURCES: (keyof Resources)[] = ['memoryBytes', 'memorySwapBytes', '
 /** How the pure-JS backend stops a tree, for `enforced.treeStop` and capabilities(). */
 function treeStopEnforcement(): Enforcement {
   if (isWindows) {
-    return { enforced: false, mechanism: 'taskkill', scope: 'tree', note: 'taskkill /T walks parent links; a process whose parent has exited is missed' };
+    return {
+      enforced: false,
+      mechanism: 'taskkill',
+      scope: 'tree',
+      note: 'taskkill /T walks parent links; a process whose parent has exited is missed',
+    };
   }
   return {
     enforced: false,
@@ -63,7 +76,12 @@ export class UniversalBackend implements Backend {
       } else if (rule && !isWindows) {
         out[key] = req.customArgv0
           ? NOT_ENFORCED('set through /bin/sh ulimit, which cannot keep a custom argv0')
-          : { enforced: true, mechanism: 'ulimit', scope: 'process', note: `/bin/sh ulimit ${rule.ulimitFlag} before exec, soft and hard${rule.ulimitUnit > 1 ? `, rounded down to ${rule.ulimitUnit}-byte units` : ''}` };
+          : {
+              enforced: true,
+              mechanism: 'ulimit',
+              scope: 'process',
+              note: `/bin/sh ulimit ${rule.ulimitFlag} before exec, soft and hard${rule.ulimitUnit > 1 ? `, rounded down to ${rule.ulimitUnit}-byte units` : ''}`,
+            };
       } else {
         out[key] = NOT_ENFORCED(isWindows ? 'Windows needs the native Job Object backend' : 'no mechanism');
       }
@@ -78,11 +96,19 @@ export class UniversalBackend implements Backend {
         enforced: !isWindows && onlyPrimary,
         mechanism: isWindows ? 'none' : 'setgroups(0)',
         scope: 'process',
-        note: 'child_process drops all supplementary groups (setgroups(0, NULL)): the user\'s other groups are not set',
+        note: "child_process drops all supplementary groups (setgroups(0, NULL)): the user's other groups are not set",
       };
     }
     if (req.killOnParentExit) {
-      out.killOnParentExit = killOnParentExitEnforcement({ cgroup: false, pdeathsig: false }, { enforced: false, mechanism: 'exit-hook', scope: 'tree', note: 'the tree is killed when the supervisor exits normally; a SIGKILLed supervisor leaves it running (needs the native addon)' });
+      out.killOnParentExit = killOnParentExitEnforcement(
+        { cgroup: false, pdeathsig: false },
+        {
+          enforced: false,
+          mechanism: 'exit-hook',
+          scope: 'tree',
+          note: 'the tree is killed when the supervisor exits normally; a SIGKILLed supervisor leaves it running (needs the native addon)',
+        },
+      );
     }
     out.treeStop = treeStopEnforcement();
     out.closeFds = {
@@ -95,7 +121,10 @@ export class UniversalBackend implements Backend {
   }
 
   async launch(req: LaunchRequest): Promise<Tree> {
-    const rlimits = isWindows || req.customArgv0 ? [] : Object.entries(RLIMIT_RESOURCES).filter(([k]) => req.resources[k as keyof Resources] !== undefined);
+    const rlimits =
+      isWindows || req.customArgv0
+        ? []
+        : Object.entries(RLIMIT_RESOURCES).filter(([k]) => req.resources[k as keyof Resources] !== undefined);
     const handshake = rlimits.length > 0;
     const wrapperToken = `confine-wrapper-${randomBytes(6).toString('hex')}`;
     let file = req.file;
@@ -144,17 +173,24 @@ export class UniversalBackend implements Backend {
       child.once('error', (e) => reject(fromNodeError(e, 'execve', `cannot start ${req.file}`)));
     });
     // Without a handshake the exit watcher must be in place at once.
-    const tree = new UniversalTree(child, { kind: 'universal', pid: child.pid!, startTime: processStartTime(child.pid!) }, req.killOnParentExit);
+    const tree = new UniversalTree(
+      child,
+      { kind: 'universal', pid: child.pid!, startTime: processStartTime(child.pid!) },
+      req.killOnParentExit,
+    );
     if (handshake) {
       const message = await readAll(child.stdio[3] as Readable);
       if (message) {
         await tree.exited;
         const [stage, what] = message.trim().split(' ');
-        throw new SpawnError(`cannot set ${what} limit for ${req.file}: the shell's ulimit failed (raising a hard limit needs privilege)`, {
-          stage: stage ?? 'rlimit',
-          syscall: 'setrlimit',
-          errno: 'EPERM',
-        });
+        throw new SpawnError(
+          `cannot set ${what} limit for ${req.file}: the shell's ulimit failed (raising a hard limit needs privilege)`,
+          {
+            stage: stage ?? 'rlimit',
+            syscall: 'setrlimit',
+            errno: 'EPERM',
+          },
+        );
       }
       if (rlimits.some(([, r]) => r!.rlimit === 'nofile')) await execDone(tree.pid, tree.exited, wrapperToken);
     }
@@ -243,7 +279,13 @@ export function procStatsOf(pids: number[]): Stats {
   };
 }
 
-const NULL_STATS: Stats = { memoryBytes: null, memoryPeakBytes: null, cpuUserMicros: null, cpuSystemMicros: null, processes: null };
+const NULL_STATS: Stats = {
+  memoryBytes: null,
+  memoryPeakBytes: null,
+  cpuUserMicros: null,
+  cpuSystemMicros: null,
+  processes: null,
+};
 
 /** A tree whose leader is our own ChildProcess. */
 class UniversalTree implements Tree {
@@ -291,7 +333,11 @@ class UniversalTree implements Tree {
     try {
       process.kill(-this.pid, sig);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw new SystemError(`cannot signal process group ${this.pid}`, { syscall: 'kill', errno: (e as NodeJS.ErrnoException).code ?? null });
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH')
+        throw new SystemError(`cannot signal process group ${this.pid}`, {
+          syscall: 'kill',
+          errno: (e as NodeJS.ErrnoException).code ?? null,
+        });
     }
   }
 
@@ -335,7 +381,8 @@ class UniversalTree implements Tree {
 
   async update(resources: Resources): Promise<EnforcedMap> {
     const out: EnforcedMap = {};
-    for (const k of Object.keys(resources) as (keyof Resources)[]) out[k] = NOT_ENFORCED('the pure-JS backend cannot change limits of a running tree');
+    for (const k of Object.keys(resources) as (keyof Resources)[])
+      out[k] = NOT_ENFORCED('the pure-JS backend cannot change limits of a running tree');
     return out;
   }
 
@@ -445,7 +492,8 @@ export class AttachedTree implements Tree {
 
   async update(resources: Resources): Promise<EnforcedMap> {
     const out: EnforcedMap = {};
-    for (const k of Object.keys(resources) as (keyof Resources)[]) out[k] = NOT_ENFORCED('the pure-JS backend cannot change limits of a running tree');
+    for (const k of Object.keys(resources) as (keyof Resources)[])
+      out[k] = NOT_ENFORCED('the pure-JS backend cannot change limits of a running tree');
     return out;
   }
 
@@ -457,4 +505,3 @@ export class AttachedTree implements Tree {
     if (this.timer) clearTimeout(this.timer);
   }
 }
-

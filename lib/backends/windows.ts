@@ -12,10 +12,25 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
-import { CommandNotFoundError, ConfineArgumentError, ConfineError, SpawnError, StaleHandleError, SystemError } from '../errors.js';
+import {
+  CommandNotFoundError,
+  ConfineArgumentError,
+  ConfineError,
+  SpawnError,
+  StaleHandleError,
+  SystemError,
+} from '../errors.js';
 import { nativeAddon, type Addon } from '../loader.js';
 import type { EnforcedMap, Enforcement, Resources, Stats, StdioValue } from '../types.js';
-import { encodeHandle, type Backend, type HandleData, type LaunchRequest, type PlanRequest, type RawExit, type Tree } from './backend.js';
+import {
+  encodeHandle,
+  type Backend,
+  type HandleData,
+  type LaunchRequest,
+  type PlanRequest,
+  type RawExit,
+  type Tree,
+} from './backend.js';
 
 const SIGKILL = 9;
 /** Exit code of a tree ended by forceStop (TerminateJobObject), as taskkill /F and libuv's kill give. */
@@ -25,11 +40,17 @@ const NONE = (note: string): Enforcement => ({ enforced: false, mechanism: 'none
 
 /** The public resources a Job Object holds, and how. */
 const JOB_RESOURCES: Partial<Record<keyof Resources, { scope: 'tree' | 'process'; note: string }>> = {
-  memoryBytes: { scope: 'tree', note: 'JobMemoryLimit: committed memory of the whole tree; the tree is terminated (oomKilled) when the limit message arrives' },
+  memoryBytes: {
+    scope: 'tree',
+    note: 'JobMemoryLimit: committed memory of the whole tree; the tree is terminated (oomKilled) when the limit message arrives',
+  },
   maxProcesses: { scope: 'tree', note: 'ActiveProcessLimit: a process past the limit fails to start' },
   cpu: { scope: 'tree', note: 'CPU rate control, hard cap' },
   cpuWeight: { scope: 'tree', note: 'CPU rate control, weight based (1..9, mapped from 1..10000)' },
-  cpuSeconds: { scope: 'process', note: 'PerProcessUserTimeLimit: user time of each process (system time is not counted, unlike RLIMIT_CPU)' },
+  cpuSeconds: {
+    scope: 'process',
+    note: 'PerProcessUserTimeLimit: user time of each process (system time is not counted, unlike RLIMIT_CPU)',
+  },
 };
 
 /** What the Job Object cannot express, per resource. */
@@ -68,12 +89,25 @@ function jobEnforcement(key: keyof Resources, p: Probe, resources: Resources): E
   const e = (enforced: boolean, note: string): Enforcement => ({ enforced, mechanism: 'job', scope: rule.scope, note });
   if (key === 'cpu' || key === 'cpuWeight') {
     if (!p.cpuRateControl) {
-      return e(false, p.wine !== null ? `Wine ${p.wine} refuses Job Object CPU rate control` : 'this system refused Job Object CPU rate control (measured by the addon)');
+      return e(
+        false,
+        p.wine !== null
+          ? `Wine ${p.wine} refuses Job Object CPU rate control`
+          : 'this system refused Job Object CPU rate control (measured by the addon)',
+      );
     }
-    if (key === 'cpuWeight' && resources.cpu !== undefined) return e(false, 'a CPU hard cap (cpu) and a weight exclude each other on a Job Object: the cap is written, the weight dropped');
+    if (key === 'cpuWeight' && resources.cpu !== undefined)
+      return e(
+        false,
+        'a CPU hard cap (cpu) and a weight exclude each other on a Job Object: the cap is written, the weight dropped',
+      );
     return e(true, rule.note);
   }
-  if (p.wine !== null) return e(false, `Wine ${p.wine} accepts the Job Object limit but does not enforce it (${rule.note.split(':')[0]}); real Windows does`);
+  if (p.wine !== null)
+    return e(
+      false,
+      `Wine ${p.wine} accepts the Job Object limit but does not enforce it (${rule.note.split(':')[0]}); real Windows does`,
+    );
   return e(true, rule.note);
 }
 
@@ -99,13 +133,18 @@ function isBatch(file: string): boolean {
 function batchCommand(file: string, args: string[]): { file: string; argv: string[] } {
   for (const a of [file, ...args]) {
     if (/["%\r\n\0]/.test(a)) {
-      throw new ConfineArgumentError(`cannot pass ${JSON.stringify(a)} to a batch file: cmd.exe would expand or split it (", %, line breaks are refused)`);
+      throw new ConfineArgumentError(
+        `cannot pass ${JSON.stringify(a)} to a batch file: cmd.exe would expand or split it (", %, line breaks are refused)`,
+      );
     }
   }
   const quote = (a: string) => `"${a.replace(/(\\+)$/, '$1$1')}"`;
   const line = [file, ...args].map(quote).join(' ');
   const root = process.env.SystemRoot ?? process.env.windir ?? 'C:\\Windows';
-  const cmd = process.env.ComSpec && path.win32.isAbsolute(process.env.ComSpec) ? process.env.ComSpec : path.win32.join(root, 'System32', 'cmd.exe');
+  const cmd =
+    process.env.ComSpec && path.win32.isAbsolute(process.env.ComSpec)
+      ? process.env.ComSpec
+      : path.win32.join(root, 'System32', 'cmd.exe');
   return { file: cmd, argv: ['cmd.exe', '/d', '/v:off', '/s', '/c', `"${line}"`] };
 }
 
@@ -145,13 +184,30 @@ async function pipeSlot(): Promise<PipeSlot> {
 /** The addon's errors carry stage/syscall/errno (Win32) and posixErrno: give them their class. */
 function toTypedError(e: unknown, file: string): unknown {
   if (e instanceof ConfineError) return e;
-  const err = e as { code?: string; stage?: string | null; errno?: string | null; posixErrno?: string | null; syscall?: string | null; message?: string };
+  const err = e as {
+    code?: string;
+    stage?: string | null;
+    errno?: string | null;
+    posixErrno?: string | null;
+    syscall?: string | null;
+    message?: string;
+  };
   if (err?.code !== 'ERR_CONFINE_SPAWN' && err?.code !== 'ERR_CONFINE_SYSTEM') return e;
   const stage = err.stage ?? 'spawn';
   const errno = err.posixErrno ?? err.errno ?? null;
-  const detail = `${stage} failed: ${err.syscall ?? ''} ${err.errno ?? ''}${err.message ? ` (${err.message})` : ''}`.replace(/\s+/g, ' ');
+  const detail = `${stage} failed: ${err.syscall ?? ''} ${err.errno ?? ''}${err.message ? ` (${err.message})` : ''}`.replace(
+    /\s+/g,
+    ' ',
+  );
   if (err.posixErrno === 'ENOENT' && stage === 'create') {
-    return new CommandNotFoundError(file, { stage, syscall: err.syscall ?? 'CreateProcessW', errno: 'ENOENT', path: file, message: `command not found: ${file} (${detail})`, cause: e });
+    return new CommandNotFoundError(file, {
+      stage,
+      syscall: err.syscall ?? 'CreateProcessW',
+      errno: 'ENOENT',
+      path: file,
+      message: `command not found: ${file} (${detail})`,
+      cause: e,
+    });
   }
   return new SpawnError(`cannot start ${file}: ${detail}`, { stage, errno, syscall: err.syscall ?? null, path: file, cause: e });
 }
@@ -182,17 +238,42 @@ export class WindowsBackend implements Backend {
       else out[key] = NONE(NOT_ON_WINDOWS[key] ?? 'no Windows mechanism');
     }
     if (req.runAs && req.restricted) {
-      out.runAs = p.wine !== null
-        ? NONE('restricted token: created and used, but Wine does not apply it (the child keeps the full token); enforced on real Windows')
-        : { enforced: true, mechanism: 'restricted-token', scope: 'tree', note: 'CreateRestrictedToken: Administrators and other privileged groups deny-only, privileges removed; children inherit it' };
+      out.runAs =
+        p.wine !== null
+          ? NONE(
+              'restricted token: created and used, but Wine does not apply it (the child keeps the full token); enforced on real Windows',
+            )
+          : {
+              enforced: true,
+              mechanism: 'restricted-token',
+              scope: 'tree',
+              note: 'CreateRestrictedToken: Administrators and other privileged groups deny-only, privileges removed; children inherit it',
+            };
     } else if (req.runAs) {
-      out.runAs = NONE('running as another user by name or uid needs a password or a service on Windows; not supported: use runAs({ restricted: true }) for a restricted token of the supervisor\'s own user');
+      out.runAs = NONE(
+        "running as another user by name or uid needs a password or a service on Windows; not supported: use runAs({ restricted: true }) for a restricted token of the supervisor's own user",
+      );
     }
     if (req.killOnParentExit) {
-      out.killOnParentExit = { enforced: true, mechanism: 'job', scope: 'tree', note: 'JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE: the tree dies when the supervisor closes the job or dies in any way' };
+      out.killOnParentExit = {
+        enforced: true,
+        mechanism: 'job',
+        scope: 'tree',
+        note: 'JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE: the tree dies when the supervisor closes the job or dies in any way',
+      };
     }
-    out.treeStop = { enforced: true, mechanism: 'job', scope: 'tree', note: 'TerminateJobObject; every descendant is born in the job and breakaway is never allowed' };
-    out.closeFds = { enforced: true, mechanism: 'handle-list', scope: 'process', note: 'PROC_THREAD_ATTRIBUTE_HANDLE_LIST: the child inherits its stdio handles and nothing else' };
+    out.treeStop = {
+      enforced: true,
+      mechanism: 'job',
+      scope: 'tree',
+      note: 'TerminateJobObject; every descendant is born in the job and breakaway is never allowed',
+    };
+    out.closeFds = {
+      enforced: true,
+      mechanism: 'handle-list',
+      scope: 'process',
+      note: 'PROC_THREAD_ATTRIBUTE_HANDLE_LIST: the child inherits its stdio handles and nothing else',
+    };
     return out;
   }
 
@@ -221,7 +302,8 @@ export class WindowsBackend implements Backend {
         else if (s === null) stdio.push('ignore');
         else {
           const fd = streamFd(s);
-          if (fd === null) throw new ConfineArgumentError(`stdio[${i}]: the stream has no file descriptor (open it first, or use 'pipe')`);
+          if (fd === null)
+            throw new ConfineArgumentError(`stdio[${i}]: the stream has no file descriptor (open it first, or use 'pipe')`);
           stdio.push({ type: 'fd', fd });
         }
       }
@@ -242,9 +324,19 @@ export class WindowsBackend implements Backend {
       const parentEnds: (Readable | Writable | null)[] = [];
       for (const slot of slots) parentEnds.push(slot ? await slot.socket : null);
       // A limit the plan expected to hold but the job refused is never silent.
-      const planned = this.plan({ resources: req.resources, identity: null, runAs: false, killOnParentExit: false, cgroupParent: undefined, customArgv0: false });
+      const planned = this.plan({
+        resources: req.resources,
+        identity: null,
+        runAs: false,
+        killOnParentExit: false,
+        cgroupParent: undefined,
+        customArgv0: false,
+      });
       for (const [k, err] of Object.entries(started.limitErrors ?? {})) {
-        if (planned[k as keyof Resources]?.enforced) warn(`${k} is not enforced by the windows backend: the Job Object refused it (${err.errno ?? ''} ${err.message ?? ''})`.trim());
+        if (planned[k as keyof Resources]?.enforced)
+          warn(
+            `${k} is not enforced by the windows backend: the Job Object refused it (${err.errno ?? ''} ${err.message ?? ''})`.trim(),
+          );
       }
       return new WindowsTree(addon, started.job, started.pid, started.jobName, String(started.startTimeMicros), parentEnds);
     } catch (e) {
@@ -269,7 +361,9 @@ export class WindowsBackend implements Backend {
     const addon = this.addon;
     const name = data.extra?.job;
     if (typeof name !== 'string') {
-      throw new ConfineArgumentError('openPid on Windows needs executor.handle: a bare pid names no Job Object, so its identity cannot be proved');
+      throw new ConfineArgumentError(
+        'openPid on Windows needs executor.handle: a bare pid names no Job Object, so its identity cannot be proved',
+      );
     }
     let r: { job: number; pid: number; jobName: string; alive: boolean; startTimeMicros: number };
     try {
@@ -277,13 +371,17 @@ export class WindowsBackend implements Backend {
     } catch (e) {
       const err = e as { stage?: string; errno?: string; syscall?: string; message?: string };
       throw new StaleHandleError(
-        err.stage === 'identity' ? `openPid: pid ${data.pid} is not in the handle's job (it exited and the pid was reused)` : `openPid: the job of this handle is gone (${err.errno ?? err.message ?? 'OpenJobObjectW failed'})`,
+        err.stage === 'identity'
+          ? `openPid: pid ${data.pid} is not in the handle's job (it exited and the pid was reused)`
+          : `openPid: the job of this handle is gone (${err.errno ?? err.message ?? 'OpenJobObjectW failed'})`,
         { errno: err.errno ?? null, syscall: err.syscall ?? null, stage: err.stage ?? null, cause: e },
       );
     }
     if (data.startTime !== null && data.startTime !== undefined && String(r.startTimeMicros) !== data.startTime) {
       addon.close(r.job);
-      throw new StaleHandleError(`openPid: pid ${data.pid} now belongs to another process (start time differs)`, { errno: 'ESRCH' });
+      throw new StaleHandleError(`openPid: pid ${data.pid} now belongs to another process (start time differs)`, {
+        errno: 'ESRCH',
+      });
     }
     return new WindowsTree(addon, r.job, r.pid, r.jobName, String(r.startTimeMicros), [null, null, null]);
   }
@@ -361,7 +459,9 @@ class WindowsTree implements Tree {
       );
     });
     this.closed = Promise.all(
-      stdio.filter((s): s is Readable | Writable => s !== null).map((s) => new Promise<void>((r) => (s.closed ? r() : s.once('close', () => r())))),
+      stdio
+        .filter((s): s is Readable | Writable => s !== null)
+        .map((s) => new Promise<void>((r) => (s.closed ? r() : s.once('close', () => r())))),
     ).then(() => this.exited.then(() => undefined));
   }
 
@@ -404,7 +504,12 @@ class WindowsTree implements Tree {
     } catch (e) {
       const err = e as { errno?: string; syscall?: string };
       // Terminating a job whose processes all exited is not a failure.
-      if (!this.gone) throw new SystemError(`cannot terminate the job of ${this.pid}`, { syscall: err.syscall ?? 'TerminateJobObject', errno: err.errno ?? null, cause: e });
+      if (!this.gone)
+        throw new SystemError(`cannot terminate the job of ${this.pid}`, {
+          syscall: err.syscall ?? 'TerminateJobObject',
+          errno: err.errno ?? null,
+          cause: e,
+        });
     }
   }
 
@@ -427,12 +532,31 @@ class WindowsTree implements Tree {
 
   async stats(): Promise<Stats> {
     if (this.jobClosed) {
-      return { memoryBytes: 0, memoryPeakBytes: this.peak, cpuUserMicros: this.cpu?.user ?? null, cpuSystemMicros: this.cpu?.system ?? null, processes: 0 };
+      return {
+        memoryBytes: 0,
+        memoryPeakBytes: this.peak,
+        cpuUserMicros: this.cpu?.user ?? null,
+        cpuSystemMicros: this.cpu?.system ?? null,
+        processes: 0,
+      };
     }
-    const s = this.addon.stats(this.job) as { memoryBytes: number; memoryPeakBytes: number; processMemoryPeakBytes: number; userMicros: number; systemMicros: number; processes: number };
+    const s = this.addon.stats(this.job) as {
+      memoryBytes: number;
+      memoryPeakBytes: number;
+      processMemoryPeakBytes: number;
+      userMicros: number;
+      systemMicros: number;
+      processes: number;
+    };
     const peak = Math.max(s.memoryPeakBytes || 0, s.processMemoryPeakBytes || 0, this.peak ?? 0, s.memoryBytes || 0);
     this.peak = peak || null;
-    return { memoryBytes: s.memoryBytes, memoryPeakBytes: this.peak, cpuUserMicros: s.userMicros, cpuSystemMicros: s.systemMicros, processes: s.processes };
+    return {
+      memoryBytes: s.memoryBytes,
+      memoryPeakBytes: this.peak,
+      cpuUserMicros: s.userMicros,
+      cpuSystemMicros: s.systemMicros,
+      processes: s.processes,
+    };
   }
 
   async update(resources: Resources): Promise<EnforcedMap> {
@@ -443,7 +567,7 @@ class WindowsTree implements Tree {
       if (this.jobClosed) {
         for (const k of Object.keys(limits)) out[k as keyof Resources] = NONE('the job is closed: the tree has exited');
       } else {
-        errors = ((this.addon.updateLimits(this.job, limits) as { limitErrors?: typeof errors }).limitErrors ?? {});
+        errors = (this.addon.updateLimits(this.job, limits) as { limitErrors?: typeof errors }).limitErrors ?? {};
       }
     }
     const p = probe(this.addon);
@@ -455,7 +579,12 @@ class WindowsTree implements Tree {
       }
       const err = errors[key];
       out[key] = err
-        ? { enforced: false, mechanism: 'job', scope: JOB_RESOURCES[key]!.scope, note: `the Job Object refused it: ${err.errno ?? ''} ${err.message ?? ''}`.trim() }
+        ? {
+            enforced: false,
+            mechanism: 'job',
+            scope: JOB_RESOURCES[key]!.scope,
+            note: `the Job Object refused it: ${err.errno ?? ''} ${err.message ?? ''}`.trim(),
+          }
         : jobEnforcement(key, p, resources);
     }
     return out;

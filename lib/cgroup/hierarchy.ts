@@ -36,8 +36,20 @@ export interface CgroupLayout {
 
 /** The v1 controllers the kernel knows; named hierarchies (name=systemd) carry none. */
 const V1_CONTROLLERS = new Set([
-  'cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'net_cls', 'net_prio', 'blkio',
-  'perf_event', 'hugetlb', 'pids', 'rdma', 'misc',
+  'cpu',
+  'cpuacct',
+  'cpuset',
+  'memory',
+  'devices',
+  'freezer',
+  'net_cls',
+  'net_prio',
+  'blkio',
+  'perf_event',
+  'hugetlb',
+  'pids',
+  'rdma',
+  'misc',
 ]);
 
 /** mountinfo escapes space, tab, newline and backslash as \ooo. */
@@ -45,7 +57,12 @@ function unescapeMount(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
-interface MountEntry { root: string; mountPoint: string; fstype: string; superOpts: string[] }
+interface MountEntry {
+  root: string;
+  mountPoint: string;
+  fstype: string;
+  superOpts: string[];
+}
 
 function parseMountinfo(text: string): MountEntry[] {
   const out: MountEntry[] = [];
@@ -120,9 +137,15 @@ export function parseCgroupLayout(
   for (const m of mounts) {
     if (m.fstype === 'cgroup2') {
       if (unified) continue; // the first mount wins (the same hierarchy can be mounted twice)
-      if (self.v2 === null) { problems.push(`cgroup2 at ${m.mountPoint} but no 0:: line in /proc/self/cgroup`); continue; }
+      if (self.v2 === null) {
+        problems.push(`cgroup2 at ${m.mountPoint} but no 0:: line in /proc/self/cgroup`);
+        continue;
+      }
       const own = relativeToMount(self.v2, m.root);
-      if (own === null) { problems.push(`cgroup2 at ${m.mountPoint} does not show our cgroup ${self.v2}`); continue; }
+      if (own === null) {
+        problems.push(`cgroup2 at ${m.mountPoint} does not show our cgroup ${self.v2}`);
+        continue;
+      }
       unified = { mount: m.mountPoint, own };
       const list = (readControllers(m.mountPoint) ?? '').split(/\s+/).filter(Boolean);
       hierarchies.push({ version: 2, mount: m.mountPoint, own, controllers: list });
@@ -132,17 +155,26 @@ export function parseCgroupLayout(
       const key = ctrls.slice().sort().join(',');
       if (seenV1.has(key)) continue;
       const cgPath = self.v1.get(ctrls[0]!);
-      if (cgPath === undefined) { problems.push(`${key} mounted at ${m.mountPoint} but absent from /proc/self/cgroup`); continue; }
+      if (cgPath === undefined) {
+        problems.push(`${key} mounted at ${m.mountPoint} but absent from /proc/self/cgroup`);
+        continue;
+      }
       const own = relativeToMount(cgPath, m.root);
-      if (own === null) { problems.push(`${key} at ${m.mountPoint} does not show our cgroup ${cgPath}`); continue; }
+      if (own === null) {
+        problems.push(`${key} at ${m.mountPoint} does not show our cgroup ${cgPath}`);
+        continue;
+      }
       seenV1.add(key);
       hierarchies.push({ version: 1, mount: m.mountPoint, own, controllers: ctrls });
     }
   }
   // v1 first: a controller bound to a v1 hierarchy is not available in v2 (the kernel lists it
   // in the v2 root's cgroup.controllers only when it is not bound elsewhere, but be safe).
-  for (const h of hierarchies) if (h.version === 1) for (const c of h.controllers) controllers[c] = { version: 1, mount: h.mount, own: h.own };
-  for (const h of hierarchies) if (h.version === 2) for (const c of h.controllers) if (!controllers[c]) controllers[c] = { version: 2, mount: h.mount, own: h.own };
+  for (const h of hierarchies)
+    if (h.version === 1) for (const c of h.controllers) controllers[c] = { version: 1, mount: h.mount, own: h.own };
+  for (const h of hierarchies)
+    if (h.version === 2)
+      for (const c of h.controllers) if (!controllers[c]) controllers[c] = { version: 2, mount: h.mount, own: h.own };
 
   const hasV1 = hierarchies.some((h) => h.version === 1);
   let mode: CgroupLayout['mode'];
@@ -163,7 +195,13 @@ let cached: CgroupLayout | null = null;
 export function detectCgroups(opts: { refresh?: boolean } = {}): CgroupLayout {
   if (cached && !opts.refresh) return cached;
   if (process.platform !== 'linux') {
-    cached = { mode: 'none', controllers: {}, reason: `cgroups are Linux only (platform ${process.platform})`, unified: null, hierarchies: [] };
+    cached = {
+      mode: 'none',
+      controllers: {},
+      reason: `cgroups are Linux only (platform ${process.platform})`,
+      unified: null,
+      hierarchies: [],
+    };
     return cached;
   }
   let mountinfo: string;
@@ -172,11 +210,21 @@ export function detectCgroups(opts: { refresh?: boolean } = {}): CgroupLayout {
     mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8');
     procCgroup = fs.readFileSync('/proc/self/cgroup', 'utf8');
   } catch (e) {
-    cached = { mode: 'none', controllers: {}, reason: `cannot read /proc: ${(e as Error).message}`, unified: null, hierarchies: [] };
+    cached = {
+      mode: 'none',
+      controllers: {},
+      reason: `cannot read /proc: ${(e as Error).message}`,
+      unified: null,
+      hierarchies: [],
+    };
     return cached;
   }
   cached = parseCgroupLayout(mountinfo, procCgroup, (mount) => {
-    try { return fs.readFileSync(path.join(mount, 'cgroup.controllers'), 'utf8'); } catch { return null; }
+    try {
+      return fs.readFileSync(path.join(mount, 'cgroup.controllers'), 'utf8');
+    } catch {
+      return null;
+    }
   });
   return cached;
 }

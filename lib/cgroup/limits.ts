@@ -22,7 +22,9 @@ const MIN_QUOTA_US = 1000;
 
 function num(name: string, v: unknown, min: number, integer: boolean, max = Infinity): number {
   if (typeof v !== 'number' || Number.isNaN(v) || v < min || v > max || (integer && Number.isFinite(v) && !Number.isInteger(v))) {
-    throw new ConfineArgumentError(`${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}${max !== Infinity ? ` and <= ${max}` : ''} (or Infinity for no limit), got ${String(v)}`);
+    throw new ConfineArgumentError(
+      `${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}${max !== Infinity ? ` and <= ${max}` : ''} (or Infinity for no limit), got ${String(v)}`,
+    );
   }
   return v;
 }
@@ -40,7 +42,10 @@ export function validateCgroupResources(r: Resources): void {
     if (!Number.isFinite(r.cpuWeight)) throw new ConfineArgumentError('cpuWeight must be 1..10000');
   }
   if (r.maxProcesses !== undefined) num('maxProcesses', r.maxProcesses, 1, true);
-  if (r.cpus !== undefined && (typeof r.cpus !== 'string' || !/^\s*[0-9]+(-[0-9]+)?(\s*,\s*[0-9]+(-[0-9]+)?)*\s*$/.test(r.cpus))) {
+  if (
+    r.cpus !== undefined &&
+    (typeof r.cpus !== 'string' || !/^\s*[0-9]+(-[0-9]+)?(\s*,\s*[0-9]+(-[0-9]+)?)*\s*$/.test(r.cpus))
+  ) {
     throw new ConfineArgumentError(`cpus must be a CPU list such as "0-1" or "0,2", got ${JSON.stringify(r.cpus)}`);
   }
 }
@@ -82,7 +87,8 @@ export function writeV2(dir: string, r: Resources, ctx: LimitContext): void {
     if (r.cpuWeight !== undefined) w('cpu.weight', String(r.cpuWeight));
   }
   if (has('cpuset') && r.cpus !== undefined) w('cpuset.cpus', r.cpus.replace(/\s+/g, ''));
-  if (has('pids') && r.maxProcesses !== undefined) w('pids.max', Number.isFinite(r.maxProcesses) ? String(r.maxProcesses) : 'max');
+  if (has('pids') && r.maxProcesses !== undefined)
+    w('pids.max', Number.isFinite(r.maxProcesses) ? String(r.maxProcesses) : 'max');
 }
 
 /** Write the limits into v1 directories (controller -> dir). */
@@ -98,7 +104,13 @@ export function writeV1(paths: Record<string, string>, r: Resources, ctx: LimitC
     if (ctx.swap) {
       if (r.memorySwapBytes !== undefined) {
         const base = r.memoryBytes ?? readNumber(memFile);
-        if (base !== null && base !== undefined && Number.isFinite(base) && Number.isFinite(r.memorySwapBytes) && base < 2 ** 62) {
+        if (
+          base !== null &&
+          base !== undefined &&
+          Number.isFinite(base) &&
+          Number.isFinite(r.memorySwapBytes) &&
+          base < 2 ** 62
+        ) {
           sw = v1b(base + r.memorySwapBytes);
         } else {
           sw = '-1';

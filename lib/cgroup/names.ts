@@ -62,7 +62,8 @@ export function parseTaskCgroupName(name: string): ParsedTaskName | null {
  * exists and started at the recorded tick. Judged in the caller's pid namespace.
  */
 export function supervisorAlive(p: ParsedTaskName): boolean {
-  if (p.pid === process.pid) return selfStart === undefined ? processStartTicks('self') === p.startTicks : selfStart === p.startTicks;
+  if (p.pid === process.pid)
+    return selfStart === undefined ? processStartTicks('self') === p.startTicks : selfStart === p.startTicks;
   const st = processStartTicks(p.pid);
   return st !== null && st === p.startTicks;
 }

@@ -79,7 +79,9 @@ export function removeEmptyOrphans(layout: CgroupLayout): string[] {
       try {
         fs.rmdirSync(d);
         removed.push(d);
-      } catch { /* a process arrived, or children: leave it */ }
+      } catch {
+        /* a process arrived, or children: leave it */
+      }
     }
   }
   return removed;

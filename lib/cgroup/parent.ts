@@ -78,7 +78,10 @@ function fail(reason: string): ParentChoice {
 function relParent(cgroupParent: string, mounts: string[]): string {
   let p = cgroupParent;
   for (const m of mounts) {
-    if (p === m || p.startsWith(m + '/')) { p = p.slice(m.length) || '/'; break; }
+    if (p === m || p.startsWith(m + '/')) {
+      p = p.slice(m.length) || '/';
+      break;
+    }
   }
   if (!p.startsWith('/')) p = '/' + p;
   return path.posix.normalize(p);
@@ -102,7 +105,11 @@ function mkdirLevel(dir: string): boolean {
 }
 
 function rmdirQuiet(dir: string): void {
-  try { fs.rmdirSync(dir); } catch { /* busy or gone: leave it */ }
+  try {
+    fs.rmdirSync(dir);
+  } catch {
+    /* busy or gone: leave it */
+  }
 }
 
 function explain(e: unknown): string {
@@ -114,7 +121,12 @@ function explain(e: unknown): string {
   return (e as Error)?.message ?? String(e);
 }
 
-interface V2Attempt { dir: string; created: string[]; controllers: string[]; problems: string[] }
+interface V2Attempt {
+  dir: string;
+  created: string[];
+  controllers: string[];
+  problems: string[];
+}
 
 /** Create mount+rel level by level and enable `wanted` in each level's subtree_control. */
 function prepareV2(mount: string, rel: string, wanted: string[]): V2Attempt {
@@ -136,13 +148,18 @@ function prepareV2(mount: string, rel: string, wanted: string[]): V2Attempt {
       // turn it into a thread root whose children are "domain invalid" and refuse processes.
       const missing = have.filter((c) => !sc.includes(c));
       if (missing.length && exists(path.join(dir, 'cgroup.type')) && readPids(dir).length > 0) {
-        problems.push(`${dir} holds processes, so by the no-internal-processes rule it cannot give ${missing.join(', ')} to child cgroups`);
+        problems.push(
+          `${dir} holds processes, so by the no-internal-processes rule it cannot give ${missing.join(', ')} to child cgroups`,
+        );
         have = have.filter((c) => sc.includes(c));
         continue;
       }
       const next: string[] = [];
       for (const c of have) {
-        if (sc.includes(c)) { next.push(c); continue; }
+        if (sc.includes(c)) {
+          next.push(c);
+          continue;
+        }
         try {
           writeFile(path.join(dir, 'cgroup.subtree_control'), `+${c}`);
           next.push(c);
@@ -182,14 +199,17 @@ function chooseV2(layout: CgroupLayout, opts: { cgroupParent?: string; needed: s
             fs.accessSync(path.join(uni.mount, up), fs.constants.W_OK);
             fs.accessSync(path.join(uni.mount, up, 'cgroup.procs'), fs.constants.W_OK);
             writable = true;
-          } catch { /* not ours */ }
+          } catch {
+            /* not ours */
+          }
         }
-        if (writable) cands.push({ rel: path.posix.join(up, 'confine'), why: 'delegated: a sibling of the supervisor\'s own cgroup' });
+        if (writable)
+          cands.push({ rel: path.posix.join(up, 'confine'), why: "delegated: a sibling of the supervisor's own cgroup" });
       }
     }
     cands.push({
       rel: path.posix.join(uni.own, 'confine'),
-      why: 'delegated: under the supervisor\'s own cgroup',
+      why: "delegated: under the supervisor's own cgroup",
     });
   }
 
@@ -225,7 +245,9 @@ function chooseV2(layout: CgroupLayout, opts: { cgroupParent?: string; needed: s
     notes.push(...a.problems);
   }
   if (a.controllers.length === 0) {
-    notes.push('task cgroups give tree membership, cgroup.kill/freeze and CPU usage only; resource limits need a parent whose cgroup.subtree_control can be set (a delegated cgroup without processes)');
+    notes.push(
+      'task cgroups give tree membership, cgroup.kill/freeze and CPU usage only; resource limits need a parent whose cgroup.subtree_control can be set (a delegated cgroup without processes)',
+    );
   }
   const memOk = a.controllers.includes('memory');
   // The parent itself is never the root, so with memory enabled above it, its memory.swap.max
@@ -278,7 +300,13 @@ function chooseV1(layout: CgroupLayout, opts: { cgroupParent?: string; needed: s
   const created: string[] = [];
   const problems: string[] = [];
   const got: string[] = [];
-  const cp = opts.cgroupParent !== undefined ? relParent(opts.cgroupParent, v1.map((h) => h.mount)) : null;
+  const cp =
+    opts.cgroupParent !== undefined
+      ? relParent(
+          opts.cgroupParent,
+          v1.map((h) => h.mount),
+        )
+      : null;
   if (cp !== null) {
     const bad = validRel(cp);
     if (bad) return fail(bad);
@@ -300,10 +328,17 @@ function chooseV1(layout: CgroupLayout, opts: { cgroupParent?: string; needed: s
     for (const d of created.slice().reverse()) rmdirQuiet(d);
     return fail(`no writable cgroup v1 parent: ${problems.join('; ') || 'no v1 hierarchy carries a useful controller'}`);
   }
-  const notes: string[] = [cp !== null ? 'cgroupParent' : isRoot() ? 'root: a confine directory in each v1 hierarchy' : 'a confine directory under the supervisor\'s own cgroup in each v1 hierarchy'];
+  const notes: string[] = [
+    cp !== null
+      ? 'cgroupParent'
+      : isRoot()
+        ? 'root: a confine directory in each v1 hierarchy'
+        : "a confine directory under the supervisor's own cgroup in each v1 hierarchy",
+  ];
   const lacking = opts.needed.filter((n) => !got.includes(n));
   if (lacking.length) notes.push(`controllers not available: ${lacking.join(', ')}`);
-  if (!got.includes('freezer')) notes.push('no freezer hierarchy: the tree kill signals in a loop and a fast forker can race it (pids.max bounds it)');
+  if (!got.includes('freezer'))
+    notes.push('no freezer hierarchy: the tree kill signals in a loop and a fast forker can race it (pids.max bounds it)');
   notes.push(...problems);
   const swap = paths.memory !== undefined && exists(path.join(paths.memory, 'memory.memsw.limit_in_bytes'));
   return {
@@ -325,7 +360,9 @@ function chooseV1(layout: CgroupLayout, opts: { cgroupParent?: string; needed: s
  */
 export function chooseParent(layout: CgroupLayout, opts: { cgroupParent?: string; needed: string[] }): ParentChoice {
   if (layout.mode === 'none') return fail(layout.reason ?? 'no cgroup hierarchy');
-  const v1Useful = layout.hierarchies.some((h) => h.version === 1 && h.controllers.some((c) => opts.needed.includes(c) || V1_ALWAYS.includes(c)));
+  const v1Useful = layout.hierarchies.some(
+    (h) => h.version === 1 && h.controllers.some((c) => opts.needed.includes(c) || V1_ALWAYS.includes(c)),
+  );
   if (layout.mode === 'v1' || (layout.mode === 'hybrid' && v1Useful)) {
     const r = chooseV1(layout, opts);
     if (r.ok && layout.mode === 'hybrid') r.note = `hybrid host: using the v1 hierarchies, the v2 tree is not used; ${r.note}`;
@@ -342,7 +379,9 @@ export function releaseParent(choice: ParentChoice): string[] {
     try {
       fs.rmdirSync(d);
       removed.push(d);
-    } catch { /* still in use */ }
+    } catch {
+      /* still in use */
+    }
   }
   return removed;
 }
@@ -372,10 +411,13 @@ export function enforcementFor(
   }
   if (resources.memorySwapBytes !== undefined && has('memory') && choice.features.swap) {
     if (v === 2) out.memorySwapBytes = e('memory.swap.max');
-    else if (resources.memoryBytes !== undefined) out.memorySwapBytes = e('memory.memsw.limit_in_bytes = memoryBytes + memorySwapBytes');
+    else if (resources.memoryBytes !== undefined)
+      out.memorySwapBytes = e('memory.memsw.limit_in_bytes = memoryBytes + memorySwapBytes');
   }
-  if (resources.cpu !== undefined && has('cpu')) out.cpu = e(v === 2 ? 'cpu.max, period 100 ms' : 'cpu.cfs_quota_us / cpu.cfs_period_us, period 100 ms');
-  if (resources.cpuWeight !== undefined && has('cpu')) out.cpuWeight = e(v === 2 ? 'cpu.weight' : 'cpu.shares, converted from the weight as runc does');
+  if (resources.cpu !== undefined && has('cpu'))
+    out.cpu = e(v === 2 ? 'cpu.max, period 100 ms' : 'cpu.cfs_quota_us / cpu.cfs_period_us, period 100 ms');
+  if (resources.cpuWeight !== undefined && has('cpu'))
+    out.cpuWeight = e(v === 2 ? 'cpu.weight' : 'cpu.shares, converted from the weight as runc does');
   if (resources.cpus !== undefined && has('cpuset')) out.cpus = e('cpuset.cpus');
   if (resources.maxProcesses !== undefined && has('pids')) out.maxProcesses = e('pids.max (processes and threads)');
   return out;

@@ -58,7 +58,9 @@ export class TaskCgroup {
       throw new SystemError(`no usable cgroup parent: ${choice.reason ?? 'unknown'}`, { stage: 'cgroup' });
     }
     if (typeof name !== 'string' || !NAME_OK.test(name) || !name.includes('confine')) {
-      throw new ConfineArgumentError(`task cgroup name must match ${NAME_OK} and contain "confine" (see taskCgroupName()), got ${JSON.stringify(name)}`);
+      throw new ConfineArgumentError(
+        `task cgroup name must match ${NAME_OK} and contain "confine" (see taskCgroupName()), got ${JSON.stringify(name)}`,
+      );
     }
     validateCgroupResources(resources);
     const made: string[] = [];
@@ -93,7 +95,11 @@ export class TaskCgroup {
       }
     } catch (e) {
       for (const d of made.reverse()) {
-        try { fs.rmdirSync(d); } catch { /* nothing was placed in it: only a racing writer could keep it */ }
+        try {
+          fs.rmdirSync(d);
+        } catch {
+          /* nothing was placed in it: only a racing writer could keep it */
+        }
       }
       if (e instanceof ConfineArgumentError || e instanceof SystemError) throw e;
       throw sysError(`cannot create cgroup ${name}`, e);
@@ -171,7 +177,15 @@ export class TaskCgroup {
    * (tasks, threads included), else the number of processes in cgroup.procs.
    */
   stats(): Stats {
-    const st: Stats = { memoryBytes: null, memoryPeakBytes: null, cpuUserMicros: null, cpuSystemMicros: null, processes: null, throttledPeriods: null, throttledMicros: null };
+    const st: Stats = {
+      memoryBytes: null,
+      memoryPeakBytes: null,
+      cpuUserMicros: null,
+      cpuSystemMicros: null,
+      processes: null,
+      throttledPeriods: null,
+      throttledMicros: null,
+    };
     if (this.version === 2) {
       const d = this.paths.unified!;
       const cur = readNumber(path.join(d, 'memory.current'));
@@ -330,7 +344,11 @@ export class TaskCgroup {
       if (canFreeze) await this.freeze(Math.min(1000, Math.max(1, deadline - Date.now())));
       try {
         for (const pid of this.pids()) {
-          try { process.kill(pid, 'SIGKILL'); } catch (e) { if (errCode(e) !== 'ESRCH') throw sysError(`kill(${pid}, SIGKILL)`, e); }
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch (e) {
+            if (errCode(e) !== 'ESRCH') throw sysError(`kill(${pid}, SIGKILL)`, e);
+          }
         }
       } finally {
         if (canFreeze) this.thaw();
@@ -340,7 +358,10 @@ export class TaskCgroup {
     }
     const left = this.pids();
     if (left.length) {
-      throw new SystemError(`cgroup ${this.dir} still has ${left.length} process(es) after ${timeoutMs} ms: ${left.slice(0, 10).join(' ')}`, { errno: 'ETIMEDOUT', path: this.dir, stage: 'cgroup' });
+      throw new SystemError(
+        `cgroup ${this.dir} still has ${left.length} process(es) after ${timeoutMs} ms: ${left.slice(0, 10).join(' ')}`,
+        { errno: 'ETIMEDOUT', path: this.dir, stage: 'cgroup' },
+      );
     }
   }
 
@@ -348,7 +369,11 @@ export class TaskCgroup {
     for (let i = 0; ; i++) {
       if (this.pids().length === 0) return;
       if (Date.now() > deadline) {
-        throw new SystemError(`cgroup ${this.dir} did not empty in time: ${this.pids().slice(0, 10).join(' ')}`, { errno: 'ETIMEDOUT', path: this.dir, stage: 'cgroup' });
+        throw new SystemError(`cgroup ${this.dir} did not empty in time: ${this.pids().slice(0, 10).join(' ')}`, {
+          errno: 'ETIMEDOUT',
+          path: this.dir,
+          stage: 'cgroup',
+        });
       }
       await sleep(Math.min(1 + i, 10));
     }
@@ -369,8 +394,15 @@ export class TaskCgroup {
         } catch (e) {
           const c = errCode(e);
           if (c === 'ENOENT') break;
-          if (c === 'EBUSY' && Date.now() < deadline) { await sleep(Math.min(1 + i, 20)); continue; }
-          throw sysError(`cannot remove cgroup ${d}${c === 'EBUSY' ? ` (processes: ${readPids(d).slice(0, 10).join(' ') || 'none listed'}; children?)` : ''}`, e, d);
+          if (c === 'EBUSY' && Date.now() < deadline) {
+            await sleep(Math.min(1 + i, 20));
+            continue;
+          }
+          throw sysError(
+            `cannot remove cgroup ${d}${c === 'EBUSY' ? ` (processes: ${readPids(d).slice(0, 10).join(' ') || 'none listed'}; children?)` : ''}`,
+            e,
+            d,
+          );
         }
       }
     }
@@ -382,7 +414,13 @@ function mkdirNew(dir: string): void {
   try {
     fs.mkdirSync(dir);
   } catch (e) {
-    if (errCode(e) === 'EEXIST') throw new SystemError(`cgroup ${dir} already exists (names must be unique: use taskCgroupName())`, { syscall: 'mkdir', errno: 'EEXIST', path: dir, stage: 'cgroup' });
+    if (errCode(e) === 'EEXIST')
+      throw new SystemError(`cgroup ${dir} already exists (names must be unique: use taskCgroupName())`, {
+        syscall: 'mkdir',
+        errno: 'EEXIST',
+        path: dir,
+        stage: 'cgroup',
+      });
     throw sysError(`cannot create cgroup ${dir}`, e, dir);
   }
 }

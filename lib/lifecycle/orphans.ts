@@ -142,9 +142,14 @@ export function doctorOrphans(): OrphanInfo[] {
 /** `confine doctor`'s text section for orphans (empty when there are none). */
 export function formatOrphans(orphans: OrphanInfo[]): string[] {
   if (orphans.length === 0) return [];
-  const lines = ['', `orphaned cgroups (their supervisor is gone; cleanupOrphans() removes empty ones, { stop: true } the rest):`];
+  const lines = [
+    '',
+    `orphaned cgroups (their supervisor is gone; cleanupOrphans() removes empty ones, { stop: true } the rest):`,
+  ];
   for (const o of orphans) {
-    lines.push(`  ${o.path}  ${o.pids.length ? `${o.pids.length} process(es): ${o.pids.slice(0, 8).join(' ')}${o.pids.length > 8 ? ' ...' : ''}` : 'empty'}  (supervisor pid ${o.supervisor.pid})`);
+    lines.push(
+      `  ${o.path}  ${o.pids.length ? `${o.pids.length} process(es): ${o.pids.slice(0, 8).join(' ')}${o.pids.length > 8 ? ' ...' : ''}` : 'empty'}  (supervisor pid ${o.supervisor.pid})`,
+    );
   }
   return lines;
 }

@@ -45,7 +45,7 @@ adds=0
 starttime() {
   st=''
   IFS= read -r line 2>/dev/null <"/proc/$1/stat" || return 1
-  set -- ${"$"}{line##*) }
+  set -- ${'$'}{line##*) }
   shift 19
   st=$1
 }
@@ -54,7 +54,7 @@ starttime() {
 pgidof() {
   pg=''
   IFS= read -r line 2>/dev/null <"/proc/$1/stat" || return 1
-  set -- ${"$"}{line##*) }
+  set -- ${'$'}{line##*) }
   pg=$3
 }
 
@@ -175,8 +175,8 @@ while IFS= read -r l; do
     'add '*)
       adds=$((adds + 1))
       if [ $adds -ge 16 ]; then prune; adds=0; fi
-      R=$R${"$"}{l#add }$N ;;
-    'del '*) drop "${"$"}{l#del }" ;;
+      R=$R${'$'}{l#add }$N ;;
+    'del '*) drop "${'$'}{l#del }" ;;
   esac
 done
 
@@ -330,7 +330,9 @@ export function watchdogPid(): number | null {
 export function killOnParentExitEnforcement(how: { cgroup: boolean; pdeathsig: boolean }, fallback: Enforcement): Enforcement {
   if (!watchdogAvailable()) return fallback;
   const mechanism = how.pdeathsig ? 'pdeathsig+watchdog' : 'watchdog';
-  const leader = how.pdeathsig ? 'the leader gets SIGKILL from the kernel when the thread that started it dies (start trees from the main thread); ' : '';
+  const leader = how.pdeathsig
+    ? 'the leader gets SIGKILL from the kernel when the thread that started it dies (start trees from the main thread); '
+    : '';
   if (how.cgroup) {
     return {
       enforced: true,

@@ -199,7 +199,8 @@ long CloseFdsFallback(int first, int keep, int bound) {
   r = -ENOSYS;
   if (p.useCloseRange) {
     r = 0;
-    if (out.fd > n) r = sys::CloseRange(static_cast<unsigned>(n), static_cast<unsigned>(out.fd) - 1);
+    if (out.fd > n)
+      r = sys::CloseRange(static_cast<unsigned>(n), static_cast<unsigned>(out.fd) - 1);
     if (r == 0) r = sys::CloseRange(static_cast<unsigned>(out.fd) + 1, ~0U);
   }
   if (r == -ENOSYS || r == -EINVAL) {

@@ -95,7 +95,7 @@ struct ChildPlan {
   bool setsid = false;
   bool noNewPrivs = false;
   int pdeathsig = 0;
-  pid_t parentPid = 0;          // getpid() of the supervisor, taken before the clone
+  pid_t parentPid = 0;            // getpid() of the supervisor, taken before the clone
   bool resetOomScoreAdj = false;  // decided by the parent: asked for AND its own value is < 0
 
   bool useCloseRange = true;  // false: test the /proc/self/fd fallback

@@ -40,7 +40,7 @@ inline long Ret(long r) { return r == -1 ? -static_cast<long>(errno) : r; }
 struct KernelSigaction {
   unsigned long words[4] = {0, 0, 0, 0};
 };
-constexpr int kLastSignal = 64;         // _NSIG - 1 on x86 and arm (not MIPS)
+constexpr int kLastSignal = 64;           // _NSIG - 1 on x86 and arm (not MIPS)
 constexpr unsigned long kSigsetSize = 8;  // the kernel's sigset_t, in bytes
 
 inline long SetDefaultAction(int sig) {
@@ -93,7 +93,9 @@ inline long SetResUid(uid_t u) { return Ret(syscall(SYS_setresuid, u, u, u)); }
 #endif
 inline long Chdir(const char* path) { return Ret(syscall(SYS_chdir, path)); }
 inline long SetNoNewPrivs() { return Ret(syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)); }
-inline long SetPdeathsig(int sig) { return Ret(syscall(SYS_prctl, PR_SET_PDEATHSIG, sig, 0, 0, 0)); }
+inline long SetPdeathsig(int sig) {
+  return Ret(syscall(SYS_prctl, PR_SET_PDEATHSIG, sig, 0, 0, 0));
+}
 inline long Getppid() { return Ret(syscall(SYS_getppid)); }
 inline long Execve(const char* file, char* const* argv, char* const* envp) {
   return Ret(syscall(SYS_execve, file, argv, envp));

@@ -28,9 +28,7 @@ bool Reap(pid_t pid, int options, ExitStatus* st) {
   struct rusage ru;
   memset(&ru, 0, sizeof ru);
   pid_t r;
-  do {
-    r = wait4(pid, &status, options, &ru);
-  } while (r < 0 && errno == EINTR);
+  do { r = wait4(pid, &status, options, &ru); } while (r < 0 && errno == EINTR);
   if (r == 0) return false;
   if (r < 0) {
     st->err = errno;

@@ -32,9 +32,7 @@ FdResult MakePipe(int fds[2]) {
 
 FdResult OpenDevNull(int flags, int* fd) {
   FdResult r;
-  do {
-    *fd = open("/dev/null", flags | O_CLOEXEC);
-  } while (*fd < 0 && errno == EINTR);
+  do { *fd = open("/dev/null", flags | O_CLOEXEC); } while (*fd < 0 && errno == EINTR);
   if (*fd < 0) {
     r.err = errno;
     r.syscall = "open";

@@ -23,7 +23,7 @@ bool RlimitFromName(const std::string& name, int* resource) {
     const char* name;
     int resource;
   } kTable[] = {
-      {"nofile", RLIMIT_NOFILE}, {"cpu", RLIMIT_CPU},   {"fsize", RLIMIT_FSIZE},
+      {"nofile", RLIMIT_NOFILE}, {"cpu", RLIMIT_CPU},     {"fsize", RLIMIT_FSIZE},
       {"core", RLIMIT_CORE},     {"stack", RLIMIT_STACK}, {"as", RLIMIT_AS},
       {"nproc", RLIMIT_NPROC},
   };
@@ -73,8 +73,7 @@ int CloseBound() {
 // Waits for exactly this pid, so no zombie stays behind and nobody else's child is touched.
 void Reap(pid_t pid) {
   int status;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
 }
 
 SpawnResult Failure(const char* stage, const char* syscall, int err) {

@@ -39,7 +39,7 @@ struct SpawnResult {
   pid_t pid = -1;
   int pidfd = -1;
   // On failure:
-  const char* stage = nullptr;    // child stage name, or "pipe" / "clone" / "cgroup"
+  const char* stage = nullptr;  // child stage name, or "pipe" / "clone" / "cgroup"
   const char* syscall = nullptr;
   int err = 0;
 };

@@ -14,9 +14,9 @@ struct StartOptions {
 };
 
 struct StartResult {
-  pid_t pid = -1;   // > 0: the child exists (it may already have failed and exited)
-  int pidfd = -1;   // Linux, when the kernel gave one (O_CLOEXEC)
-  int err = 0;      // pid < 0: why the child could not be created
+  pid_t pid = -1;  // > 0: the child exists (it may already have failed and exited)
+  int pidfd = -1;  // Linux, when the kernel gave one (O_CLOEXEC)
+  int err = 0;     // pid < 0: why the child could not be created
   const char* syscall = nullptr;
   bool cgroupPlacement = false;  // the failure was the CLONE_INTO_CGROUP placement
 };

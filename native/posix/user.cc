@@ -82,11 +82,9 @@ LookupResult Lookup(GetPw lookup, const char* syscall) {
 }  // namespace
 
 LookupResult LookupUserByName(const std::string& name) {
-  return Lookup(
-      [&](struct passwd* pw, char* buf, size_t len, struct passwd** out) {
-        return getpwnam_r(name.c_str(), pw, buf, len, out);
-      },
-      "getpwnam_r");
+  return Lookup([&](struct passwd* pw, char* buf, size_t len,
+                    struct passwd** out) { return getpwnam_r(name.c_str(), pw, buf, len, out); },
+                "getpwnam_r");
 }
 
 LookupResult LookupUserById(uint32_t uid) {

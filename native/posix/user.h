@@ -21,7 +21,7 @@ struct UserInfo {
 struct LookupResult {
   bool found = false;
   UserInfo user;
-  int err = 0;                  // non-zero: the lookup itself failed (not "no such user")
+  int err = 0;                    // non-zero: the lookup itself failed (not "no such user")
   const char* syscall = nullptr;  // which call failed, when err != 0
 };
 

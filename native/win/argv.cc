@@ -32,14 +32,14 @@ std::wstring QuoteArg(const std::wstring& arg) {
       continue;
     }
     if (c == L'"') {
-      out.append(backslashes * 2 + 1, L'\\');   // the ones before, escaped, plus one for the quote
+      out.append(backslashes * 2 + 1, L'\\');  // the ones before, escaped, plus one for the quote
     } else {
-      out.append(backslashes, L'\\');           // literal: not followed by a quote
+      out.append(backslashes, L'\\');  // literal: not followed by a quote
     }
     backslashes = 0;
     out.push_back(c);
   }
-  out.append(backslashes * 2, L'\\');           // they now precede the closing quote
+  out.append(backslashes * 2, L'\\');  // they now precede the closing quote
   out.push_back(L'"');
   return out;
 }
@@ -50,7 +50,7 @@ std::wstring QuoteProgramName(const std::wstring& argv0) {
     return argv0;
   std::wstring out = L"\"";
   for (wchar_t c : argv0)
-    if (c != L'"') out.push_back(c);   // cannot be represented; file names have none
+    if (c != L'"') out.push_back(c);  // cannot be represented; file names have none
   out.push_back(L'"');
   return out;
 }

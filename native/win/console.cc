@@ -7,19 +7,20 @@
 namespace confine {
 namespace win {
 
-std::shared_ptr<Child> FindChildForConsole(uint32_t id);   // monitor.cc
+std::shared_ptr<Child> FindChildForConsole(uint32_t id);  // monitor.cc
 HANDLE ChildJob(const std::shared_ptr<Child>& c);
 DWORD ChildPid(const std::shared_ptr<Child>& c);
 
 bool CtrlBreak(uint32_t id, CtrlBreakResult* out, Error* err) {
   auto c = FindChildForConsole(id);
   if (!c) {
-    *err = MakeError("ctrlBreak", "", ERROR_INVALID_HANDLE, "no such child (closed or never opened)");
+    *err =
+        MakeError("ctrlBreak", "", ERROR_INVALID_HANDLE, "no such child (closed or never opened)");
     return false;
   }
   DWORD pid = ChildPid(c);
   if (!pid) {
-    out->reason = "no-process";   // reopened without a pid: no process group id to address
+    out->reason = "no-process";  // reopened without a pid: no process group id to address
     return true;
   }
   // CTRL_BREAK reaches only processes attached to the caller's console.
@@ -44,7 +45,7 @@ bool CtrlBreak(uint32_t id, CtrlBreakResult* out, Error* err) {
     out->reason = "not-attached";
     return true;
   }
-  if (!GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, pid)) {   // the group id is the child's pid
+  if (!GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, pid)) {  // the group id is the child's pid
     out->reason = ErrorName(GetLastError());
     return true;
   }
@@ -74,7 +75,8 @@ BOOL CALLBACK OnWindow(HWND hwnd, LPARAM lp) {
 bool CloseWindows(uint32_t id, CloseWindowsResult* out, Error* err) {
   auto c = FindChildForConsole(id);
   if (!c) {
-    *err = MakeError("closeWindows", "", ERROR_INVALID_HANDLE, "no such child (closed or never opened)");
+    *err = MakeError("closeWindows", "", ERROR_INVALID_HANDLE,
+                     "no such child (closed or never opened)");
     return false;
   }
   EnumCtx ctx;

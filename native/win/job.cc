@@ -91,7 +91,8 @@ LimitResult ApplyLimits(HANDLE job, LimitState* state, const LimitUpdate& u) {
     li.BasicLimitInformation.LimitFlags = flags;
     if (!SetInformationJobObject(job, JobObjectExtendedLimitInformation, &li, sizeof li)) {
       Error e = LastError("limits", "SetInformationJobObject");
-      for (const char* k : {"memoryBytes", "processMemoryBytes", "maxProcesses", "cpuSeconds", "killOnClose"})
+      for (const char* k :
+           {"memoryBytes", "processMemoryBytes", "maxProcesses", "cpuSeconds", "killOnClose"})
         res.errors[k] = e;
       next.memoryBytes = state->memoryBytes;
       next.processMemoryBytes = state->processMemoryBytes;
@@ -110,10 +111,13 @@ LimitResult ApplyLimits(HANDLE job, LimitState* state, const LimitUpdate& u) {
       rate = CpuRateFor(next.cpu);
       cr.ControlFlags = JOB_OBJECT_CPU_RATE_CONTROL_ENABLE | JOB_OBJECT_CPU_RATE_CONTROL_HARD_CAP;
       cr.CpuRate = rate;
-      if (next.cpuWeight) res.notes.push_back("cpuWeight: not applied, a CPU hard cap (cpu) and a weight exclude each other");
+      if (next.cpuWeight)
+        res.notes.push_back(
+            "cpuWeight: not applied, a CPU hard cap (cpu) and a weight exclude each other");
     } else if (next.cpuWeight) {
       weight = CpuWeightFor(next.cpuWeight);
-      cr.ControlFlags = JOB_OBJECT_CPU_RATE_CONTROL_ENABLE | JOB_OBJECT_CPU_RATE_CONTROL_WEIGHT_BASED;
+      cr.ControlFlags =
+          JOB_OBJECT_CPU_RATE_CONTROL_ENABLE | JOB_OBJECT_CPU_RATE_CONTROL_WEIGHT_BASED;
       cr.Weight = weight;
     }
     bool nothingBefore = state->cpuRate == 0 && state->cpuRateWeight == 0;
@@ -143,9 +147,11 @@ bool ReadLimits(HANDLE job, LimitState* s) {
   DWORD f = li.BasicLimitInformation.LimitFlags;
   s->memoryBytes = (f & JOB_OBJECT_LIMIT_JOB_MEMORY) ? li.JobMemoryLimit : 0;
   s->processMemoryBytes = (f & JOB_OBJECT_LIMIT_PROCESS_MEMORY) ? li.ProcessMemoryLimit : 0;
-  s->maxProcesses = (f & JOB_OBJECT_LIMIT_ACTIVE_PROCESS) ? li.BasicLimitInformation.ActiveProcessLimit : 0;
+  s->maxProcesses =
+      (f & JOB_OBJECT_LIMIT_ACTIVE_PROCESS) ? li.BasicLimitInformation.ActiveProcessLimit : 0;
   s->cpuSeconds = (f & JOB_OBJECT_LIMIT_PROCESS_TIME)
-                      ? li.BasicLimitInformation.PerProcessUserTimeLimit.QuadPart / 1e7 : 0;
+                      ? li.BasicLimitInformation.PerProcessUserTimeLimit.QuadPart / 1e7
+                      : 0;
   s->killOnClose = (f & JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE) != 0;
   JOBOBJECT_CPU_RATE_CONTROL_INFORMATION cr;
   ZeroMemory(&cr, sizeof cr);
@@ -175,7 +181,8 @@ bool JobProcessIds(HANDLE job, std::vector<DWORD>* pids, Error* err) {
     if (ok && list->NumberOfProcessIdsInList >= list->NumberOfAssignedProcesses) {
       const ULONG_PTR* ids = reinterpret_cast<const ULONG_PTR*>(buf.data() + header);
       pids->clear();
-      for (DWORD i = 0; i < list->NumberOfProcessIdsInList; ++i) pids->push_back(static_cast<DWORD>(ids[i]));
+      for (DWORD i = 0; i < list->NumberOfProcessIdsInList; ++i)
+        pids->push_back(static_cast<DWORD>(ids[i]));
       return true;
     }
     if (!ok && gle != ERROR_MORE_DATA) {
@@ -194,7 +201,8 @@ bool QueryJobStats(HANDLE job, JobStats* out, Error* err) {
   Error first;
   JOBOBJECT_BASIC_AND_IO_ACCOUNTING_INFORMATION acc;
   ZeroMemory(&acc, sizeof acc);
-  if (QueryInformationJobObject(job, JobObjectBasicAndIoAccountingInformation, &acc, sizeof acc, nullptr)) {
+  if (QueryInformationJobObject(job, JobObjectBasicAndIoAccountingInformation, &acc, sizeof acc,
+                                nullptr)) {
     any = true;
     out->readOps = acc.IoInfo.ReadOperationCount;
     out->writeOps = acc.IoInfo.WriteOperationCount;
@@ -232,13 +240,16 @@ bool QueryJobStats(HANDLE job, JobStats* out, Error* err) {
       PROCESS_MEMORY_COUNTERS_EX pmc;
       ZeroMemory(&pmc, sizeof pmc);
       pmc.cb = sizeof pmc;
-      if (K32GetProcessMemoryInfo(p.get(), reinterpret_cast<PROCESS_MEMORY_COUNTERS*>(&pmc), sizeof pmc))
+      if (K32GetProcessMemoryInfo(p.get(), reinterpret_cast<PROCESS_MEMORY_COUNTERS*>(&pmc),
+                                  sizeof pmc))
         out->memoryBytes += pmc.PrivateUsage;
-      if (!accounting) {   // the tree's CPU time as far as the living processes tell
+      if (!accounting) {  // the tree's CPU time as far as the living processes tell
         FILETIME c, e, k, u;
         if (GetProcessTimes(p.get(), &c, &e, &k, &u)) {
-          out->userMicros += ((static_cast<uint64_t>(u.dwHighDateTime) << 32) | u.dwLowDateTime) / 10;
-          out->systemMicros += ((static_cast<uint64_t>(k.dwHighDateTime) << 32) | k.dwLowDateTime) / 10;
+          out->userMicros +=
+              ((static_cast<uint64_t>(u.dwHighDateTime) << 32) | u.dwLowDateTime) / 10;
+          out->systemMicros +=
+              ((static_cast<uint64_t>(k.dwHighDateTime) << 32) | k.dwLowDateTime) / 10;
         }
       }
     }
@@ -257,8 +268,9 @@ std::wstring NewJobName(uint32_t serial) {
     rnd = static_cast<unsigned long long>(qpc.QuadPart) * 0x9E3779B97F4A7C15ull ^ GetTickCount64();
   }
   wchar_t buf[96];
-  swprintf(buf, 96, L"Local\\confine-%lu-%lu-%016llx", static_cast<unsigned long>(GetCurrentProcessId()),
-           static_cast<unsigned long>(serial), rnd);
+  swprintf(buf, 96, L"Local\\confine-%lu-%lu-%016llx",
+           static_cast<unsigned long>(GetCurrentProcessId()), static_cast<unsigned long>(serial),
+           rnd);
   return buf;
 }
 

@@ -19,26 +19,26 @@ namespace win {
 struct Child {
   uint32_t id = 0;
   DWORD pid = 0;
-  HANDLE process = nullptr;   // may be null for a job reopened without a pid
+  HANDLE process = nullptr;  // may be null for a job reopened without a pid
   HANDLE job = nullptr;
   HANDLE wait = nullptr;
   std::wstring jobName;
-  std::mutex mu;              // guards everything below
+  std::mutex mu;  // guards everything below
   LimitState limits;
   bool oomKilled = false, cpuTimeExceeded = false, terminated = false, exited = false;
   ExitInfo exit;
   ExitHandler onExit;
   EventHandler onEvent;
-  std::vector<JobEvent> pendingEvents;   // until an event handler is set (bounded)
+  std::vector<JobEvent> pendingEvents;  // until an event handler is set (bounded)
   ~Child() {
-    if (wait) UnregisterWaitEx(wait, nullptr);   // non-blocking; the callback only uses the id
-    if (job) CloseHandle(job);                   // KILL_ON_JOB_CLOSE acts here
+    if (wait) UnregisterWaitEx(wait, nullptr);  // non-blocking; the callback only uses the id
+    if (job) CloseHandle(job);                  // KILL_ON_JOB_CLOSE acts here
     if (process) CloseHandle(process);
   }
 };
 
 namespace {
-constexpr DWORD kExitMarker = 0x7FFF0001;   // our own packet; job messages are 1..13
+constexpr DWORD kExitMarker = 0x7FFF0001;  // our own packet; job messages are 1..13
 constexpr size_t kMaxPendingEvents = 1024;
 
 // Never destroyed: the port thread and thread-pool callbacks may run while the process exits.
@@ -94,7 +94,10 @@ void HandleJobMessage(Child* c, DWORD msg, DWORD pid) {
   if (msg == JOB_OBJECT_MSG_JOB_MEMORY_LIMIT || msg == JOB_OBJECT_MSG_PROCESS_MEMORY_LIMIT) {
     // A job memory limit makes allocations fail instead of killing. Match Linux (the cgroup OOM
     // killer): stop the whole tree and report oomKilled.
-    { std::lock_guard<std::mutex> lock(c->mu); c->oomKilled = true; }
+    {
+      std::lock_guard<std::mutex> lock(c->mu);
+      c->oomKilled = true;
+    }
     TerminateJobObject(c->job, kOomExitCode);
   } else if (msg == JOB_OBJECT_MSG_END_OF_PROCESS_TIME) {
     std::lock_guard<std::mutex> lock(c->mu);
@@ -131,7 +134,7 @@ DWORD WINAPI PortThread(LPVOID) {
     ULONG_PTR key = 0;
     LPOVERLAPPED ov = nullptr;
     if (!GetQueuedCompletionStatus(g_port, &msg, &key, &ov, INFINITE)) {
-      if (ov == nullptr && GetLastError() == ERROR_ABANDONED_WAIT_0) return 0;   // port closed
+      if (ov == nullptr && GetLastError() == ERROR_ABANDONED_WAIT_0) return 0;  // port closed
       continue;
     }
     std::shared_ptr<Child> c = Find(static_cast<uint32_t>(key));
@@ -143,8 +146,12 @@ DWORD WINAPI PortThread(LPVOID) {
 
 BOOL CALLBACK InitPort(PINIT_ONCE, PVOID, PVOID*) {
   g_port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, 1);
-  if (!g_port) { g_portError = GetLastError(); return TRUE; }
-  HANDLE t = CreateThread(nullptr, 64 * 1024, PortThread, nullptr, STACK_SIZE_PARAM_IS_A_RESERVATION, nullptr);
+  if (!g_port) {
+    g_portError = GetLastError();
+    return TRUE;
+  }
+  HANDLE t = CreateThread(nullptr, 64 * 1024, PortThread, nullptr,
+                          STACK_SIZE_PARAM_IS_A_RESERVATION, nullptr);
   if (!t) {
     g_portError = GetLastError();
     CloseHandle(g_port);
@@ -158,7 +165,8 @@ BOOL CALLBACK InitPort(PINIT_ONCE, PVOID, PVOID*) {
 bool EnsurePort(Error* err) {
   InitOnceExecuteOnce(&g_portOnce, InitPort, nullptr, nullptr);
   if (g_port) return true;
-  *err = MakeError("job", "CreateIoCompletionPort", g_portError ? g_portError : ERROR_INVALID_HANDLE);
+  *err =
+      MakeError("job", "CreateIoCompletionPort", g_portError ? g_portError : ERROR_INVALID_HANDLE);
   return false;
 }
 
@@ -174,7 +182,8 @@ bool AssociatePort(HANDLE job, uint32_t id, Error* err) {
   JOBOBJECT_ASSOCIATE_COMPLETION_PORT acp;
   acp.CompletionKey = reinterpret_cast<PVOID>(static_cast<ULONG_PTR>(id));
   acp.CompletionPort = g_port;
-  if (!SetInformationJobObject(job, JobObjectAssociateCompletionPortInformation, &acp, sizeof acp)) {
+  if (!SetInformationJobObject(job, JobObjectAssociateCompletionPortInformation, &acp,
+                               sizeof acp)) {
     *err = LastError("job", "SetInformationJobObject");
     return false;
   }
@@ -186,7 +195,7 @@ bool AdoptChild(uint32_t id, HANDLE process, HANDLE job, DWORD pid, const std::w
   auto c = std::make_shared<Child>();
   c->id = id;
   c->pid = pid;
-  c->process = process;   // owned from here on, even on failure
+  c->process = process;  // owned from here on, even on failure
   c->job = job;
   c->jobName = name;
   c->limits = limits;
@@ -211,7 +220,8 @@ bool WatchExit(uint32_t id, ExitHandler onExit, Error* err) {
   std::shared_ptr<Child> c;
   if (!FindOrFail(id, "watch", &c, err)) return false;
   if (!c->process) {
-    *err = MakeError("watch", "", ERROR_INVALID_HANDLE, "this job was opened without a process to watch");
+    *err = MakeError("watch", "", ERROR_INVALID_HANDLE,
+                     "this job was opened without a process to watch");
     return false;
   }
   ExitInfo info;
@@ -259,7 +269,10 @@ void Close(uint32_t id) {
 bool Terminate(uint32_t id, uint32_t exitCode, Error* err) {
   std::shared_ptr<Child> c;
   if (!FindOrFail(id, "terminate", &c, err)) return false;
-  { std::lock_guard<std::mutex> lock(c->mu); if (!c->exited) c->terminated = true; }
+  {
+    std::lock_guard<std::mutex> lock(c->mu);
+    if (!c->exited) c->terminated = true;
+  }
   if (!TerminateJobObject(c->job, exitCode)) {
     *err = LastError("terminate", "TerminateJobObject");
     return false;
@@ -273,7 +286,8 @@ bool Stats(uint32_t id, JobStats* out, Error* err) {
   return QueryJobStats(c->job, out, err);
 }
 
-bool UpdateLimits(uint32_t id, const LimitUpdate& u, LimitState* state, LimitResult* res, Error* err) {
+bool UpdateLimits(uint32_t id, const LimitUpdate& u, LimitState* state, LimitResult* res,
+                  Error* err) {
   std::shared_ptr<Child> c;
   if (!FindOrFail(id, "limits", &c, err)) return false;
   std::lock_guard<std::mutex> lock(c->mu);
@@ -324,7 +338,7 @@ uint64_t ProcessStartMicros(HANDLE process) {
   ULARGE_INTEGER t;
   t.LowPart = created.dwLowDateTime;
   t.HighPart = created.dwHighDateTime;
-  const uint64_t kEpoch = 116444736000000000ull;   // 1601 → 1970 in 100 ns
+  const uint64_t kEpoch = 116444736000000000ull;  // 1601 → 1970 in 100 ns
   return t.QuadPart > kEpoch ? (t.QuadPart - kEpoch) / 10 : 0;
 }
 
@@ -339,7 +353,8 @@ bool OpenJob(const std::wstring& name, DWORD pid, OpenResult* out, Error* err) {
   Handle process;
   if (pid) {
     process.reset(OpenProcess(SYNCHRONIZE | PROCESS_QUERY_INFORMATION, FALSE, pid));
-    if (!process.valid()) process.reset(OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid));
+    if (!process.valid())
+      process.reset(OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid));
     if (!process.valid()) {
       *err = LastError("identity", "OpenProcess");
       return false;
@@ -361,9 +376,9 @@ bool OpenJob(const std::wstring& name, DWORD pid, OpenResult* out, Error* err) {
   ReadLimits(job.get(), &limits);
   uint32_t id = NewChildId();
   Error portErr;
-  out->events = AssociatePort(job.get(), id, &portErr);   // may be refused: then no events
+  out->events = AssociatePort(job.get(), id, &portErr);  // may be refused: then no events
   HANDLE jh = job.release(), ph = process.release();
-  if (!AdoptChild(id, ph, jh, pid, name, limits, false, err)) return false;   // handles closed
+  if (!AdoptChild(id, ph, jh, pid, name, limits, false, err)) return false;  // handles closed
   out->id = id;
   out->pid = pid;
   return true;

@@ -32,15 +32,18 @@ uint32_t HandleCount() {
 void RunProbe(Probe* out) {
   HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
   if (ntdll) {
-    auto wine = reinterpret_cast<WineGetVersion>(reinterpret_cast<void*>(GetProcAddress(ntdll, "wine_get_version")));
+    auto wine = reinterpret_cast<WineGetVersion>(
+        reinterpret_cast<void*>(GetProcAddress(ntdll, "wine_get_version")));
     if (wine) out->wine = wine();
-    auto rtl = reinterpret_cast<RtlGetVersionFn>(reinterpret_cast<void*>(GetProcAddress(ntdll, "RtlGetVersion")));
+    auto rtl = reinterpret_cast<RtlGetVersionFn>(
+        reinterpret_cast<void*>(GetProcAddress(ntdll, "RtlGetVersion")));
     OSVERSIONINFOW vi;
     ZeroMemory(&vi, sizeof vi);
     vi.dwOSVersionInfoSize = sizeof vi;
     if (rtl && rtl(&vi) == 0) {
       char buf[64];
-      std::snprintf(buf, sizeof buf, "%lu.%lu.%lu", vi.dwMajorVersion, vi.dwMinorVersion, vi.dwBuildNumber);
+      std::snprintf(buf, sizeof buf, "%lu.%lu.%lu", vi.dwMajorVersion, vi.dwMinorVersion,
+                    vi.dwBuildNumber);
       out->windowsVersion = buf;
       out->nestedJobs = vi.dwMajorVersion > 6 || (vi.dwMajorVersion == 6 && vi.dwMinorVersion >= 2);
     }
@@ -54,16 +57,16 @@ void RunProbe(Probe* out) {
     auto* list = reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(buf.data());
     if (InitializeProcThreadAttributeList(list, 1, 0, &size)) {
       HANDLE jobs[1] = {job.get()};
-      out->jobList = UpdateProcThreadAttribute(list, 0, PROC_THREAD_ATTRIBUTE_JOB_LIST, jobs, sizeof jobs,
-                                               nullptr, nullptr) != FALSE;
+      out->jobList = UpdateProcThreadAttribute(list, 0, PROC_THREAD_ATTRIBUTE_JOB_LIST, jobs,
+                                               sizeof jobs, nullptr, nullptr) != FALSE;
       DeleteProcThreadAttributeList(list);
     }
     JOBOBJECT_CPU_RATE_CONTROL_INFORMATION cr;
     ZeroMemory(&cr, sizeof cr);
     cr.ControlFlags = JOB_OBJECT_CPU_RATE_CONTROL_ENABLE | JOB_OBJECT_CPU_RATE_CONTROL_HARD_CAP;
     cr.CpuRate = 5000;
-    out->cpuRateControl =
-        SetInformationJobObject(job.get(), JobObjectCpuRateControlInformation, &cr, sizeof cr) != FALSE;
+    out->cpuRateControl = SetInformationJobObject(job.get(), JobObjectCpuRateControlInformation,
+                                                  &cr, sizeof cr) != FALSE;
   }
   Handle token;
   Error err;

@@ -27,6 +27,7 @@ class AttributeList {
     return true;
   }
   LPPROC_THREAD_ATTRIBUTE_LIST get() const { return list_; }
+
  private:
   std::vector<unsigned char> buf_;
   LPPROC_THREAD_ATTRIBUTE_LIST list_ = nullptr;
@@ -35,7 +36,8 @@ class AttributeList {
 // An inheritable copy of `h` for the child; the supervisor's own handle keeps its flags.
 bool InheritableCopy(HANDLE h, Handle* out, Error* err) {
   HANDLE dup = nullptr;
-  if (!DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &dup, 0, TRUE, DUPLICATE_SAME_ACCESS)) {
+  if (!DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &dup, 0, TRUE,
+                       DUPLICATE_SAME_ACCESS)) {
     *err = LastError("stdio", "DuplicateHandle");
     return false;
   }
@@ -57,11 +59,12 @@ bool OpenStdio(const StdioSpec& spec, int fd, Handle* out, Error* err) {
       return true;
     }
     case StdioSpec::kHandle:
-      if (spec.handle == nullptr || spec.handle == INVALID_HANDLE_VALUE) return true;   // none
+      if (spec.handle == nullptr || spec.handle == INVALID_HANDLE_VALUE) return true;  // none
       return InheritableCopy(spec.handle, out, err);
     case StdioSpec::kPipe: {
       // The client end of a named pipe the supervisor serves (net.Server.listen(path)).
-      DWORD access = fd == 0 ? GENERIC_READ | FILE_WRITE_ATTRIBUTES : GENERIC_WRITE | FILE_READ_ATTRIBUTES;
+      DWORD access =
+          fd == 0 ? GENERIC_READ | FILE_WRITE_ATTRIBUTES : GENERIC_WRITE | FILE_READ_ATTRIBUTES;
       HANDLE h = INVALID_HANDLE_VALUE;
       for (int attempt = 0; attempt < 20; ++attempt) {
         h = CreateFileW(spec.path.c_str(), access, 0, &sa, OPEN_EXISTING, 0, nullptr);
@@ -81,7 +84,8 @@ bool OpenStdio(const StdioSpec& spec, int fd, Handle* out, Error* err) {
                            "the pipe's server is another process");
           return false;
         }
-      } else if (GetLastError() != ERROR_CALL_NOT_IMPLEMENTED && GetLastError() != ERROR_NOT_SUPPORTED) {
+      } else if (GetLastError() != ERROR_CALL_NOT_IMPLEMENTED &&
+                 GetLastError() != ERROR_NOT_SUPPORTED) {
         *err = LastError("stdio", "GetNamedPipeServerProcessId");
         return false;
       }
@@ -100,7 +104,7 @@ bool CreateNamedJob(uint32_t id, Handle* job, std::wstring* name, Error* err) {
       *err = MakeError("job", "CreateJobObjectW", gle);
       return false;
     }
-    if (gle == ERROR_ALREADY_EXISTS) {   // someone else's: never reuse
+    if (gle == ERROR_ALREADY_EXISTS) {  // someone else's: never reuse
       CloseHandle(h);
       continue;
     }
@@ -120,8 +124,9 @@ bool Spawn(const SpawnRequest& req, SpawnResult* out, Error* err) {
   }
   if (IsBatchFile(req.file)) {
     // CreateProcess would run cmd.exe with the command line unescaped for cmd's own rules.
-    *err = MakeError("argv", "", ERROR_INVALID_PARAMETER,
-                     "batch files (.bat, .cmd) must be run through cmd.exe /d /s /c with cmd's quoting");
+    *err = MakeError(
+        "argv", "", ERROR_INVALID_PARAMETER,
+        "batch files (.bat, .cmd) must be run through cmd.exe /d /s /c with cmd's quoting");
     return false;
   }
   std::wstring cmdline;
@@ -132,7 +137,8 @@ bool Spawn(const SpawnRequest& req, SpawnResult* out, Error* err) {
     cmdline = BuildCommandLine(req.argv);
   }
   if (cmdline.size() >= 32767) {
-    *err = MakeError("argv", "", ERROR_FILENAME_EXCED_RANGE, "command line longer than 32767 characters");
+    *err = MakeError("argv", "", ERROR_FILENAME_EXCED_RANGE,
+                     "command line longer than 32767 characters");
     return false;
   }
   std::vector<wchar_t> envBlock;
@@ -161,14 +167,15 @@ bool Spawn(const SpawnRequest& req, SpawnResult* out, Error* err) {
   LimitState limits;
   LimitUpdate lu = req.limits;
   lu.killOnClose.op = Field<bool>::kSet;
-  lu.killOnClose.value = req.limits.killOnClose.op == Field<bool>::kSet && req.limits.killOnClose.value;
+  lu.killOnClose.value =
+      req.limits.killOnClose.op == Field<bool>::kSet && req.limits.killOnClose.value;
   LimitResult lr = ApplyLimits(job.get(), &limits, lu);
   if (req.strictLimits && !lr.errors.empty()) {
     *err = lr.errors.begin()->second;
     err->message = "limit " + lr.errors.begin()->first + " could not be applied";
     return false;
   }
-  if (lr.errors.count("killOnClose")) {   // never run a tree that would outlive us by mistake
+  if (lr.errors.count("killOnClose")) {  // never run a tree that would outlive us by mistake
     *err = lr.errors["killOnClose"];
     return false;
   }
@@ -191,10 +198,9 @@ bool Spawn(const SpawnRequest& req, SpawnResult* out, Error* err) {
     *err = LastError("attributes", "UpdateProcThreadAttribute");
     return false;
   }
-  if (req.useJobList &&
-      UpdateProcThreadAttribute(attrs.get(), 0, PROC_THREAD_ATTRIBUTE_JOB_LIST, jobs, sizeof jobs,
-                                nullptr, nullptr))
-    jobList = true;   // Windows 10+; otherwise AssignProcessToJobObject below
+  if (req.useJobList && UpdateProcThreadAttribute(attrs.get(), 0, PROC_THREAD_ATTRIBUTE_JOB_LIST,
+                                                  jobs, sizeof jobs, nullptr, nullptr))
+    jobList = true;  // Windows 10+; otherwise AssignProcessToJobObject below
 
   STARTUPINFOEXW si;
   ZeroMemory(&si, sizeof si);
@@ -214,7 +220,7 @@ bool Spawn(const SpawnRequest& req, SpawnResult* out, Error* err) {
   if (req.console == ConsoleMode::kNone) flags |= DETACHED_PROCESS;
 
   std::vector<wchar_t> cmd(cmdline.begin(), cmdline.end());
-  cmd.push_back(L'\0');   // CreateProcessW may write into it
+  cmd.push_back(L'\0');  // CreateProcessW may write into it
   PROCESS_INFORMATION pi;
   ZeroMemory(&pi, sizeof pi);
   const wchar_t* cwd = req.cwd.empty() ? nullptr : req.cwd.c_str();
@@ -225,19 +231,20 @@ bool Spawn(const SpawnRequest& req, SpawnResult* out, Error* err) {
     if (token.valid())
       return CreateProcessAsUserW(token.get(), req.file.c_str(), cmd.data(), nullptr, nullptr,
                                   inheritHandles, flags, env, cwd, &si.StartupInfo, &pi);
-    return CreateProcessW(req.file.c_str(), cmd.data(), nullptr, nullptr, inheritHandles, flags, env,
-                          cwd, &si.StartupInfo, &pi);
+    return CreateProcessW(req.file.c_str(), cmd.data(), nullptr, nullptr, inheritHandles, flags,
+                          env, cwd, &si.StartupInfo, &pi);
   };
   BOOL ok = create();
   if (!ok && jobList) {
     DWORD gle = GetLastError();
-    if (gle == ERROR_INVALID_PARAMETER || gle == ERROR_NOT_SUPPORTED || gle == ERROR_ACCESS_DENIED) {
+    if (gle == ERROR_INVALID_PARAMETER || gle == ERROR_NOT_SUPPORTED ||
+        gle == ERROR_ACCESS_DENIED) {
       // The job list itself may be what was refused: try once more without it.
       AttributeList plain;
       if (!plain.Init(1, err)) return false;
-      if (!inherit.empty() &&
-          !UpdateProcThreadAttribute(plain.get(), 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, inherit.data(),
-                                     inherit.size() * sizeof(HANDLE), nullptr, nullptr)) {
+      if (!inherit.empty() && !UpdateProcThreadAttribute(
+                                  plain.get(), 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, inherit.data(),
+                                  inherit.size() * sizeof(HANDLE), nullptr, nullptr)) {
         *err = LastError("attributes", "UpdateProcThreadAttribute");
         return false;
       }
@@ -269,7 +276,8 @@ bool Spawn(const SpawnRequest& req, SpawnResult* out, Error* err) {
     }
   }
   out->startTimeMicros = ProcessStartMicros(process.get());
-  if (!AdoptChild(id, process.release(), job.release(), pi.dwProcessId, jobName, limits, false, err)) {
+  if (!AdoptChild(id, process.release(), job.release(), pi.dwProcessId, jobName, limits, false,
+                  err)) {
     // AdoptChild closed both handles; the suspended child dies with its job only if
     // kill-on-close was set, so terminate it explicitly through a fresh handle.
     Handle p(OpenProcess(PROCESS_TERMINATE, FALSE, pi.dwProcessId));

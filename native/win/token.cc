@@ -19,7 +19,7 @@ bool IsPrivilegedSid(PSID sid) {
   if (n == 0) return false;
   DWORD first = *GetSidSubAuthority(sid, 0);
   DWORD last = *GetSidSubAuthority(sid, n - 1);
-  if (n == 1 && first == 114) return true;   // S-1-5-114: local account and member of Administrators
+  if (n == 1 && first == 114) return true;  // S-1-5-114: local account and member of Administrators
   if (n == 2 && first == SECURITY_BUILTIN_DOMAIN_RID) {
     switch (last) {
       case 544:  // Administrators
@@ -37,7 +37,7 @@ bool IsPrivilegedSid(PSID sid) {
     }
     return false;
   }
-  if (n == 5 && first == SECURITY_NT_NON_UNIQUE) {   // S-1-5-21-<domain>-RID
+  if (n == 5 && first == SECURITY_NT_NON_UNIQUE) {  // S-1-5-21-<domain>-RID
     switch (last) {
       case 512:  // Domain Admins
       case 516:  // Domain Controllers
@@ -93,7 +93,8 @@ DWORD IntegrityRid(HANDLE token) {
 bool MakeRestrictedToken(Integrity integrity, Handle* out, Error* err) {
   HANDLE raw = nullptr;
   if (!OpenProcessToken(GetCurrentProcess(),
-                        TOKEN_DUPLICATE | TOKEN_QUERY | TOKEN_ASSIGN_PRIMARY | TOKEN_ADJUST_DEFAULT, &raw)) {
+                        TOKEN_DUPLICATE | TOKEN_QUERY | TOKEN_ASSIGN_PRIMARY | TOKEN_ADJUST_DEFAULT,
+                        &raw)) {
     *err = LastError("token", "OpenProcessToken");
     return false;
   }
@@ -113,14 +114,16 @@ bool MakeRestrictedToken(Integrity integrity, Handle* out, Error* err) {
   }
   HANDLE restricted = nullptr;
   if (!CreateRestrictedToken(self.get(), DISABLE_MAX_PRIVILEGE, static_cast<DWORD>(deny.size()),
-                             deny.empty() ? nullptr : deny.data(), 0, nullptr, 0, nullptr, &restricted)) {
+                             deny.empty() ? nullptr : deny.data(), 0, nullptr, 0, nullptr,
+                             &restricted)) {
     *err = LastError("token", "CreateRestrictedToken");
     return false;
   }
   Handle token(restricted);
   DWORD target = 0;
   if (integrity == Integrity::kLow) target = SECURITY_MANDATORY_LOW_RID;
-  if (integrity == Integrity::kMedium && IntegrityRid(token.get()) > SECURITY_MANDATORY_MEDIUM_RID &&
+  if (integrity == Integrity::kMedium &&
+      IntegrityRid(token.get()) > SECURITY_MANDATORY_MEDIUM_RID &&
       IntegrityRid(token.get()) != 0xFFFFFFFF)
     target = SECURITY_MANDATORY_MEDIUM_RID;
   if (target) {

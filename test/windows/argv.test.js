@@ -5,19 +5,44 @@ const assert = require('node:assert/strict');
 const h = require('./helpers');
 
 const ARGS = [
-  'plain', 'two words', '', ' ', '\t', 'he said "hi"', '"', '""', '\\', 'trailing\\', 'trailing space \\',
-  'C:\\Program Files\\x\\', '\\\\server\\share\\', 'a\\\\b', 'a\\"b', 'a\\\\"b', 'x"', '"x',
-  'tab\there', 'new\nline', 'ünïcödé ☃ 😀 中文', '%PATH%', '^&|<>', "it's",
+  'plain',
+  'two words',
+  '',
+  ' ',
+  '\t',
+  'he said "hi"',
+  '"',
+  '""',
+  '\\',
+  'trailing\\',
+  'trailing space \\',
+  'C:\\Program Files\\x\\',
+  '\\\\server\\share\\',
+  'a\\\\b',
+  'a\\"b',
+  'a\\\\"b',
+  'x"',
+  '"x',
+  'tab\there',
+  'new\nline',
+  'ünïcödé ☃ 😀 中文',
+  '%PATH%',
+  '^&|<>',
+  "it's",
 ];
 
 test('commandLine quotes by the MSVC rules', { skip: h.notWindows }, () => {
-  const q = (args) => h.addon().commandLine(['p', ...args]).slice(2);
+  const q = (args) =>
+    h
+      .addon()
+      .commandLine(['p', ...args])
+      .slice(2);
   assert.equal(q(['a']), 'a');
   assert.equal(q(['a b']), '"a b"');
   assert.equal(q(['']), '""');
   assert.equal(q(['a"b']), '"a\\"b"');
-  assert.equal(q(['a\\']), 'a\\');            // no space: left bare, backslash literal
-  assert.equal(q(['a b\\']), '"a b\\\\"');     // doubled before the closing quote
+  assert.equal(q(['a\\']), 'a\\'); // no space: left bare, backslash literal
+  assert.equal(q(['a b\\']), '"a b\\\\"'); // doubled before the closing quote
   assert.equal(q(['a\\"b']), '"a\\\\\\"b"');
   assert.equal(h.addon().commandLine(['C:\\Program Files\\n.exe', 'x']), '"C:\\Program Files\\n.exe" x');
 });
@@ -54,7 +79,9 @@ test('environment block: sorted case-insensitively, first duplicate wins, unicod
   const env = [`SystemRoot=${process.env.SystemRoot || 'C:\\windows'}`, 'CONFINE_Z=zeta', 'confine_u=ü☃😀', 'CONFINE_EMPTY='];
   const r = h.spawnNode(
     'const e=process.env;process.stdout.write(JSON.stringify([e.CONFINE_Z,e.CONFINE_U,e.CONFINE_EMPTY,e.PATH===undefined]))',
-    [], { env, stdio: ['ignore', out.stdio, 'ignore'] });
+    [],
+    { env, stdio: ['ignore', out.stdio, 'ignore'] },
+  );
   const exit = await h.watch(r.job);
   a.close(r.job);
   out.close();
@@ -63,6 +90,9 @@ test('environment block: sorted case-insensitively, first duplicate wins, unicod
 });
 
 test('a batch file is refused (it would run cmd.exe with unescaped arguments)', { skip: h.notWindows }, () => {
-  assert.throws(() => h.addon().spawn({ file: 'C:\\x\\run.bat', argv: ['run.bat', '&calc'] }),
-    { code: 'ERR_CONFINE_SPAWN', stage: 'argv', errno: 'ERROR_INVALID_PARAMETER' });
+  assert.throws(() => h.addon().spawn({ file: 'C:\\x\\run.bat', argv: ['run.bat', '&calc'] }), {
+    code: 'ERR_CONFINE_SPAWN',
+    stage: 'argv',
+    errno: 'ERROR_INVALID_PARAMETER',
+  });
 });

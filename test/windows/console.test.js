@@ -8,17 +8,24 @@ const h = require('./helpers');
 test('ctrlBreak is delivered to a child on our console, or says why not', { skip: h.notWindows }, async (t) => {
   const a = h.addon();
   const out = h.outFile();
-  const r = h.spawnNode("process.on('SIGBREAK',()=>{process.stdout.write('break');process.exit(42)});setInterval(()=>{},1000)", [], {
-    stdio: ['ignore', out.stdio, 'ignore'] });
+  const r = h.spawnNode(
+    "process.on('SIGBREAK',()=>{process.stdout.write('break');process.exit(42)});setInterval(()=>{},1000)",
+    [],
+    {
+      stdio: ['ignore', out.stdio, 'ignore'],
+    },
+  );
   h.cleanup(t, r.job);
-  await h.sleep(1500);   // let the child install its handler
+  await h.sleep(1500); // let the child install its handler
   const res = a.ctrlBreak(r.job);
   const hasConsole = a.probe().features.console;
   if (!hasConsole) {
     assert.deepEqual(res, { delivered: false, reason: 'no-console' });
     const w = a.closeWindows(r.job);
     assert.deepEqual(w, { windows: 0, processes: 0 }, 'a console child has no top-level window of its own');
-    t.skip(`this supervisor has no console (${h.wine() ? 'Wine with redirected stdio' : 'detached'}): CTRL_BREAK cannot be delivered; reported as ${JSON.stringify(res)}`);
+    t.skip(
+      `this supervisor has no console (${h.wine() ? 'Wine with redirected stdio' : 'detached'}): CTRL_BREAK cannot be delivered; reported as ${JSON.stringify(res)}`,
+    );
     return;
   }
   assert.equal(res.delivered, true, JSON.stringify(res));

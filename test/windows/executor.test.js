@@ -53,7 +53,9 @@ test('autoselectExecutor() is windows with the addon; capabilities say why', { s
   assert.equal(caps.detail.treeStop.mechanism, 'job');
 });
 
-test('shutdown with grace: a child that ignores it is killed after the grace; kill() terminates the leader', { skip }, async (t) => {
+test('shutdown with grace: a child that ignores it is killed after the grace; kill() terminates the leader', {
+  skip,
+}, async (t) => {
   const ex = stopAfter(t, confine.command(NODE, ['-e', `process.on('SIGBREAK', () => {}); ${IDLE}`], { stdio: 'ignore' }));
   await ex.start();
   const t0 = Date.now();
@@ -96,7 +98,10 @@ test("cmd /c 'exit 7': exit code 7, signal null, events spawn → exit → close
 });
 
 test('stdio pipes: stdin → node.exe → stdout, stderr; cmd echo; a .cmd file through cmd.exe', { skip }, async () => {
-  const ex = confine.command(NODE, ['-e', "process.stdin.on('data', (d) => process.stdout.write(String(d).toUpperCase())); process.stdin.on('end', () => { process.stderr.write('done'); })"]);
+  const ex = confine.command(NODE, [
+    '-e',
+    "process.stdin.on('data', (d) => process.stdout.write(String(d).toUpperCase())); process.stdin.on('end', () => { process.stderr.write('done'); })",
+  ]);
   await ex.start();
   const out = h.collect(ex.stdout);
   const err = h.collect(ex.stderr);
@@ -142,7 +147,10 @@ test('forceStop kills the child and its grandchild (checked by pid); stats count
 
 test('missing program → CommandNotFoundError, nothing started; not a program → SpawnError at create', { skip }, async () => {
   const ex = confine.command('confine-no-such-program-here', [], { stdio: 'ignore' });
-  await assert.rejects(ex.start(), (e) => e instanceof confine.CommandNotFoundError && e.code === 'ERR_CONFINE_COMMAND_NOT_FOUND' && e.errno === 'ENOENT');
+  await assert.rejects(
+    ex.start(),
+    (e) => e instanceof confine.CommandNotFoundError && e.code === 'ERR_CONFINE_COMMAND_NOT_FOUND' && e.errno === 'ENOENT',
+  );
   assert.equal(ex.pid, undefined);
   assert.equal(ex.handle, null);
 
@@ -160,7 +168,9 @@ test('missing program → CommandNotFoundError, nothing started; not a program �
 });
 
 test('enforced: job limits, and under Wine memory/process count reported as not enforced', { skip }, () => {
-  const ex = confine.command(NODE, ['-e', ''], { killOnParentExit: true }).limit({ memoryBytes: 64 * 2 ** 20, maxProcesses: 4, cpu: 0.5, openFiles: 100 });
+  const ex = confine
+    .command(NODE, ['-e', ''], { killOnParentExit: true })
+    .limit({ memoryBytes: 64 * 2 ** 20, maxProcesses: 4, cpu: 0.5, openFiles: 100 });
   const e = ex.enforced;
   assert.equal(e.memoryBytes.mechanism, 'job');
   assert.equal(e.memoryBytes.scope, 'tree');
@@ -180,8 +190,16 @@ test('enforced: job limits, and under Wine memory/process count reported as not 
   }
 });
 
-test('memoryBytes ends the tree as oomKilled', { skip: skip || (wine ? 'Wine accepts Job Object memory limits but does not enforce them (docs/native-win.md, "Under Wine")' : false) }, async (t) => {
-  const ex = stopAfter(t, confine.command(NODE, ['-e', 'const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1));'], { stdio: 'ignore', strict: true }).limit({ memoryBytes: 96 * 2 ** 20 }));
+test('memoryBytes ends the tree as oomKilled', {
+  skip:
+    skip || (wine ? 'Wine accepts Job Object memory limits but does not enforce them (docs/native-win.md, "Under Wine")' : false),
+}, async (t) => {
+  const ex = stopAfter(
+    t,
+    confine
+      .command(NODE, ['-e', 'const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1));'], { stdio: 'ignore', strict: true })
+      .limit({ memoryBytes: 96 * 2 ** 20 }),
+  );
   await ex.start();
   const st = await ex.wait();
   assert.equal(st.oomKilled, true);
@@ -226,8 +244,13 @@ test('handle → openPid round-trip', { skip }, async (t) => {
   assert.equal((await ex.wait()).exitCode, 1);
 });
 
-test('runAs({ restricted: true }): the child starts with a restricted token; enforced says what Wine does with it', { skip }, async (t) => {
-  const ex = stopAfter(t, confine.command(NODE, ['-e', 'process.exit(3)'], { stdio: 'ignore' }).runAs({ restricted: true, integrity: 'low' }));
+test('runAs({ restricted: true }): the child starts with a restricted token; enforced says what Wine does with it', {
+  skip,
+}, async (t) => {
+  const ex = stopAfter(
+    t,
+    confine.command(NODE, ['-e', 'process.exit(3)'], { stdio: 'ignore' }).runAs({ restricted: true, integrity: 'low' }),
+  );
   const claim = ex.enforced.runAs;
   const wine = h.wine();
   assert.equal(claim.enforced, !wine, claim.note);

@@ -59,7 +59,11 @@ function outFile(name = 'out.txt') {
     fd,
     stdio: { type: 'fd', fd },
     read: () => fs.readFileSync(file, 'utf8'),
-    close: () => { try { fs.closeSync(fd); } catch {} },
+    close: () => {
+      try {
+        fs.closeSync(fd);
+      } catch {}
+    },
   };
 }
 
@@ -67,8 +71,12 @@ function outFile(name = 'out.txt') {
  *  otherwise keep the runner's event loop alive through the exit watch). */
 function cleanup(t, job) {
   t.after(() => {
-    try { addon().terminate(job, 1); } catch {}
-    try { addon().close(job); } catch {}
+    try {
+      addon().terminate(job, 1);
+    } catch {}
+    try {
+      addon().close(job);
+    } catch {}
   });
   return job;
 }
@@ -94,7 +102,12 @@ function watch(job, events) {
 async function pipeServer() {
   const name = `\\\\.\\pipe\\confine-test-${process.pid}-${Math.random().toString(16).slice(2)}`;
   const server = net.createServer();
-  const socket = new Promise((resolve) => server.once('connection', (s) => { server.close(); resolve(s); }));
+  const socket = new Promise((resolve) =>
+    server.once('connection', (s) => {
+      server.close();
+      resolve(s);
+    }),
+  );
   await new Promise((resolve, reject) => server.listen(name, resolve).once('error', reject));
   return { path: name, socket, close: () => server.close() };
 }
@@ -108,4 +121,19 @@ function collect(stream) {
   });
 }
 
-module.exports = { cleanup, isWindows, notWindows, addon, wine, sleep, waitFor, alive, tmpFile, outFile, spawnNode, watch, pipeServer, collect };
+module.exports = {
+  cleanup,
+  isWindows,
+  notWindows,
+  addon,
+  wine,
+  sleep,
+  waitFor,
+  alive,
+  tmpFile,
+  outFile,
+  spawnNode,
+  watch,
+  pipeServer,
+  collect,
+};

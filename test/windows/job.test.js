@@ -21,7 +21,13 @@ async function startTree(t, req = {}) {
   const file = h.tmpFile('pids.json');
   const r = h.spawnNode(TREE, [file], req);
   h.cleanup(t, r.job);
-  const pids = await h.waitFor(() => { try { return JSON.parse(fs.readFileSync(file, 'utf8')); } catch { return null; } }, 20000);
+  const pids = await h.waitFor(() => {
+    try {
+      return JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch {
+      return null;
+    }
+  }, 20000);
   assert.ok(pids, 'the tree wrote its pids');
   return { r, pids };
 }
@@ -48,7 +54,12 @@ test('child and grandchildren are all in the job; terminate (forceStop) leaves n
 
 test('exit codes come from the process handle', { skip: h.notWindows }, async (t) => {
   const a = h.addon();
-  for (const [script, code] of [['', 0], ['process.exit(3)', 3], ['process.exit(255)', 255], ['process.exitCode = 70000', 70000]]) {
+  for (const [script, code] of [
+    ['', 0],
+    ['process.exit(3)', 3],
+    ['process.exit(255)', 255],
+    ['process.exitCode = 70000', 70000],
+  ]) {
     const r = h.spawnNode(script);
     h.cleanup(t, r.job);
     const exit = await h.watch(r.job);
@@ -75,7 +86,9 @@ test('watch after the exit still reports it; job events arrive', { skip: h.notWi
   a.close(r.job);
 });
 
-test('close() of a killOnClose job kills the tree; without it the tree survives and openJob finds it again', { skip: h.notWindows }, async (t) => {
+test('close() of a killOnClose job kills the tree; without it the tree survives and openJob finds it again', {
+  skip: h.notWindows,
+}, async (t) => {
   const a = h.addon();
   const k = await startTree(t, { killOnClose: true });
   a.close(k.r.job);
@@ -85,7 +98,10 @@ test('close() of a killOnClose job kills the tree; without it the tree survives 
   const name = s.r.jobName;
   a.close(s.r.job);
   await h.sleep(300);
-  assert.ok(s.pids.every((p) => h.alive(p)), 'tree survives close without killOnClose');
+  assert.ok(
+    s.pids.every((p) => h.alive(p)),
+    'tree survives close without killOnClose',
+  );
   const o = a.openJob(name, s.r.pid);
   h.cleanup(t, o.job);
   assert.equal(o.alive, true);
@@ -108,36 +124,65 @@ test('a supervisor that dies takes a killOnClose tree with it', { skip: h.notWin
     setInterval(() => {}, 1000);`;
   const addonPath = process.env.CONFINE_WIN_ADDON || path.join(__dirname, '..', '..', 'build', 'Release', 'confine.node');
   const sup = cpSpawn(process.execPath, ['-e', supervisor, file], {
-    stdio: 'ignore', env: { ...process.env, CONFINE_WIN_ADDON_FOR_CHILD: addonPath },
+    stdio: 'ignore',
+    env: { ...process.env, CONFINE_WIN_ADDON_FOR_CHILD: addonPath },
   });
-  t.after(() => { try { sup.kill(); } catch {} });
-  const pids = await h.waitFor(() => { try { return JSON.parse(fs.readFileSync(file, 'utf8')); } catch { return null; } }, 20000);
+  t.after(() => {
+    try {
+      sup.kill();
+    } catch {}
+  });
+  const pids = await h.waitFor(() => {
+    try {
+      return JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch {
+      return null;
+    }
+  }, 20000);
   assert.ok(pids, 'tree started by the supervisor');
-  t.after(() => { for (const p of pids) { try { process.kill(p); } catch {} } });
+  t.after(() => {
+    for (const p of pids) {
+      try {
+        process.kill(p);
+      } catch {}
+    }
+  });
   assert.ok(pids.every((p) => h.alive(p)));
-  sup.kill();   // TerminateProcess: no chance to clean up; the OS closes its job handle
+  sup.kill(); // TerminateProcess: no chance to clean up; the OS closes its job handle
   await new Promise((r) => sup.once('exit', r));
   assert.ok(await h.waitFor(() => pids.every((p) => !h.alive(p)), 10000), 'tree gone with its supervisor');
 });
 
 test('a missing program: typed error, no leaked handle', { skip: h.notWindows }, () => {
   const a = h.addon();
-  const req = { file: 'C:\\confine-missing\\nope.exe', argv: ['nope'], stdio: ['ignore', 'inherit', 'inherit'], killOnClose: true };
-  const attempt = () => assert.throws(() => a.spawn(req), (e) => {
-    assert.equal(e.code, 'ERR_CONFINE_SPAWN');
-    assert.equal(e.stage, 'create');
-    assert.equal(e.syscall, 'CreateProcessW');
-    assert.match(e.errno, /^ERROR_(PATH|FILE)_NOT_FOUND$/);
-    assert.equal(e.posixErrno, 'ENOENT');
-    return true;
-  });
-  for (let i = 0; i < 3; i++) attempt();   // warm-up (completion port thread, lazily loaded DLLs)
+  const req = {
+    file: 'C:\\confine-missing\\nope.exe',
+    argv: ['nope'],
+    stdio: ['ignore', 'inherit', 'inherit'],
+    killOnClose: true,
+  };
+  const attempt = () =>
+    assert.throws(
+      () => a.spawn(req),
+      (e) => {
+        assert.equal(e.code, 'ERR_CONFINE_SPAWN');
+        assert.equal(e.stage, 'create');
+        assert.equal(e.syscall, 'CreateProcessW');
+        assert.match(e.errno, /^ERROR_(PATH|FILE)_NOT_FOUND$/);
+        assert.equal(e.posixErrno, 'ENOENT');
+        return true;
+      },
+    );
+  for (let i = 0; i < 3; i++) attempt(); // warm-up (completion port thread, lazily loaded DLLs)
   const before = a.handleCount();
   for (let i = 0; i < 30; i++) attempt();
   const after = a.handleCount();
   assert.ok(after - before < 5, `handles before ${before}, after 30 failed spawns ${after}`);
-  assert.throws(() => a.spawn({ ...req, file: process.execPath, cwd: 'C:\\confine-missing-dir' }),
-    { code: 'ERR_CONFINE_SPAWN', stage: 'chdir', syscall: 'GetFileAttributesW' });
+  assert.throws(() => a.spawn({ ...req, file: process.execPath, cwd: 'C:\\confine-missing-dir' }), {
+    code: 'ERR_CONFINE_SPAWN',
+    stage: 'chdir',
+    syscall: 'GetFileAttributesW',
+  });
 });
 
 test('stats and updateLimits', { skip: h.notWindows }, async (t) => {

@@ -5,9 +5,12 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./helpers');
 
-const underWine = () => (h.isWindows && h.wine() ? `Wine ${h.wine()} accepts but does not enforce this limit; runs on real Windows` : false);
+const underWine = () =>
+  h.isWindows && h.wine() ? `Wine ${h.wine()} accepts but does not enforce this limit; runs on real Windows` : false;
 
-test('memoryBytes: allocation past the job limit kills the tree and reports oomKilled', { skip: h.notWindows || underWine() }, async (t) => {
+test('memoryBytes: allocation past the job limit kills the tree and reports oomKilled', {
+  skip: h.notWindows || underWine(),
+}, async (t) => {
   const r = h.spawnNode('const a=[];for(;;)a.push(Buffer.alloc(16*1024*1024,1))', [], { limits: { memoryBytes: 96 * 2 ** 20 } });
   h.cleanup(t, r.job);
   const events = [];
@@ -25,7 +28,10 @@ test('maxProcesses: the tree cannot grow past the limit', { skip: h.notWindows |
   await h.watch(r.job, events);
   out.close();
   assert.deepEqual(JSON.parse(out.read()), { ok: 0, fail: 3 });
-  assert.ok(events.some((e) => e.type === 'activeProcessLimit'), JSON.stringify(events));
+  assert.ok(
+    events.some((e) => e.type === 'activeProcessLimit'),
+    JSON.stringify(events),
+  );
 });
 
 test('cpuSeconds: a busy child is ended and cpuTimeExceeded is reported', { skip: h.notWindows || underWine() }, async (t) => {
@@ -35,11 +41,17 @@ test('cpuSeconds: a busy child is ended and cpuTimeExceeded is reported', { skip
   assert.equal(exit.cpuTimeExceeded, true);
 });
 
-test('cpu: a hard cap is written as a CPU rate', { skip: h.notWindows || (h.isWindows && !h.addon().probe().features.cpuRateControl ? 'this system refuses job CPU rate control (Wine 8: SetInformationJobObject returns ERROR_INVALID_PARAMETER)' : false) }, async (t) => {
+test('cpu: a hard cap is written as a CPU rate', {
+  skip:
+    h.notWindows ||
+    (h.isWindows && !h.addon().probe().features.cpuRateControl
+      ? 'this system refuses job CPU rate control (Wine 8: SetInformationJobObject returns ERROR_INVALID_PARAMETER)'
+      : false),
+}, async (t) => {
   const n = h.addon().probe().features.processors;
   const r = h.spawnNode('setInterval(()=>{},1000)', [], { limits: { cpu: 0.5, cpuWeight: 200 } });
   h.cleanup(t, r.job);
-  assert.equal(r.limits.cpuRate, Math.round(0.5 / n * 10000));
+  assert.equal(r.limits.cpuRate, Math.round((0.5 / n) * 10000));
   assert.equal(r.limits.cpuRateWeight, null, 'the cap wins over the weight');
   assert.equal(r.notes.length, 1);
   const u = h.addon().updateLimits(r.job, { cpu: null });
@@ -47,7 +59,12 @@ test('cpu: a hard cap is written as a CPU rate', { skip: h.notWindows || (h.isWi
   assert.equal(u.limits.cpuRateWeight, 6);
 });
 
-test('strictLimits: a limit that cannot be applied fails the spawn before any process exists', { skip: h.notWindows || (h.isWindows && h.addon().probe().features.cpuRateControl ? 'every limit applies on this system' : false) }, () => {
-  assert.throws(() => h.spawnNode('0', [], { limits: { cpu: 0.5 }, strictLimits: true }),
-    { code: 'ERR_CONFINE_SPAWN', stage: 'limits', syscall: 'SetInformationJobObject' });
+test('strictLimits: a limit that cannot be applied fails the spawn before any process exists', {
+  skip: h.notWindows || (h.isWindows && h.addon().probe().features.cpuRateControl ? 'every limit applies on this system' : false),
+}, () => {
+  assert.throws(() => h.spawnNode('0', [], { limits: { cpu: 0.5 }, strictLimits: true }), {
+    code: 'ERR_CONFINE_SPAWN',
+    stage: 'limits',
+    syscall: 'SetInformationJobObject',
+  });
 });

@@ -10,7 +10,15 @@ test('pipes: stdin → child → stdout and stderr as Node streams', { skip: h.n
   const [pin, pout, perr] = await Promise.all([h.pipeServer(), h.pipeServer(), h.pipeServer()]);
   const r = h.spawnNode(
     "let s='';process.stdin.setEncoding('utf8');process.stdin.on('data',d=>s+=d);process.stdin.on('end',()=>{process.stdout.write(s.toUpperCase());process.stderr.write('err:'+s.length)})",
-    [], { stdio: [{ type: 'pipe', path: pin.path }, { type: 'pipe', path: pout.path }, { type: 'pipe', path: perr.path }] });
+    [],
+    {
+      stdio: [
+        { type: 'pipe', path: pin.path },
+        { type: 'pipe', path: pout.path },
+        { type: 'pipe', path: perr.path },
+      ],
+    },
+  );
   h.cleanup(t, r.job);
   const [sin, sout, serr] = await Promise.all([pin.socket, pout.socket, perr.socket]);
   const outP = h.collect(sout);
@@ -25,8 +33,13 @@ test('pipes: stdin → child → stdout and stderr as Node streams', { skip: h.n
 test('ignore, fd and inherit', { skip: h.notWindows }, async (t) => {
   const a = h.addon();
   const out = h.outFile();
-  const r = h.spawnNode("process.stdin.on('data',()=>{}).on('end',()=>{console.log('eof');console.error('to inherited stderr')})", [], {
-    stdio: ['ignore', out.stdio, 'inherit'] });
+  const r = h.spawnNode(
+    "process.stdin.on('data',()=>{}).on('end',()=>{console.log('eof');console.error('to inherited stderr')})",
+    [],
+    {
+      stdio: ['ignore', out.stdio, 'inherit'],
+    },
+  );
   h.cleanup(t, r.job);
   const exit = await h.watch(r.job);
   out.close();
@@ -35,8 +48,15 @@ test('ignore, fd and inherit', { skip: h.notWindows }, async (t) => {
 });
 
 test('a pipe name nobody serves: typed error at stage stdio, nothing started', { skip: h.notWindows }, () => {
-  assert.throws(() => h.addon().spawn({ file: process.execPath, argv: ['node'], stdio: ['ignore', { type: 'pipe', path: '\\\\.\\pipe\\confine-nobody-' + process.pid }, 'ignore'] }),
-    { code: 'ERR_CONFINE_SPAWN', stage: 'stdio', syscall: 'CreateFileW', errno: 'ERROR_FILE_NOT_FOUND' });
+  assert.throws(
+    () =>
+      h.addon().spawn({
+        file: process.execPath,
+        argv: ['node'],
+        stdio: ['ignore', { type: 'pipe', path: '\\\\.\\pipe\\confine-nobody-' + process.pid }, 'ignore'],
+      }),
+    { code: 'ERR_CONFINE_SPAWN', stage: 'stdio', syscall: 'CreateFileW', errno: 'ERROR_FILE_NOT_FOUND' },
+  );
 });
 
 test('only the stdio handles are inherited', { skip: h.notWindows }, async (t) => {

@@ -11,7 +11,8 @@ async function childToken(t, restrictedToken) {
   const out = h.outFile();
   const addonPath = process.env.CONFINE_WIN_ADDON || path.join(__dirname, '..', '..', 'build', 'Release', 'confine.node');
   const r = h.spawnNode('process.stdout.write(JSON.stringify(require(process.argv[1]).tokenInfo()))', [addonPath], {
-    stdio: ['ignore', out.stdio, 'ignore'], restrictedToken,
+    stdio: ['ignore', out.stdio, 'ignore'],
+    restrictedToken,
   });
   h.cleanup(t, r.job);
   const exit = await h.watch(r.job);
@@ -20,22 +21,31 @@ async function childToken(t, restrictedToken) {
   return { r, token: JSON.parse(out.read()) };
 }
 
-test('restricted token: privileges removed, Administrators deny-only, low integrity (queried by the child)', { skip: h.notWindows }, async (t) => {
+test('restricted token: privileges removed, Administrators deny-only, low integrity (queried by the child)', {
+  skip: h.notWindows,
+}, async (t) => {
   const a = h.addon();
   const mine = a.tokenInfo();
   const { r, token } = await childToken(t, { integrity: 'low' });
   assert.equal(r.createCall, 'CreateProcessAsUserW');
   assert.equal(r.restricted, true);
-  t.diagnostic(`supervisor: integrity ${mine.integrity}, ${mine.privileges.length} privileges; child: integrity ${token.integrity}, privileges ${token.privileges.join(',')}`);
+  t.diagnostic(
+    `supervisor: integrity ${mine.integrity}, ${mine.privileges.length} privileges; child: integrity ${token.integrity}, privileges ${token.privileges.join(',')}`,
+  );
   const admins = token.groups.find((g) => g.sid === ADMINS);
   const childSeesRestriction = token.privileges.length <= 1 && token.integrity === 'low';
   if (h.wine() && !childSeesRestriction) {
     // Measured under Wine 8: CreateProcessAsUserW succeeds but Wine starts the child with the
     // caller's token, so nothing is visible from the child. Stated, not faked:
-    t.skip(`Wine ${h.wine()} does not give the child the restricted token (child has integrity ${token.integrity}, ${token.privileges.length} privileges)`);
+    t.skip(
+      `Wine ${h.wine()} does not give the child the restricted token (child has integrity ${token.integrity}, ${token.privileges.length} privileges)`,
+    );
     return;
   }
-  assert.deepEqual(token.privileges.filter((p) => p !== 'SeChangeNotifyPrivilege'), []);
+  assert.deepEqual(
+    token.privileges.filter((p) => p !== 'SeChangeNotifyPrivilege'),
+    [],
+  );
   assert.equal(token.integrity, 'low');
   if (admins) assert.equal(admins.denyOnly, true, 'Administrators is deny-only');
   if (mine.groups.some((g) => g.sid === ADMINS && g.enabled)) assert.ok(admins, 'the group is kept, as deny-only');
@@ -51,7 +61,10 @@ test('the supervisor sees the same token on the child (OpenProcess + token query
     t.skip(`Wine ${h.wine()} does not apply the restricted token to the child`);
     return;
   }
-  assert.deepEqual(token.privileges.filter((p) => p !== 'SeChangeNotifyPrivilege'), []);
+  assert.deepEqual(
+    token.privileges.filter((p) => p !== 'SeChangeNotifyPrivilege'),
+    [],
+  );
   assert.ok(['medium', 'low'].includes(token.integrity), token.integrity);
 });
 
