@@ -247,9 +247,16 @@ for (const kind of kinds) {
           // The dynamic loader of the new program opens its libraries for a moment: a leaked
           // fd stays, so wait for the list to settle. (Under npm run test:asan the preloaded
           // sanitizer runtime opens its log file in every program: that one is not ours.)
-          const ours = () => readdirSync(`/proc/${ex.pid}/fd`).filter((fd) => !/\/(asan|ubsan)\./.test(readlinkOr(`/proc/${ex.pid}/fd/${fd}`)));
+          const ours = () =>
+            readdirSync(`/proc/${ex.pid}/fd`).filter((fd) => !/\/(asan|ubsan)\./.test(readlinkOr(`/proc/${ex.pid}/fd/${fd}`)));
           await until(() => ours().length === 3, 3000);
-          assert.deepEqual(ours().sort(), ['0', '1', '2'], ours().map((fd) => `${fd}->${readlinkOr(`/proc/${ex.pid}/fd/${fd}`)}`).join(' '));
+          assert.deepEqual(
+            ours().sort(),
+            ['0', '1', '2'],
+            ours()
+              .map((fd) => `${fd}->${readlinkOr(`/proc/${ex.pid}/fd/${fd}`)}`)
+              .join(' '),
+          );
         }
         assert.equal(st.Pid, st.NSsid?.split(/\s+/)[0] ?? st.Pid, 'its own session');
         await ex.forceStop();
