@@ -30,7 +30,7 @@ export function capabilities(): Capabilities {
     runAs: true,
     restricted: false,
     killOnParentExit: true,
-    cgroupParent: undefined,
+    cgroupParent: process.env.CONFINE_CGROUP_PARENT || undefined,
     customArgv0: false,
   });
   const missing: { what: string; why: string }[] = [];

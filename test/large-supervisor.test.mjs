@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { capabilities } from '../dist/index.mjs';
+import './helpers.mjs'; // every cgroup under this run's own parent (CONFINE_CGROUP_PARENT)
 
 const caps = capabilities();
 const native = caps.backends.filter((k) => k === 'linux' || k === 'posix');

@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import './helpers.mjs'; // every cgroup under this run's own parent (CONFINE_CGROUP_PARENT)
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
@@ -31,7 +32,14 @@ let tmp;
 function cleanEnv(extra = {}) {
   const env = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (/^npm_/i.test(k) || k.startsWith('CONFINE_') || k === 'NODE_OPTIONS' || k === 'PREBUILDS_ONLY') continue;
+    // CONFINE_CGROUP_PARENT stays: the installed copy's cgroups go under this run's parent.
+    if (
+      /^npm_/i.test(k) ||
+      (k.startsWith('CONFINE_') && k !== 'CONFINE_CGROUP_PARENT') ||
+      k === 'NODE_OPTIONS' ||
+      k === 'PREBUILDS_ONLY'
+    )
+      continue;
     env[k] = v;
   }
   return { ...env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false', ...extra };
