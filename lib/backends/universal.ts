@@ -287,6 +287,20 @@ const NULL_STATS: Stats = {
   processes: null,
 };
 
+/** Usage of a tree without a cgroup: the leader and the descendants /proc still links to it. */
+function treeStats(pid: number, gone: boolean): Stats {
+  if (!isLinux || gone) return { ...NULL_STATS, processes: gone ? 0 : null };
+  return procStatsOf([pid, ...descendants(pid)]);
+}
+
+/** The pure-JS backend has no mechanism that could change a running tree's limits. */
+function notUpdatable(resources: Resources): EnforcedMap {
+  const out: EnforcedMap = {};
+  for (const k of Object.keys(resources) as (keyof Resources)[])
+    out[k] = NOT_ENFORCED('the pure-JS backend cannot change limits of a running tree');
+  return out;
+}
+
 /** A tree whose leader is our own ChildProcess. */
 class UniversalTree implements Tree {
   readonly pid: number;
@@ -375,15 +389,11 @@ class UniversalTree implements Tree {
   }
 
   async stats(): Promise<Stats> {
-    if (!isLinux || this.gone) return { ...NULL_STATS, processes: this.gone ? 0 : null };
-    return procStatsOf([this.pid, ...descendants(this.pid)]);
+    return treeStats(this.pid, this.gone);
   }
 
   async update(resources: Resources): Promise<EnforcedMap> {
-    const out: EnforcedMap = {};
-    for (const k of Object.keys(resources) as (keyof Resources)[])
-      out[k] = NOT_ENFORCED('the pure-JS backend cannot change limits of a running tree');
-    return out;
+    return notUpdatable(resources);
   }
 
   oomKilled(): boolean {
@@ -486,15 +496,11 @@ export class AttachedTree implements Tree {
   }
 
   async stats(): Promise<Stats> {
-    if (!isLinux || this.gone) return { ...NULL_STATS, processes: this.gone ? 0 : null };
-    return procStatsOf([this.pid, ...descendants(this.pid)]);
+    return treeStats(this.pid, this.gone);
   }
 
   async update(resources: Resources): Promise<EnforcedMap> {
-    const out: EnforcedMap = {};
-    for (const k of Object.keys(resources) as (keyof Resources)[])
-      out[k] = NOT_ENFORCED('the pure-JS backend cannot change limits of a running tree');
-    return out;
+    return notUpdatable(resources);
   }
 
   oomKilled(): boolean {
