@@ -41,6 +41,13 @@ const MiB = 2 ** 20;
 
 const choice = skip ? null : chooseParent(layout, { cgroupParent: TEST_PARENT, needed: ['memory', 'pids', 'cpu', 'cpuset'] });
 const v = choice?.version;
+// A hybrid host (this machine) tracks trees in its v2 tree; the same host without it is the
+// pure-v1 path (freezer kill, cpuacct usage), tested here too.
+const v1Choice =
+  !skip && layout.mode === 'hybrid'
+    ? chooseParent(layout, { cgroupParent: TEST_PARENT, needed: ['memory', 'pids', 'cpu', 'cpuset'], v2Tree: false })
+    : null;
+const choices = [['', choice], ...(v1Choice ? [[' [v1 only, no v2 tree]', v1Choice]] : [])];
 const made = []; // TaskCgroups to kill and remove at the end
 const children = new Set(); // child processes we started
 
@@ -50,8 +57,8 @@ function dirsOf(tc) {
 function place(tc, pid) {
   for (const d of dirsOf(tc)) fs.writeFileSync(path.join(d, 'cgroup.procs'), String(pid));
 }
-function create(resources = {}, name = taskCgroupName()) {
-  const tc = TaskCgroup.create(choice, name, resources);
+function create(resources = {}, name = taskCgroupName(), from = choice) {
+  const tc = TaskCgroup.create(from, name, resources);
   made.push(tc);
   return tc;
 }
@@ -296,7 +303,9 @@ test('a child joins through the fds the parent opened (the v1 path, also valid o
   const tc = create({ maxProcesses: 20 });
   const fds = tc.openProcsFds();
   assert.equal(fds.length, dirsOf(tc).length);
-  if (v === 2) {
+  assert.equal(tc.openProcsFds('v1').length, dirsOf(tc).length - (tc.paths.unified ? 1 : 0), "'v1' leaves out the v2 directory");
+  for (const fd of tc.openProcsFds('v1')) fs.closeSync(fd);
+  if (tc.paths.unified) {
     const fd = tc.openDirFd();
     assert.ok(fs.fstatSync(fd).isDirectory());
     fs.closeSync(fd);
@@ -325,28 +334,29 @@ test('a child joins through the fds the parent opened (the v1 path, also valid o
     );
 });
 
-test('stats() numbers move while the tree works', { skip }, async () => {
-  const tc = create({ memoryBytes: 256 * MiB });
-  const s0 = tc.stats();
-  assert.equal(s0.processes, 0);
-  const p = startIn(
-    tc,
-    'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; x=$(head -c 4000000 /dev/zero | tr "\\0" a); sleep 30',
-  );
-  await waitFor(() => (tc.stats().cpuUserMicros ?? 0) > 50000, 30000, 'cpu time to accrue');
-  const s1 = tc.stats();
-  assert.ok(s1.processes >= 1, JSON.stringify(s1));
-  assert.ok(s1.memoryBytes > 0, JSON.stringify(s1));
-  assert.ok(s1.memoryPeakBytes >= s1.memoryBytes, JSON.stringify(s1));
-  assert.ok(s1.cpuUserMicros > s0.cpuUserMicros, JSON.stringify(s1));
-  assert.ok(s1.cpuSystemMicros !== null);
-  assert.ok(tc.pids().includes(p.child.pid));
-  assert.equal(tc.oomKilled(), false);
-  await tc.kill();
-  assert.deepEqual(tc.pids(), []);
-  assert.equal((await p.done).signal, 'SIGKILL');
-  await tc.remove();
-});
+for (const [label, from] of choices)
+  test(`stats() numbers move while the tree works${label}`, { skip }, async () => {
+    const tc = create({ memoryBytes: 256 * MiB }, undefined, from);
+    const s0 = tc.stats();
+    assert.equal(s0.processes, 0);
+    const p = startIn(
+      tc,
+      'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; x=$(head -c 4000000 /dev/zero | tr "\\0" a); sleep 30',
+    );
+    await waitFor(() => (tc.stats().cpuUserMicros ?? 0) > 50000, 30000, 'cpu time to accrue');
+    const s1 = tc.stats();
+    assert.ok(s1.processes >= 1, JSON.stringify(s1));
+    assert.ok(s1.memoryBytes > 0, JSON.stringify(s1));
+    assert.ok(s1.memoryPeakBytes >= s1.memoryBytes, JSON.stringify(s1));
+    assert.ok(s1.cpuUserMicros > s0.cpuUserMicros, JSON.stringify(s1));
+    assert.ok(s1.cpuSystemMicros !== null);
+    assert.ok(tc.pids().includes(p.child.pid));
+    assert.equal(tc.oomKilled(), false);
+    await tc.kill();
+    assert.deepEqual(tc.pids(), []);
+    assert.equal((await p.done).signal, 'SIGKILL');
+    await tc.remove();
+  });
 
 test('memory hog under memoryBytes 64M is OOM-killed and oomKilled() says so', { skip }, async () => {
   const tc = create({ memoryBytes: 64 * MiB });
@@ -428,8 +438,8 @@ test("CPU hog under cpu 0.5 uses 0.5 ± 0.1 of a core (from the cgroup's own usa
   await tc.remove();
 });
 
-async function daemonTest(killOpts) {
-  const tc = create({});
+async function daemonTest(killOpts, from = choice) {
+  const tc = create({}, undefined, from);
   const pidFile = path.join(fs.mkdtempSync('/tmp/confine-cg-'), 'daemon.pid');
   // double fork: the subshell starts a setsid'd sleeper and exits, so it is reparented to init
   const p = startIn(tc, `(setsid sh -c 'echo $$ > ${pidFile}; exec sleep 1000' &) ; exec sleep 1000`);
@@ -451,11 +461,12 @@ async function daemonTest(killOpts) {
   fs.rmSync(path.dirname(pidFile), { recursive: true, force: true });
 }
 
-test('a double-forked setsid daemon inside is killed by kill()', { skip }, () => daemonTest());
+for (const [label, from] of choices)
+  test(`a double-forked setsid daemon inside is killed by kill()${label}`, { skip }, () => daemonTest(undefined, from));
 
 test(
-  'kill() by freeze, SIGKILL, thaw (v2 without cgroup.kill) also gets the daemon',
-  { skip: skip || (v !== 2 && 'v1 always uses the freezer path (the test above)') },
+  'kill() by freeze, SIGKILL, thaw (v2 tree without cgroup.kill) also gets the daemon',
+  { skip: skip || (!choice.paths.unified && 'no v2 tree: v1 always uses the freezer path (the test above)') },
   () => daemonTest({ useCgroupKill: false }),
 );
 
@@ -487,18 +498,19 @@ test('a non-root process inside cannot move itself out', { skip }, async () => {
   await tc.remove();
 });
 
-test('adopt() re-opens a task cgroup by its paths', { skip }, async () => {
-  const tc = create({ maxProcesses: 10 });
-  const p = startIn(tc, 'exec sleep 1000');
-  const again = TaskCgroup.adopt(tc.paths);
-  assert.equal(again.version, tc.version);
-  assert.deepEqual(again.pids(), [p.child.pid]);
-  assert.equal(again.stats().processes, 1);
-  await again.kill();
-  await p.done;
-  await again.remove();
-  assert.throws(() => TaskCgroup.adopt(tc.paths), { code: 'ERR_CONFINE_SYSTEM' });
-});
+for (const [label, from] of choices)
+  test(`adopt() re-opens a task cgroup by its paths${label}`, { skip }, async () => {
+    const tc = create({ maxProcesses: 10 }, undefined, from);
+    const p = startIn(tc, 'exec sleep 1000');
+    const again = TaskCgroup.adopt(tc.paths);
+    assert.equal(again.version, tc.version);
+    assert.deepEqual(again.pids(), [p.child.pid]);
+    assert.equal(again.stats().processes, 1);
+    await again.kill();
+    await p.done;
+    await again.remove();
+    assert.throws(() => TaskCgroup.adopt(tc.paths), { code: 'ERR_CONFINE_SYSTEM' });
+  });
 
 test('listOrphans finds cgroups of a dead supervisor; removeEmptyOrphans removes the empty ones', { skip }, async () => {
   const dead = spawnSync('/bin/true').pid;

@@ -141,8 +141,14 @@ export function cgroupMounts() {
     .map((l) => l.split(' ')[4]);
 }
 
-/** Task cgroups still present under this run's parent (should be none between tests). */
-export function leftoverTestCgroups() {
+/**
+ * Task cgroups still present under this run's parent (should be none between tests). The spare
+ * cgroups this process's pool holds ready for the next spawn are not leftovers: they are
+ * removed first, unless `{ drain: false }` (the pool's own tests check that spares go away by
+ * themselves when idle and at exit).
+ */
+export function leftoverTestCgroups({ drain = true } = {}) {
+  if (drain && isLinux) require('../dist/cgroup/index.js').taskCgroupPool.drain();
   const out = [];
   for (const m of cgroupMounts()) {
     try {

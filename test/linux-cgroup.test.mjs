@@ -4,10 +4,22 @@
 
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { command, capabilities } from '../dist/index.mjs';
-import { alive, until, killPids, isLinux, isRoot, leftoverTestCgroups, zombieChildren, sleep, text } from './helpers.mjs';
+import {
+  alive,
+  until,
+  killPids,
+  isLinux,
+  isRoot,
+  leftoverTestCgroups,
+  zombieChildren,
+  sleep,
+  text,
+  require,
+} from './helpers.mjs';
 
 const caps = capabilities();
 const skip = !isLinux
@@ -144,7 +156,7 @@ describe('linux backend cgroups', { skip }, () => {
       const e = await ex.update({ memoryBytes: 128 * 2 ** 20 });
       assert.equal(e.memoryBytes.enforced, true);
       const cg = JSON.parse(Buffer.from(ex.handle.split('.')[1], 'base64url').toString()).extra.cgroup;
-      const limitFile = cg.unified ? `${cg.unified}/memory.max` : `${cg.memory}/memory.limit_in_bytes`;
+      const limitFile = cg.memory ? `${cg.memory}/memory.limit_in_bytes` : `${cg.unified}/memory.max`;
       assert.equal(readFileSync(limitFile, 'utf8').trim(), String(128 * 2 ** 20));
     } finally {
       await ex.forceStop();
@@ -160,5 +172,53 @@ describe('linux backend cgroups', { skip }, () => {
       return true;
     });
     assert.deepEqual(leftoverTestCgroups(), []);
+  });
+
+  test('the cgroup pool: a spare is ready after a spawn, the next spawn takes it, idle and exit remove them', async () => {
+    const { taskCgroupPool } = require('../dist/cgroup/index.js');
+    taskCgroupPool.drain();
+    const limits = { memoryBytes: 64 * 2 ** 20, maxProcesses: 16 };
+    const cgroupOf = (ex) => JSON.parse(Buffer.from(ex.handle.split('.')[1], 'base64url').toString()).extra.cgroup;
+    const first = command('true', [], opts()).limit(limits);
+    await first.start();
+    await first.wait();
+    assert.ok(await until(() => taskCgroupPool.spares().length > 0, 2000), 'a spare was made after the spawn');
+    const spare = taskCgroupPool.spares()[0];
+    for (const d of spare) assert.ok(existsSync(d) && d.includes(`/confine-${process.pid}-`), d);
+    const second = command('true', [], opts()).limit(limits);
+    await second.start();
+    assert.deepEqual(Object.values(cgroupOf(second)).sort(), spare.slice().sort(), 'the next spawn of that kind took it');
+    const st = await second.wait();
+    assert.equal(st.exitCode, 0);
+    // Idle: no take for 500 ms removes the spares without anyone asking.
+    assert.ok(await until(() => taskCgroupPool.spares().length === 0, 3000), 'spares dropped when idle');
+    assert.ok(
+      await until(() => leftoverTestCgroups({ drain: false }).length === 0, 3000),
+      `nothing left: ${leftoverTestCgroups({ drain: false })}`,
+    );
+  });
+
+  test('the cgroup pool in a supervisor that exits right after a spawn, and CONFINE_CGROUP_POOL=0', async () => {
+    const script = (pool) => `
+      const { command } = require(${JSON.stringify(require.resolve('../dist/index.js'))});
+      const { taskCgroupPool } = require(${JSON.stringify(require.resolve('../dist/cgroup/index.js'))});
+      (async () => {
+        const ex = command('true', [], { executor: 'linux', stdio: 'ignore' }).limit({ maxProcesses: 8 });
+        await ex.start();
+        await ex.wait();
+        await new Promise((r) => setTimeout(r, 50));
+        process.stdout.write(String(taskCgroupPool.spares().length));
+      })();`;
+    for (const [pool, want] of [
+      [undefined, /^[12]$/],
+      ['0', /^0$/],
+    ]) {
+      const env = { ...process.env };
+      if (pool === undefined) delete env.CONFINE_CGROUP_POOL;
+      else env.CONFINE_CGROUP_POOL = pool;
+      const out = execFileSync(process.execPath, ['-e', script(pool)], { env, encoding: 'utf8' });
+      assert.match(out, want, `spares held with CONFINE_CGROUP_POOL=${pool}`);
+      assert.deepEqual(leftoverTestCgroups({ drain: false }), [], 'the exit removed every spare');
+    }
   });
 });

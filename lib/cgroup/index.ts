@@ -7,6 +7,7 @@ export { chooseParent, releaseParent, enforcementFor, controllersFor } from './p
 export type { ParentChoice } from './parent';
 export { TaskCgroup } from './task-cgroup';
 export type { KillOptions } from './task-cgroup';
+export { TaskCgroupPool, taskCgroupPool } from './pool';
 export { taskCgroupName, parseTaskCgroupName, processStartTicks, supervisorAlive } from './names';
 export type { ParsedTaskName } from './names';
 export { listOrphans, listTaskCgroups, removeEmptyOrphans } from './orphans';

@@ -27,6 +27,14 @@
 // "/confine" (root) or "<own cgroup>/confine" (non-root, v1 has no internal-process rule).
 // cpuset: every new level gets cpuset.cpus and cpuset.mems copied from its parent first, or no
 // process could ever join it.
+//
+// hybrid (v1 controllers plus a v2 tree without any, as systemd's "unified" mount): the v1
+// hierarchies as above, and the same parent in the v2 tree under the key 'unified'. A task is
+// born into its v2 cgroup by CLONE_INTO_CGROUP (no migration), which gives membership,
+// cgroup.kill, cgroup.freeze and CPU usage (cpu.stat) without any controller; the child joins
+// only the v1 hierarchies whose limits it needs. Each v1 join is a migration that takes the
+// kernel's threadgroup lock, and each v1 directory is a mkdir and an rmdir per spawn: systemd
+// tracks processes the same way on such hosts.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -37,7 +45,10 @@ import { errCode, exists, readOpt, readPids, writeFile } from './files';
 export interface ParentChoice {
   ok: boolean;
   version: 1 | 2 | null;
-  /** controller -> absolute directory of the parent. v2: one directory under the key 'unified'. */
+  /**
+   * controller -> absolute directory of the parent. v2: one directory under the key 'unified'.
+   * v1 on a hybrid host: also 'unified', the v2 tree that tracks the task cgroups.
+   */
   paths: Record<string, string>;
   /** Directories chooseParent created (outermost first); releaseParent() removes them. */
   created: string[];
@@ -49,6 +60,14 @@ export interface ParentChoice {
   controllers: string[];
   /** Probed kernel features that change what can be enforced. */
   features: { swap: boolean };
+}
+
+export interface ChooseOptions {
+  cgroupParent?: string;
+  /** Controllers the task cgroups may need. */
+  needed: string[];
+  /** Hybrid hosts: also track trees in the v2 hierarchy (default true; false = v1 only). */
+  v2Tree?: boolean;
 }
 
 /** Controllers a set of resources needs. */
@@ -176,7 +195,7 @@ function prepareV2(mount: string, rel: string, wanted: string[]): V2Attempt {
   return { dir, created, controllers: have, problems };
 }
 
-function chooseV2(layout: CgroupLayout, opts: { cgroupParent?: string; needed: string[] }): ParentChoice {
+function chooseV2(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
   const uni = layout.unified!;
   const rootCtrls = layout.hierarchies.find((h) => h.version === 2)?.controllers ?? [];
   const wanted = [...new Set([...opts.needed, ...V2_ALWAYS])].filter((c) => rootCtrls.includes(c));
@@ -293,7 +312,7 @@ function prepareV1(mount: string, rel: string, cpuset: boolean): { dir: string; 
   return { dir, created };
 }
 
-function chooseV1(layout: CgroupLayout, opts: { cgroupParent?: string; needed: string[] }): ParentChoice {
+function chooseV1(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
   const v1 = layout.hierarchies.filter((h) => h.version === 1);
   const wanted = [...new Set([...opts.needed, ...V1_ALWAYS])];
   const paths: Record<string, string> = {};
@@ -328,6 +347,25 @@ function chooseV1(layout: CgroupLayout, opts: { cgroupParent?: string; needed: s
     for (const d of created.slice().reverse()) rmdirQuiet(d);
     return fail(`no writable cgroup v1 parent: ${problems.join('; ') || 'no v1 hierarchy carries a useful controller'}`);
   }
+  // Hybrid host: the v2 tree (no controllers) tracks the tree. See "hybrid" in the header.
+  let tracked = false;
+  if (layout.mode === 'hybrid' && layout.unified && opts.v2Tree !== false) {
+    const uni = layout.unified;
+    const rel =
+      opts.cgroupParent !== undefined
+        ? relParent(opts.cgroupParent, [uni.mount])
+        : isRoot()
+          ? '/confine'
+          : path.posix.join(uni.own, 'confine');
+    try {
+      const r = prepareV2(uni.mount, rel, []);
+      created.push(...r.created);
+      paths.unified = r.dir;
+      tracked = true;
+    } catch (e) {
+      problems.push(`v2 tree not used: ${path.join(uni.mount, rel)}: ${explain((e as { cause?: unknown }).cause ?? e)}`);
+    }
+  }
   const notes: string[] = [
     cp !== null
       ? 'cgroupParent'
@@ -337,7 +375,11 @@ function chooseV1(layout: CgroupLayout, opts: { cgroupParent?: string; needed: s
   ];
   const lacking = opts.needed.filter((n) => !got.includes(n));
   if (lacking.length) notes.push(`controllers not available: ${lacking.join(', ')}`);
-  if (!got.includes('freezer'))
+  if (tracked)
+    notes.push(
+      'hybrid host: each tree is born into a v2 cgroup (membership, cgroup.kill, freeze, CPU usage); v1 hierarchies only for the limits asked for',
+    );
+  else if (!got.includes('freezer'))
     notes.push('no freezer hierarchy: the tree kill signals in a loop and a fast forker can race it (pids.max bounds it)');
   notes.push(...problems);
   const swap = paths.memory !== undefined && exists(path.join(paths.memory, 'memory.memsw.limit_in_bytes'));
@@ -358,16 +400,12 @@ function chooseV1(layout: CgroupLayout, opts: { cgroupParent?: string; needed: s
  * per distinct cgroupParent) and reuse the result: it creates directories and enables
  * controllers, which is idempotent but not free.
  */
-export function chooseParent(layout: CgroupLayout, opts: { cgroupParent?: string; needed: string[] }): ParentChoice {
+export function chooseParent(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
   if (layout.mode === 'none') return fail(layout.reason ?? 'no cgroup hierarchy');
   const v1Useful = layout.hierarchies.some(
     (h) => h.version === 1 && h.controllers.some((c) => opts.needed.includes(c) || V1_ALWAYS.includes(c)),
   );
-  if (layout.mode === 'v1' || (layout.mode === 'hybrid' && v1Useful)) {
-    const r = chooseV1(layout, opts);
-    if (r.ok && layout.mode === 'hybrid') r.note = `hybrid host: using the v1 hierarchies, the v2 tree is not used; ${r.note}`;
-    return r;
-  }
+  if (layout.mode === 'v1' || (layout.mode === 'hybrid' && v1Useful)) return chooseV1(layout, opts);
   if (!layout.unified) return fail('no cgroup v2 hierarchy and no useful v1 hierarchy');
   return chooseV2(layout, opts);
 }

@@ -1,6 +1,10 @@
 // One cgroup per confined tree: created with its limits before the child exists, the child
 // born into it (v2: clone3 CLONE_INTO_CGROUP with openDirFd(); v1: the child writes "0" to the
 // fds from openProcsFds()), then stats, limit updates, OOM detection, tree kill and removal.
+//
+// `version` is the hierarchy of the limits. A v1 task cgroup on a hybrid host also has a v2
+// directory (paths.unified, no controllers): the tree is born there and it serves membership,
+// kill, freeze and CPU usage; see lib/cgroup/parent.ts.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -28,7 +32,7 @@ export interface KillOptions {
 
 export class TaskCgroup {
   readonly version: 1 | 2;
-  /** controller -> directory. v2: one directory under the key 'unified'. */
+  /** controller -> directory. v2: one directory under the key 'unified'; v1 on a hybrid host: 'unified' too. */
   readonly paths: Record<string, string>;
   /** Controllers this cgroup has (the files of their limits exist). */
   readonly controllers: string[];
@@ -46,6 +50,11 @@ export class TaskCgroup {
   /** The v2 directory, or for v1 the directory of the first hierarchy (for messages). */
   get dir(): string {
     return this.paths.unified ?? uniqueDirs(this.paths)[0]!;
+  }
+
+  /** The v2 directory that tracks the tree (pure v2, or hybrid), if any. */
+  private get tree(): string | undefined {
+    return this.paths.unified;
   }
 
   /**
@@ -116,34 +125,43 @@ export class TaskCgroup {
         throw new SystemError(`adopt: ${d} is not a cgroup (gone?)`, { errno: 'ENOENT', path: d, stage: 'cgroup' });
       }
     }
-    if (paths.unified !== undefined) {
+    if (paths.unified !== undefined && dirs.length === 1) {
       const dir = paths.unified;
       const ctrls = (readOpt(path.join(dir, 'cgroup.controllers')) ?? '').split(/\s+/).filter(Boolean);
       return new TaskCgroup(2, { unified: dir }, ctrls, exists(path.join(dir, 'memory.swap.max')));
     }
     const swap = paths.memory !== undefined && exists(path.join(paths.memory, 'memory.memsw.limit_in_bytes'));
-    return new TaskCgroup(1, paths, Object.keys(paths), swap);
+    return new TaskCgroup(
+      1,
+      paths,
+      Object.keys(paths).filter((c) => c !== 'unified'),
+      swap,
+    );
   }
 
-  /** v2: an fd of the cgroup directory for clone3 CLONE_INTO_CGROUP. The caller closes it. */
+  /** The v2 directory (pure v2 or hybrid) as an fd for clone3 CLONE_INTO_CGROUP. The caller closes it. */
   openDirFd(): number {
-    if (this.version !== 2) throw new SystemError('openDirFd() is for cgroup v2 (use openProcsFds() on v1)', { stage: 'cgroup' });
+    const d = this.tree;
+    if (d === undefined)
+      throw new SystemError('openDirFd() needs a v2 directory (use openProcsFds() on v1)', { stage: 'cgroup' });
     try {
-      return fs.openSync(this.paths.unified!, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+      return fs.openSync(d, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
     } catch (e) {
-      throw sysError(`cannot open ${this.paths.unified}`, e);
+      throw sysError(`cannot open ${d}`, e);
     }
   }
 
   /**
-   * v1: fds of each hierarchy's cgroup.procs opened O_WRONLY, for the child to write "0" into
-   * before it drops privileges (one per hierarchy, co-mounted controllers share one). The
-   * caller closes them. On v2 this returns the one cgroup.procs (fallback when clone3 is absent).
+   * fds of each directory's cgroup.procs opened O_WRONLY, for the child to write "0" into before
+   * it drops privileges (one per hierarchy, co-mounted controllers share one). `which: 'v1'`
+   * leaves out the v2 directory, for a child born there by CLONE_INTO_CGROUP; 'all' (the
+   * default) includes it, for kernels without clone3's cgroup placement. The caller closes them.
    */
-  openProcsFds(): number[] {
+  openProcsFds(which: 'all' | 'v1' = 'all'): number[] {
     const fds: number[] = [];
+    const dirs = uniqueDirs(this.paths).filter((d) => which === 'all' || d !== this.tree);
     try {
-      for (const d of uniqueDirs(this.paths)) fds.push(fs.openSync(path.join(d, 'cgroup.procs'), fs.constants.O_WRONLY));
+      for (const d of dirs) fds.push(fs.openSync(path.join(d, 'cgroup.procs'), fs.constants.O_WRONLY));
     } catch (e) {
       for (const fd of fds) fs.closeSync(fd);
       throw sysError('cannot open cgroup.procs', e);
@@ -151,8 +169,9 @@ export class TaskCgroup {
     return fds;
   }
 
-  /** Every process in the cgroup (v1: the union over the hierarchies). */
+  /** Every process in the cgroup (the v2 tree when there is one, else the union over the v1 hierarchies). */
   pids(): number[] {
+    if (this.tree !== undefined) return readPids(this.tree);
     const dirs = uniqueDirs(this.paths);
     if (dirs.length === 1) return readPids(dirs[0]!);
     const s = new Set<number>();
@@ -162,8 +181,8 @@ export class TaskCgroup {
 
   /** true while any process is in the cgroup (v2: cgroup.events populated). */
   populated(): boolean {
-    if (this.version === 2) {
-      const ev = parseKeyed(readOpt(path.join(this.paths.unified!, 'cgroup.events')));
+    if (this.tree !== undefined) {
+      const ev = parseKeyed(readOpt(path.join(this.tree, 'cgroup.events')));
       if (ev.has('populated')) return ev.get('populated') === 1;
     }
     return this.pids().length > 0;
@@ -207,7 +226,11 @@ export class TaskCgroup {
         st.memoryPeakBytes = readNumber(path.join(p.memory, 'memory.max_usage_in_bytes'));
       }
       const acct = p.cpuacct;
-      if (acct) {
+      if (!acct && this.tree !== undefined) {
+        const cpu = parseKeyed(readOpt(path.join(this.tree, 'cpu.stat')));
+        st.cpuUserMicros = cpu.get('user_usec') ?? null;
+        st.cpuSystemMicros = cpu.get('system_usec') ?? null;
+      } else if (acct) {
         const u = readNumber(path.join(acct, 'cpuacct.usage_user'));
         const s = readNumber(path.join(acct, 'cpuacct.usage_sys'));
         if (u !== null && s !== null) {
@@ -230,9 +253,27 @@ export class TaskCgroup {
     return st;
   }
 
+  /**
+   * The tree's memory high-water mark alone (for the exit status: one file instead of stats()).
+   * null without a memory controller.
+   */
+  memoryPeakBytes(): number | null {
+    if (this.version === 2) {
+      const d = this.paths.unified!;
+      const peak = readNumber(path.join(d, 'memory.peak'));
+      if (peak !== null) return peak;
+      const cur = readNumber(path.join(d, 'memory.current'));
+      if (cur === null) return null;
+      this.peakSeen = Math.max(this.peakSeen, cur);
+      return this.peakSeen;
+    }
+    return this.paths.memory ? readNumber(path.join(this.paths.memory, 'memory.max_usage_in_bytes')) : null;
+  }
+
   /** Total CPU time of the tree in microseconds (v2 cpu.stat usage_usec, v1 cpuacct.usage). */
   cpuUsageMicros(): number | null {
-    if (this.version === 2) return parseKeyed(readOpt(path.join(this.paths.unified!, 'cpu.stat'))).get('usage_usec') ?? null;
+    if (this.version === 2 || (!this.paths.cpuacct && this.tree !== undefined))
+      return parseKeyed(readOpt(path.join(this.tree!, 'cpu.stat'))).get('usage_usec') ?? null;
     if (!this.paths.cpuacct) return null;
     const ns = readNumber(path.join(this.paths.cpuacct, 'cpuacct.usage'));
     return ns === null ? null : Math.floor(ns / 1000);
@@ -282,8 +323,8 @@ export class TaskCgroup {
   /** Freeze the tree (v2 cgroup.freeze, v1 freezer.state) and wait until it is frozen. */
   async freeze(timeoutMs = 1000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    if (this.version === 2) {
-      const d = this.paths.unified!;
+    if (this.tree !== undefined) {
+      const d = this.tree;
       writeFile(path.join(d, 'cgroup.freeze'), '1');
       for (let i = 0; ; i++) {
         const ev = parseKeyed(readOpt(path.join(d, 'cgroup.events')));
@@ -306,7 +347,7 @@ export class TaskCgroup {
   /** Undo freeze(). */
   thaw(): void {
     try {
-      if (this.version === 2) writeFile(path.join(this.paths.unified!, 'cgroup.freeze'), '0');
+      if (this.tree !== undefined) writeFile(path.join(this.tree, 'cgroup.freeze'), '0');
       else if (this.paths.freezer) writeFile(path.join(this.paths.freezer, 'freezer.state'), 'THAWED');
     } catch (e) {
       const c = errCode((e as { cause?: unknown }).cause);
@@ -324,11 +365,12 @@ export class TaskCgroup {
     const timeoutMs = opts.timeoutMs ?? 10000;
     const deadline = Date.now() + timeoutMs;
     if (this.removed) return;
-    const useKill = this.version === 2 && opts.useCgroupKill !== false && exists(path.join(this.paths.unified!, 'cgroup.kill'));
+    const tree = this.tree;
+    const useKill = tree !== undefined && opts.useCgroupKill !== false && exists(path.join(tree, 'cgroup.kill'));
     if (useKill) {
       if (this.pids().length === 0) return;
       try {
-        writeFile(path.join(this.paths.unified!, 'cgroup.kill'), '1');
+        writeFile(path.join(tree, 'cgroup.kill'), '1');
       } catch (e) {
         const c = errCode((e as { cause?: unknown }).cause);
         if (c === 'ENOENT' || c === 'ENODEV') return; // removed meanwhile: nothing left
@@ -337,7 +379,7 @@ export class TaskCgroup {
       await this.waitEmpty(deadline);
       return;
     }
-    const canFreeze = this.version === 2 || this.paths.freezer !== undefined;
+    const canFreeze = tree !== undefined || this.paths.freezer !== undefined;
     for (let round = 0; ; round++) {
       if (this.pids().length === 0) return;
       if (Date.now() > deadline) break;
@@ -380,33 +422,54 @@ export class TaskCgroup {
   }
 
   /**
-   * rmdir the cgroup (every hierarchy on v1). Retries briefly on EBUSY while the last processes
-   * are torn down; fails with EBUSY when processes remain (kill() first). Idempotent.
+   * rmdir the cgroup (every hierarchy on v1, in parallel and off the event loop). Retries
+   * briefly on EBUSY while the last processes are torn down; fails with EBUSY when processes
+   * remain (kill() first). Idempotent.
    */
   async remove(opts: { timeoutMs?: number } = {}): Promise<void> {
     if (this.removed) return;
     const deadline = Date.now() + (opts.timeoutMs ?? 2000);
-    for (const d of uniqueDirs(this.paths)) {
-      for (let i = 0; ; i++) {
-        try {
-          fs.rmdirSync(d);
-          break;
-        } catch (e) {
-          const c = errCode(e);
-          if (c === 'ENOENT') break;
-          if (c === 'EBUSY' && Date.now() < deadline) {
-            await sleep(Math.min(1 + i, 20));
-            continue;
-          }
-          throw sysError(
-            `cannot remove cgroup ${d}${c === 'EBUSY' ? ` (processes: ${readPids(d).slice(0, 10).join(' ') || 'none listed'}; children?)` : ''}`,
-            e,
-            d,
-          );
-        }
-      }
-    }
+    await Promise.all(uniqueDirs(this.paths).map((d) => rmdirRetrying(d, deadline)));
     this.removed = true;
+  }
+
+  /**
+   * remove() when no process is left; false, and nothing removed, while the tree has members
+   * (a leader that exited can leave descendants running). One rmdir of the tree's directory
+   * answers both: EBUSY with members listed means keep it.
+   */
+  async removeIfEmpty(): Promise<boolean> {
+    if (this.removed) return true;
+    try {
+      await fs.promises.rmdir(this.dir);
+    } catch (e) {
+      const c = errCode(e);
+      if (c === 'EBUSY' && this.pids().length > 0) return false;
+      if (c !== 'EBUSY' && c !== 'ENOENT') throw sysError(`cannot remove cgroup ${this.dir}`, e, this.dir);
+    }
+    await this.remove();
+    return true;
+  }
+}
+
+async function rmdirRetrying(d: string, deadline: number): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await fs.promises.rmdir(d);
+      return;
+    } catch (e) {
+      const c = errCode(e);
+      if (c === 'ENOENT') return;
+      if (c === 'EBUSY' && Date.now() < deadline) {
+        await sleep(Math.min(1 + i, 20));
+        continue;
+      }
+      throw sysError(
+        `cannot remove cgroup ${d}${c === 'EBUSY' ? ` (processes: ${readPids(d).slice(0, 10).join(' ') || 'none listed'}; children?)` : ''}`,
+        e,
+        d,
+      );
+    }
   }
 }
 
