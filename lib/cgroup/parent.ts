@@ -377,7 +377,7 @@ function chooseV1(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
   if (lacking.length) notes.push(`controllers not available: ${lacking.join(', ')}`);
   if (tracked)
     notes.push(
-      'hybrid host: each tree is born into a v2 cgroup (membership, cgroup.kill, freeze, CPU usage); v1 hierarchies only for the limits asked for',
+      'hybrid host: each tree also joins a v2 cgroup before exec (membership, cgroup.kill, freeze, CPU usage); v1 hierarchies only for the limits asked for',
     );
   else if (!got.includes('freezer'))
     notes.push('no freezer hierarchy: the tree kill signals in a loop and a fast forker can race it (pids.max bounds it)');
