@@ -160,6 +160,8 @@ export function leftoverTestCgroups({ drain = true } = {}) {
 }
 
 export function removeTestCgroupParent() {
+  // The pool's spares live under the parent too (its own exit hook may run after this one).
+  if (isLinux) require('../dist/cgroup/index.js').taskCgroupPool.drain();
   for (const m of cgroupMounts()) {
     try {
       rmdirSync(`${m}${testCgroupParent}`);
