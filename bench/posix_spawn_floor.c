@@ -2,26 +2,37 @@
  * The floor for bench/run.mjs: posix_spawn(3) of a program and waitpid(2) for it, in a plain C
  * loop, timed by the loop itself (CLOCK_MONOTONIC), so no Node.js overhead is in the figure.
  * glibc's posix_spawn is clone(CLONE_VM|CLONE_VFORK) + exec, so its cost does not grow with the
- * caller's RSS; `rss_mb` lets the caller check that by allocating and touching that much first.
+ * caller's RSS; `rss_mb` lets the caller check that by allocating that much first, every page
+ * faulted in (MAP_POPULATE: real pages and page tables, counted in the RSS; the kernel faults
+ * them in, which on a VM is several times faster than a loop touching each page).
  *
- * usage: posix_spawn_floor PROGRAM MODE N CONCURRENCY ROUNDS WARMUP RSS_MB
+ * usage: posix_spawn_floor PROGRAM MODE N CONCURRENCY ROUNDS WARMUP RSS_MB [ARG...]
  *   MODE seq:  N spawns one after another per round
  *   MODE conc: N spawns per round with up to CONCURRENCY children alive at once
+ *   MODE many: N children alive at once (bench/many.mjs): posix_spawn all N one after another
+ *              (CONCURRENCY, ROUNDS and WARMUP are ignored), then SIGKILL each and waitpid each
+ * ARGs after RSS_MB are passed to the children (many: `sleep 600`).
  * The child's stdin/stdout/stderr are /dev/null (as stdio: 'ignore').
  *
  * Output, one line per round:  round <wall_ns> <n> [<latency_ns> ...]
  * (latencies, spawn to reaped exit, only in seq mode); in seq mode also one line per round
  * "spawned <ns> ..." (how long posix_spawn itself took, i.e. until the child had exec'd);
  * then "rss <bytes>".
+ * many prints, as soon as the first child runs, "pgid <pgid>" (flushed: the children are all in
+ * that process group, so a caller can kill them all should this program die between start and
+ * stop), then "many <n> <start_ns> <stop_ns>" and "rss <bytes>". On any failure it kills and
+ * reaps the children it has started before it exits.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,11 +47,11 @@ static uint64_t now_ns(void) {
 
 static posix_spawn_file_actions_t fa;
 static char *prog;
+static char **child_argv;
 
 static pid_t spawn_one(void) {
   pid_t pid;
-  char *argv[] = {prog, NULL};
-  int rc = posix_spawn(&pid, prog, &fa, NULL, argv, environ);
+  int rc = posix_spawn(&pid, prog, &fa, NULL, child_argv, environ);
   if (rc != 0) {
     fprintf(stderr, "posix_spawn %s: %s\n", prog, strerror(rc));
     exit(2);
@@ -68,30 +79,139 @@ static long rss_bytes(void) {
   return res * sysconf(_SC_PAGESIZE);
 }
 
+static void reap_quietly(pid_t pid) {
+  int st;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+}
+
+/* Children of many(): killed and reaped on every way out. */
+static pid_t *many_pids;
+static volatile sig_atomic_t many_alive;
+static volatile sig_atomic_t many_pgid;
+
+static void many_cleanup(void) {
+  if (many_pgid > 0) kill(-many_pgid, SIGKILL); /* also one spawned but not yet recorded */
+  for (int i = 0; i < many_alive; i++) kill(many_pids[i], SIGKILL);
+  for (int i = 0; i < many_alive; i++) reap_quietly(many_pids[i]);
+  many_alive = 0;
+}
+
+static void many_on_signal(int sig) {
+  (void)sig;
+  if (many_pgid > 0) kill(-many_pgid, SIGKILL);
+  for (int i = 0; i < many_alive; i++) kill(many_pids[i], SIGKILL);
+  _exit(3);
+}
+
+/*
+ * N children alive at once: posix_spawn them one after another (each in the process group of
+ * the first), then SIGKILL every one and waitpid every one. Two timed stretches.
+ */
+static int many(int n) {
+  many_pids = calloc((size_t)n, sizeof *many_pids);
+  if (!many_pids) return 3;
+  atexit(many_cleanup);
+  signal(SIGTERM, many_on_signal);
+  signal(SIGINT, many_on_signal);
+  signal(SIGHUP, many_on_signal);
+  signal(SIGPIPE, SIG_IGN);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
+  /* The signals wait while the first child is made, until its pid names the group. */
+  sigset_t stop_sigs, old;
+  sigemptyset(&stop_sigs);
+  sigaddset(&stop_sigs, SIGTERM);
+  sigaddset(&stop_sigs, SIGINT);
+  sigaddset(&stop_sigs, SIGHUP);
+  sigprocmask(SIG_BLOCK, &stop_sigs, &old);
+
+  uint64_t t0 = now_ns();
+  for (int i = 0; i < n; i++) {
+    pid_t pid;
+    int rc = posix_spawn(&pid, prog, &fa, &attr, child_argv, environ);
+    if (rc != 0) {
+      fprintf(stderr, "posix_spawn %s (child %d of %d): %s\n", prog, i + 1, n, strerror(rc));
+      return 2; /* atexit: kill and reap */
+    }
+    many_pids[many_alive] = pid;
+    many_alive++;
+    if (i == 0) {
+      many_pgid = pid;
+      sigprocmask(SIG_SETMASK, &old, NULL);
+      posix_spawnattr_setpgroup(&attr, pid);
+      /* Inside the timed stretch: one write, so the caller can kill the group if we die. */
+      printf("pgid %d\n", (int)pid);
+      fflush(stdout);
+    }
+  }
+  uint64_t t1 = now_ns();
+  for (int i = 0; i < n; i++) kill(many_pids[i], SIGKILL);
+  int reaped = 0;
+  for (int i = 0; i < n; i++) {
+    int st;
+    for (;;) {
+      if (waitpid(many_pids[i], &st, 0) >= 0) {
+        reaped++;
+        break;
+      }
+      if (errno != EINTR) {
+        perror("waitpid");
+        return 2;
+      }
+    }
+  }
+  uint64_t t2 = now_ns();
+  many_alive = 0;
+  many_pgid = 0;
+  posix_spawnattr_destroy(&attr);
+  printf("many %d %llu %llu\n", reaped, (unsigned long long)(t1 - t0), (unsigned long long)(t2 - t1));
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  if (argc != 8) {
-    fprintf(stderr, "usage: %s PROGRAM seq|conc N CONCURRENCY ROUNDS WARMUP RSS_MB\n", argv[0]);
+  if (argc < 8) {
+    fprintf(stderr, "usage: %s PROGRAM seq|conc|many N CONCURRENCY ROUNDS WARMUP RSS_MB [ARG...]\n", argv[0]);
     return 2;
   }
   prog = argv[1];
+  /* argv[0] of the child is PROGRAM, then the ARGs: reuse argv's tail, NULL-terminated. */
+  child_argv = calloc((size_t)(argc - 8 + 2), sizeof *child_argv);
+  if (!child_argv) return 3;
+  child_argv[0] = prog;
+  for (int i = 8; i < argc; i++) child_argv[i - 7] = argv[i];
   int conc_mode = strcmp(argv[2], "conc") == 0;
+  int many_mode = strcmp(argv[2], "many") == 0;
+  if (!many_mode && !conc_mode && strcmp(argv[2], "seq") != 0) {
+    fprintf(stderr, "unknown mode %s\n", argv[2]);
+    return 2;
+  }
   int n = atoi(argv[3]), conc = atoi(argv[4]), rounds = atoi(argv[5]), warmup = atoi(argv[6]);
   long rss_mb = atol(argv[7]);
   if (n < 1 || conc < 1 || rounds < 1 || warmup < 0 || rss_mb < 0) return 2;
 
-  /* Touch every page so the page tables are real, as in the Node supervisor. */
+  /* Every page faulted in, so the pages and page tables are real, as in the Node supervisor. */
   size_t ballast_len = (size_t)rss_mb << 20;
   char *ballast = NULL;
   if (ballast_len) {
-    ballast = malloc(ballast_len);
-    if (!ballast) return 3;
-    for (size_t i = 0; i < ballast_len; i += 4096) ballast[i] = (char)(i >> 12 | 1);
+    ballast = mmap(NULL, ballast_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (ballast == MAP_FAILED) return 3;
+    for (size_t i = 0; i < ballast_len; i += 1 << 20) ballast[i] = (char)(i >> 20 | 1);
   }
 
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+
+  if (many_mode) {
+    int rc = many(n);
+    if (rc == 0) printf("rss %ld\n", rss_bytes());
+    if (ballast) munmap(ballast, ballast_len);
+    return rc;
+  }
 
   for (int i = 0; i < warmup; i++) reap(spawn_one());
 
@@ -138,8 +258,7 @@ int main(int argc, char **argv) {
   }
   printf("rss %ld\n", rss_bytes());
   /* keep the ballast alive until the end */
-  if (ballast) ballast[0] ^= 1;
-  free(ballast);
+  if (ballast) munmap(ballast, ballast_len);
   free(lat);
   free(spl);
   return 0;

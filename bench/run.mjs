@@ -2,8 +2,9 @@
 // The spawn benchmark (`npm run bench`): /bin/true spawn -> exit, one after another ("seq") and
 // with 64 in flight ("c64", throughput), for every confine backend, child_process.spawn and a C
 // posix_spawn loop (the floor), at two supervisor sizes (~50 MB RSS, then ~2 GB RSS allocated and
-// touched in this very process). Then a phase profile of the linux backend's launch, and the
-// report: docs/benchmarks.md (regenerated on every run).
+// touched in this very process). Then a phase profile of the linux backend's launch; at both
+// sizes also the start and stop of 1,000 sleeping children alive at once (bench/many.mjs); and
+// the report: docs/benchmarks.md (regenerated on every run).
 //
 // This is a benchmark, not a test: nothing here asserts on a time.
 //
@@ -11,6 +12,7 @@
 //   node bench/run.mjs --no-doc         print only
 //   BENCH_SCALE=0.25 node bench/run.mjs fewer spawns (a quick look; the doc says so)
 //   BENCH_BIG_MB=2048                   size of the ballast for the large supervisor
+//   BENCH_MANY=1000                     children alive at once (default 1000 × BENCH_SCALE; 0 skips)
 
 import { spawn as cpSpawn, execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -18,6 +20,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { manyCount, manyDescription, manyTable, measureMany } from './many.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.join(HERE, '..');
@@ -31,6 +34,7 @@ const CG_LIMITS = { memoryBytes: 256 * 1024 * 1024, maxProcesses: 64, cpu: 1 };
 const SCALE = Number(process.env.BENCH_SCALE ?? 1) > 0 ? Number(process.env.BENCH_SCALE ?? 1) : 1;
 const BIG_MB = Number(process.env.BENCH_BIG_MB ?? 2048);
 const WRITE_DOC = !process.argv.includes('--no-doc');
+const MANY_N = manyCount(SCALE);
 
 if (!fs.existsSync(path.join(DIST, 'index.mjs'))) {
   console.error('dist/ is missing: run `npm run build:ts` first');
@@ -592,26 +596,64 @@ log(`confine spawn benchmark — ${mach.model}, ${mach.cores} cores, ${mach.kern
 if (!addon) log(`native addon not loaded: ${internals.loader.nativeLoadError()}`);
 buildFloor();
 
+/** The shared parents ("/confine" per hierarchy) this run created, when empty again. */
+function removeParentsMade() {
+  const made = findConfineCgroups()
+    .filter((p) => !cgBefore.includes(p) && path.basename(p) === 'confine')
+    .sort((a, b) => b.length - a.length);
+  for (const p of made) {
+    try {
+      fs.rmdirSync(p);
+    } catch {
+      /* in use by another supervisor meanwhile: leave it */
+    }
+  }
+}
+/** A signal during the many-children phases: bench/many.mjs has killed the children and removed their cgroups. */
+const onAbort = () => {
+  if (floorDir) fs.rmSync(floorDir, { recursive: true, force: true });
+  removeParentsMade();
+};
+
 let small, big, phasesPosix, phasesNo, phasesCg, spawnSmall, spawnBig, rssSmall, rssBig;
+let manySmall = null;
+let manyBig = null;
+const manySkip = MANY_N ? null : 'BENCH_MANY=0';
 const ballast = [];
 try {
   rssSmall = process.memoryUsage().rss;
-  log(`[1/4] supervisor RSS ${(rssSmall / 2 ** 20).toFixed(0)} MB`);
+  log(`[1/6] supervisor RSS ${(rssSmall / 2 ** 20).toFixed(0)} MB`);
   small = await measureAll('small', 0);
 
-  log('[2/4] phase profile of the linux backend (50 MB)');
+  log('[2/6] phase profile of the linux backend (50 MB)');
   phasesPosix = await profilePhases(Math.max(10, Math.round(30 * SCALE)), false, false);
   phasesNo = await profilePhases(Math.max(10, Math.round(30 * SCALE)), false);
   phasesCg = await profilePhases(Math.max(10, Math.round(30 * SCALE)), true);
   spawnSmall = await profileSpawnOnly(Math.max(10, Math.round(50 * SCALE)));
 
+  if (MANY_N) {
+    log(`[3/6] ${MANY_N} children alive at once, supervisor RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
+    manySmall = await measureMany({ size: 'small', n: MANY_N, floorBin, rssMb: 0, log, onAbort });
+  }
+
   // ~2 GB of touched memory: 64 MiB Buffers, every byte written (real pages, real page tables).
   for (let i = 0; i < BIG_MB / 64; i++) ballast.push(Buffer.allocUnsafe(64 << 20).fill(i + 1));
   rssBig = process.memoryUsage().rss;
-  log(`[3/4] supervisor RSS ${(rssBig / 2 ** 20).toFixed(0)} MB`);
+  log(`[4/6] supervisor RSS ${(rssBig / 2 ** 20).toFixed(0)} MB`);
   big = await measureAll('big', BIG_MB);
   spawnBig = await profileSpawnOnly(Math.max(10, Math.round(50 * SCALE)));
   rssBig = Math.max(rssBig, process.memoryUsage().rss);
+
+  if (MANY_N) {
+    log(`[5/6] ${MANY_N} children alive at once, supervisor RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
+    manyBig = await measureMany({ size: 'big', n: MANY_N, floorBin, rssMb: BIG_MB, log, onAbort });
+  }
+} catch (e) {
+  // The children of the failed phase are gone (each phase cleans up after itself); the shared
+  // parents this run made go too, once the backend has removed its last task cgroups.
+  await new Promise((r) => setTimeout(r, 1000));
+  removeParentsMade();
+  throw e;
 } finally {
   if (floorDir) fs.rmSync(floorDir, { recursive: true, force: true });
 }
@@ -640,7 +682,7 @@ const addedFinal = cgFinal.filter((p) => !cgBefore.includes(p));
 const foreign = addedFinal.filter((p) => !ours(p));
 const load1 = os.loadavg();
 const elapsed = ms(t0, hr()) / 1000;
-log(`[4/4] done in ${elapsed.toFixed(0)} s; children left: ${leftChildren.length}; our cgroups left: ${addedOurs.length}; confine cgroups added by others meanwhile: ${foreign.length}`);
+log(`[6/6] done in ${elapsed.toFixed(0)} s; children left: ${leftChildren.length}; our cgroups left: ${addedOurs.length}; confine cgroups added by others meanwhile: ${foreign.length}`);
 
 const { table: tt, summary } = targetsTable(small, big);
 const scaleNote = SCALE === 1 ? '' : `\n> **BENCH_SCALE=${SCALE}**: fewer spawns than the standard run; the figures are noisier.\n`;
@@ -649,6 +691,20 @@ const countsNote = (size) =>
     const c = counts(size, v.id);
     return `${v.id}: seq ${c.seqR}×${c.seqN}, c64 ${c.concR}×${c.concN}`;
   }).join('; ');
+
+function manySection() {
+  if (!manySmall && !manyBig) return `_skipped: ${manySkip ?? 'not run'}_`;
+  const rss = (r) => `RSS ${(r.rssBefore / 2 ** 20).toFixed(0)} MB before the starts, up to ${(r.rssLive / 2 ** 20).toFixed(0)} MB with the children alive`;
+  const out = [
+    `\`sleep 600\` × ${MANY_N}, all alive at once, then all stopped; ${manySmall?.conc ?? manyBig?.conc} starts / stops in flight (the C floor: one after another). See "What is measured". ` +
+      "The C floor's posix_spawn returns only once its child has exec'd and it starts the next one after that, while the Node variants keep 64 starts in flight on 2 cores: " +
+      'a start ×C floor below 1 is that overlap, not a cheaper spawn.',
+  ];
+  if (manySmall)
+    out.push('', `Supervisor ~50 MB, i.e. without the ballast (${rss(manySmall)}: the heap left by the runs above):`, '', manyTable(manySmall, '~50 MB'));
+  if (manyBig) out.push('', `Supervisor ~2 GB (${rss(manyBig)}):`, '', manyTable(manyBig, '~2 GB'));
+  return out.join('\n');
+}
 
 const doc = `# Spawn benchmark
 
@@ -662,12 +718,13 @@ One spawn = \`/bin/true\` from start to reaped exit, stdio \`'ignore'\`.
 - **confine linux / posix / universal**: \`command('/bin/true', [], { executor, stdio: 'ignore' }).limit({ openFiles: 256, coreBytes: 0, cpuSeconds: 60 }).runAs('nobody')\`, then \`start()\` and \`wait()\`.
   The linux backend puts every tree in a cgroup of its own even without cgroup limits (for the exact tree stop), so "linux" already pays for a cgroup; **linux + limits** adds \`memoryBytes: 256 MiB, maxProcesses: 64, cpu: 1\` (cgroup created, limits written, cgroup removed per spawn). **posix** is the same native spawn without any cgroup.
 - **child_process.spawn**: \`spawn('/bin/true', [], { stdio: 'ignore' })\` until \`'exit'\` (no uid change, no limits).
-- **C floor**: [bench/posix_spawn_floor.c](../bench/posix_spawn_floor.c), compiled at run time with \`cc -O2\`, a loop of \`posix_spawn\` + \`waitpid\` timed by itself (no Node in the figure). At the 2 GB size it first allocates and touches the same ballast as the supervisor.
+- **C floor**: [bench/posix_spawn_floor.c](../bench/posix_spawn_floor.c), compiled at run time with \`cc -O2\`, a loop of \`posix_spawn\` + \`waitpid\` timed by itself (no Node in the figure). At the 2 GB size it first maps as much memory as the supervisor's ballast, every page faulted in (\`MAP_POPULATE\`: real pages and page tables, in its RSS).
 - **seq**: spawns one after another; median over rounds of (round time / spawns), p90 over every single spawn.
 - **c64**: 64 spawns in flight; median over rounds of (round wall time / spawns) = the inverse throughput; p90 over rounds (with ≤ 5 rounds this is the slowest round).
 - **×cp**, **×C floor**: the variant's median divided by child_process's / the C floor's median of the same mode at the same supervisor size, in this run.
 - Supervisor sizes: ~50 MB (plain Node, RSS ${(rssSmall / 2 ** 20).toFixed(0)} MB) and ~2 GB (${BIG_MB} MiB of Buffers filled in the bench process, RSS ${(rssBig / 2 ** 20).toFixed(0)} MB${big.floor.floorRss ? `; the C floor ${(big.floor.floorRss / 2 ** 20).toFixed(0)} MB` : ''}).
 - Rounds × spawns, 50 MB: ${countsNote('small')}. 2 GB: ${countsNote('big')}. Warm-up spawns before each series are not counted.
+${MANY_N ? manyDescription(MANY_N) : '- Children alive at once: skipped (BENCH_MANY=0).'}
 
 ## Machine
 
@@ -682,7 +739,7 @@ One spawn = \`/bin/true\` from start to reaped exit, stdio \`'ignore'\`.
 | cgroups | ${mach.cgroupMode} |
 | C compiler | ${mach.cc} |
 | load average (1/5/15 min) at start / end | ${load0.map((x) => x.toFixed(2)).join(' ')} / ${load1.map((x) => x.toFixed(2)).join(' ')} |
-| duration | ${elapsed.toFixed(0)} s |
+| duration | ${elapsed.toFixed(0)} s${manySmall || manyBig ? ` (of which ${MANY_N.toLocaleString('en-US')} children alive at once: ${[manySmall && `${manySmall.durationS.toFixed(0)} s at 50 MB`, manyBig && `${manyBig.durationS.toFixed(0)} s at 2 GB`].filter(Boolean).join(', ')})` : ''} |
 
 The machine is shared (other jobs were running; see the load average), so single figures move by
 tens of percent between runs; compare ratios within one run.
@@ -692,6 +749,8 @@ tens of percent between runs; compare ratios within one run.
 \`\`\`sh
 npm run build:ts   # dist/ (the addon in build/Release is used as is)
 npm run bench      # = node bench/run.mjs; run as root (runAs nobody, cgroups)
+                   # BENCH_MANY=N: children alive at once (default 1000; each native one holds
+                   # a pidfd: a backend is skipped, saying why, when RLIMIT_NOFILE is too low)
 \`\`\`
 
 ## Results: supervisor ~50 MB RSS
@@ -705,6 +764,10 @@ ${resultTable(big, '~2 GB')}
 ## Cost of the cgroup (ms per spawn, medians)
 
 ${cgroupCostTable(small, big)}
+
+## ${MANY_N ? MANY_N.toLocaleString('en-US') : '1,000'} children alive at once
+
+${manySection()}
 
 ## Targets
 
