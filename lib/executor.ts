@@ -287,10 +287,19 @@ export class Executor extends EventEmitter {
     this.#state = 'exited';
     this.#resolveExit(status);
     this.emit('exit', status.exitCode, status.signal);
-    void tree.closed.then(() => {
-      this.emit('close', status.exitCode, status.signal);
-      return tree.release();
-    });
+    void tree.closed
+      .then(() => {
+        this.emit('close', status.exitCode, status.signal);
+        return tree.release();
+      })
+      .catch((e: unknown) => {
+        // The run is over and reported; a cgroup that cannot be removed must not crash the
+        // supervisor (`confine doctor` lists it).
+        process.emitWarning(`cleanup after ${this.#file} failed: ${(e as Error)?.message ?? String(e)}`, {
+          type: 'ConfineWarning',
+          code: 'CONFINE_CLEANUP',
+        });
+      });
   }
 
   /** Resolves once with the leader's exit status. */

@@ -16,6 +16,7 @@ export { Executor, AbortedError } from './executor.js';
 export { openPid } from './open-pid.js';
 export { capabilities, autoselectExecutor } from './capabilities.js';
 export { cleanupOrphans, listOrphanCgroups } from './lifecycle/orphans.js';
+export { dropSpareCgroups } from './cgroup/pool.js';
 export type { OrphanInfo, CleanupOptions, CleanupResult } from './lifecycle/orphans.js';
 export type { StatsSample, StatsStreamOptions } from './lifecycle/stats-stream.js';
 export {

@@ -217,6 +217,42 @@ describe('the watchdog', { skip: !isLinux && 'Linux only' }, () => {
     assert.ok(await until(() => !alive(wd), 5000), 'the watchdog exits once the supervisor is gone');
   });
 
+  test('a spare cgroup the watchdog guards does not doom a tree started without killOnParentExit', {
+    skip: !kinds.includes('linux') && 'needs the linux backend (cgroups)',
+  }, async () => {
+    // The first tree starts the watchdog; from the second take on, the pool makes spares and the
+    // watchdog guards them. Trees without killOnParentExit then take guarded spares.
+    const script = `
+      const { command } = await import(${JSON.stringify(new URL('../dist/index.mjs', import.meta.url).href)});
+      const { watchdogPid } = (await import('node:module')).createRequire(${JSON.stringify(import.meta.url)})('../dist/lifecycle/watchdog.js');
+      const limits = { maxProcesses: 8 };
+      const guarded = command('true', [], { executor: 'linux', killOnParentExit: true, stdio: 'ignore' }).limit(limits);
+      await guarded.start();
+      await guarded.wait();
+      const keep = [];
+      for (let i = 0; i < 4; i++) {
+        const ex = command('sleep', ['300'], { executor: 'linux', stdio: 'ignore' }).limit(limits);
+        await ex.start();
+        keep.push(ex.pid);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      console.log(JSON.stringify({ keep, watchdog: watchdogPid() }));
+      process.exit(0);`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const { keep, watchdog } = JSON.parse(r.stdout.trim());
+    for (const p of [...keep, watchdog]) seen.add(p);
+    assert.ok(watchdog > 0, 'a watchdog ran');
+    assert.ok(await until(() => !alive(watchdog), 5000), 'the watchdog exits after the supervisor');
+    await sleep(200);
+    assert.deepEqual(
+      keep.filter((p) => !alive(p)),
+      [],
+      'every tree started without killOnParentExit outlives the supervisor',
+    );
+    killPids(keep);
+  });
+
   test("a Ctrl-C to the supervisor's process group does not reach it", async () => {
     const kind = kinds[0];
     // detached: the supervisor leads a process group of its own, as a shell job would.

@@ -179,10 +179,18 @@ describe('linux backend cgroups', { skip }, () => {
     taskCgroupPool.drain();
     const limits = { memoryBytes: 64 * 2 ** 20, maxProcesses: 16 };
     const cgroupOf = (ex) => JSON.parse(Buffer.from(ex.handle.split('.')[1], 'base64url').toString()).extra.cgroup;
+    const once = command('true', [], opts()).limit(limits);
+    await once.start();
+    await once.wait();
+    await sleep(50);
+    assert.deepEqual(taskCgroupPool.spares(), [], 'a kind seen once gets no spare');
     const first = command('true', [], opts()).limit(limits);
     await first.start();
     await first.wait();
-    assert.ok(await until(() => taskCgroupPool.spares().length > 0, 2000), 'a spare was made after the spawn');
+    assert.ok(
+      await until(() => taskCgroupPool.spares().length > 0, 2000),
+      'a spare was made after the second spawn of that kind',
+    );
     const spare = taskCgroupPool.spares()[0];
     for (const d of spare) assert.ok(existsSync(d) && d.includes(`/confine-${process.pid}-`), d);
     const second = command('true', [], opts()).limit(limits);
@@ -203,9 +211,11 @@ describe('linux backend cgroups', { skip }, () => {
       const { command } = require(${JSON.stringify(require.resolve('../dist/index.js'))});
       const { taskCgroupPool } = require(${JSON.stringify(require.resolve('../dist/cgroup/index.js'))});
       (async () => {
-        const ex = command('true', [], { executor: 'linux', stdio: 'ignore' }).limit({ maxProcesses: 8 });
-        await ex.start();
-        await ex.wait();
+        for (let i = 0; i < 2; i++) {
+          const ex = command('true', [], { executor: 'linux', stdio: 'ignore' }).limit({ maxProcesses: 8 });
+          await ex.start();
+          await ex.wait();
+        }
         await new Promise((r) => setTimeout(r, 50));
         process.stdout.write(String(taskCgroupPool.spares().length));
       })();`;

@@ -24,12 +24,17 @@ import {
   type Tree,
 } from './backend.js';
 import { AttachedTree, procStatsOf } from './universal.js';
-import { guardCgroup, killOnParentExitEnforcement, watchdogPid } from '../lifecycle/watchdog.js';
+import { guardCgroup, killOnParentExitEnforcement, unguard, watchdogPid } from '../lifecycle/watchdog.js';
 
 // Spare cgroups are empty, but a supervisor killed with them would leave them: where the
-// killOnParentExit watchdog already runs, it removes them too.
+// killOnParentExit watchdog already runs, it removes them too. A spare that then goes to a tree
+// without killOnParentExit is unregistered again, or the watchdog would kill that tree when the
+// supervisor exits.
+const guardedSpares = new WeakMap<TaskCgroup, number>();
 taskCgroupPool.onSpare = (tc) => {
-  if (watchdogPid() !== null) guardCgroup(tc.paths);
+  if (watchdogPid() === null) return;
+  const id = guardCgroup(tc.paths);
+  if (id > 0) guardedSpares.set(tc, id);
 };
 
 const isLinux = process.platform === 'linux';
@@ -186,7 +191,9 @@ export class NativeBackend implements Backend {
       const parent = this.usesCgroup(req.cgroupParent);
       if (parent) {
         cgroup = taskCgroupPool.take(narrowChoice(parent, req.resources), req.resources);
-        if (req.killOnParentExit) guardCgroup(cgroup.paths); // before its first process exists
+        if (req.killOnParentExit)
+          guardCgroup(cgroup.paths); // before its first process exists
+        else if (guardedSpares.has(cgroup)) unguard(guardedSpares.get(cgroup)!);
         // Pure v2: born into its cgroup (clone3 CLONE_INTO_CGROUP) where the kernel can. Else
         // the child joins every directory itself, before exec and before it drops privileges;
         // on a hybrid host that is also the cheaper way into the v2 tree: measured here,
@@ -231,7 +238,8 @@ export class NativeBackend implements Backend {
 
   async attach(data: HandleData): Promise<Tree> {
     const paths = (data.extra?.cgroup ?? null) as Record<string, string> | null;
-    const cgroup = paths ? TaskCgroup.adopt(paths) : null;
+    const version = data.extra?.cgroupVersion === 1 || data.extra?.cgroupVersion === 2 ? data.extra.cgroupVersion : undefined;
+    const cgroup = paths ? TaskCgroup.adopt(paths, version) : null;
     return new AttachedNativeTree(data, cgroup);
   }
 }
@@ -245,7 +253,7 @@ export class NativeBackend implements Backend {
  * maxProcesses. Memory use then comes from /proc.
  */
 const V1_ALWAYS = ['pids', 'freezer', 'cpuacct'];
-function narrowChoice(choice: ParentChoice, r: Resources): ParentChoice {
+export function narrowChoice(choice: ParentChoice, r: Resources): ParentChoice {
   if (choice.version !== 1) return choice;
   const keep = new Set(choice.paths.unified !== undefined ? ['unified'] : V1_ALWAYS);
   if (r.maxProcesses !== undefined) keep.add('pids');
@@ -393,7 +401,7 @@ class NativeTree implements Tree {
       kind: this.kind,
       pid: this.pid,
       startTime: this.gone ? 'exited' : processStartTime(this.pid),
-      extra: this.cgroup ? { cgroup: this.cgroup.paths } : undefined,
+      extra: this.cgroup ? { cgroup: this.cgroup.paths, cgroupVersion: this.cgroup.version } : undefined,
     });
     return this.handleText;
   }
@@ -495,7 +503,11 @@ class NativeTree implements Tree {
     }
     for (const k of Object.keys(resources) as (keyof Resources)[]) {
       out[k] ??= NONE(
-        RLIMIT_RESOURCES[k] ? 'rlimits are fixed at exec: they cannot change in a running process' : 'no cgroup holds this tree',
+        RLIMIT_RESOURCES[k]
+          ? 'rlimits are fixed at exec: they cannot change in a running process'
+          : this.cgroup
+            ? "this tree's cgroup has no directory of that controller (it joins only those of the limits it started with): give a limit of this kind at start to change it later"
+            : 'no cgroup holds this tree',
       );
     }
     return out;

@@ -29,12 +29,12 @@
 // process could ever join it.
 //
 // hybrid (v1 controllers plus a v2 tree without any, as systemd's "unified" mount): the v1
-// hierarchies as above, and the same parent in the v2 tree under the key 'unified'. A task is
-// born into its v2 cgroup by CLONE_INTO_CGROUP (no migration), which gives membership,
-// cgroup.kill, cgroup.freeze and CPU usage (cpu.stat) without any controller; the child joins
-// only the v1 hierarchies whose limits it needs. Each v1 join is a migration that takes the
-// kernel's threadgroup lock, and each v1 directory is a mkdir and an rmdir per spawn: systemd
-// tracks processes the same way on such hosts.
+// hierarchies as above, and the same parent in the v2 tree under the key 'unified'. Each task's
+// v2 cgroup gives membership, cgroup.freeze (5.2+), cgroup.kill (5.14+) and CPU usage
+// (cpu.stat) without any controller, so the tree joins only the v1 hierarchies whose limits it
+// asks for: each v1 directory is a mkdir, a migration of the child and an rmdir per spawn.
+// systemd tracks processes the same way on such hosts. Kernels without cgroup.freeze in the v2
+// tree (before 5.2) keep the v1 way (freezer, cpuacct, pids).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -319,12 +319,10 @@ function chooseV1(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
   const created: string[] = [];
   const problems: string[] = [];
   const got: string[] = [];
+  // One relative path for every hierarchy: "/sys/fs/cgroup/<any mount>/x" and "/x" alike.
   const cp =
     opts.cgroupParent !== undefined
-      ? relParent(
-          opts.cgroupParent,
-          v1.map((h) => h.mount),
-        )
+      ? relParent(opts.cgroupParent, [...v1.map((h) => h.mount), ...(layout.unified ? [layout.unified.mount] : [])])
       : null;
   if (cp !== null) {
     const bad = validRel(cp);
@@ -351,17 +349,17 @@ function chooseV1(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
   let tracked = false;
   if (layout.mode === 'hybrid' && layout.unified && opts.v2Tree !== false) {
     const uni = layout.unified;
-    const rel =
-      opts.cgroupParent !== undefined
-        ? relParent(opts.cgroupParent, [uni.mount])
-        : isRoot()
-          ? '/confine'
-          : path.posix.join(uni.own, 'confine');
+    const rel = cp ?? (isRoot() ? '/confine' : path.posix.join(uni.own, 'confine'));
     try {
       const r = prepareV2(uni.mount, rel, []);
-      created.push(...r.created);
-      paths.unified = r.dir;
-      tracked = true;
+      if (exists(path.join(r.dir, 'cgroup.freeze'))) {
+        created.push(...r.created);
+        paths.unified = r.dir;
+        tracked = true;
+      } else {
+        for (const d of r.created.slice().reverse()) rmdirQuiet(d);
+        problems.push('v2 tree not used: it has no cgroup.freeze (kernel before 5.2)');
+      }
     } catch (e) {
       problems.push(`v2 tree not used: ${path.join(uni.mount, rel)}: ${explain((e as { cause?: unknown }).cause ?? e)}`);
     }

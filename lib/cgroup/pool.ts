@@ -3,14 +3,18 @@
 // A task cgroup costs a mkdir per directory (about 0.1 ms each, measured on this project's
 // machines, v1 memory more) plus its limit writes. A supervisor that starts many trees with the
 // same limits (a judge, a CI runner) pays that again and again, while between a spawn and the
-// child's exit it is mostly idle. So after each take() the pool makes a spare for the same
-// parent and limits on the next turn of the event loop, and the next take() gets it ready-made.
+// child's exit it is mostly idle. So once a kind (parent and limits) is taken a second time
+// within IDLE_MS, the pool makes a spare of it on the next turn of the event loop after each
+// take(), and the next take() gets it ready-made. A kind seen once (limits that differ per
+// spawn) gets no spare: it would cost a mkdir and an rmdir for nothing.
 //
 // A spare is an ordinary task cgroup (taskCgroupName(), limits written, no process ever in it):
 // pristine counters, traceable to this supervisor, listed as an orphan if the supervisor dies.
-// Spares are removed when their kind has not been taken for IDLE_MS, and at process exit, so an
-// idle supervisor holds none; while the killOnParentExit watchdog runs, it also removes them if
-// the supervisor is killed. CONFINE_CGROUP_POOL=0 turns the pool off (depth 0).
+// Spares are removed when their kind has not been taken for IDLE_MS (checked every IDLE_MS/2),
+// at process exit, and by dropSpareCgroups(), so an idle supervisor holds none. A supervisor
+// killed by a signal leaves its spares as empty orphans (`confine doctor`, cleanupOrphans());
+// while the killOnParentExit watchdog runs, it removes them. CONFINE_CGROUP_POOL=0 turns the
+// pool off (depth 0).
 
 import * as fs from 'node:fs';
 import type { Resources } from '../types';
@@ -59,10 +63,15 @@ export class TaskCgroupPool {
       this.kinds.delete(key); // re-insert: Map order is the recency order
     else kind = { choice, resources: limits, spares: [], lastTake: 0, filling: false, live: true };
     this.kinds.set(key, kind);
-    kind.lastTake = Date.now();
-    const tc = kind.spares.pop() ?? TaskCgroup.create(choice, taskCgroupName(), limits);
+    const now = Date.now();
+    const hot = now - kind.lastTake < IDLE_MS;
+    kind.lastTake = now;
+    let tc = kind.spares.pop();
+    // Someone may have removed a spare (cleanupOrphans() judging from another pid namespace).
+    while (tc && !fs.existsSync(tc.dir)) tc = kind.spares.pop();
+    tc ??= TaskCgroup.create(choice, taskCgroupName(), limits);
     this.forgetOldKinds();
-    this.refill(kind);
+    if (hot) this.refill(kind);
     return tc;
   }
 
@@ -159,3 +168,12 @@ function poolDepthFromEnv(): number {
 
 /** The process's pool: every linux-backend tree takes its cgroup from here. */
 export const taskCgroupPool = new TaskCgroupPool();
+
+/**
+ * Remove the spare task cgroups this process holds now (they are made again when spawns of a
+ * kind come fast). For a supervisor about to remove its own `cgroupParent`, or before checking
+ * that nothing of it is left under /sys/fs/cgroup.
+ */
+export function dropSpareCgroups(): void {
+  taskCgroupPool.drain();
+}
