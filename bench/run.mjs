@@ -49,6 +49,7 @@ const internals = {
   loader: require(path.join(DIST, 'loader.js')),
   rlimits: require(path.join(DIST, 'rlimits.js')),
   proc: require(path.join(DIST, 'proc.js')),
+  native: require(path.join(DIST, 'backends', 'native.js')),
 };
 const addon = internals.loader.nativeAddon();
 
@@ -219,14 +220,16 @@ async function measureAll(size, rssMb) {
 async function profilePhases(n, withLimits, withCgroup = true) {
   const { resolveIdentity } = internals.users;
   const { lookPath } = internals.lookpath;
-  const { chooseParent, detectCgroups, TaskCgroup, taskCgroupName } = internals.cgroup;
+  const { TaskCgroup, taskCgroupName, taskCgroupPool } = internals.cgroup;
+  const { parentFor, narrowChoice } = internals.native;
   const { rlimitsOf } = internals.rlimits;
-  const { processStartTime } = internals.proc;
-  const parent = withCgroup ? chooseParent(detectCgroups(), { needed: ['memory', 'cpu', 'cpuset', 'pids'] }) : null;
+  const parent = withCgroup ? parentFor(undefined) : null;
   if (parent && !parent.ok) return null;
   const resources = { ...RLIMITS, ...(withLimits ? CG_LIMITS : {}) };
+  const choice = parent ? narrowChoice(parent, resources) : null;
   const t = {};
   const add = (k, a, b) => (t[k] ??= []).push(ms(a, b));
+  taskCgroupPool.drain();
   for (let i = 0; i < n + 3; i++) {
     const keep = i >= 3; // 3 warm-up iterations
     const rec = (k, a, b) => keep && add(k, a, b);
@@ -234,11 +237,7 @@ async function profilePhases(n, withLimits, withCgroup = true) {
     let a = hr();
     command(PROGRAM, [], { executor: withCgroup ? 'linux' : 'posix', stdio: 'ignore' }).limit(resources).runAs(RUN_AS);
     let b = hr();
-    rec('command()+limit()+runAs() (validation, 3x plan)', a, b);
-    a = hr();
-    await fs.promises.stat(process.cwd());
-    b = hr();
-    rec('cwd check (fs.promises.stat)', a, b);
+    rec('command()+limit()+runAs() (validation, plan)', a, b);
     a = hr();
     const id = await resolveIdentity(RUN_AS);
     b = hr();
@@ -252,19 +251,21 @@ async function profilePhases(n, withLimits, withCgroup = true) {
     a = hr();
     const file = await lookPath(PROGRAM, process.cwd(), env.PATH);
     b = hr();
-    rec('PATH lookup (lookPath: fs.promises.stat + access)', a, b);
+    rec('PATH lookup (lookPath: statSync + accessSync)', a, b);
     a = hr();
     const stdio = [0, 1, 2].map((j) => addon.openDevNull(j === 0 ? fs.constants.O_RDONLY : fs.constants.O_WRONLY));
     b = hr();
     rec("stdio 'ignore' (3x open /dev/null)", a, b);
     a = hr();
-    const cg = withCgroup ? TaskCgroup.create(parent, taskCgroupName(), resources) : null;
+    const cg = choice ? taskCgroupPool.take(choice, resources) : null;
     b = hr();
-    if (cg) rec(`cgroup mkdir${withLimits ? ' + limit writes' : ''} (${new Set(Object.values(cg.paths)).size} hierarchies, cgroup v${cg.version})`, a, b);
+    const dirs = cg ? new Set(Object.values(cg.paths)).size : 0;
+    if (cg) rec(`cgroup: take a spare from the pool (${dirs} ${dirs === 1 ? 'directory' : 'directories'}, made while the previous child ran)`, a, b);
     a = hr();
-    const fds = !cg ? [] : cg.version === 2 ? [cg.openDirFd()] : cg.openProcsFds();
+    const dirFd = cg?.version === 2 ? cg.openDirFd() : -1;
+    const fds = cg ? cg.openProcsFds(dirFd >= 0 ? 'v1' : 'all') : [];
     b = hr();
-    if (cg) rec('cgroup fds (open cgroup.procs per hierarchy)', a, b);
+    if (cg) rec('cgroup fds (open each cgroup.procs)', a, b);
     const rl = rlimitsOf(resources);
     a = hr();
     const { pid, pidfd } = addon.spawn({
@@ -281,19 +282,16 @@ async function profilePhases(n, withLimits, withCgroup = true) {
       noNewPrivs: true,
       pdeathsig: 0,
       resetOomScoreAdj: true,
-      cgroupFd: cg?.version === 2 ? fds[0] : -1,
-      cgroupProcsFds: cg?.version === 1 ? fds : [],
+      cgroupFd: dirFd,
+      cgroupProcsFds: fds,
     });
     b = hr();
-    rec(`addon.spawn (clone3 vfork .. exec${cg?.version === 1 ? '; the child joins the cgroup by writing 0 to each cgroup.procs' : ''})`, a, b);
+    rec(`addon.spawn (clone3 vfork .. exec${fds.length ? `; the child joins its cgroup by writing 0 to ${fds.length} cgroup.procs` : ''})`, a, b);
     a = hr();
     for (const fd of [...stdio, ...fds]) addon.close(fd);
+    if (dirFd >= 0) addon.close(dirFd);
     b = hr();
     rec('close the child ends (stdio, cgroup fds)', a, b);
-    a = hr();
-    processStartTime(pid);
-    b = hr();
-    rec('handle: read /proc/<pid>/stat (synchronous, right after spawn)', a, b);
     a = hr();
     const exitedAt = await new Promise((resolve) =>
       addon.watch(pid, pidfd, () => {
@@ -301,20 +299,31 @@ async function profilePhases(n, withLimits, withCgroup = true) {
       }),
     );
     addon.close(pidfd);
-    rec('exit watch (watch() -> exit callback; /bin/true runs meanwhile)', a, exitedAt);
+    rec('exit watch (watch() -> exit callback; /bin/true runs, the pool makes the next spare)', a, exitedAt);
     if (cg) {
       a = hr();
+      cg.memoryPeakBytes();
       cg.oomKilled();
-      cg.pids();
       b = hr();
-      rec('after exit: oomKilled() + pids() (cgroup file reads)', a, b);
+      rec('after exit: memoryPeakBytes() + oomKilled() (cgroup file reads)', a, b);
     }
+    rec('TOTAL until the exit status (what wait() waits for)', T0, cg ? b : exitedAt);
     a = hr();
-    if (cg) await cg.remove();
+    if (cg) await cg.removeIfEmpty();
     b = hr();
-    if (cg) rec('cgroup rmdir (every hierarchy)', a, b);
-    rec('TOTAL of the steps above', T0, b);
+    if (cg) rec('cgroup removal (removeIfEmpty: rmdir in the thread pool, after wait() resolved)', a, b);
   }
+  // What the pool does off the spawn path: one spare of this kind, made synchronously.
+  if (choice) {
+    for (let i = 0; i < n; i++) {
+      const a = hr();
+      const tc = TaskCgroup.create(choice, taskCgroupName(), resources);
+      const b = hr();
+      add(`(off the spawn path) making one spare: mkdir + limit writes`, a, b);
+      await tc.remove();
+    }
+  }
+  taskCgroupPool.drain();
   return Object.entries(t).map(([phase, xs]) => ({ phase, med: median(xs), p90: quantile(xs, 0.9) }));
 }
 
@@ -482,12 +491,16 @@ function cgroupCostTable(small, big) {
   return lines.join('\n');
 }
 
+/** Phases measured but not part of the time until the exit status. */
+const offPath = (phase) => phase.startsWith('(off the spawn path)') || phase.startsWith('cgroup removal');
+
 function phaseTable(phases) {
   if (!phases) return '_no usable cgroup parent: phase profile skipped_';
   const total = phases.find((p) => p.phase.startsWith('TOTAL'))?.med ?? NaN;
   const lines = ['| phase | median ms | p90 ms | share of total |', '|---|---:|---:|---:|'];
   for (const p of phases) {
-    lines.push(`| ${p.phase} | ${f3(p.med)} | ${f3(p.p90)} | ${p.phase.startsWith('TOTAL') ? '' : `${Math.round((100 * p.med) / total)} %`} |`);
+    const part = !p.phase.startsWith('TOTAL') && !offPath(p.phase);
+    lines.push(`| ${p.phase} | ${f3(p.med)} | ${f3(p.p90)} | ${part ? `${Math.round((100 * p.med) / total)} %` : ''} |`);
   }
   return lines.join('\n');
 }
@@ -496,7 +509,7 @@ function readingOf(small, big, phasesPosix, phasesCg, phasesNo, spawnSmall, spaw
   const out = [];
   const top = (phases) =>
     phases
-      .filter((p) => !p.phase.startsWith('TOTAL'))
+      .filter((p) => !p.phase.startsWith('TOTAL') && !offPath(p.phase))
       .sort((a, b) => b.med - a.med)
       .slice(0, 4)
       .map((p) => `${p.phase} ${f3(p.med)} ms`)
@@ -524,21 +537,18 @@ function readingOf(small, big, phasesPosix, phasesCg, phasesNo, spawnSmall, spaw
   return out.join('\n');
 }
 
-/** The notes: where the time goes, from this run's phase profile, and what the owners could do. */
+/** The notes: where the time goes, from this run's phase profile. */
 function notesOf(small, big, phasesPosix, phasesNo, phasesCg, spawnSmall, spawnBig) {
   const get = (phases, prefix) => phases?.find((p) => p.phase.startsWith(prefix))?.med ?? NaN;
   const sum = (phases, prefixes) => prefixes.reduce((t, p) => t + (Number.isFinite(get(phases, p)) ? get(phases, p) : 0), 0);
-  const pre = ['command()', 'cwd check', 'user lookup', 'environment copy', 'PATH lookup', "stdio 'ignore'"];
-  const cgPhases = ['cgroup mkdir', 'cgroup fds', 'after exit', 'cgroup rmdir'];
+  const pre = ['command()', 'user lookup', 'environment copy', 'PATH lookup', "stdio 'ignore'"];
+  const cgPhases = ['cgroup: take', 'cgroup fds', 'after exit'];
   const preMs = sum(phasesPosix, pre);
   const spawnPosix = get(phasesPosix, 'addon.spawn');
-  const spawnLinux = get(phasesNo, 'addon.spawn');
   const exitPosix = get(phasesPosix, 'exit watch');
   const floorSpawn = small.floor.floorSpawned;
   const floorWait = small.floor.seq.med - floorSpawn;
-  const cgNo = sum(phasesNo, cgPhases) + (spawnLinux - spawnPosix);
-  const cgLim = sum(phasesCg, cgPhases) + (get(phasesCg, 'addon.spawn') - spawnPosix);
-  const apiOverheadPosix = small.posix.seq.med - get(phasesPosix, 'TOTAL');
+  const cgOf = (ph) => sum(ph, cgPhases) + (get(ph, 'addon.spawn') - spawnPosix) + (get(ph, 'close the child') - get(phasesPosix, 'close the child'));
   const out = [];
   out.push(
     `1. **The native core does not grow with the supervisor.** addon.spawn returns in ${f3(spawnSmall.spawn)} ms at 50 MB and ${f3(spawnBig.spawn)} ms at 2 GB; confine posix end to end ` +
@@ -549,38 +559,27 @@ function notesOf(small, big, phasesPosix, phasesNo, phasesCg, spawnSmall, spawnB
   );
   out.push(
     `2. **The floor is mostly /bin/true itself.** In the C loop posix_spawn returns (child exec'd) after ${f3(floorSpawn)} ms and the remaining ${f3(floorWait)} ms until waitpid are the ` +
-      `dynamic loader and exit of /bin/true. confine's exit watch (pidfd on the libuv loop) takes ${f3(exitPosix)} ms for the same stretch, i.e. about ${f3(exitPosix - floorWait)} ms more ` +
-      `(event-loop wake-up, waitid, the JS callback; this profile does not split it further: \`perf\` on the exit path is the next step). addon.spawn with runAs + rlimits takes ${f3(spawnPosix)} ms vs posix_spawn's ${f3(floorSpawn)} ms; ` +
+      `dynamic loader and exit of /bin/true. confine's exit watch (pidfd on the libuv loop) covers the same stretch in ${f3(exitPosix)} ms. addon.spawn with runAs + rlimits takes ${f3(spawnPosix)} ms vs posix_spawn's ${f3(floorSpawn)} ms; ` +
       `addon.spawn alone (no identity, no rlimits, no cgroup) spawn→exit ${f3(spawnSmall.toExit)} ms vs the C loop's ${f3(small.floor.seq.med)} ms (×${ratio(spawnSmall.toExit / small.floor.seq.med)}).`,
   );
   out.push(
     `3. **JS work before the spawn: ${f3(preMs)} ms per spawn** (posix profile: ${pre.map((p) => `${p.replace(/\(.*$/, '').trim()} ${f3(get(phasesPosix, p))}`).join(', ')}). ` +
-      'Each `fs.promises` call is a libuv thread-pool round trip: `checkCwd` stats the cwd even when none was given, and `lookPath` does `stat` + `access` (two round trips) ' +
-      "even for an absolute path like /bin/true. Suggestions (lib/executor.ts, lib/lookpath.ts): skip the cwd check when `cwd` is not set; for a path with a slash, let the addon's exec report ENOENT/EACCES " +
-      "(it already reports spawn errors by stage) or use one synchronous `fs.accessSync(X_OK)` + `statSync`; cache the resolved identity of a runAs spec for a short time; build `envp` once per " +
-      'executor instead of copying `process.env` into an object and then into an array.',
+      'The cwd is checked only when one is given, PATH lookup is synchronous, the handle (a read of /proc/<pid>/stat) is made only when read. ' +
+      'What is left is mostly copying `process.env` (every key read goes through V8\'s interceptor into libc) and the user database lookup.',
   );
+  if (phasesNo && phasesCg) {
+    out.push(
+      `4. **cgroup work on the spawn path: ${f3(cgOf(phasesNo))} ms without limits, ${f3(cgOf(phasesCg))} ms with memory/pids/cpu limits** ` +
+        `(profile: taking the spare, opening cgroup.procs, the child's joins inside addon.spawn compared with the posix profile, the counter reads after the exit; ` +
+        `end to end, linux+limits − posix is ${f3(small['linux+cg'].seq.med - small.posix.seq.med)} ms seq / ${f3(small['linux+cg'].conc.med - small.posix.conc.med)} ms c64 at 50 MB; target ≤ 0.5 ms). ` +
+        `Making the spare costs ${f3(get(phasesNo, '(off the spawn path)'))} / ${f3(get(phasesCg, '(off the spawn path)'))} ms and happens while the previous child runs; ` +
+        `the removal (${f3(get(phasesCg, 'cgroup removal'))} ms, in the thread pool) after wait() has resolved. ` +
+        'On this hybrid host a tree without limits has one v2 directory (membership, cgroup.kill, freeze, CPU usage); memory/pids/cpu limits add one v1 directory each, ' +
+        'which the child joins by a write to its cgroup.procs before exec. In c64 mode the spare-making competes for the same 2 cores, so the pool saves latency, not CPU.',
+    );
+  }
   out.push(
-    (apiOverheadPosix > 0
-      ? `4. **The public API adds ${f3(apiOverheadPosix)} ms on top of the profiled steps** (posix, seq: ${f3(small.posix.seq.med)} ms vs ${f3(get(phasesPosix, 'TOTAL'))} ms): `
-      : `4. **Public API vs the profiled steps:** not separable in this run (posix, seq: ${f3(small.posix.seq.med)} ms end to end vs ${f3(get(phasesPosix, 'TOTAL'))} ms for the profiled steps; the noise of this shared machine is larger than the difference). From the code: `) +
-      'validation and `#plan()` run on every `limit()`/`runAs()` and again in `start()`, `handle` encodes `/proc/<pid>/stat` synchronously right after the spawn, ' +
-      'and `wait()` resolves through several promise hops (`exited` → `#onExit` → `#exit`). Suggestion: read the start time lazily (only when `handle` is read), plan once in `start()`.',
-  );
-  out.push(
-    `5. **cgroup v1 work: ${f3(cgNo)} ms per spawn without limits, ${f3(cgLim)} ms with memory/pids/cpu limits** (profile; the end-to-end difference linux+limits − posix is ` +
-      `${f3(small['linux+cg'].seq.med - small.posix.seq.med)} ms seq / ${f3(small['linux+cg'].conc.med - small.posix.conc.med)} ms c64 at 50 MB; target ≤ 0.5 ms). ` +
-      `Phases: mkdir${'+limit writes'} ${f3(get(phasesNo, 'cgroup mkdir'))} / ${f3(get(phasesCg, 'cgroup mkdir'))} ms, opening cgroup.procs ${f3(get(phasesNo, 'cgroup fds'))} ms, ` +
-      `the child joining (addon.spawn with cgroupProcsFds minus without) ${f3(spawnLinux - spawnPosix)} ms, oomKilled()+pids() after the exit ${f3(get(phasesNo, 'after exit'))} ms, rmdir ${f3(get(phasesNo, 'cgroup rmdir'))} ms. ` +
-      'The cost scales with the number of v1 hierarchies touched: the backend always asks for memory, cpu, cpuset, pids (CGROUP_CONTROLLERS in lib/backends/native.ts) plus cpuacct and freezer (V1_ALWAYS in lib/cgroup/parent.ts): ' +
-      '6 mkdir, 2 cpuset file copies, 6 `exists()` probes, 6 opens, 6 migrations in the child (each a cgroup v1 attach), 6 cgroup.procs reads after the exit and 6 rmdir, all synchronous on the event loop. ' +
-      'Suggestions (lib/backends/native.ts, lib/cgroup/task-cgroup.ts): create only the hierarchies the request needs (cpuset only with `cpus`, cpu only with `cpu`/`cpuWeight`; freezer and pids are needed for the tree stop); ' +
-      'keep a small pool of pre-made task cgroups (mkdir + cpuset copy ahead of time, off the spawn path) and refill it after the exit; ' +
-      'skip `pids()` before `remove()` (rmdir already fails with EBUSY when processes remain) and read `memory.oom_control` only when a memory limit was set; ' +
-      'rmdir with `fs.promises.rmdir` after `wait()` has resolved so it does not block the loop. On cgroup v2 the child is born in its cgroup (CLONE_INTO_CGROUP: no migration) and there is one directory instead of six.',
-  );
-  out.push(
-    '6. **c64 throughput** is bounded by the 2 cores: each spawn burns CPU in the supervisor (JS + syscalls) and in the child, so ratios at c64 say more about CPU per spawn than about latency.',
+    '5. **c64 throughput** is bounded by the 2 cores: each spawn burns CPU in the supervisor (JS + syscalls) and in the child, so ratios at c64 say more about CPU per spawn than about latency.',
   );
   return out.join('\n');
 }
@@ -781,7 +780,9 @@ ${tt}
 The linux backend's launch redone step by step with the package's own internals and the
 arguments lib/executor.ts and lib/backends/native.ts use (bench/run.mjs \`profilePhases\`).
 The steps run back to back, so their sum is close to, but below, a public-API spawn (which adds
-promise/event plumbing and the cgroup removal running after \`wait()\` resolves).
+promise/event plumbing). TOTAL is the time until the exit status; the rows without a share are
+measured too but are not on that path: the removal runs after \`wait()\` has resolved, and the
+pool makes the spare for the next spawn while the current child runs.
 
 posix backend (no cgroup; 3 rlimits + runAs):
 
