@@ -446,8 +446,13 @@ class NativeTree implements Tree {
       return;
     }
     if (!this.gone) {
-      for (const p of descendants(this.pid)) this.addon.signal(p, -1, SIGKILL);
+      // The descendants are found through the leader, so list them while it lives; but kill the
+      // leader first: a shell leader whose child was killed first could exit on its own in
+      // between, and report an exit code instead of the SIGKILL it was sent.
+      const others = descendants(this.pid);
+      this.addon.signal(this.pid, this.pidfd, SIGKILL);
       this.addon.killGroup(this.pid, SIGKILL);
+      for (const p of others) this.addon.signal(p, -1, SIGKILL);
     }
   }
 
