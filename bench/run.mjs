@@ -311,7 +311,7 @@ async function profilePhases(n, withLimits, withCgroup = true) {
     a = hr();
     if (cg) await cg.removeIfEmpty();
     b = hr();
-    if (cg) rec('cgroup removal (removeIfEmpty: rmdir in the thread pool, after wait() resolved)', a, b);
+    if (cg) rec('cgroup removal (removeIfEmpty: rmdir of each directory, after wait() resolved)', a, b);
   }
   // What the pool does off the spawn path: one spare of this kind, made synchronously.
   if (choice) {

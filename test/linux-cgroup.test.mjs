@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { command, capabilities } from '../dist/index.mjs';
+import { command, capabilities, dropSpareCgroups } from '../dist/index.mjs';
 import {
   alive,
   until,
@@ -203,6 +203,21 @@ describe('linux backend cgroups', { skip }, () => {
     assert.ok(
       await until(() => leftoverTestCgroups({ drain: false }).length === 0, 3000),
       `nothing left: ${leftoverTestCgroups({ drain: false })}`,
+    );
+    // The public way to drop them at once (before removing one's own cgroupParent).
+    for (let i = 0; i < 2; i++) {
+      const ex = command('true', [], opts()).limit(limits);
+      await ex.start();
+      await ex.wait();
+    }
+    assert.ok(await until(() => taskCgroupPool.spares().length > 0, 2000), 'spares again');
+    const dirs = taskCgroupPool.spares().flat();
+    dropSpareCgroups();
+    assert.deepEqual(taskCgroupPool.spares(), []);
+    assert.deepEqual(
+      dirs.filter((d) => existsSync(d)),
+      [],
+      'dropSpareCgroups() removed them',
     );
   });
 
