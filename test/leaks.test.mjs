@@ -104,14 +104,22 @@ async function one(kind, i) {
 async function run(kind, n) {
   let next = 0;
   const counts = {};
+  let failed = false;
   async function worker() {
-    while (next < n) {
+    while (next < n && !failed) {
       const i = next++;
-      const what = await one(kind, i);
-      counts[what] = (counts[what] ?? 0) + 1;
+      try {
+        const what = await one(kind, i);
+        counts[what] = (counts[what] ?? 0) + 1;
+      } catch (e) {
+        failed = true; // the other workers stop too, instead of running on into the next test
+        throw e;
+      }
     }
   }
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const results = await Promise.allSettled(Array.from({ length: CONCURRENCY }, worker));
+  const bad = results.find((r) => r.status === 'rejected');
+  if (bad) throw bad.reason;
   return counts;
 }
 
