@@ -287,12 +287,9 @@ export class Executor extends EventEmitter {
     this.#state = 'exited';
     this.#resolveExit(status);
     this.emit('exit', status.exitCode, status.signal);
-    void tree.closed
-      .then(() => {
-        this.emit('close', status.exitCode, status.signal);
-        return tree.release();
-      })
-      .catch((e: unknown) => {
+    void tree.closed.then(() => {
+      // The cleanup does not depend on the listeners: one that throws gets the usual treatment.
+      tree.release().catch((e: unknown) => {
         // The run is over and reported; a cgroup that cannot be removed must not crash the
         // supervisor (`confine doctor` lists it).
         process.emitWarning(`cleanup after ${this.#file} failed: ${(e as Error)?.message ?? String(e)}`, {
@@ -300,6 +297,8 @@ export class Executor extends EventEmitter {
           code: 'CONFINE_CLEANUP',
         });
       });
+      this.emit('close', status.exitCode, status.signal);
+    });
   }
 
   /** Resolves once with the leader's exit status. */

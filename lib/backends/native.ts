@@ -36,6 +36,10 @@ taskCgroupPool.onSpare = (tc) => {
   const id = guardCgroup(tc.paths);
   if (id > 0) guardedSpares.set(tc, id);
 };
+taskCgroupPool.onDrop = (tc) => {
+  const id = guardedSpares.get(tc);
+  if (id !== undefined) unguard(id);
+};
 
 const isLinux = process.platform === 'linux';
 const SIGKILL = 9;
@@ -342,6 +346,7 @@ class NativeTree implements Tree {
   readonly closed: Promise<void>;
   private gone = false;
   private released = false;
+  private releaseTimer: NodeJS.Timeout | null = null;
   private peak: number | null = null;
 
   private readonly kind: 'linux' | 'posix';
@@ -511,7 +516,7 @@ class NativeTree implements Tree {
         RLIMIT_RESOURCES[k]
           ? 'rlimits are fixed at exec: they cannot change in a running process'
           : this.cgroup
-            ? "this tree's cgroup has no directory of that controller (it joins only those of the limits it started with): give a limit of this kind at start to change it later"
+            ? "not available in this tree's cgroup (on cgroup v1 and hybrid hosts a tree joins only the hierarchies of the limits it started with: give a limit of this kind at start to change it later)"
             : 'no cgroup holds this tree',
       );
     }
@@ -524,10 +529,19 @@ class NativeTree implements Tree {
 
   async release(): Promise<void> {
     exitHookTrees.delete(this);
-    if (!this.cgroup) return;
+    if (!this.cgroup || this.released) return;
+    if (await this.cgroup.removeIfEmpty()) {
+      this.released = true;
+      return;
+    }
     // A leader that exited can leave descendants running: the cgroup stays until they are gone
-    // (forceStop, or their own exit).
-    if (!this.released && (await this.cgroup.removeIfEmpty())) this.released = true;
+    // (forceStop, or their own exit, looked for once a second).
+    if (this.releaseTimer) return;
+    this.releaseTimer = setTimeout(() => {
+      this.releaseTimer = null;
+      this.release().catch(() => {});
+    }, 1000);
+    this.releaseTimer.unref();
   }
 }
 

@@ -45,8 +45,10 @@ export class TaskCgroupPool {
   private readonly kinds = new Map<string, Kind>();
   private timer: NodeJS.Timeout | null = null;
   private exitHook = false;
-  /** Called with each new spare (the linux backend registers them with a running watchdog). */
+  /** Called with each new spare (the linux backend registers them with a running watchdog)... */
   onSpare: ((tc: TaskCgroup) => void) | null = null;
+  /** ...and with each spare removed unused (and unregisters it). */
+  onDrop: ((tc: TaskCgroup) => void) | null = null;
 
   constructor(private readonly depth: number = poolDepthFromEnv()) {}
 
@@ -68,7 +70,10 @@ export class TaskCgroupPool {
     kind.lastTake = now;
     let tc = kind.spares.pop();
     // Someone may have removed a spare (cleanupOrphans() judging from another pid namespace).
-    while (tc && !fs.existsSync(tc.dir)) tc = kind.spares.pop();
+    while (tc && !Object.values(tc.paths).every((d) => fs.existsSync(d))) {
+      this.dropOne(tc);
+      tc = kind.spares.pop();
+    }
     tc ??= TaskCgroup.create(choice, taskCgroupName(), limits);
     this.forgetOldKinds();
     if (hot) this.refill(kind);
@@ -84,7 +89,7 @@ export class TaskCgroupPool {
   drain(): void {
     for (const kind of this.kinds.values()) {
       kind.live = false;
-      dropSpares(kind);
+      this.dropSpares(kind);
     }
     this.kinds.clear();
     if (this.timer) clearInterval(this.timer);
@@ -98,14 +103,21 @@ export class TaskCgroupPool {
     setImmediate(() => {
       kind.filling = false;
       if (!kind.live) return; // drained meanwhile
-      try {
-        const tc = TaskCgroup.create(kind.choice, taskCgroupName(), kind.resources);
+      while (kind.spares.length < this.depth) {
+        let tc: TaskCgroup;
+        try {
+          tc = TaskCgroup.create(kind.choice, taskCgroupName(), kind.resources);
+        } catch {
+          break; // the next take() makes its own and reports what fails
+        }
         kind.spares.push(tc);
-        this.onSpare?.(tc);
-      } catch {
-        return; // the next take() makes its own and reports what fails
+        try {
+          this.onSpare?.(tc);
+        } catch {
+          /* a registration is best effort */
+        }
       }
-      this.watchIdle();
+      if (kind.spares.length) this.watchIdle();
     }).unref();
   }
 
@@ -119,7 +131,7 @@ export class TaskCgroupPool {
       const now = Date.now();
       let held = 0;
       for (const kind of this.kinds.values()) {
-        if (now - kind.lastTake >= IDLE_MS) dropSpares(kind);
+        if (now - kind.lastTake >= IDLE_MS) this.dropSpares(kind);
         held += kind.spares.length;
       }
       if (held === 0 && this.timer) {
@@ -130,25 +142,32 @@ export class TaskCgroupPool {
     this.timer.unref();
   }
 
-  private forgetOldKinds(): void {
-    while (this.kinds.size > MAX_KINDS) {
-      const [key, oldest] = this.kinds.entries().next().value as [string, Kind];
-      oldest.live = false;
-      dropSpares(oldest);
-      this.kinds.delete(key);
-    }
+  private dropSpares(kind: Kind): void {
+    for (const tc of kind.spares.splice(0)) this.dropOne(tc);
   }
-}
 
-/** rmdir every directory of every spare; a spare never held a process, so this cannot fail with EBUSY. */
-function dropSpares(kind: Kind): void {
-  for (const tc of kind.spares.splice(0)) {
+  /** rmdir every directory of a spare; one never held a process, so this cannot fail with EBUSY. */
+  private dropOne(tc: TaskCgroup): void {
     for (const d of new Set(Object.values(tc.paths))) {
       try {
         fs.rmdirSync(d);
       } catch {
         /* gone already */
       }
+    }
+    try {
+      this.onDrop?.(tc);
+    } catch {
+      /* best effort */
+    }
+  }
+
+  private forgetOldKinds(): void {
+    while (this.kinds.size > MAX_KINDS) {
+      const [key, oldest] = this.kinds.entries().next().value as [string, Kind];
+      oldest.live = false;
+      this.dropSpares(oldest);
+      this.kinds.delete(key);
     }
   }
 }
