@@ -112,6 +112,15 @@ function validRel(rel: string): string | null {
   return null;
 }
 
+/** The deepest cgroup both paths (relative to one mount, starting with '/') lie under. */
+function commonAncestor(a: string, b: string): string {
+  const x = a.split('/').filter(Boolean);
+  const y = b.split('/').filter(Boolean);
+  let i = 0;
+  while (i < x.length && i < y.length && x[i] === y[i]) i++;
+  return `/${x.slice(0, i).join('/')}`;
+}
+
 /** mkdir one level; returns true when we created it. */
 function mkdirLevel(dir: string): boolean {
   try {
@@ -352,7 +361,21 @@ function chooseV1(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
     const rel = cp ?? (isRoot() ? '/confine' : path.posix.join(uni.own, 'confine'));
     try {
       const r = prepareV2(uni.mount, rel, []);
-      if (exists(path.join(r.dir, 'cgroup.freeze'))) {
+      // v2 lets a process move a task only with write access to cgroup.procs of the common
+      // ancestor of both cgroups (root passes; a delegated subtree passes when it holds both).
+      const ancestor = commonAncestor(uni.own, rel);
+      let movable = isRoot();
+      if (!movable) {
+        try {
+          fs.accessSync(path.join(uni.mount, ancestor, 'cgroup.procs'), fs.constants.W_OK);
+          movable = true;
+        } catch {
+          problems.push(`v2 tree not used: ${path.join(uni.mount, ancestor, 'cgroup.procs')} is not writable by us`);
+        }
+      }
+      if (!movable) {
+        for (const d of r.created.slice().reverse()) rmdirQuiet(d);
+      } else if (exists(path.join(r.dir, 'cgroup.freeze'))) {
         created.push(...r.created);
         paths.unified = r.dir;
         tracked = true;
