@@ -238,7 +238,43 @@ describe('linux backend cgroups', { skip }, () => {
     );
   });
 
+  test('a tree without limits on a hybrid host: its emptied v2 cgroup serves the next tree, which sees none of the old one', {
+    skip:
+      require('../dist/cgroup/index.js').detectCgroups().mode !== 'hybrid' &&
+      'reuse is for cgroups without controllers (hybrid hosts)',
+  }, async () => {
+    const { taskCgroupPool } = require('../dist/cgroup/index.js');
+    taskCgroupPool.drain();
+    const cgroupOf = (ex) => JSON.parse(Buffer.from(ex.handle.split('.')[1], 'base64url').toString()).extra.cgroup;
+    // The first tree burns some CPU, so its cgroup's counters are far from zero.
+    const first = command('sh', ['-c', 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done'], opts());
+    await first.start();
+    const dirs = Object.values(cgroupOf(first));
+    assert.equal(dirs.length, 1, 'one v2 directory');
+    const used = (await first.stats()).cpuUserMicros;
+    await first.wait();
+    assert.ok(await until(() => taskCgroupPool.spares().some((d) => d[0] === dirs[0]), 2000), 'kept for the next tree');
+    const second = command('sleep', ['300'], opts());
+    await second.start();
+    try {
+      assert.deepEqual(Object.values(cgroupOf(second)), dirs, 'the next tree reuses it');
+      const st = await second.stats();
+      assert.equal(st.processes, 1);
+      assert.ok(
+        st.cpuUserMicros < 50_000,
+        `CPU counted from the reuse (${st.cpuUserMicros} µs; the first tree had ${used} µs and more)`,
+      );
+      // The old executor must not reach the new tree through the shared directory.
+      await first.forceStop();
+      await first.shutdown({ graceMs: 10 });
+      assert.ok(alive(second.pid), 'forceStop() of the exited first tree leaves the second alone');
+    } finally {
+      await second.forceStop();
+    }
+  });
+
   test('the cgroup pool in a supervisor that exits right after a spawn, and CONFINE_CGROUP_POOL=0', async () => {
+    dropSpareCgroups(); // ours, from the tests before
     const script = (pool) => `
       const { command } = require(${JSON.stringify(require.resolve('../dist/index.js'))});
       const { taskCgroupPool } = require(${JSON.stringify(require.resolve('../dist/cgroup/index.js'))});

@@ -357,8 +357,8 @@ class NativeTree implements Tree {
     readonly pid: number,
     private pidfd: number,
     stdio: (Readable | Writable | null)[],
-    private readonly cgroup: TaskCgroup | null,
-    killOnParentExit: boolean,
+    private cgroup: TaskCgroup | null,
+    private readonly killOnParentExit: boolean,
   ) {
     this.stdio = stdio;
     this.kind = kind;
@@ -530,6 +530,13 @@ class NativeTree implements Tree {
   async release(): Promise<void> {
     exitHookTrees.delete(this);
     if (!this.cgroup || this.released) return;
+    // Reused by the next tree of its kind when it can be (the watchdog may still list a guarded
+    // one: those are removed). From then on this tree has no cgroup: it is gone.
+    if (!this.killOnParentExit && taskCgroupPool.giveBack(this.cgroup)) {
+      this.cgroup = null;
+      this.released = true;
+      return;
+    }
     if (await this.cgroup.removeIfEmpty()) {
       this.released = true;
       return;

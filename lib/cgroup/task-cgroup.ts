@@ -39,6 +39,9 @@ export class TaskCgroup {
   private readonly swap: boolean;
   private peakSeen = 0;
   private removed = false;
+  private updated = false;
+  /** cpu.stat of the v2 directory when this object took it over (a reused cgroup: reissue()). */
+  private cpuBase: Map<string, number> | null = null;
 
   private constructor(version: 1 | 2, paths: Record<string, string>, controllers: string[], swap: boolean) {
     this.version = version;
@@ -218,7 +221,7 @@ export class TaskCgroup {
         this.peakSeen = Math.max(this.peakSeen, cur);
         st.memoryPeakBytes = readNumber(path.join(d, 'memory.peak')) ?? this.peakSeen;
       }
-      const cpu = parseKeyed(readOpt(path.join(d, 'cpu.stat')));
+      const cpu = this.cpuStat();
       st.cpuUserMicros = cpu.get('user_usec') ?? null;
       st.cpuSystemMicros = cpu.get('system_usec') ?? null;
       if (cpu.has('nr_throttled')) st.throttledPeriods = cpu.get('nr_throttled')!;
@@ -232,7 +235,7 @@ export class TaskCgroup {
       }
       const acct = p.cpuacct;
       if (!acct && this.tree !== undefined) {
-        const cpu = parseKeyed(readOpt(path.join(this.tree, 'cpu.stat')));
+        const cpu = this.cpuStat();
         st.cpuUserMicros = cpu.get('user_usec') ?? null;
         st.cpuSystemMicros = cpu.get('system_usec') ?? null;
       } else if (acct) {
@@ -277,16 +280,45 @@ export class TaskCgroup {
 
   /** Total CPU time of the tree in microseconds (v2 cpu.stat usage_usec, v1 cpuacct.usage). */
   cpuUsageMicros(): number | null {
-    if (this.version === 2 || (!this.paths.cpuacct && this.tree !== undefined))
-      return parseKeyed(readOpt(path.join(this.tree!, 'cpu.stat'))).get('usage_usec') ?? null;
+    if (this.version === 2 || (!this.paths.cpuacct && this.tree !== undefined)) return this.cpuStat().get('usage_usec') ?? null;
     if (!this.paths.cpuacct) return null;
     const ns = readNumber(path.join(this.paths.cpuacct, 'cpuacct.usage'));
     return ns === null ? null : Math.floor(ns / 1000);
   }
 
+  /** The v2 directory's cpu.stat, counted from when this object took the cgroup over. */
+  private cpuStat(): Map<string, number> {
+    const now = parseKeyed(readOpt(path.join(this.tree!, 'cpu.stat')));
+    if (this.cpuBase) for (const [k, v] of this.cpuBase) if (now.has(k)) now.set(k, Math.max(0, now.get(k)! - v));
+    return now;
+  }
+
+  /**
+   * For the pool: this cgroup, emptied, as a new object for the next tree of its kind, or null
+   * when it cannot serve again as it is. Only a cgroup whose one directory is the v2 one, without
+   * controllers, never updated, not frozen and with nothing left in or under it qualifies: then
+   * nothing of the previous tree is left but its CPU counters, which the new object counts from.
+   * (A memory cgroup keeps the page cache the previous tree charged to it; limits may have been
+   * updated; a sub-cgroup may have been made: those are removed and made anew.) This object is
+   * retired: kill() and remove() on it do nothing from now on.
+   */
+  reissue(): TaskCgroup | null {
+    const d = this.tree;
+    if (this.removed || this.updated || this.controllers.length > 0 || d === undefined || uniqueDirs(this.paths).length !== 1)
+      return null;
+    const ev = parseKeyed(readOpt(path.join(d, 'cgroup.events')));
+    if (ev.get('populated') !== 0 || ev.get('frozen') === 1) return null;
+    if ((parseKeyed(readOpt(path.join(d, 'cgroup.stat'))).get('nr_descendants') ?? 1) !== 0) return null;
+    const next = new TaskCgroup(this.version, this.paths, this.controllers.slice(), this.swap);
+    next.cpuBase = parseKeyed(readOpt(path.join(d, 'cpu.stat')));
+    this.removed = true;
+    return next;
+  }
+
   /** Change the limits of a running tree: only the keys given are written; Infinity lifts one. */
   update(resources: Resources): void {
     validateCgroupResources(resources);
+    this.updated = true;
     const ctx = { controllers: this.controllers, swap: this.swap, creating: false };
     if (this.version === 2) writeV2(this.paths.unified!, resources, ctx);
     else writeV1(this.paths, resources, ctx);
