@@ -661,6 +661,7 @@ ballast.length = 0;
 // Everything started must be gone; the backend removes its cgroups after the exit (release()
 // runs just after wait() resolves), so give it a moment before looking.
 await new Promise((r) => setTimeout(r, 300));
+internals.cgroup.taskCgroupPool.drain(); // spares are not leftovers; the check below counts what remains
 const leftChildren = childrenOfSelf();
 const cgAfter = findConfineCgroups();
 const ours = (p) => p.includes(`confine-${process.pid}-`);
