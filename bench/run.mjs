@@ -260,7 +260,7 @@ async function profilePhases(n, withLimits, withCgroup = true) {
     const cg = choice ? taskCgroupPool.take(choice, resources) : null;
     b = hr();
     const dirs = cg ? new Set(Object.values(cg.paths)).size : 0;
-    if (cg) rec(`cgroup: take a spare from the pool (${dirs} ${dirs === 1 ? 'directory' : 'directories'}, made while the previous child ran)`, a, b);
+    if (cg) rec(`cgroup: take a spare from the pool (${dirs} ${dirs === 1 ? 'directory, the previous tree\'s' : 'directories, made while the previous child ran'})`, a, b);
     a = hr();
     const dirFd = cg?.version === 2 ? cg.openDirFd() : -1;
     const fds = cg ? cg.openProcsFds(dirFd >= 0 ? 'v1' : 'all') : [];
@@ -309,9 +309,10 @@ async function profilePhases(n, withLimits, withCgroup = true) {
     }
     rec('TOTAL until the exit status (what wait() waits for)', T0, cg ? b : exitedAt);
     a = hr();
-    if (cg) await cg.removeIfEmpty();
+    const reused = cg ? taskCgroupPool.giveBack(cg) : false;
+    if (cg && !reused) await cg.removeIfEmpty();
     b = hr();
-    if (cg) rec('cgroup removal (removeIfEmpty: rmdir of each directory, after wait() resolved)', a, b);
+    if (cg) rec(`cgroup ${reused ? 'given back for the next tree (reused: no controllers)' : 'removal (rmdir of each directory)'}, after wait() resolved`, a, b);
   }
   // What the pool does off the spawn path: one spare of this kind, made synchronously.
   if (choice) {
@@ -492,7 +493,7 @@ function cgroupCostTable(small, big) {
 }
 
 /** Phases measured but not part of the time until the exit status. */
-const offPath = (phase) => phase.startsWith('(off the spawn path)') || phase.startsWith('cgroup removal');
+const offPath = (phase) => phase.startsWith('(off the spawn path)') || phase.startsWith('cgroup removal') || phase.startsWith('cgroup given back');
 
 function phaseTable(phases) {
   if (!phases) return '_no usable cgroup parent: phase profile skipped_';
@@ -572,10 +573,11 @@ function notesOf(small, big, phasesPosix, phasesNo, phasesCg, spawnSmall, spawnB
       `4. **cgroup work on the spawn path: ${f3(cgOf(phasesNo))} ms without limits, ${f3(cgOf(phasesCg))} ms with memory/pids/cpu limits** ` +
         `(profile: taking the spare, opening cgroup.procs, the child's joins inside addon.spawn compared with the posix profile, the counter reads after the exit; ` +
         `end to end, linux+limits − posix is ${f3(small['linux+cg'].seq.med - small.posix.seq.med)} ms seq / ${f3(small['linux+cg'].conc.med - small.posix.conc.med)} ms c64 at 50 MB; target ≤ 0.5 ms). ` +
-        `Making the spare costs ${f3(get(phasesNo, '(off the spawn path)'))} / ${f3(get(phasesCg, '(off the spawn path)'))} ms and happens while the previous child runs; ` +
-        `the removal (${f3(get(phasesCg, 'cgroup removal'))} ms, in the thread pool) after wait() has resolved. ` +
-        'On this hybrid host a tree without limits has one v2 directory (membership, cgroup.kill, freeze, CPU usage); memory/pids/cpu limits add one v1 directory each, ' +
-        'which the child joins by a write to its cgroup.procs before exec. In c64 mode the spare-making competes for the same 2 cores, so the pool saves latency, not CPU.',
+        `With limits, making the spare costs ${f3(get(phasesCg, '(off the spawn path)'))} ms and happens while the previous child runs, and the removal ` +
+        `(${f3(get(phasesCg, 'cgroup removal'))} ms) follows the exit status. ` +
+        'On a hybrid host a tree without limits has one v2 directory without controllers (membership, cgroup.kill, freeze, CPU usage), and the next tree of its kind reuses it: no mkdir, no rmdir. ' +
+        'memory/pids/cpu limits add one v1 directory each, which the child joins by a write to its cgroup.procs before exec; those are made fresh per tree. ' +
+        'In c64 mode the spare-making competes for the same 2 cores, so the pool saves latency, not CPU.',
     );
   }
   out.push(
