@@ -184,18 +184,48 @@ function counts(size, id) {
   return { seqN: s(40), seqR: 5, concN: s(128), concR: 4, warm: 5 };
 }
 
+/**
+ * Every variant at one supervisor size. The Node variants take turns round by round (each round
+ * starts with the next variant), so a slow stretch of this shared machine hits all of them alike
+ * instead of whichever ran then; the C floor runs in its own process afterwards.
+ */
 async function measureAll(size, rssMb) {
   const out = {};
+  const node = VARIANTS.filter((v) => v.id !== 'floor');
+  const acc = {};
+  const t0 = hr();
+  for (const v of node) {
+    const c = counts(size, v.id);
+    for (let i = 0; i < c.warm; i++) await v.run();
+    acc[v.id] = { seq: { perRound: [], lat: [] }, conc: { perRound: [] } };
+  }
+  const turns = async (mode) => {
+    const rounds = Math.max(...node.map((v) => counts(size, v.id)[mode === 'seq' ? 'seqR' : 'concR']));
+    for (let r = 0; r < rounds; r++) {
+      for (let j = 0; j < node.length; j++) {
+        const v = node[(r + j) % node.length];
+        const c = counts(size, v.id);
+        if (r >= (mode === 'seq' ? c.seqR : c.concR)) continue;
+        const x = mode === 'seq' ? await measureSeq(v.run, c.seqN, 1, 0) : await measureConc(v.run, c.concN, CONC, 1, 0);
+        acc[v.id][mode].perRound.push(...x.perRound);
+        if (mode === 'seq') acc[v.id].seq.lat.push(...x.lat);
+      }
+    }
+  };
+  await turns('seq');
+  await turns('conc');
+  log(`  ${size} node variants, in turns: ${(ms(t0, hr()) / 1000).toFixed(1)} s`);
   for (const v of VARIANTS) {
     const c = counts(size, v.id);
-    const t0 = hr();
     let seq, conc;
     if (v.id === 'floor') {
+      const t1 = hr();
       seq = runFloor('seq', c.seqN, c.seqR, c.warm, rssMb);
       conc = runFloor('conc', c.concN, c.concR, 0, rssMb);
+      log(`  ${size} floor: ${(ms(t1, hr()) / 1000).toFixed(1)} s`);
     } else {
-      seq = await measureSeq(v.run, c.seqN, c.seqR, c.warm);
-      conc = await measureConc(v.run, c.concN, CONC, c.concR, 0);
+      seq = acc[v.id].seq;
+      conc = acc[v.id].conc;
     }
     out[v.id] = {
       seq: { med: median(seq.perRound), p90: quantile(seq.lat, 0.9), n: c.seqN, rounds: c.seqR },
@@ -205,7 +235,7 @@ async function measureAll(size, rssMb) {
     };
     log(
       `  ${size} ${v.id.padEnd(10)} seq ${out[v.id].seq.med.toFixed(3)} ms (p90 ${out[v.id].seq.p90.toFixed(3)})  ` +
-        `c64 ${out[v.id].conc.med.toFixed(3)} ms/spawn (p90 ${out[v.id].conc.p90.toFixed(3)})  [${(ms(t0, hr()) / 1000).toFixed(1)} s]`,
+        `c64 ${out[v.id].conc.med.toFixed(3)} ms/spawn (p90 ${out[v.id].conc.p90.toFixed(3)})`,
     );
   }
   return out;
@@ -721,6 +751,7 @@ One spawn = \`/bin/true\` from start to reaped exit, stdio \`'ignore'\`.
   The linux backend puts every tree in a cgroup of its own even without cgroup limits (for the exact tree stop), so "linux" already pays for a cgroup; **linux + limits** adds \`memoryBytes: 256 MiB, maxProcesses: 64, cpu: 1\` (cgroup created, limits written, cgroup removed per spawn). **posix** is the same native spawn without any cgroup.
 - **child_process.spawn**: \`spawn('/bin/true', [], { stdio: 'ignore' })\` until \`'exit'\` (no uid change, no limits).
 - **C floor**: [bench/posix_spawn_floor.c](../bench/posix_spawn_floor.c), compiled at run time with \`cc -O2\`, a loop of \`posix_spawn\` + \`waitpid\` timed by itself (no Node in the figure). At the 2 GB size it first maps as much memory as the supervisor's ballast, every page faulted in (\`MAP_POPULATE\`: real pages and page tables, in its RSS).
+- **Turns**: the Node variants take turns round by round (each round starts with the next variant), so a slow stretch of this shared machine hits all of them alike; the C floor runs afterwards in its own process.
 - **seq**: spawns one after another; median over rounds of (round time / spawns), p90 over every single spawn.
 - **c64**: 64 spawns in flight; median over rounds of (round wall time / spawns) = the inverse throughput; p90 over rounds (with ≤ 5 rounds this is the slowest round).
 - **×cp**, **×C floor**: the variant's median divided by child_process's / the C floor's median of the same mode at the same supervisor size, in this run.
