@@ -224,6 +224,11 @@ StartResult StartChild(const ChildPlan& plan, const StartOptions& opts) {
 
   RestoreSignals(&oldMask);
   errno = savedErrno;
+#if defined(__SANITIZE_ADDRESS__)
+  // The child's frames never returned, so their poisoning stays in the shadow after munmap,
+  // where any later mapping at this address (a V8 buffer, say) would trip over it.
+  ASAN_UNPOISON_MEMORY_REGION(stack, kStackSize);
+#endif
   munmap(map, mapSize);  // the child has exec'd or exited: CLONE_VFORK waited for that
 
   if (pid < 0) {
