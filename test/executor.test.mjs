@@ -253,7 +253,10 @@ for (const kind of kinds) {
               const link = readlinkOr(`/proc/${ex.pid}/fd/${fd}`);
               return link !== '' && !/\/(asan|ubsan)\./.test(link);
             });
-          await until(() => ours().length === 3, 3000);
+          // sleep's main() is reached once it sleeps in clock_nanosleep: the loader is done then.
+          const sleeping = () =>
+            readlinkOr(`/proc/${ex.pid}/exe`) !== '' && readFileSync(`/proc/${ex.pid}/wchan`, 'utf8') === 'hrtimer_nanosleep';
+          await until(() => sleeping() && ours().length === 3, 5000);
           assert.deepEqual(
             ours().sort(),
             ['0', '1', '2'],
