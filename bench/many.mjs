@@ -22,6 +22,7 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
+import { childrenOfSelf, f2, f3, hr, ms, ratio } from './common.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DIST = path.join(HERE, '..', 'dist');
@@ -58,8 +59,6 @@ const gc = (() => {
   return () => {};
 })();
 
-const hr = () => process.hrtime.bigint();
-const ms = (a, b) => Number(b - a) / 1e6;
 const sleep = (t) => new Promise((r) => setTimeout(r, t));
 
 /** N from BENCH_MANY, else 1000 × BENCH_SCALE. */
@@ -135,18 +134,6 @@ function skipReason(v, n) {
 }
 
 // ---- processes and cgroups of this process ----------------------------------------------------
-
-function childrenOfSelf() {
-  const out = [];
-  for (const t of fs.readdirSync('/proc/self/task')) {
-    try {
-      out.push(...fs.readFileSync(`/proc/self/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
-    } catch {
-      /* thread gone */
-    }
-  }
-  return out;
-}
 
 function zombies(pids) {
   return pids.filter((p) => {
@@ -546,9 +533,6 @@ export async function measureMany({ size, n, floorBin = null, rssMb = 0, log = c
 
 // ---- report ---------------------------------------------------------------------------------------
 
-const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
-const f3 = (x) => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
-const ratio = (x) => (Number.isFinite(x) ? (x >= 10 ? x.toFixed(1) : x.toFixed(2)) : 'n/a');
 
 /** The markdown table of one size. */
 export function manyTable(res, sizeLabel) {

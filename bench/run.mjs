@@ -20,6 +20,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { childrenOfSelf, f3, hr, median, ms, quantile, ratio } from './common.mjs';
 import { manyCount, manyDescription, manyTable, measureMany } from './many.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -53,25 +54,9 @@ const internals = {
 };
 const addon = internals.loader.nativeAddon();
 
-const hr = () => process.hrtime.bigint();
-const ms = (a, b) => Number(b - a) / 1e6;
 const log = (...a) => console.log(...a);
 
 // ---- statistics ----------------------------------------------------------------------------
-
-function quantile(xs, q) {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  // nearest rank
-  const i = Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1));
-  return s[i];
-}
-const median = (xs) => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 // ---- what is measured ----------------------------------------------------------------------
 
@@ -394,18 +379,6 @@ function findConfineCgroups() {
   }
 }
 
-function childrenOfSelf() {
-  const out = [];
-  for (const t of fs.readdirSync('/proc/self/task')) {
-    try {
-      out.push(...fs.readFileSync(`/proc/self/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
-    } catch {
-      /* thread gone */
-    }
-  }
-  return out;
-}
-
 // ---- machine -----------------------------------------------------------------------------------
 
 function machine() {
@@ -439,9 +412,6 @@ function machine() {
 
 // ---- report ------------------------------------------------------------------------------------
 
-const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
-const f3 = (x) => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
-const ratio = (x) => (Number.isFinite(x) ? (x >= 10 ? x.toFixed(1) : x.toFixed(2)) : 'n/a');
 
 function resultTable(res, sizeLabel) {
   const lines = [
