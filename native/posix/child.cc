@@ -152,8 +152,9 @@ long CloseFdsFallback(int first, int keep, int bound) {
   // 2. A session (and process group) of its own, so the tree can be signalled as a whole.
   if (p.setsid && (r = sys::Setsid()) < 0) out.Fail(Stage::kSetsid, Syscall::kSetsid, r);
 
-  // 3. cgroup v1: join each hierarchy by writing "0" (this process) into cgroup.procs.
-  //    (cgroup v2 placement already happened at birth through CLONE_INTO_CGROUP.)
+  // 3. cgroups: join each directory whose cgroup.procs the parent opened by writing "0" (this
+  //    process): every v1 hierarchy, and the v2 directory where the child was not already born
+  //    into it by CLONE_INTO_CGROUP (hybrid hosts, kernels before 5.7).
   for (size_t i = 0; i < p.cgroupProcsCount; i++) {
     if ((r = sys::Write(p.cgroupProcsFds[i], "0", 1)) < 0)
       out.Fail(Stage::kCgroup, Syscall::kWrite, r);

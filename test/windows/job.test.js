@@ -17,17 +17,22 @@ const gc2 = spawn(process.execPath, ['-e', "const c=require('child_process').spa
 const wait = () => { try { const g = Number(fs.readFileSync(process.argv[1] + '.ggc', 'utf8')); if (g) { fs.writeFileSync(process.argv[1], JSON.stringify([process.pid, gc1.pid, gc2.pid, g])); return; } } catch {} setTimeout(wait, 50); };
 wait(); setInterval(() => {}, 1000);`;
 
-async function startTree(t, req = {}) {
-  const file = h.tmpFile('pids.json');
-  const r = h.spawnNode(TREE, [file], req);
-  h.cleanup(t, r.job);
-  const pids = await h.waitFor(() => {
+/** The pids a tree fixture wrote to `file` (JSON), once it has; null after 20 s. */
+function pidsWritten(file) {
+  return h.waitFor(() => {
     try {
       return JSON.parse(fs.readFileSync(file, 'utf8'));
     } catch {
       return null;
     }
   }, 20000);
+}
+
+async function startTree(t, req = {}) {
+  const file = h.tmpFile('pids.json');
+  const r = h.spawnNode(TREE, [file], req);
+  h.cleanup(t, r.job);
+  const pids = await pidsWritten(file);
   assert.ok(pids, 'the tree wrote its pids');
   return { r, pids };
 }
@@ -132,13 +137,7 @@ test('a supervisor that dies takes a killOnClose tree with it', { skip: h.notWin
       sup.kill();
     } catch {}
   });
-  const pids = await h.waitFor(() => {
-    try {
-      return JSON.parse(fs.readFileSync(file, 'utf8'));
-    } catch {
-      return null;
-    }
-  }, 20000);
+  const pids = await pidsWritten(file);
   assert.ok(pids, 'tree started by the supervisor');
   t.after(() => {
     for (const p of pids) {
