@@ -11,6 +11,10 @@
  *   MODE conc: N spawns per round with up to CONCURRENCY children alive at once
  *   MODE many: N children alive at once (bench/many.mjs): posix_spawn all N one after another
  *              (CONCURRENCY, ROUNDS and WARMUP are ignored), then SIGKILL each and waitpid each
+ *   MODE serve: one round per line read from stdin, "seq N WARMUP" or "conc N WARMUP", each
+ *              answered as below and then "done" (flushed), until EOF; so that bench/run.mjs can
+ *              let the floor take its turns among the Node variants while the ballast stays
+ *              mapped (N, CONCURRENCY, ROUNDS and WARMUP of the command line: CONCURRENCY only)
  * ARGs after RSS_MB are passed to the children (many: `sleep 600`).
  * The child's stdin/stdout/stderr are /dev/null (as stdio: 'ignore').
  *
@@ -171,52 +175,13 @@ static int many(int n) {
   return 0;
 }
 
-int main(int argc, char **argv) {
-  if (argc < 8) {
-    fprintf(stderr, "usage: %s PROGRAM seq|conc|many N CONCURRENCY ROUNDS WARMUP RSS_MB [ARG...]\n", argv[0]);
-    return 2;
-  }
-  prog = argv[1];
-  /* argv[0] of the child is PROGRAM, then the ARGs: reuse argv's tail, NULL-terminated. */
-  child_argv = calloc((size_t)(argc - 8 + 2), sizeof *child_argv);
-  if (!child_argv) return 3;
-  child_argv[0] = prog;
-  for (int i = 8; i < argc; i++) child_argv[i - 7] = argv[i];
-  int conc_mode = strcmp(argv[2], "conc") == 0;
-  int many_mode = strcmp(argv[2], "many") == 0;
-  if (!many_mode && !conc_mode && strcmp(argv[2], "seq") != 0) {
-    fprintf(stderr, "unknown mode %s\n", argv[2]);
-    return 2;
-  }
-  int n = atoi(argv[3]), conc = atoi(argv[4]), rounds = atoi(argv[5]), warmup = atoi(argv[6]);
-  long rss_mb = atol(argv[7]);
-  if (n < 1 || conc < 1 || rounds < 1 || warmup < 0 || rss_mb < 0) return 2;
-
-  /* Every page faulted in, so the pages and page tables are real, as in the Node supervisor. */
-  size_t ballast_len = (size_t)rss_mb << 20;
-  char *ballast = NULL;
-  if (ballast_len) {
-    ballast = mmap(NULL, ballast_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (ballast == MAP_FAILED) return 3;
-    for (size_t i = 0; i < ballast_len; i += 1 << 20) ballast[i] = (char)(i >> 20 | 1);
-  }
-
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-
-  if (many_mode) {
-    int rc = many(n);
-    if (rc == 0) printf("rss %ld\n", rss_bytes());
-    if (ballast) munmap(ballast, ballast_len);
-    return rc;
-  }
-
+/* ROUNDS rounds of N spawns after WARMUP unreported ones: the output lines described above. */
+static int rounds_of(int conc_mode, int n, int conc, int rounds, int warmup) {
   for (int i = 0; i < warmup; i++) reap(spawn_one());
 
   uint64_t *lat = calloc((size_t)n, sizeof *lat);
   uint64_t *spl = calloc((size_t)n, sizeof *spl);
+  if (!lat || !spl) return 3;
   for (int r = 0; r < rounds; r++) {
     uint64_t t0 = now_ns();
     if (!conc_mode) {
@@ -256,10 +221,70 @@ int main(int argc, char **argv) {
       printf("\n");
     }
   }
+  free(lat);
+  free(spl);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 8) {
+    fprintf(stderr, "usage: %s PROGRAM seq|conc|many|serve N CONCURRENCY ROUNDS WARMUP RSS_MB [ARG...]\n", argv[0]);
+    return 2;
+  }
+  prog = argv[1];
+  /* argv[0] of the child is PROGRAM, then the ARGs: reuse argv's tail, NULL-terminated. */
+  child_argv = calloc((size_t)(argc - 8 + 2), sizeof *child_argv);
+  if (!child_argv) return 3;
+  child_argv[0] = prog;
+  for (int i = 8; i < argc; i++) child_argv[i - 7] = argv[i];
+  int conc_mode = strcmp(argv[2], "conc") == 0;
+  int many_mode = strcmp(argv[2], "many") == 0;
+  int serve_mode = strcmp(argv[2], "serve") == 0;
+  if (!many_mode && !conc_mode && !serve_mode && strcmp(argv[2], "seq") != 0) {
+    fprintf(stderr, "unknown mode %s\n", argv[2]);
+    return 2;
+  }
+  int n = atoi(argv[3]), conc = atoi(argv[4]), rounds = atoi(argv[5]), warmup = atoi(argv[6]);
+  long rss_mb = atol(argv[7]);
+  if (n < 1 || conc < 1 || rounds < 1 || warmup < 0 || rss_mb < 0) return 2;
+
+  /* Every page faulted in, so the pages and page tables are real, as in the Node supervisor. */
+  size_t ballast_len = (size_t)rss_mb << 20;
+  char *ballast = NULL;
+  if (ballast_len) {
+    ballast = mmap(NULL, ballast_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (ballast == MAP_FAILED) return 3;
+    for (size_t i = 0; i < ballast_len; i += 1 << 20) ballast[i] = (char)(i >> 20 | 1);
+  }
+
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+
+  if (many_mode) {
+    int rc = many(n);
+    if (rc == 0) printf("rss %ld\n", rss_bytes());
+    if (ballast) munmap(ballast, ballast_len);
+    return rc;
+  }
+
+  if (serve_mode) {
+    char line[128], what[16];
+    int rn, rw;
+    while (fgets(line, sizeof line, stdin)) {
+      if (sscanf(line, "%15s %d %d", what, &rn, &rw) != 3 || rn < 1 || rw < 0) return 2;
+      int rc = rounds_of(strcmp(what, "conc") == 0, rn, conc, 1, rw);
+      if (rc != 0) return rc;
+      printf("done\n");
+      fflush(stdout);
+    }
+  } else {
+    int rc = rounds_of(conc_mode, n, conc, rounds, warmup);
+    if (rc != 0) return rc;
+  }
   printf("rss %ld\n", rss_bytes());
   /* keep the ballast alive until the end */
   if (ballast) munmap(ballast, ballast_len);
-  free(lat);
-  free(spl);
   return 0;
 }

@@ -130,17 +130,13 @@ function buildFloor() {
   execFileSync('cc', ['-O2', '-o', cgFloorBin, path.join(HERE, 'cgroup_floor.c')], { stdio: 'inherit' });
 }
 
-function runFloor(mode, n, rounds, warmup, rssMb) {
-  const r = spawnSync(floorBin, [PROGRAM, mode, String(n), String(CONC), String(rounds), String(warmup), String(rssMb)], {
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
-  if (r.status !== 0) throw new Error(`floor failed: ${r.status} ${r.signal} ${r.stderr}`);
+/** The lines of the floor's rounds: per-round ms/spawn, every latency, posix_spawn's own time, RSS. */
+function parseFloor(lines) {
   const perRound = [];
   const lat = [];
   const spawned = [];
   let rss = null;
-  for (const line of r.stdout.trim().split('\n')) {
+  for (const line of lines) {
     const f = line.split(' ');
     if (f[0] === 'spawned') for (const x of f.slice(1)) spawned.push(Number(x) / 1e6);
     else if (f[0] === 'round') {
@@ -149,6 +145,52 @@ function runFloor(mode, n, rounds, warmup, rssMb) {
     } else if (f[0] === 'rss') rss = Number(f[1]);
   }
   return { perRound, lat, rss, spawned };
+}
+
+/**
+ * The C floor as one process (its ballast mapped once) that runs a round per request, so that it
+ * takes its turns among the Node variants. round(mode, n, warmup) resolves with that round's
+ * parsed lines; close() ends it and resolves with its RSS.
+ */
+function startFloor(rssMb) {
+  const c = cpSpawn(floorBin, [PROGRAM, 'serve', '1', String(CONC), '1', '0', String(rssMb)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let buf = '';
+  let stderr = '';
+  let lines = [];
+  let waiting = null;
+  c.stdout.setEncoding('utf8');
+  c.stderr.setEncoding('utf8');
+  c.stderr.on('data', (d) => (stderr += d));
+  c.stdout.on('data', (d) => {
+    buf += d;
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line !== 'done') lines.push(line);
+      else if (waiting) {
+        const w = waiting;
+        waiting = null;
+        w.resolve(parseFloor(lines));
+        lines = [];
+      }
+    }
+  });
+  const ended = new Promise((resolve) => c.once('close', (code, signal) => resolve({ code, signal })));
+  ended.then(({ code, signal }) => waiting?.reject(new Error(`floor ended (${code ?? signal}) mid-round: ${stderr.trim()}`)));
+  return {
+    round: (mode, n, warmup) =>
+      new Promise((resolve, reject) => {
+        waiting = { resolve, reject };
+        c.stdin.write(`${mode} ${n} ${warmup}\n`);
+      }),
+    close: async () => {
+      c.stdin.end();
+      const { code, signal } = await ended;
+      if (code !== 0) throw new Error(`floor failed: ${code ?? signal} ${stderr.trim()}`);
+      return parseFloor(lines).rss;
+    },
+    kill: () => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL'),
+  };
 }
 
 // ---- the kernel's own cost of a cgroup per spawn -------------------------------------------
@@ -207,7 +249,7 @@ const VARIANTS = [
   { id: 'posix', label: 'confine posix (no cgroup)', run: confineRunner('posix') },
   { id: 'universal', label: 'confine universal (child_process + sh ulimit)', run: confineRunner('universal') },
   { id: 'cp', label: 'child_process.spawn', run: cpRunner() },
-  { id: 'floor', label: 'C posix_spawn loop (floor)' },
+  { id: 'floor', label: 'C posix_spawn loop (floor)' }, // no run: bench/posix_spawn_floor.c serves its rounds
 ];
 const NATIVE = new Set(['linux', 'linux+cg', 'posix']);
 
@@ -221,66 +263,67 @@ function counts(size, id) {
 }
 
 /**
- * Every variant at one supervisor size. The Node variants take turns round by round (each round
- * starts with the next variant), so a slow stretch of this shared machine hits all of them alike
- * instead of whichever ran then; the C floor runs in its own process afterwards.
+ * Every variant at one supervisor size. All take turns round by round, the C floor too (each
+ * round starts with the next variant), so a slow stretch of this shared machine hits all of them
+ * alike instead of whichever ran then. Then the kernel's own cgroup cost, in its own process.
  */
 async function measureAll(size, rssMb) {
   const out = {};
-  const node = VARIANTS.filter((v) => v.id !== 'floor');
   const acc = {};
   const t0 = hr();
-  for (const v of node) {
-    const c = counts(size, v.id);
-    for (let i = 0; i < c.warm; i++) await v.run();
-    acc[v.id] = { seq: { perRound: [], lat: [] }, conc: { perRound: [] } };
-  }
-  const turns = async (mode) => {
-    const rounds = Math.max(...node.map((v) => counts(size, v.id)[mode === 'seq' ? 'seqR' : 'concR']));
-    for (let r = 0; r < rounds; r++) {
-      for (let j = 0; j < node.length; j++) {
-        const v = node[(r + j) % node.length];
-        const c = counts(size, v.id);
-        if (r >= (mode === 'seq' ? c.seqR : c.concR)) continue;
-        const x = mode === 'seq' ? await measureSeq(v.run, c.seqN, 1, 0) : await measureConc(v.run, c.concN, CONC, 1, 0);
-        acc[v.id][mode].perRound.push(...x.perRound);
-        if (mode === 'seq') acc[v.id].seq.lat.push(...x.lat);
-      }
+  const floor = startFloor(rssMb);
+  try {
+    for (const v of VARIANTS) {
+      const c = counts(size, v.id);
+      if (v.run) for (let i = 0; i < c.warm; i++) await v.run();
+      acc[v.id] = { seq: { perRound: [], lat: [], spawned: [] }, conc: { perRound: [] } };
     }
-  };
-  await turns('seq');
-  await turns('conc');
-  log(`  ${size} node variants, in turns: ${(ms(t0, hr()) / 1000).toFixed(1)} s`);
+    const turns = async (mode) => {
+      const rounds = Math.max(...VARIANTS.map((v) => counts(size, v.id)[mode === 'seq' ? 'seqR' : 'concR']));
+      for (let r = 0; r < rounds; r++) {
+        for (let j = 0; j < VARIANTS.length; j++) {
+          const v = VARIANTS[(r + j) % VARIANTS.length];
+          const c = counts(size, v.id);
+          if (r >= (mode === 'seq' ? c.seqR : c.concR)) continue;
+          const n = mode === 'seq' ? c.seqN : c.concN;
+          let x;
+          if (!v.run) x = await floor.round(mode, n, r === 0 ? c.warm : 2);
+          else x = mode === 'seq' ? await measureSeq(v.run, n, 1, 0) : await measureConc(v.run, n, CONC, 1, 0);
+          acc[v.id][mode].perRound.push(...x.perRound);
+          if (mode === 'seq') acc[v.id].seq.lat.push(...x.lat);
+          if (mode === 'seq' && x.spawned) acc[v.id].seq.spawned.push(...x.spawned);
+        }
+      }
+    };
+    await turns('seq');
+    await turns('conc');
+    acc.floor.seq.rss = await floor.close();
+  } finally {
+    floor.kill();
+  }
+  log(`  ${size} all variants, in turns: ${(ms(t0, hr()) / 1000).toFixed(1)} s`);
+  const specs = cgroupFloorSpecs();
+  if (specs) {
+    const t2 = hr();
+    const c = counts(size, 'floor');
+    // No ballast: with vfork the cgroup's cost does not depend on the caller's size.
+    out.cgFloor = {
+      seq: runCgroupFloor(specs, 'seq', c.seqN, c.seqR, c.warm),
+      conc: runCgroupFloor(specs, 'conc', c.concN, c.concR, c.warm),
+    };
+    log(
+      `  ${size} kernel's own cgroup cost (C): seq +${f3(out.cgFloor.seq.added)} ms, c64 +${f3(out.cgFloor.conc.added)} ms ` +
+        `(${(ms(t2, hr()) / 1000).toFixed(1)} s)`,
+    );
+  }
   for (const v of VARIANTS) {
     const c = counts(size, v.id);
-    let seq, conc;
-    if (v.id === 'floor') {
-      const t1 = hr();
-      seq = runFloor('seq', c.seqN, c.seqR, c.warm, rssMb);
-      conc = runFloor('conc', c.concN, c.concR, 0, rssMb);
-      log(`  ${size} floor: ${(ms(t1, hr()) / 1000).toFixed(1)} s`);
-      const specs = cgroupFloorSpecs();
-      if (specs) {
-        const t2 = hr();
-        // No ballast: with vfork the cgroup's cost does not depend on the caller's size.
-        out.cgFloor = {
-          seq: runCgroupFloor(specs, 'seq', c.seqN, c.seqR, c.warm),
-          conc: runCgroupFloor(specs, 'conc', c.concN, c.concR, c.warm),
-        };
-        log(
-          `  ${size} kernel's own cgroup cost (C): seq +${f3(out.cgFloor.seq.added)} ms, c64 +${f3(out.cgFloor.conc.added)} ms ` +
-            `(${(ms(t2, hr()) / 1000).toFixed(1)} s)`,
-        );
-      }
-    } else {
-      seq = acc[v.id].seq;
-      conc = acc[v.id].conc;
-    }
+    const { seq, conc } = acc[v.id];
     out[v.id] = {
       seq: { med: median(seq.perRound), p90: quantile(seq.lat, 0.9), n: c.seqN, rounds: c.seqR },
       conc: { med: median(conc.perRound), p90: quantile(conc.perRound, 0.9), n: c.concN, rounds: c.concR },
       floorRss: seq.rss ?? null,
-      floorSpawned: seq.spawned ? median(seq.spawned) : null,
+      floorSpawned: seq.spawned.length ? median(seq.spawned) : null,
     };
     log(
       `  ${size} ${v.id.padEnd(10)} seq ${out[v.id].seq.med.toFixed(3)} ms (p90 ${out[v.id].seq.p90.toFixed(3)})  ` +
@@ -799,7 +842,7 @@ One spawn = \`/bin/true\` from start to reaped exit, stdio \`'ignore'\`.
 - **child_process.spawn**: \`spawn('/bin/true', [], { stdio: 'ignore' })\` until \`'exit'\` (no uid change, no limits).
 - **C floor**: [bench/posix_spawn_floor.c](../bench/posix_spawn_floor.c), compiled at run time with \`cc -O2\`, a loop of \`posix_spawn\` + \`waitpid\` timed by itself (no Node in the figure). At the 2 GB size it first maps as much memory as the supervisor's ballast, every page faulted in (\`MAP_POPULATE\`: real pages and page tables, in its RSS).
 - **The kernel's own cgroup cost**: [bench/cgroup_floor.c](../bench/cgroup_floor.c), also compiled at run time, spawns the same program with \`vfork\` + \`execve\` in alternating rounds, plainly and with a fresh cgroup per child: one directory in each parent the linux + limits tree uses, the same limit files written, the child joining by a write to each \`cgroup.procs\` before \`execve\`, the directories removed after \`waitpid\`. The difference of the two is what the kernel alone takes for "a cgroup of its own with memory/pids/cpu limits, created and removed per spawn", the least any implementation adds; same counts as the C floor, no ballast.
-- **Turns**: the Node variants take turns round by round (each round starts with the next variant), so a slow stretch of this shared machine hits all of them alike; the C floor runs afterwards in its own process.
+- **Turns**: all variants take turns round by round (each round starts with the next variant), the C floor too (one process that keeps its ballast mapped and runs a round when asked), so a slow stretch of this shared machine hits all of them alike; the kernel's own cgroup cost is measured afterwards, in its own process.
 - **seq**: spawns one after another; median over rounds of (round time / spawns), p90 over every single spawn.
 - **c64**: 64 spawns in flight; median over rounds of (round wall time / spawns) = the inverse throughput; p90 over rounds (with ≤ 5 rounds this is the slowest round).
 - **×cp**, **×C floor**: the variant's median divided by child_process's / the C floor's median of the same mode at the same supervisor size, in this run.
