@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import cgroupModule from '../dist/cgroup/index.js';
+import nativeBackend from '../dist/backends/native.js';
 
 const {
   detectCgroups,
@@ -510,6 +511,47 @@ for (const [label, from] of choices)
     await p.done;
     await again.remove();
     assert.throws(() => TaskCgroup.adopt(tc.paths), { code: 'ERR_CONFINE_SYSTEM' });
+  });
+
+/** The processes listed in one directory's cgroup.procs, sorted. */
+function procsIn(dir) {
+  return fs
+    .readFileSync(path.join(dir, 'cgroup.procs'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+for (const [label, from] of choices)
+  test(`extend() joins a running tree to hierarchies it started without: limits first, every process moved, thawed${label}`, {
+    skip: skip || (v !== 1 && 'v2: the one directory has every controller from the start; update() alone changes limits'),
+  }, async () => {
+    // As the linux backend starts a tree without cgroup limits: only the hierarchies it needs.
+    const tc = create({}, undefined, nativeBackend.narrowChoice(from, {}));
+    assert.equal(tc.paths.memory, undefined);
+    assert.equal(tc.paths.cpu, undefined);
+    const p = startIn(tc, 'sleep 1000 & sleep 1000 & wait');
+    await waitFor(() => tc.pids().length >= 3, 10000, 'three processes');
+    const added = await tc.extend(from, { memoryBytes: 96 * MiB, cpu: 0.5 });
+    assert.deepEqual(added.sort(), ['cpu', 'memory']);
+    assert.deepEqual(tc.controllers.filter((c) => c === 'cpu' || c === 'memory').sort(), ['cpu', 'memory']);
+    const members = tc.pids();
+    assert.ok(members.includes(p.child.pid) && members.length >= 3, String(members));
+    for (const c of ['memory', 'cpu'])
+      assert.deepEqual(procsIn(tc.paths[c]), members, `every process is in the new ${c} directory`);
+    assert.equal(fs.readFileSync(path.join(tc.paths.memory, 'memory.limit_in_bytes'), 'utf8').trim(), String(96 * MiB));
+    assert.equal(fs.readFileSync(path.join(tc.paths.cpu, 'cpu.cfs_quota_us'), 'utf8').trim(), '50000');
+    for (const pid of members) assert.notEqual(procState(pid), 'T', 'thawed');
+    if (tc.paths.unified) assert.match(fs.readFileSync(path.join(tc.paths.unified, 'cgroup.events'), 'utf8'), /frozen 0/);
+    else assert.equal(fs.readFileSync(path.join(tc.paths.freezer, 'freezer.state'), 'utf8').trim(), 'THAWED');
+    assert.deepEqual(await tc.extend(from, { memoryBytes: 64 * MiB }), [], 'a hierarchy it has is not joined twice');
+    await assert.rejects(tc.extend(from, { memoryBytes: -1 }), { code: 'ERR_CONFINE_INVALID_ARGUMENT' });
+    const dirs = dirsOf(tc);
+    await tc.kill();
+    await p.done;
+    await tc.remove();
+    for (const d of dirs) assert.equal(fs.existsSync(d), false, `${d} removed`);
   });
 
 test('listOrphans finds cgroups of a dead supervisor; removeEmptyOrphans removes the empty ones', { skip }, async () => {

@@ -176,6 +176,37 @@ describe('linux backend cgroups', { skip }, () => {
     }
   });
 
+  test('update() adds a limit of a kind the tree started without, and it holds', async () => {
+    // Once told to, the shell starts 40 sleepers; the forks past maxProcesses fail.
+    const ex = command(
+      'sh',
+      ['-c', 'read go; i=0; while [ $i -lt 40 ]; do sleep 300 & i=$((i+1)); done; wait'],
+      opts({ stdio: ['pipe', 'ignore', 'ignore'] }),
+    );
+    await ex.start();
+    try {
+      const cgroupOf = () => JSON.parse(Buffer.from(ex.handle.split('.')[1], 'base64url').toString()).extra.cgroup;
+      const e = await ex.update({ maxProcesses: 8, memoryBytes: 128 * 2 ** 20 });
+      for (const k of ['maxProcesses', 'memoryBytes']) {
+        assert.equal(e[k].enforced, true, `${k}: ${JSON.stringify(e[k])}`);
+        assert.match(e[k].mechanism, /^cgroup[12]$/);
+      }
+      const cg = cgroupOf();
+      const pidsDir = cg.pids ?? cg.unified;
+      assert.equal(readFileSync(`${pidsDir}/pids.max`, 'utf8').trim(), '8');
+      assert.ok(readFileSync(`${pidsDir}/cgroup.procs`, 'utf8').split('\n').includes(String(ex.pid)), 'the leader is in it');
+      ex.stdin.end('go\n');
+      assert.ok(
+        await until(() => /max [1-9]/.test(readFileSync(`${pidsDir}/pids.events`, 'utf8')), 10_000),
+        'forks were refused',
+      );
+      const s = await ex.stats();
+      assert.ok(s.processes <= 8, `processes ${s.processes} ≤ 8`);
+    } finally {
+      await ex.forceStop();
+    }
+  });
+
   test('a start that fails in the child leaves no cgroup', async () => {
     const ex = command('true', [], opts({ cwd: '/root' })).runAs('nobody');
     await assert.rejects(ex.start(), (e) => {

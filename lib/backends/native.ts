@@ -229,7 +229,7 @@ export class NativeBackend implements Backend {
         cgroupFd: cgroupDirFd,
         cgroupProcsFds: cgroupFds,
       }) as { pid: number; pidfd: number };
-      return new NativeTree(addon, this.kind, pid, pidfd, parentEnds, cgroup, req.killOnParentExit);
+      return new NativeTree(addon, this.kind, pid, pidfd, parentEnds, cgroup, req.killOnParentExit, parent);
     } catch (e) {
       for (const p of parentEnds) p?.destroy();
       if (cgroup) await cgroup.remove().catch(() => {});
@@ -359,6 +359,8 @@ class NativeTree implements Tree {
     stdio: (Readable | Writable | null)[],
     private cgroup: TaskCgroup | null,
     private readonly killOnParentExit: boolean,
+    /** The whole parent choice (the tree's cgroup may have joined fewer hierarchies: update()). */
+    private readonly parent: ParentChoice | null,
   ) {
     this.stdio = stdio;
     this.kind = kind;
@@ -498,6 +500,11 @@ class NativeTree implements Tree {
     if (this.cgroup && cgKeys.length) {
       const sub: Resources = {};
       for (const k of cgKeys) (sub as Record<string, unknown>)[k] = resources[k];
+      // v1 and hybrid: a limit of a kind the tree started without joins it to that hierarchy now.
+      if (this.parent && (await this.cgroup.extend(this.parent, sub)).length > 0) {
+        this.handleText = null; // the handle names the new directories too
+        if (this.killOnParentExit) guardCgroup(this.cgroup.paths);
+      }
       this.cgroup.update(sub);
       const choice = {
         ok: true,
@@ -516,7 +523,7 @@ class NativeTree implements Tree {
         RLIMIT_RESOURCES[k]
           ? 'rlimits are fixed at exec: they cannot change in a running process'
           : this.cgroup
-            ? "not available in this tree's cgroup (on cgroup v1 and hybrid hosts a tree joins only the hierarchies of the limits it started with: give a limit of this kind at start to change it later)"
+            ? "not available in this tree's cgroup (the controller is not available under the cgroup parent)"
             : 'no cgroup holds this tree',
       );
     }

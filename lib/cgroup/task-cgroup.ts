@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Resources, Stats } from '../types';
 import { ConfineArgumentError, SystemError } from '../errors';
-import type { ParentChoice } from './parent';
+import { controllersFor, type ParentChoice } from './parent';
 import { errCode, exists, parseKeyed, readNumber, readOpt, readPids, sleep, sysError, writeFile } from './files';
 import { validateCgroupResources, writeV1, writeV2 } from './limits';
 
@@ -32,8 +32,11 @@ export interface KillOptions {
 
 export class TaskCgroup {
   readonly version: 1 | 2;
-  /** controller -> directory. v2: one directory under the key 'unified'; v1 on a hybrid host: 'unified' too. */
-  readonly paths: Record<string, string>;
+  /**
+   * controller -> directory. v2: one directory under the key 'unified'; v1 on a hybrid host:
+   * 'unified' too. A frozen object; extend() replaces it with a larger one.
+   */
+  paths: Readonly<Record<string, string>>;
   /** Controllers this cgroup has (the files of their limits exist). */
   readonly controllers: string[];
   private readonly swap: boolean;
@@ -42,6 +45,8 @@ export class TaskCgroup {
   private updated = false;
   /** cpu.stat of the v2 directory when this object took it over (a reused cgroup: reissue()). */
   private cpuBase: Map<string, number> | null = null;
+  /** The extend() in progress, if any. */
+  private extending: Promise<unknown> = Promise.resolve();
 
   private constructor(version: 1 | 2, paths: Record<string, string>, controllers: string[], swap: boolean) {
     this.version = version;
@@ -90,16 +95,9 @@ export class TaskCgroup {
           let dir = byParent.get(parent);
           if (!dir) {
             dir = path.join(parent, name);
-            mkdirNew(dir);
+            mkdirV1(parent, dir);
             made.push(dir);
             byParent.set(parent, dir);
-            // A new cpuset cgroup has empty cpus/mems: no task can join until they are set.
-            if (exists(path.join(dir, 'cpuset.mems'))) {
-              for (const f of ['cpuset.mems', 'cpuset.cpus']) {
-                const v = (readOpt(path.join(parent, f)) ?? '').trim();
-                if (v) writeFile(path.join(dir, f), v);
-              }
-            }
           }
           paths[ctrl] = dir;
         }
@@ -315,6 +313,72 @@ export class TaskCgroup {
     return next;
   }
 
+  /**
+   * Join a running tree to the v1 hierarchies of `choice` it lacks (on v1 and hybrid hosts a tree
+   * starts in only the hierarchies its limits need), with those limits of `resources` written
+   * before anyone joins: mkdir each directory beside the tree's others, then freeze the tree,
+   * move every process in, thaw. A frozen tree cannot fork, so no process is missed. Memory the
+   * tree charged before the move stays with the parent (v1 moves no charges). Returns the
+   * controllers added (none on v2, where the one directory has every controller it can get). On
+   * any failure the processes moved go back to the parent, the new directories are removed, and
+   * a typed error is thrown.
+   */
+  extend(choice: ParentChoice, resources: Resources): Promise<string[]> {
+    // One at a time: a second call must see the directories the first one made.
+    const run = this.extending.then(() => this.extendNow(choice, resources));
+    this.extending = run.catch(() => {});
+    return run;
+  }
+
+  private async extendNow(choice: ParentChoice, resources: Resources): Promise<string[]> {
+    validateCgroupResources(resources);
+    if (this.version !== 1 || this.removed || choice.version !== 1) return [];
+    const wanted = new Set(controllersFor(resources));
+    const add = Object.entries(choice.paths).filter(
+      ([c]) => wanted.has(c) && choice.controllers.includes(c) && this.paths[c] === undefined,
+    );
+    if (add.length === 0) return [];
+    this.updated = true;
+    const name = path.basename(this.dir);
+    const added: Record<string, string> = {};
+    const made: [parent: string, dir: string][] = [];
+    let frozen = false;
+    try {
+      const mine = new Set(Object.values(this.paths));
+      for (const [ctrl, parent] of add) {
+        const dir = path.join(parent, name);
+        // A hierarchy co-mounted with one the tree has (cpu,cpuacct): the directory is there.
+        if (!mine.has(dir) && !made.some(([, d]) => d === dir)) {
+          mkdirV1(parent, dir);
+          made.push([parent, dir]);
+        }
+        added[ctrl] = dir;
+      }
+      const ctrls = Object.keys(added);
+      writeV1(added, resources, { controllers: ctrls, swap: this.swap, creating: true });
+      frozen = await this.freeze();
+      if (!frozen) throw new SystemError(`cannot freeze ${this.dir} to move the tree`, { errno: 'ETIMEDOUT', stage: 'cgroup' });
+      const pids = this.pids();
+      for (const [, dir] of made) for (const pid of pids) moveInto(dir, pid);
+      this.paths = Object.freeze({ ...this.paths, ...added });
+      this.controllers.push(...ctrls);
+      return ctrls;
+    } catch (e) {
+      for (const [parent, dir] of made.reverse()) {
+        try {
+          for (const pid of readPids(dir)) moveInto(parent, pid);
+          fs.rmdirSync(dir);
+        } catch {
+          /* a process we could not move back keeps it: doctor lists it */
+        }
+      }
+      if (e instanceof SystemError) throw e;
+      throw sysError(`cannot add a hierarchy to ${this.dir}`, e);
+    } finally {
+      if (frozen) this.thaw();
+    }
+  }
+
   /** Change the limits of a running tree: only the keys given are written; Infinity lifts one. */
   update(resources: Resources): void {
     validateCgroupResources(resources);
@@ -510,6 +574,26 @@ async function rmdirRetrying(d: string, deadline: number): Promise<void> {
         d,
       );
     }
+  }
+}
+
+/** A v1 task directory under `parent`; a cpuset one gets the parent's cpus and mems (empty, no task could join). */
+function mkdirV1(parent: string, dir: string): void {
+  mkdirNew(dir);
+  if (exists(path.join(dir, 'cpuset.mems'))) {
+    for (const f of ['cpuset.mems', 'cpuset.cpus']) {
+      const v = (readOpt(path.join(parent, f)) ?? '').trim();
+      if (v) writeFile(path.join(dir, f), v);
+    }
+  }
+}
+
+/** Move a process into a cgroup directory; one that has exited meanwhile is fine. */
+function moveInto(dir: string, pid: number): void {
+  try {
+    writeFile(path.join(dir, 'cgroup.procs'), String(pid));
+  } catch (e) {
+    if (errCode((e as { cause?: unknown }).cause) !== 'ESRCH') throw e;
   }
 }
 
