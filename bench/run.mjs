@@ -283,15 +283,8 @@ function shuffled(list, round) {
 }
 
 /**
- * Between two variants' rounds: a pause, so that the kernel work one leaves behind (page tables of
- * forked 2 GB children, cgroups being released) is done before the next starts.
- */
-const SETTLE_MS = 150;
-const settle = () => new Promise((r) => setTimeout(r, SETTLE_MS));
-
-/**
  * Every variant at one supervisor size. All take turns round by round, the C floor too (each
- * round in a new order, with a pause after each variant's turn), so a slow stretch of this shared machine hits all of them
+ * round in a new order), so a slow stretch of this shared machine hits all of them
  * alike instead of whichever ran then. Then the kernel's own cgroup cost, in its own process.
  */
 async function measureAll(size, rssMb) {
@@ -318,7 +311,6 @@ async function measureAll(size, rssMb) {
           acc[v.id][mode].perRound.push(...x.perRound);
           if (mode === 'seq') acc[v.id].seq.lat.push(...x.lat);
           if (mode === 'seq' && x.spawned) acc[v.id].seq.spawned.push(...x.spawned);
-          await settle();
         }
       }
     };
@@ -869,7 +861,7 @@ One spawn = \`/bin/true\` from start to reaped exit, stdio \`'ignore'\`.
 - **child_process.spawn**: \`spawn('/bin/true', [], { stdio: 'ignore' })\` until \`'exit'\` (no uid change, no limits).
 - **C floor**: [bench/posix_spawn_floor.c](../bench/posix_spawn_floor.c), compiled at run time with \`cc -O2\`, a loop of \`posix_spawn\` + \`waitpid\` timed by itself (no Node in the figure). At the 2 GB size it first maps as much memory as the supervisor's ballast, every page faulted in (\`MAP_POPULATE\`: real pages and page tables, in its RSS).
 - **The kernel's own cgroup cost**: [bench/cgroup_floor.c](../bench/cgroup_floor.c), also compiled at run time, spawns the same program with \`vfork\` + \`execve\` in alternating rounds, plainly and with a fresh cgroup per child: one directory in each parent the linux + limits tree uses, the same limit files written, the child joining by a write to each \`cgroup.procs\` before \`execve\`, the directories removed after \`waitpid\`. The difference of the two is what the kernel alone takes for "a cgroup of its own with memory/pids/cpu limits, created and removed per spawn", the least any implementation adds; same counts as the C floor, no ballast.
-- **Turns**: all variants take turns round by round, each round in a new order and with a ${SETTLE_MS} ms pause after each turn (so no variant always follows the same neighbour or inherits its leftover kernel work), the C floor too (one process that keeps its ballast mapped and runs a round when asked), so a slow stretch of this shared machine hits all of them alike; the kernel's own cgroup cost is measured afterwards, in its own process.
+- **Turns**: all variants take turns round by round, each round in a new order (so no variant always follows the same neighbour and inherits its leftover kernel work), the C floor too (one process that keeps its ballast mapped and runs a round when asked), so a slow stretch of this shared machine hits all of them alike; the kernel's own cgroup cost is measured afterwards, in its own process.
 - **seq**: spawns one after another; median over rounds of (round time / spawns), p90 over every single spawn.
 - **c64**: 64 spawns in flight; median over rounds of (round wall time / spawns) = the inverse throughput; p90 over rounds (with ≤ 5 rounds this is the slowest round).
 - **×cp**, **×C floor**: the variant's median divided by child_process's / the C floor's median of the same mode at the same supervisor size, in this run.
