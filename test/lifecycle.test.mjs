@@ -343,6 +343,14 @@ describe('orphaned cgroups', { skip: !cgroupsHere && 'needs root and the linux b
     const adopted = await openPid(orphanB.handle);
     assert.equal(adopted.pid, b.pid, 'the oldest member stands for the leader');
     assert.ok((await adopted.stats()).processes >= 2, 'stats cover the tree');
+    // The new supervisor can change the tree's limits, also of a kind the tree started without
+    // (on a hybrid host that joins it to the pids hierarchy: a directory cleanupOrphans removes too).
+    const e = await adopted.update({ maxProcesses: 50 });
+    assert.equal(e.maxProcesses.enforced, true, JSON.stringify(e.maxProcesses));
+    const pidsMax = [orphanB.path, orphanB.path.replace('/unified/', '/pids/')]
+      .map((d) => `${d}/pids.max`)
+      .find((f) => existsSync(f));
+    assert.equal(readFileSync(pidsMax, 'utf8').trim(), '50');
 
     const r2 = await cleanupOrphans({ under: testCgroupParent, stop: true });
     assert.deepEqual(r2.errors, []);

@@ -5,6 +5,7 @@
 // makes the tree stop exact.
 
 import * as net from 'node:net';
+import * as path from 'node:path';
 import { constants as fsConstants } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { ConfineArgumentError, ConfineError, SpawnError, SystemError } from '../errors.js';
@@ -495,39 +496,10 @@ class NativeTree implements Tree {
   }
 
   async update(resources: Resources): Promise<EnforcedMap> {
-    const out: EnforcedMap = {};
-    const cgKeys = (Object.keys(resources) as (keyof Resources)[]).filter((k) => TREE_RESOURCES.includes(k));
-    if (this.cgroup && cgKeys.length) {
-      const sub: Resources = {};
-      for (const k of cgKeys) (sub as Record<string, unknown>)[k] = resources[k];
-      // v1 and hybrid: a limit of a kind the tree started without joins it to that hierarchy now.
-      if (this.parent && (await this.cgroup.extend(this.parent, sub)).length > 0) {
-        this.handleText = null; // the handle names the new directories too
-        if (this.killOnParentExit) guardCgroup(this.cgroup.paths);
-      }
-      this.cgroup.update(sub);
-      const choice = {
-        ok: true,
-        version: this.cgroup.version,
-        paths: {},
-        created: [],
-        note: null,
-        reason: null,
-        controllers: this.cgroup.controllers,
-        features: { swap: true },
-      } as ParentChoice;
-      Object.assign(out, enforcementFor(detectCgroups(), choice, sub));
-    }
-    for (const k of Object.keys(resources) as (keyof Resources)[]) {
-      out[k] ??= NONE(
-        RLIMIT_RESOURCES[k]
-          ? 'rlimits are fixed at exec: they cannot change in a running process'
-          : this.cgroup
-            ? "not available in this tree's cgroup (the controller is not available under the cgroup parent)"
-            : 'no cgroup holds this tree',
-      );
-    }
-    return out;
+    return updateTree(this.cgroup, this.parent, resources, (cg) => {
+      this.handleText = null; // the handle names the new directories too
+      if (this.killOnParentExit) guardCgroup(cg.paths);
+    });
   }
 
   oomKilled(): boolean {
@@ -559,6 +531,61 @@ class NativeTree implements Tree {
   }
 }
 
+/**
+ * update() of a native tree: the cgroup limits among `resources` are written to its cgroup;
+ * on v1 and hybrid hosts a limit of a kind the tree started without first joins it to that
+ * hierarchy under `parent` (TaskCgroup.extend), and `onExtended` hears of it. rlimits cannot
+ * change after exec: those, and limits without a cgroup, come back not enforced, saying why.
+ */
+async function updateTree(
+  cgroup: TaskCgroup | null,
+  parent: ParentChoice | null,
+  resources: Resources,
+  onExtended: (cg: TaskCgroup) => void,
+): Promise<EnforcedMap> {
+  const out: EnforcedMap = {};
+  const cgKeys = (Object.keys(resources) as (keyof Resources)[]).filter((k) => TREE_RESOURCES.includes(k));
+  if (cgroup && cgKeys.length) {
+    const sub: Resources = {};
+    for (const k of cgKeys) (sub as Record<string, unknown>)[k] = resources[k];
+    if (parent && (await cgroup.extend(parent, sub)).length > 0) onExtended(cgroup);
+    cgroup.update(sub);
+    const choice = {
+      ok: true,
+      version: cgroup.version,
+      paths: {},
+      created: [],
+      note: null,
+      reason: null,
+      controllers: cgroup.controllers,
+      features: { swap: true },
+    } as ParentChoice;
+    Object.assign(out, enforcementFor(detectCgroups(), choice, sub));
+  }
+  for (const k of Object.keys(resources) as (keyof Resources)[]) {
+    out[k] ??= NONE(
+      RLIMIT_RESOURCES[k]
+        ? 'rlimits are fixed at exec: they cannot change in a running process'
+        : cgroup
+          ? "not available in this tree's cgroup (the controller is not available under the cgroup parent)"
+          : 'no cgroup holds this tree',
+    );
+  }
+  return out;
+}
+
+/**
+ * The parent choice an adopted task cgroup was made under: its directory's parent, relative to
+ * its hierarchy's mount, as a cgroupParent (so update() can join it to more hierarchies there).
+ */
+function parentOfAdopted(cg: TaskCgroup): ParentChoice | null {
+  const dir = cg.paths.unified ?? cg.dir;
+  const h = detectCgroups().hierarchies.find((x) => dir.startsWith(`${x.mount}/`));
+  if (!h) return null;
+  const p = parentFor(`/${path.relative(h.mount, path.dirname(dir))}`);
+  return p.ok ? p : null;
+}
+
 /** A tree of ours found again by handle: a pidfd-less view with its cgroup, if it had one. */
 class AttachedNativeTree extends AttachedTree {
   constructor(
@@ -579,6 +606,9 @@ class AttachedNativeTree extends AttachedTree {
   }
   override async stats(): Promise<Stats> {
     return this.cgroup ? this.cgroup.stats() : super.stats();
+  }
+  override async update(resources: Resources): Promise<EnforcedMap> {
+    return updateTree(this.cgroup, this.cgroup ? parentOfAdopted(this.cgroup) : null, resources, () => {});
   }
   override oomKilled(): boolean {
     return this.cgroup?.oomKilled() ?? false;

@@ -54,6 +54,7 @@ export function listTaskCgroups(layout: CgroupLayout): OrphanCgroup[] {
     });
   }
   for (const o of byName.values()) {
+    if (o.paths.unified !== undefined) o.path = o.paths.unified; // the v2 one, wherever its mount is listed
     const s = new Set<number>();
     for (const d of new Set(Object.values(o.paths))) for (const p of readPids(d)) s.add(p);
     o.pids = [...s].sort((a, b) => a - b);

@@ -35,7 +35,12 @@ function adoptionHandle(o: OrphanCgroup): string | null {
     const start = processStartTime(pid);
     if (start !== null && (best === null || Number(start) < Number(best.start))) best = { pid, start };
   }
-  return best ? encodeHandle({ kind: 'linux', pid: best.pid, startTime: best.start, extra: { cgroup: { ...o.paths } } }) : null;
+  // Task cgroups are v2 only on a pure v2 host; on a hybrid one the limits live in v1 (and a
+  // tree without limits has only its v2 directory: the version tells adopt() which it is).
+  const cgroupVersion = detectCgroups().mode === 'v2' ? 2 : 1;
+  return best
+    ? encodeHandle({ kind: 'linux', pid: best.pid, startTime: best.start, extra: { cgroup: { ...o.paths }, cgroupVersion } })
+    : null;
 }
 
 export interface OrphanOptions {
