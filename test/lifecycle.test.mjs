@@ -345,12 +345,19 @@ describe('orphaned cgroups', { skip: !cgroupsHere && 'needs root and the linux b
     assert.ok((await adopted.stats()).processes >= 2, 'stats cover the tree');
     // The new supervisor can change the tree's limits, also of a kind the tree started without
     // (on a hybrid host that joins it to the pids hierarchy: a directory cleanupOrphans removes too).
-    const e = await adopted.update({ maxProcesses: 50 });
+    const e = await adopted.update({ maxProcesses: 50, memoryBytes: 256 * 2 ** 20 });
     assert.equal(e.maxProcesses.enforced, true, JSON.stringify(e.maxProcesses));
-    const pidsMax = [orphanB.path, orphanB.path.replace('/unified/', '/pids/')]
-      .map((d) => `${d}/pids.max`)
-      .find((f) => existsSync(f));
-    assert.equal(readFileSync(pidsMax, 'utf8').trim(), '50');
+    assert.equal(e.memoryBytes.enforced, true, JSON.stringify(e.memoryBytes));
+    const fileOf = (ctrl, v2File, v1File) =>
+      [`${orphanB.path}/${v2File}`, `${orphanB.path.replace('/unified/', `/${ctrl}/`)}/${v1File}`].find((f) => existsSync(f));
+    assert.equal(readFileSync(fileOf('pids', 'pids.max', 'pids.max'), 'utf8').trim(), '50');
+    assert.equal(readFileSync(fileOf('memory', 'memory.max', 'memory.limit_in_bytes'), 'utf8').trim(), String(256 * 2 ** 20));
+    // No swap beyond it, as for a tree that started with the limit (v1 memsw, v2 swap.max 0).
+    const swap = fileOf('memory', 'memory.swap.max', 'memory.memsw.limit_in_bytes');
+    if (swap) assert.match(readFileSync(swap, 'utf8').trim(), new RegExp(`^(0|${256 * 2 ** 20})$`));
+    const named = decode(adopted.handle).extra.cgroup;
+    // (hybrid: the handle names the new v1 directories too)
+    if (orphanB.path.includes('/unified/')) assert.ok(named.memory && named.pids, `the handle: ${JSON.stringify(named)}`);
 
     const r2 = await cleanupOrphans({ under: testCgroupParent, stop: true });
     assert.deepEqual(r2.errors, []);

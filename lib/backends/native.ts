@@ -496,9 +496,12 @@ class NativeTree implements Tree {
   }
 
   async update(resources: Resources): Promise<EnforcedMap> {
-    return updateTree(this.cgroup, this.parent, resources, (cg) => {
-      this.handleText = null; // the handle names the new directories too
-      if (this.killOnParentExit) guardCgroup(cg.paths);
+    return updateTree(this.cgroup, this.parent, resources, {
+      // Guarded before any process is moved: a supervisor killed meanwhile leaves nothing.
+      beforeMove: this.killOnParentExit ? (paths) => guardCgroup(paths) : undefined,
+      extended: () => {
+        this.handleText = null; // the handle names the new directories too
+      },
     });
   }
 
@@ -534,21 +537,22 @@ class NativeTree implements Tree {
 /**
  * update() of a native tree: the cgroup limits among `resources` are written to its cgroup;
  * on v1 and hybrid hosts a limit of a kind the tree started without first joins it to that
- * hierarchy under `parent` (TaskCgroup.extend), and `onExtended` hears of it. rlimits cannot
+ * hierarchy under `parent` (TaskCgroup.extend; `hooks.beforeMove` sees the new paths before any
+ * process moves, `hooks.extended` after). rlimits cannot
  * change after exec: those, and limits without a cgroup, come back not enforced, saying why.
  */
 async function updateTree(
   cgroup: TaskCgroup | null,
   parent: ParentChoice | null,
   resources: Resources,
-  onExtended: (cg: TaskCgroup) => void,
+  hooks: { beforeMove?: (paths: Readonly<Record<string, string>>) => void; extended?: (cg: TaskCgroup) => void } = {},
 ): Promise<EnforcedMap> {
   const out: EnforcedMap = {};
   const cgKeys = (Object.keys(resources) as (keyof Resources)[]).filter((k) => TREE_RESOURCES.includes(k));
   if (cgroup && cgKeys.length) {
     const sub: Resources = {};
     for (const k of cgKeys) (sub as Record<string, unknown>)[k] = resources[k];
-    if (parent && (await cgroup.extend(parent, sub)).length > 0) onExtended(cgroup);
+    if (parent && (await cgroup.extend(parent, sub, hooks.beforeMove)).length > 0) hooks.extended?.(cgroup);
     cgroup.update(sub);
     const choice = {
       ok: true,
@@ -558,7 +562,7 @@ async function updateTree(
       note: null,
       reason: null,
       controllers: cgroup.controllers,
-      features: { swap: true },
+      features: { swap: cgroup.swapAccounting },
     } as ParentChoice;
     Object.assign(out, enforcementFor(detectCgroups(), choice, sub));
   }
@@ -589,10 +593,10 @@ function parentOfAdopted(cg: TaskCgroup): ParentChoice | null {
 /** A tree of ours found again by handle: a pidfd-less view with its cgroup, if it had one. */
 class AttachedNativeTree extends AttachedTree {
   constructor(
-    data: HandleData,
+    private readonly attachedData: HandleData,
     private readonly cgroup: TaskCgroup | null,
   ) {
-    super(data);
+    super(attachedData);
   }
   override signalTree(sig: number): void {
     if (this.cgroup) this.cgroup.signalAll(sig);
@@ -608,7 +612,15 @@ class AttachedNativeTree extends AttachedTree {
     return this.cgroup ? this.cgroup.stats() : super.stats();
   }
   override async update(resources: Resources): Promise<EnforcedMap> {
-    return updateTree(this.cgroup, this.cgroup ? parentOfAdopted(this.cgroup) : null, resources, () => {});
+    return updateTree(this.cgroup, this.cgroup ? parentOfAdopted(this.cgroup) : null, resources, {
+      extended: (cg) => {
+        // The handle names the new directories too.
+        this.handle = encodeHandle({
+          ...this.attachedData,
+          extra: { ...this.attachedData.extra, cgroup: { ...cg.paths }, cgroupVersion: cg.version },
+        });
+      },
+    });
   }
   override oomKilled(): boolean {
     return this.cgroup?.oomKilled() ?? false;

@@ -412,7 +412,8 @@ class UniversalTree implements Tree {
 export class AttachedTree implements Tree {
   readonly pid: number;
   readonly stdio: (Readable | Writable | null)[] = [null, null, null];
-  readonly handle: string;
+  /** Re-encoded by a subclass when what it names grows (AttachedNativeTree after update()). */
+  handle: string;
   readonly exited: Promise<RawExit>;
   readonly closed: Promise<void>;
   private gone = false;

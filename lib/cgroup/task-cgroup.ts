@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import type { Resources, Stats } from '../types';
 import { ConfineArgumentError, SystemError } from '../errors';
 import { controllersFor, type ParentChoice } from './parent';
+import { parseCgroupLayout } from './hierarchy';
 import { errCode, exists, parseKeyed, readNumber, readOpt, readPids, sleep, sysError, writeFile } from './files';
 import { validateCgroupResources, writeV1, writeV2 } from './limits';
 
@@ -39,14 +40,15 @@ export class TaskCgroup {
   paths: Readonly<Record<string, string>>;
   /** Controllers this cgroup has (the files of their limits exist). */
   readonly controllers: string[];
-  private readonly swap: boolean;
+  private swap: boolean;
   private peakSeen = 0;
   private removed = false;
   private updated = false;
   /** cpu.stat of the v2 directory when this object took it over (a reused cgroup: reissue()). */
   private cpuBase: Map<string, number> | null = null;
-  /** The extend() in progress, if any. */
-  private extending: Promise<unknown> = Promise.resolve();
+  /** The extend() calls in progress (chained), or null: remove() waits for them. */
+  private extending: Promise<unknown> | null = null;
+  private removing = false;
 
   private constructor(version: 1 | 2, paths: Record<string, string>, controllers: string[], swap: boolean) {
     this.version = version;
@@ -313,26 +315,48 @@ export class TaskCgroup {
     return next;
   }
 
+  /** Whether memory.memsw (v1) or memory.swap.max (v2) is there to limit swap. */
+  get swapAccounting(): boolean {
+    return this.swap;
+  }
+
   /**
    * Join a running tree to the v1 hierarchies of `choice` it lacks (on v1 and hybrid hosts a tree
    * starts in only the hierarchies its limits need), with those limits of `resources` written
-   * before anyone joins: mkdir each directory beside the tree's others, then freeze the tree,
-   * move every process in, thaw. A frozen tree cannot fork, so no process is missed. Memory the
-   * tree charged before the move stays with the parent (v1 moves no charges). Returns the
-   * controllers added (none on v2, where the one directory has every controller it can get). On
-   * any failure the processes moved go back to the parent, the new directories are removed, and
-   * a typed error is thrown.
+   * before anyone joins: mkdir each directory beside the tree's others, tell `beforeMove` the
+   * tree's paths to be (the killOnParentExit watchdog registers them), freeze the tree, move
+   * every process in, thaw. Frozen, the tree cannot fork; where it cannot be frozen (v1 without
+   * a freezer hierarchy) the moves repeat until a pass finds nobody left, since a child forked
+   * meanwhile starts where its parent was. Memory the tree charged before the move stays where
+   * it was (v1 moves no charges). Returns the controllers added (none on v2, where the one
+   * directory has every controller it can get). On any failure the processes moved go back where
+   * they were, the new directories are removed, and a typed error (stage 'cgroup') is thrown.
+   * Calls run one at a time; remove() waits for them.
    */
-  extend(choice: ParentChoice, resources: Resources): Promise<string[]> {
-    // One at a time: a second call must see the directories the first one made.
-    const run = this.extending.then(() => this.extendNow(choice, resources));
-    this.extending = run.catch(() => {});
+  extend(
+    choice: ParentChoice,
+    resources: Resources,
+    beforeMove?: (paths: Readonly<Record<string, string>>) => void,
+  ): Promise<string[]> {
+    const run = (this.extending ?? Promise.resolve()).then(() => this.extendNow(choice, resources, beforeMove));
+    const settled = run.then(
+      () => {},
+      () => {},
+    );
+    this.extending = settled;
+    void settled.then(() => {
+      if (this.extending === settled) this.extending = null;
+    });
     return run;
   }
 
-  private async extendNow(choice: ParentChoice, resources: Resources): Promise<string[]> {
+  private async extendNow(
+    choice: ParentChoice,
+    resources: Resources,
+    beforeMove?: (paths: Readonly<Record<string, string>>) => void,
+  ): Promise<string[]> {
     validateCgroupResources(resources);
-    if (this.version !== 1 || this.removed || choice.version !== 1) return [];
+    if (this.version !== 1 || this.removed || this.removing || choice.version !== 1) return [];
     const wanted = new Set(controllersFor(resources));
     const add = Object.entries(choice.paths).filter(
       ([c]) => wanted.has(c) && choice.controllers.includes(c) && this.paths[c] === undefined,
@@ -341,39 +365,76 @@ export class TaskCgroup {
     this.updated = true;
     const name = path.basename(this.dir);
     const added: Record<string, string> = {};
-    const made: [parent: string, dir: string][] = [];
+    const made: { ctrl: string; parent: string; dir: string }[] = [];
+    /** new directory -> pid -> the directory it came from in that hierarchy */
+    const cameFrom = new Map<string, Map<number, string>>();
+    // A memory directory made now: the host's swap accounting (an adopted tree without one did not know it).
+    const swap = add.some(([c]) => c === 'memory') ? choice.features.swap : this.swap;
     let frozen = false;
     try {
       const mine = new Set(Object.values(this.paths));
       for (const [ctrl, parent] of add) {
         const dir = path.join(parent, name);
         // A hierarchy co-mounted with one the tree has (cpu,cpuacct): the directory is there.
-        if (!mine.has(dir) && !made.some(([, d]) => d === dir)) {
+        if (!mine.has(dir) && !made.some((m) => m.dir === dir)) {
           mkdirV1(parent, dir);
-          made.push([parent, dir]);
+          made.push({ ctrl, parent, dir });
+          cameFrom.set(dir, new Map());
         }
         added[ctrl] = dir;
       }
       const ctrls = Object.keys(added);
-      writeV1(added, resources, { controllers: ctrls, swap: this.swap, creating: true });
+      writeV1(added, resources, { controllers: ctrls, swap, creating: true });
+      beforeMove?.({ ...this.paths, ...added });
       frozen = await this.freeze();
-      if (!frozen) throw new SystemError(`cannot freeze ${this.dir} to move the tree`, { errno: 'ETIMEDOUT', stage: 'cgroup' });
-      const pids = this.pids();
-      for (const [, dir] of made) for (const pid of pids) moveInto(dir, pid);
+      const mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+      for (let pass = 0; ; pass++) {
+        if (this.removed || this.removing || !exists(path.join(this.dir, 'cgroup.procs')))
+          throw new SystemError(`the tree's cgroup ${this.dir} was removed meanwhile`, { errno: 'ENOENT', path: this.dir });
+        const pids = this.pids();
+        let moved = 0;
+        for (const m of made) {
+          const there = new Set(readPids(m.dir));
+          for (const pid of pids) {
+            if (there.has(pid)) continue;
+            const from = cgroupDirOf(pid, m.ctrl, mountinfo);
+            if (from) cameFrom.get(m.dir)!.set(pid, from);
+            moveInto(m.dir, pid);
+            moved++;
+          }
+        }
+        if (moved === 0) break;
+        if (pass === 50)
+          throw new SystemError(`the tree in ${this.dir} kept forking while it was moved`, { errno: 'EAGAIN', path: this.dir });
+      }
       this.paths = Object.freeze({ ...this.paths, ...added });
       this.controllers.push(...ctrls);
+      if (added.memory !== undefined) this.swap = swap;
       return ctrls;
     } catch (e) {
-      for (const [parent, dir] of made.reverse()) {
+      for (const m of made.reverse()) {
         try {
-          for (const pid of readPids(dir)) moveInto(parent, pid);
-          fs.rmdirSync(dir);
+          // A child forked during the move was not seen: it goes where the others came from.
+          const from = cameFrom.get(m.dir)!;
+          const usual = from.values().next().value;
+          for (const pid of readPids(m.dir)) {
+            const to = from.get(pid) ?? usual;
+            if (to) moveInto(to, pid);
+          }
+          fs.rmdirSync(m.dir);
         } catch {
           /* a process we could not move back keeps it: doctor lists it */
         }
       }
-      if (e instanceof SystemError) throw e;
-      throw sysError(`cannot add a hierarchy to ${this.dir}`, e);
+      if (e instanceof ConfineArgumentError) throw e;
+      const err = e instanceof SystemError ? e : sysError(`cannot add a hierarchy to ${this.dir}`, e);
+      throw new SystemError(err.message, {
+        syscall: err.syscall,
+        errno: err.errno,
+        path: err.path,
+        stage: 'cgroup',
+        cause: err.cause,
+      });
     } finally {
       if (frozen) this.thaw();
     }
@@ -532,6 +593,10 @@ export class TaskCgroup {
    */
   async remove(opts: { timeoutMs?: number } = {}): Promise<void> {
     if (this.removed) return;
+    if (this.extending) {
+      this.removing = true;
+      await this.extending;
+    }
     const deadline = Date.now() + (opts.timeoutMs ?? 2000);
     for (const d of uniqueDirs(this.paths)) await rmdirRetrying(d, deadline);
     this.removed = true;
@@ -544,6 +609,7 @@ export class TaskCgroup {
    */
   async removeIfEmpty(): Promise<boolean> {
     if (this.removed) return true;
+    if (this.extending) await this.extending; // its new directories are removed with the rest
     try {
       fs.rmdirSync(this.dir);
     } catch (e) {
@@ -586,6 +652,18 @@ function mkdirV1(parent: string, dir: string): void {
       if (v) writeFile(path.join(dir, f), v);
     }
   }
+}
+
+/**
+ * The directory `pid` is in, in the hierarchy of `ctrl`: /proc/<pid>/cgroup read as
+ * /proc/self/cgroup is read for the supervisor (mount roots of containers included); null when
+ * the process is gone.
+ */
+function cgroupDirOf(pid: number, ctrl: string, mountinfo: string): string | null {
+  const text = readOpt(`/proc/${pid}/cgroup`);
+  if (text === null) return null;
+  const c = parseCgroupLayout(mountinfo, text, () => null).controllers[ctrl];
+  return c ? path.join(c.mount, c.own) : null;
 }
 
 /** Move a process into a cgroup directory; one that has exited meanwhile is fine. */

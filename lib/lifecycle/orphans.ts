@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { detectCgroups, listOrphans, TaskCgroup, type OrphanCgroup } from '../cgroup/index.js';
 import { encodeHandle } from '../backends/backend.js';
 import { processStartTime } from '../proc.js';
+import { readOpt } from '../cgroup/files.js';
 
 export interface OrphanInfo {
   /** The task cgroup's name (confine-<pid>-<start>-<seq>-<rand>). */
@@ -35,9 +36,12 @@ function adoptionHandle(o: OrphanCgroup): string | null {
     const start = processStartTime(pid);
     if (start !== null && (best === null || Number(start) < Number(best.start))) best = { pid, start };
   }
-  // Task cgroups are v2 only on a pure v2 host; on a hybrid one the limits live in v1 (and a
-  // tree without limits has only its v2 directory: the version tells adopt() which it is).
-  const cgroupVersion = detectCgroups().mode === 'v2' ? 2 : 1;
+  // Any v1 directory makes it a v1 task cgroup. With its v2 directory alone it is a v2 one when
+  // that has controllers, or on a pure v2 host; else a hybrid host's tree without limits, whose
+  // limits would live in v1 (the version tells adopt() which).
+  const v1 = Object.keys(o.paths).some((c) => c !== 'unified');
+  const v2Controllers = o.paths.unified ? (readOpt(path.join(o.paths.unified, 'cgroup.controllers')) ?? '').trim() : '';
+  const cgroupVersion = !v1 && (v2Controllers !== '' || detectCgroups().mode === 'v2') ? 2 : 1;
   return best
     ? encodeHandle({ kind: 'linux', pid: best.pid, startTime: best.start, extra: { cgroup: { ...o.paths }, cgroupVersion } })
     : null;
