@@ -14,7 +14,7 @@
 import * as path from 'node:path';
 import type { Resources } from '../types';
 import { ConfineArgumentError } from '../errors';
-import { errCode, readNumber, writeFile } from './files';
+import { errCode, readNumber, readOpt, writeFile } from './files';
 
 export const CPU_PERIOD_US = 100000;
 /** The kernel refuses a cfs quota below 1 ms. */
@@ -72,10 +72,21 @@ export function writeV2(dir: string, r: Resources, ctx: LimitContext): void {
   const has = (c: string) => ctx.controllers.includes(c);
   const w = (f: string, v: string) => writeFile(path.join(dir, f), v);
   if (has('memory')) {
+    const limited = r.memoryBytes !== undefined && Number.isFinite(r.memoryBytes);
+    // The tree's first memory limit (an update of a tree without one) brings the same no-swap
+    // default as a limit given at start; swap set on its own before is kept.
+    const unlimited = (f: string) => (readOpt(path.join(dir, f)) ?? '').trim() === 'max';
+    const first =
+      !ctx.creating &&
+      limited &&
+      ctx.swap &&
+      r.memorySwapBytes === undefined &&
+      unlimited('memory.max') &&
+      unlimited('memory.swap.max');
     if (r.memoryBytes !== undefined) w('memory.max', bytes(r.memoryBytes));
     if (ctx.swap) {
       if (r.memorySwapBytes !== undefined) w('memory.swap.max', bytes(r.memorySwapBytes));
-      else if (ctx.creating && r.memoryBytes !== undefined && Number.isFinite(r.memoryBytes)) w('memory.swap.max', '0');
+      else if ((ctx.creating || first) && limited) w('memory.swap.max', '0');
     }
     if (ctx.creating) w('memory.oom.group', '1');
   }
