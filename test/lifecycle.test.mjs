@@ -89,7 +89,10 @@ for (const kind of kinds) {
     test('killOnParentExit: a SIGKILLed supervisor takes every child and grandchild with it', {
       skip: !isLinux && 'the watchdog is Linux-only',
     }, async () => {
-      const { child, info } = await startSupervisor({ kind, count: 3, killOnParentExit: true });
+      // linux: each tree also gets a limit of a kind it started without, so on v1 and hybrid hosts
+      // it joins a hierarchy while running; the watchdog must take that directory too.
+      const update = kind === 'linux' ? { maxProcesses: 50 } : null;
+      const { child, info } = await startSupervisor({ kind, count: 3, killOnParentExit: true, update });
       const pids = treePids(info);
       assert.ok(pids.every(alive), 'every tree runs');
       const enf = info.trees[0].enforced;
@@ -113,6 +116,12 @@ for (const kind of kinds) {
       console.log(`# killOnParentExit [${kind}]: every process gone ${ms} ms after the supervisor's SIGKILL`);
       assert.ok(await until(() => !alive(wd), 5000), 'the watchdog exits by itself');
       if (kind === 'linux') {
+        const dirs = Object.values(decode(info.trees[0].handle).extra.cgroup);
+        if (dirs.some((d) => d.includes('/unified/')))
+          assert.ok(
+            dirs.some((d) => d.includes('/pids/')),
+            `joined pids: ${dirs}`,
+          );
         for (const t of info.trees) {
           for (const d of Object.values(decode(t.handle).extra.cgroup))
             assert.ok(await until(() => !existsSync(d), 3000), `the watchdog removed ${d}`);
