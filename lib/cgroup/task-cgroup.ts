@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import type { Resources, Stats } from '../types';
 import { ConfineArgumentError, SystemError } from '../errors';
 import { controllersFor, type ParentChoice } from './parent';
-import { parseCgroupLayout } from './hierarchy';
+import { parseCgroupLayout, type CgroupLayout } from './hierarchy';
 import { errCode, exists, parseKeyed, readNumber, readOpt, readPids, sleep, sysError, writeFile } from './files';
 import { validateCgroupResources, writeV1, writeV2 } from './limits';
 
@@ -386,9 +386,22 @@ export class TaskCgroup {
       const ctrls = Object.keys(added);
       writeV1(added, resources, { controllers: ctrls, swap, creating: true });
       beforeMove?.({ ...this.paths, ...added });
-      frozen = await this.freeze();
-      const mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8');
-      for (let pass = 0; ; pass++) {
+      // Where each process was, read once per pid, and parsed once per distinct cgroup set (a
+      // tree's processes mostly share one): the tree stays frozen while this runs.
+      const mountinfo = made.length > 0 ? fs.readFileSync('/proc/self/mountinfo', 'utf8') : '';
+      const layouts = new Map<string, CgroupLayout['controllers']>();
+      const origins = new Map<number, CgroupLayout['controllers'] | null>();
+      const originOf = (pid: number, ctrl: string): string | null => {
+        if (!origins.has(pid)) {
+          const text = readOpt(`/proc/${pid}/cgroup`);
+          if (text !== null && !layouts.has(text)) layouts.set(text, parseCgroupLayout(mountinfo, text, () => null).controllers);
+          origins.set(pid, text === null ? null : layouts.get(text)!);
+        }
+        const c = origins.get(pid)?.[ctrl];
+        return c ? path.join(c.mount, c.own) : null;
+      };
+      if (made.length > 0) frozen = await this.freeze();
+      for (let pass = 0; made.length > 0; pass++) {
         if (this.removed || this.removing || !exists(path.join(this.dir, 'cgroup.procs')))
           throw new SystemError(`the tree's cgroup ${this.dir} was removed meanwhile`, { errno: 'ENOENT', path: this.dir });
         const pids = this.pids();
@@ -397,7 +410,7 @@ export class TaskCgroup {
           const there = new Set(readPids(m.dir));
           for (const pid of pids) {
             if (there.has(pid)) continue;
-            const from = cgroupDirOf(pid, m.ctrl, mountinfo);
+            const from = originOf(pid, m.ctrl);
             if (from) cameFrom.get(m.dir)!.set(pid, from);
             moveInto(m.dir, pid);
             moved++;
@@ -652,18 +665,6 @@ function mkdirV1(parent: string, dir: string): void {
       if (v) writeFile(path.join(dir, f), v);
     }
   }
-}
-
-/**
- * The directory `pid` is in, in the hierarchy of `ctrl`: /proc/<pid>/cgroup read as
- * /proc/self/cgroup is read for the supervisor (mount roots of containers included); null when
- * the process is gone.
- */
-function cgroupDirOf(pid: number, ctrl: string, mountinfo: string): string | null {
-  const text = readOpt(`/proc/${pid}/cgroup`);
-  if (text === null) return null;
-  const c = parseCgroupLayout(mountinfo, text, () => null).controllers[ctrl];
-  return c ? path.join(c.mount, c.own) : null;
 }
 
 /** Move a process into a cgroup directory; one that has exited meanwhile is fine. */
