@@ -48,9 +48,9 @@ const internals = {
   lookpath: require(path.join(DIST, 'lookpath.js')),
   cgroup: require(path.join(DIST, 'cgroup', 'index.js')),
   loader: require(path.join(DIST, 'loader.js')),
-  rlimits: require(path.join(DIST, 'rlimits.js')),
+  resources: require(path.join(DIST, 'resources.js')),
   proc: require(path.join(DIST, 'proc.js')),
-  native: require(path.join(DIST, 'backends', 'native.js')),
+  wiring: require(path.join(DIST, 'cgroup', 'wiring.js')),
 };
 const addon = internals.loader.nativeAddon();
 
@@ -202,9 +202,9 @@ function startFloor(rssMb) {
  * null when the host has no usable cgroup parent.
  */
 function cgroupFloorSpecs() {
-  const parent = internals.native.parentFor(undefined);
+  const parent = internals.wiring.parentFor(undefined);
   if (!parent.ok) return null;
-  const choice = internals.native.narrowChoice(parent, { ...RLIMITS, ...CG_LIMITS });
+  const choice = internals.wiring.narrowChoice(parent, { ...RLIMITS, ...CG_LIMITS });
   const mem = String(CG_LIMITS.memoryBytes);
   const period = String(internals.cgroup.CPU_PERIOD_US);
   const quota = String(Math.round(CG_LIMITS.cpu * internals.cgroup.CPU_PERIOD_US));
@@ -362,8 +362,8 @@ async function profilePhases(n, withLimits, withCgroup = true) {
   const { resolveIdentity } = internals.users;
   const { lookPath } = internals.lookpath;
   const { TaskCgroup, taskCgroupName, taskCgroupPool } = internals.cgroup;
-  const { parentFor, narrowChoice } = internals.native;
-  const { rlimitsOf } = internals.rlimits;
+  const { parentFor, narrowChoice } = internals.wiring;
+  const { rlimitsOf } = internals.resources;
   const parent = withCgroup ? parentFor(undefined) : null;
   if (parent && !parent.ok) return null;
   const resources = { ...RLIMITS, ...(withLimits ? CG_LIMITS : {}) };

@@ -5,12 +5,9 @@ import { nativeAddon, nativeAddonPath, nativeLoadError } from './loader.js';
 import { availableBackends, backendFor } from './backends/select.js';
 import { RESOURCE_NAMES } from './validate.js';
 import { detectCgroups } from './cgroup/index.js';
-import { parentFor } from './backends/native.js';
+import { parentFor } from './cgroup/wiring.js';
+import { isRoot } from './proc.js';
 import type { Capabilities, ExecutorKind, Resources } from './types.js';
-
-function isRoot(): boolean {
-  return typeof process.getuid === 'function' ? process.getuid() === 0 : false;
-}
 
 /** The best available backend, by capability testing. */
 export function autoselectExecutor(): ExecutorKind {
@@ -44,7 +41,7 @@ export function capabilities(): Capabilities {
   const resources: Capabilities['resources'] = {};
   for (const name of RESOURCE_NAMES) if (plan[name]) resources[name] = plan[name];
   const features: Capabilities['features'] = {};
-  if (addon) for (const [k, v] of Object.entries(addon.probe().features ?? {})) features[k] = v as boolean;
+  if (addon) for (const [k, v] of Object.entries(addon.probe().features ?? {})) features[k] = v;
   let user = null as string | null;
   try {
     user = userInfo().username;

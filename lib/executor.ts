@@ -1,6 +1,7 @@
 // The Executor: one confined tree, from spec to exit. It owns the API's policy (validation,
 // warnings, strict, timeout and abort, the order of events, idempotent stops) and leaves the
-// mechanisms to a backend.
+// mechanisms to a backend. "Nomad's executor" in comments is the API this one descends from:
+// HashiCorp Nomad's first exec package (client/exec, 2015).
 
 import { EventEmitter } from 'node:events';
 import { promises as fs, readlinkSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { lookPath } from './lookpath.js';
 import { signalNumber } from './signals.js';
 import { resolveIdentity } from './users.js';
 import { validateArgs, validateFile, validateGrace, validateOptions, validateResources, validateRunAs } from './validate.js';
+import { attachTree } from './attach.js';
 import type { Backend, Tree } from './backends/backend.js';
 import { backendFor } from './backends/select.js';
 import { guardHandle, startWatchdog } from './lifecycle/watchdog.js';
@@ -85,7 +87,7 @@ export class Executor extends EventEmitter {
     return this.#backend.kind;
   }
 
-  /** The read-only spec, as the seed's Command() held it. */
+  /** The read-only spec, as Command() of Nomad's executor held it. */
   get command(): CommandSpec {
     return Object.freeze({
       file: this.#file,
@@ -132,7 +134,7 @@ export class Executor extends EventEmitter {
     return this.#status;
   }
 
-  /** Adds resource limits. Called before start(), as in the seed; may be called repeatedly. */
+  /** Adds resource limits. Called before start(), as in Nomad's executor; may be called repeatedly. */
   limit(resources: Resources): this {
     this.#assertNew('limit');
     this.#resources = { ...this.#resources, ...validateResources(resources) };
@@ -378,12 +380,11 @@ export class Executor extends EventEmitter {
   }
 
   /**
-   * Attaches this (unstarted) executor to a running process, by handle or pid: what the seed's
-   * Open() did. Prefer openPid(), which makes the executor for you.
+   * Attaches this (unstarted) executor to a running process, by handle or pid: what Open() of
+   * Nomad's executor did. Prefer openPid(), which makes the executor for you.
    */
   async open(handleOrPid: string | number): Promise<this> {
     this.#assertNew('open');
-    const { attachTree } = await import('./open-pid.js');
     const { tree, backend } = await attachTree(handleOrPid);
     this.#backend = backend;
     this.#tree = tree;

@@ -5,8 +5,9 @@ import { Executor } from './executor.js';
 import type { CommandOptions } from './types.js';
 
 /**
- * Describes a program to run, as the seed's Command(name, arg...): a bare name is looked up in
- * PATH when start() runs. Set limits with limit(), the user with runAs(), then start().
+ * Describes a program to run, as `Command(name, arg...)` of Nomad's executor (HashiCorp Nomad's
+ * first exec package, client/exec, 2015, which confine descends from): a bare name is looked up
+ * in PATH when start() runs. Set limits with limit(), the user with runAs(), then start().
  */
 export function command(file: string, args?: readonly string[], options?: CommandOptions): Executor {
   return new Executor(file, args, options);

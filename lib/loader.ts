@@ -4,15 +4,12 @@
 // machine. CONFINE_ADDON_PATH loads one specific build instead (test rigs: Wine, sanitizers).
 
 import * as path from 'node:path';
-
-/** The addon's JS surface; see docs/native-api.md. Typed loosely: lib/ validates every input. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Addon = Record<string, any> & {
-  probe(): { version: string; platform?: string; features: Record<string, boolean> };
-};
+import type { Addon, PosixAddon, WindowsAddon } from './addon.js';
 
 interface LoadResult {
   addon: Addon | null;
+  /** probe().platform of the loaded build: 'win32' for the Windows one. */
+  platform?: string;
   reason: string | null;
   path: string | null;
 }
@@ -30,10 +27,8 @@ function load(): LoadResult {
   if (explicit) {
     // A specific build (a cross-built or sanitizer build in a test rig): that one or none.
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const addon = require(explicit) as Addon;
-      addon.probe();
-      return { addon, reason: null, path: explicit };
+      return { addon, platform: addon.probe().platform, reason: null, path: explicit };
     } catch (e) {
       return {
         addon: null,
@@ -43,12 +38,10 @@ function load(): LoadResult {
     }
   }
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const nodeGypBuild = require('node-gyp-build') as { (dir: string): Addon; resolve?: (dir: string) => string };
     const file = nodeGypBuild.resolve ? nodeGypBuild.resolve(PACKAGE_ROOT) : null;
     const addon = nodeGypBuild(PACKAGE_ROOT);
-    addon.probe();
-    return { addon, reason: null, path: file };
+    return { addon, platform: addon.probe().platform, reason: null, path: file };
   } catch (e) {
     const msg = (e as Error).message?.split('\n')[0] ?? String(e);
     return { addon: null, reason: `the native addon did not load: ${msg}`, path: null };
@@ -59,6 +52,18 @@ function load(): LoadResult {
 export function nativeAddon(): Addon | null {
   loaded ??= load();
   return loaded.addon;
+}
+
+/** The addon when it is the POSIX build (Linux, macOS), else null. */
+export function posixAddon(): PosixAddon | null {
+  loaded ??= load();
+  return loaded.addon && loaded.platform !== 'win32' ? (loaded.addon as PosixAddon) : null;
+}
+
+/** The addon when it is the Windows build, else null. */
+export function windowsAddon(): WindowsAddon | null {
+  loaded ??= load();
+  return loaded.addon && loaded.platform === 'win32' ? (loaded.addon as WindowsAddon) : null;
 }
 
 /** Why the addon is not loaded (null when it is). */

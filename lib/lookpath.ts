@@ -1,5 +1,6 @@
-// Resolving the program to run, as the seed's Command() did with exec.LookPath: a name without a
-// slash is searched in PATH; a path with a slash is taken as is (relative to the child's cwd).
+// Resolving the program to run, as Nomad's executor (HashiCorp Nomad's first exec package,
+// client/exec, 2015) did in Command() with Go's exec.LookPath: a name without a slash is searched
+// in PATH; a path with a slash is taken as is (relative to the child's cwd).
 // The result is checked to be an executable regular file, so a missing program is reported
 // before anything is started.
 

@@ -1,47 +1,8 @@
-// Reattach: after a supervisor restarts it finds its trees again by handle (or bare pid). A
-// handle carries the process start time; a pid whose start time differs now names another
-// process, and is rejected before anything is signalled.
+// Reattach: after a supervisor restarts it finds its trees again by handle (or bare pid) as
+// running Executors. The identity check and the backend's attach are in lib/attach.ts.
 
-import { ConfineArgumentError, StaleHandleError } from './errors.js';
+import { decodeHandle } from './backends/backend.js';
 import { Executor, describeAttached } from './executor.js';
-import { processStartTime } from './proc.js';
-import { decodeHandle, type Backend, type HandleData, type Tree } from './backends/backend.js';
-import { autoselectKind, backendFor } from './backends/select.js';
-
-/** Internal: verify identity and attach a backend tree. */
-export async function attachTree(handleOrPid: string | number): Promise<{ tree: Tree; backend: Backend }> {
-  let data: HandleData;
-  if (typeof handleOrPid === 'number' || /^\d+$/.test(String(handleOrPid))) {
-    const pid = Number(handleOrPid);
-    if (!Number.isInteger(pid) || pid <= 0 || pid > 2 ** 31 - 1)
-      throw new ConfineArgumentError(`openPid: invalid pid ${handleOrPid}`);
-    const startTime = processStartTime(pid);
-    if (startTime === null)
-      throw new StaleHandleError(`openPid: no process with pid ${pid}`, { errno: 'ESRCH', syscall: 'kill' });
-    data = { kind: autoselectKind(), pid, startTime };
-  } else if (typeof handleOrPid === 'string') {
-    const d = decodeHandle(handleOrPid);
-    if (!d) throw new ConfineArgumentError('openPid: not a confine handle (expected a pid or executor.handle)');
-    // Windows proves identity in the backend (the job by name, the pid in it, its creation
-    // time from the addon): there is no ps there.
-    if (d.kind === 'windows' && process.platform === 'win32') return attachWith(d);
-    const now = processStartTime(d.pid);
-    if (now === null) throw new StaleHandleError(`openPid: the process ${d.pid} of this handle is gone`, { errno: 'ESRCH' });
-    if (d.startTime !== null && now !== d.startTime) {
-      throw new StaleHandleError(`openPid: pid ${d.pid} now belongs to another process (start time differs)`, { errno: 'ESRCH' });
-    }
-    data = d;
-  } else {
-    throw new ConfineArgumentError('openPid: expected a pid or a handle string');
-  }
-  return attachWith(data);
-}
-
-async function attachWith(data: HandleData): Promise<{ tree: Tree; backend: Backend }> {
-  let backend = backendFor(data.kind);
-  if (backend.unavailable() !== null) backend = backendFor('universal');
-  return { tree: await backend.attach(data), backend };
-}
 
 /**
  * Attaches to a running process (by executor.handle, or by pid) and returns a running Executor:

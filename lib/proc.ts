@@ -1,11 +1,23 @@
-// Facts about processes that are not our children, read the way each platform allows: the start
-// time that proves a pid still names the same process, liveness, and descendants for the
-// best-effort tree walk of backends without a cgroup or job.
+// Facts about processes, read the way each platform allows: whether the supervisor is root, the
+// start time that proves a pid still names the same process, liveness, descendants for the
+// best-effort tree walk of backends without a cgroup or job, and their usage from /proc.
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
+import type { Stats } from './types.js';
 
 const isLinux = process.platform === 'linux';
+
+/**
+ * The clock tick of /proc/<pid>/stat times and v1 cpuacct.stat: USER_HZ, 100 on every Linux
+ * architecture's ABI (sysconf(_SC_CLK_TCK) answers the same).
+ */
+export const USER_HZ = 100;
+
+/** The supervisor runs as root (effective uid 0: what the kernel's permission checks see). */
+export function isRoot(): boolean {
+  return typeof process.geteuid === 'function' && process.geteuid() === 0;
+}
 
 /**
  * The start time of `pid` as an opaque, comparable string: on Linux field 22 of /proc/<pid>/stat
@@ -107,4 +119,36 @@ export function processGroupMembers(pgid: number): number[] {
     }
   }
   return out;
+}
+
+/** Linux: usage of a set of processes from /proc (zombies and processes gone meanwhile skipped). */
+export function procStatsOf(pids: number[]): Stats {
+  let rss = 0;
+  let peak = 0;
+  let utime = 0;
+  let stime = 0;
+  let n = 0;
+  for (const pid of pids) {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (f[0] === 'Z') continue;
+      utime += Number(f[11]);
+      stime += Number(f[12]);
+      const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0) * 1024;
+      rss += kb('VmRSS');
+      peak = Math.max(peak, kb('VmHWM'));
+      n++;
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return {
+    memoryBytes: rss,
+    memoryPeakBytes: peak,
+    cpuUserMicros: (utime * 1e6) / USER_HZ,
+    cpuSystemMicros: (stime * 1e6) / USER_HZ,
+    processes: n,
+  };
 }

@@ -102,7 +102,10 @@ export interface CommandOptions {
   windowsHide?: boolean;
 }
 
-/** The read-only spec of an executor, as the seed's `Command()` held it. */
+/**
+ * The read-only spec of an executor, as `Command()` of Nomad's executor (HashiCorp Nomad's first
+ * exec package, client/exec, 2015) held it.
+ */
 export interface CommandSpec {
   /** The file as given. */
   readonly file: string;

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { promisify } from 'node:util';
 import { ConfineArgumentError, UnknownUserError } from './errors.js';
-import { nativeAddon } from './loader.js';
+import { posixAddon } from './loader.js';
 import type { Identity, RunAsSpec } from './types.js';
 
 const execFileP = promisify(execFile);
@@ -73,20 +73,12 @@ async function groupListJs(name: string, gid: number): Promise<number[]> {
   return [...groups];
 }
 
-interface NativeUser {
-  uid: number;
-  gid: number;
-  name: string;
-  home: string;
-  groups: number[];
-}
-
 async function lookupUser(
   user: string | number,
 ): Promise<{ uid: number; gid: number; name: string; home: string; groups: number[] } | null> {
-  const addon = nativeAddon();
+  const addon = posixAddon();
   if (addon && typeof addon.lookupUser === 'function') {
-    const u = addon.lookupUser(user) as NativeUser | null;
+    const u = addon.lookupUser(user);
     return u ? { uid: u.uid, gid: u.gid, name: u.name, home: u.home, groups: u.groups } : null;
   }
   const e = await lookupPasswdJs(user);

@@ -1,3 +1,7 @@
+// Layer: the cgroup module (lib/cgroup/: hierarchy detection, parent choice, TaskCgroup and
+// extend(), limits, orphan scan), called directly, without a backend or the public API. The
+// linux backend's use of it, through command(), is test/linux-cgroup.test.mjs.
+//
 // The cgroup module against real cgroups and real processes, as root. Runs on this machine's
 // v1 hierarchies and, through `npm run test:cgroup2`, on a pure v2 kernel in a VM.
 //
@@ -14,7 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import cgroupModule from '../dist/cgroup/index.js';
-import nativeBackend from '../dist/backends/native.js';
+import cgroupWiring from '../dist/cgroup/wiring.js';
 
 const {
   detectCgroups,
@@ -227,7 +231,7 @@ test('detect and choose: the layout matches this host and the test parent is pre
   assert.equal(detectCgroups(), layout, 'cached');
   for (const c of ['memory', 'pids', 'cpu']) assert.ok(choice.controllers.includes(c), `${c} available (${choice.note})`);
   for (const d of Object.values(choice.paths)) assert.ok(d.includes('confine-test-'), d);
-  const en = enforcementFor(layout, choice, { memoryBytes: 64 * MiB, cpu: 0.5, cpuWeight: 100, maxProcesses: 20, openFiles: 10 });
+  const en = enforcementFor(choice, { memoryBytes: 64 * MiB, cpu: 0.5, cpuWeight: 100, maxProcesses: 20, openFiles: 10 });
   const mech = v === 2 ? 'cgroup2' : 'cgroup1';
   for (const k of ['memoryBytes', 'cpu', 'cpuWeight', 'maxProcesses']) {
     assert.equal(en[k]?.mechanism, mech, k);
@@ -235,7 +239,7 @@ test('detect and choose: the layout matches this host and the test parent is pre
     assert.equal(en[k]?.enforced, true, k);
   }
   assert.equal(en.openFiles, undefined, "rlimits are not the cgroup module's");
-  assert.deepEqual(enforcementFor(layout, { ...choice, ok: false }, { memoryBytes: 1 }), {});
+  assert.deepEqual(enforcementFor({ ...choice, ok: false }, { memoryBytes: 1 }), {});
 });
 
 test('create writes limits before anything runs; update() changes them; remove() is idempotent', { skip }, async () => {
@@ -528,7 +532,7 @@ for (const [label, from] of choices)
     skip: skip || (v !== 1 && 'v2: the one directory has every controller from the start; update() alone changes limits'),
   }, async () => {
     // As the linux backend starts a tree without cgroup limits: only the hierarchies it needs.
-    const tc = create({}, undefined, nativeBackend.narrowChoice(from, {}));
+    const tc = create({}, undefined, cgroupWiring.narrowChoice(from, {}));
     assert.equal(tc.paths.memory, undefined);
     assert.equal(tc.paths.cpu, undefined);
     const p = startIn(tc, 'sleep 1000 & sleep 1000 & wait');
@@ -559,7 +563,7 @@ for (const [label, from] of choices)
   }, async () => {
     const leftovers = (name) => testDirs().flatMap((d) => (fs.existsSync(path.join(d, name)) ? [path.join(d, name)] : []));
     for (let i = 0; i < 10; i++) {
-      const tc = create({}, undefined, nativeBackend.narrowChoice(from, {}));
+      const tc = create({}, undefined, cgroupWiring.narrowChoice(from, {}));
       const p = startIn(tc, 'sleep 1000 & exec sleep 1000');
       await waitFor(() => tc.pids().length >= 2, 10000, 'two processes');
       const name = path.basename(tc.dir);
@@ -575,7 +579,7 @@ for (const [label, from] of choices)
       assert.deepEqual(leftovers(name), [], `round ${i}: nothing named ${name} is left`);
     }
     // A limit the kernel refuses: typed error, the new directory gone, the tree where it was.
-    const tc = create({}, undefined, nativeBackend.narrowChoice(from, {}));
+    const tc = create({}, undefined, cgroupWiring.narrowChoice(from, {}));
     const p = startIn(tc, 'exec sleep 1000');
     await waitFor(() => tc.pids().length === 1, 10000, 'the process');
     const before = fs.readFileSync(`/proc/${p.child.pid}/cgroup`, 'utf8');
@@ -669,7 +673,7 @@ test('delegation (v2): non-root uses a writable sibling, or its own cgroup witho
   assert.equal(own.paths.unified, path.join(svc, 'confine'));
   assert.deepEqual(own.controllers, []);
   assert.match(own.note, /no-internal-processes|not delegated|EBUSY/);
-  assert.deepEqual(enforcementFor(fake, own, { memoryBytes: MiB, maxProcesses: 5 }), {}, 'nothing claimed as enforced');
+  assert.deepEqual(enforcementFor(own, { memoryBytes: MiB, maxProcesses: 5 }), {}, 'nothing claimed as enforced');
   // tree kill still works there
   const tc = TaskCgroup.create(own, taskCgroupName(), {});
   made.push(tc);

@@ -1,3 +1,7 @@
+// Layer: the linux backend (lib/backends/native.ts with lib/cgroup/wiring.ts), through the
+// public API (command(), executor.update(), the pool as the backend uses it). The cgroup module
+// underneath, called directly, is test/cgroup.test.mjs.
+//
 // The linux backend's cgroups, through the public API, on whatever hierarchy the host has: v1
 // controllers on the development machine, pure v2 in the VM of `npm run test:cgroup2`. Real
 // hogs and bombs, measured from the cgroup's own counters.

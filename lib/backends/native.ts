@@ -2,19 +2,20 @@
 // semantics on Linux, fork on macOS) and applies identity, session and rlimits between fork and
 // exec; see docs/native-api.md. On `linux` every tree is also born into a cgroup of its own
 // (clone3 CLONE_INTO_CGROUP on v2, cgroup.procs fds on v1) which holds the tree-wide limits and
-// makes the tree stop exact.
+// makes the tree stop exact; which cgroup, and how update() changes it, is lib/cgroup/wiring.ts.
 
 import * as net from 'node:net';
-import * as path from 'node:path';
 import { constants as fsConstants } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
+import type { AddonError, PosixAddon, PosixExit } from '../addon.js';
 import { ConfineArgumentError, ConfineError, SpawnError, SystemError } from '../errors.js';
-import { nativeAddon, type Addon } from '../loader.js';
-import { descendants, processStartTime } from '../proc.js';
-import { RLIMIT_RESOURCES, rlimitsOf } from '../rlimits.js';
+import { posixAddon } from '../loader.js';
+import { descendants, isRoot, procStatsOf, processStartTime } from '../proc.js';
+import { RLIMIT_RESOURCES, TREE_RESOURCES, rlimitsOf } from '../resources.js';
 import { signalName } from '../signals.js';
-import type { EnforcedMap, Enforcement, Resources, Stats, StdioValue } from '../types.js';
-import { chooseParent, detectCgroups, enforcementFor, TaskCgroup, taskCgroupPool, type ParentChoice } from '../cgroup/index.js';
+import type { EnforcedMap, Resources, Stats, StdioValue } from '../types.js';
+import { enforcementFor, TaskCgroup, taskCgroupPool, type ParentChoice } from '../cgroup/index.js';
+import { parentFor, parentOfAdopted, takeTaskCgroup, updateTreeCgroup } from '../cgroup/wiring.js';
 import {
   encodeHandle,
   type Backend,
@@ -24,52 +25,18 @@ import {
   type RawExit,
   type Tree,
 } from './backend.js';
-import { AttachedTree, procStatsOf } from './universal.js';
-import { guardCgroup, killOnParentExitEnforcement, unguard, watchdogPid } from '../lifecycle/watchdog.js';
-
-// Spare cgroups are empty, but a supervisor killed with them would leave them: where the
-// killOnParentExit watchdog already runs, it removes them too. A spare that then goes to a tree
-// without killOnParentExit is unregistered again, or the watchdog would kill that tree when the
-// supervisor exits.
-const guardedSpares = new WeakMap<TaskCgroup, number>();
-taskCgroupPool.onSpare = (tc) => {
-  if (watchdogPid() === null) return;
-  const id = guardCgroup(tc.paths);
-  if (id > 0) guardedSpares.set(tc, id);
-};
-taskCgroupPool.onDrop = (tc) => {
-  const id = guardedSpares.get(tc);
-  if (id !== undefined) unguard(id);
-};
+import { AttachedTree } from './attached-tree.js';
+import { drainStdio, forgetAtExit, killAtExit, notEnforced, stdioClosed, streamFd } from './shared.js';
+import { guardCgroup, killOnParentExitEnforcement } from '../lifecycle/watchdog.js';
 
 const isLinux = process.platform === 'linux';
 const SIGKILL = 9;
-const TREE_RESOURCES: (keyof Resources)[] = ['memoryBytes', 'memorySwapBytes', 'cpu', 'cpuWeight', 'cpus', 'maxProcesses'];
-const CGROUP_CONTROLLERS = ['memory', 'cpu', 'cpuset', 'pids'];
-
-const NONE = (note: string): Enforcement => ({ enforced: false, mechanism: 'none', scope: 'none', note });
-
-/** One parent choice per cgroupParent, made on first use: it may create directories. */
-const parents = new Map<string, ParentChoice>();
-export function parentFor(cgroupParent: string | undefined): ParentChoice {
-  const key = cgroupParent ?? '';
-  let p = parents.get(key);
-  if (!p) {
-    p = chooseParent(detectCgroups(), { cgroupParent, needed: CGROUP_CONTROLLERS });
-    parents.set(key, p);
-  }
-  return p;
-}
-
-function isRoot(): boolean {
-  return typeof process.getuid === 'function' && process.getuid() === 0;
-}
 
 export class NativeBackend implements Backend {
   constructor(readonly kind: 'linux' | 'posix') {}
 
-  private get addon(): Addon {
-    const a = nativeAddon();
+  private get addon(): PosixAddon {
+    const a = posixAddon();
     if (!a) throw new SystemError('the native addon is not loaded', {});
     return a;
   }
@@ -78,7 +45,8 @@ export class NativeBackend implements Backend {
     return null; // select.ts only makes a NativeBackend where the addon has spawn()
   }
 
-  private usesCgroup(cgroupParent: string | undefined): ParentChoice | null {
+  /** The parent choice under which this backend's trees get their cgroup; null without one. */
+  private cgroupParentOf(cgroupParent: string | undefined): ParentChoice | null {
     if (this.kind !== 'linux') return null;
     const p = parentFor(cgroupParent);
     return p.ok ? p : null;
@@ -86,8 +54,8 @@ export class NativeBackend implements Backend {
 
   plan(req: PlanRequest): EnforcedMap {
     const out: EnforcedMap = {};
-    const cg = this.usesCgroup(req.cgroupParent);
-    const cgEnf = cg ? enforcementFor(detectCgroups(), cg, req.resources) : {};
+    const cg = this.cgroupParentOf(req.cgroupParent);
+    const cgEnf = cg ? enforcementFor(cg, req.resources) : {};
     const asRoot = req.identity ? req.identity.uid === 0 : req.runAs ? false : isRoot();
     for (const key of Object.keys(req.resources) as (keyof Resources)[]) {
       const rule = RLIMIT_RESOURCES[key];
@@ -102,7 +70,7 @@ export class NativeBackend implements Backend {
         out[key] = cgEnf[key];
       } else if (key === 'maxProcesses') {
         out[key] = asRoot
-          ? NONE('no pids cgroup here, and RLIMIT_NPROC does not hold for root')
+          ? notEnforced('no pids cgroup here, and RLIMIT_NPROC does not hold for root')
           : {
               enforced: true,
               mechanism: 'rlimit',
@@ -114,7 +82,7 @@ export class NativeBackend implements Backend {
           this.kind === 'linux'
             ? (parentFor(req.cgroupParent).reason ?? 'the cgroup controller is not available')
             : 'needs a cgroup (the linux backend)';
-        out[key] = NONE(why);
+        out[key] = notEnforced(why);
       }
     }
     if (req.runAs) {
@@ -193,12 +161,9 @@ export class NativeBackend implements Backend {
         if (child.owned) childFds.push(child.fd);
         parentEnds.push(parent);
       });
-      const parent = this.usesCgroup(req.cgroupParent);
+      const parent = this.cgroupParentOf(req.cgroupParent);
       if (parent) {
-        cgroup = taskCgroupPool.take(narrowChoice(parent, req.resources), req.resources);
-        if (req.killOnParentExit)
-          guardCgroup(cgroup.paths); // before its first process exists
-        else if (guardedSpares.has(cgroup)) unguard(guardedSpares.get(cgroup)!);
+        cgroup = takeTaskCgroup(parent, req.resources, req.killOnParentExit);
         // Pure v2: born into its cgroup (clone3 CLONE_INTO_CGROUP) where the kernel can. Else
         // the child joins every directory itself, before exec and before it drops privileges;
         // on a hybrid host that is also the cheaper way into the v2 tree: measured here,
@@ -229,7 +194,7 @@ export class NativeBackend implements Backend {
         resetOomScoreAdj: true,
         cgroupFd: cgroupDirFd,
         cgroupProcsFds: cgroupFds,
-      }) as { pid: number; pidfd: number };
+      });
       return new NativeTree(addon, this.kind, pid, pidfd, parentEnds, cgroup, req.killOnParentExit, parent);
     } catch (e) {
       for (const p of parentEnds) p?.destroy();
@@ -249,41 +214,21 @@ export class NativeBackend implements Backend {
   }
 }
 
-/**
- * v1 only: the hierarchies this tree needs. Each v1 hierarchy is a directory to make and remove
- * per spawn and a migration of the child into it, and a memory cgroup is by far the costliest
- * for the kernel to create, so memory, cpu and cpuset join only when a limit asks for them.
- * pids (process count), freezer (the exact tree kill) and cpuacct (CPU usage) always do, unless
- * the host is hybrid: then the v2 tree ('unified') does their work and pids joins only for
- * maxProcesses. Memory use then comes from /proc.
- */
-const V1_ALWAYS = ['pids', 'freezer', 'cpuacct'];
-export function narrowChoice(choice: ParentChoice, r: Resources): ParentChoice {
-  if (choice.version !== 1) return choice;
-  const keep = new Set(choice.paths.unified !== undefined ? ['unified'] : V1_ALWAYS);
-  if (r.maxProcesses !== undefined) keep.add('pids');
-  if (r.memoryBytes !== undefined || r.memorySwapBytes !== undefined) keep.add('memory');
-  if (r.cpu !== undefined || r.cpuWeight !== undefined) keep.add('cpu');
-  if (r.cpus !== undefined) keep.add('cpuset');
-  const paths = Object.fromEntries(Object.entries(choice.paths).filter(([c]) => keep.has(c)));
-  return { ...choice, paths, controllers: choice.controllers.filter((c) => keep.has(c)) };
-}
-
 /** Whether clone3 can place the child into a v2 cgroup (kernel 5.7+); probed once. */
 let intoCgroup: boolean | undefined;
-function cloneIntoCgroup(addon: Addon): boolean {
+function cloneIntoCgroup(addon: PosixAddon): boolean {
   intoCgroup ??= addon.probe().features?.cloneIntoCgroup === true;
   return intoCgroup;
 }
 
 /** The child's end (and our end) of one stdio entry. */
 function stdioFd(
-  addon: Addon,
+  addon: PosixAddon,
   s: StdioValue,
   i: number,
 ): { child: { fd: number; owned: boolean }; parent: Readable | Writable | null } {
   if (s === 'pipe') {
-    const [r, w] = addon.pipe() as [number, number];
+    const [r, w] = addon.pipe();
     // fd 0 (and only it) is written by us; the others are read.
     if (i === 0) return { child: { fd: r, owned: true }, parent: new net.Socket({ fd: w, readable: false, writable: true }) };
     return { child: { fd: w, owned: true }, parent: new net.Socket({ fd: r, readable: true, writable: false }) };
@@ -291,7 +236,7 @@ function stdioFd(
   if (s === 'inherit') return { child: { fd: i, owned: false }, parent: null };
   if (s === 'ignore' || s === null || s === undefined) {
     return {
-      child: { fd: addon.openDevNull(i === 0 ? fsConstants.O_RDONLY : fsConstants.O_WRONLY) as number, owned: true },
+      child: { fd: addon.openDevNull(i === 0 ? fsConstants.O_RDONLY : fsConstants.O_WRONLY), owned: true },
       parent: null,
     };
   }
@@ -302,17 +247,10 @@ function stdioFd(
   return { child: { fd, owned: false }, parent: null };
 }
 
-function streamFd(s: unknown): number | null {
-  const o = s as { fd?: unknown; _handle?: { fd?: unknown } };
-  if (typeof o.fd === 'number' && o.fd >= 0) return o.fd;
-  if (typeof o._handle?.fd === 'number' && o._handle.fd >= 0) return o._handle.fd;
-  return null;
-}
-
 /** The addon throws plain Errors carrying stage/errno/syscall; give them their class. */
 function toTypedError(e: unknown, file: string): unknown {
   if (e instanceof ConfineError) return e;
-  const err = e as { code?: string; stage?: string; errno?: string; syscall?: string; message?: string };
+  const err = e as AddonError | null;
   if (err?.code === 'ERR_CONFINE_SPAWN') {
     return new SpawnError(
       `cannot start ${file}: ${err.stage ?? 'spawn'} failed: ${err.errno ?? ''}${err.message ? ` (${err.message})` : ''}`,
@@ -328,18 +266,6 @@ function toTypedError(e: unknown, file: string): unknown {
   return e;
 }
 
-/** Kill hook for killOnParentExit when the supervisor exits normally. */
-const exitHookTrees = new Set<NativeTree>();
-let exitHookInstalled = false;
-function registerExitHook(t: NativeTree): void {
-  exitHookTrees.add(t);
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const tree of exitHookTrees) tree.killSync();
-  });
-}
-
 class NativeTree implements Tree {
   private handleText: string | null = null;
   readonly stdio: (Readable | Writable | null)[];
@@ -353,7 +279,7 @@ class NativeTree implements Tree {
   private readonly kind: 'linux' | 'posix';
 
   constructor(
-    private readonly addon: Addon,
+    private readonly addon: PosixAddon,
     kind: 'linux' | 'posix',
     readonly pid: number,
     private pidfd: number,
@@ -366,37 +292,23 @@ class NativeTree implements Tree {
     this.stdio = stdio;
     this.kind = kind;
     this.exited = new Promise((resolve) => {
-      addon.watch(
-        pid,
-        pidfd,
-        (st: { exitCode: number | null; signal: number; userMicros: number; systemMicros: number; maxRssBytes: number }) => {
-          this.gone = true;
-          // The watcher polls its own copy; ours served signals and is done now.
-          if (this.pidfd >= 0) addon.close(this.pidfd);
-          this.pidfd = -1;
-          // As child_process does: nobody reads our stdin any more, and output nobody consumed
-          // is drained so its pipe closes (and 'close' follows) instead of lingering.
-          stdio[0]?.destroy();
-          for (const s of stdio.slice(1)) {
-            const r = s as Readable | null;
-            if (r && r.readable && r.readableFlowing === null) r.resume();
-          }
-          resolve({
-            exitCode: st.signal ? null : st.exitCode,
-            signal: signalName(st.signal),
-            cpuUserMicros: st.userMicros,
-            cpuSystemMicros: st.systemMicros,
-            memoryPeakBytes: this.exitPeak(st.maxRssBytes),
-          });
-        },
-      );
+      addon.watch(pid, pidfd, (st: PosixExit) => {
+        this.gone = true;
+        // The watcher polls its own copy; ours served signals and is done now.
+        if (this.pidfd >= 0) addon.close(this.pidfd);
+        this.pidfd = -1;
+        drainStdio(stdio);
+        resolve({
+          exitCode: st.signal ? null : st.exitCode,
+          signal: signalName(st.signal),
+          cpuUserMicros: st.userMicros,
+          cpuSystemMicros: st.systemMicros,
+          memoryPeakBytes: this.exitPeak(st.maxRssBytes),
+        });
+      });
     });
-    this.closed = Promise.all(
-      stdio
-        .filter((s): s is Readable | Writable => s !== null)
-        .map((s) => new Promise<void>((r) => (s.closed ? r() : s.once('close', () => r())))),
-    ).then(() => this.exited.then(() => undefined));
-    if (killOnParentExit) registerExitHook(this);
+    this.closed = stdioClosed(stdio, this.exited);
+    if (killOnParentExit) killAtExit(this);
   }
 
   /**
@@ -443,8 +355,8 @@ class NativeTree implements Tree {
     if (!this.gone) this.addon.killGroup(this.pid, sig);
   }
 
-  /** Synchronous best effort for the exit hook. */
-  killSync(): void {
+  /** Kill the tree synchronously, best effort (the exit hook, and each round of killTree()). */
+  killNow(): void {
     if (this.cgroup) {
       try {
         this.cgroup.signalAll(SIGKILL);
@@ -471,7 +383,7 @@ class NativeTree implements Tree {
       return;
     }
     for (let i = 0; i < 5 && !this.gone; i++) {
-      this.killSync();
+      this.killNow();
       await new Promise((r) => setTimeout(r, 10));
     }
   }
@@ -496,7 +408,7 @@ class NativeTree implements Tree {
   }
 
   async update(resources: Resources): Promise<EnforcedMap> {
-    return updateTree(this.cgroup, this.parent, resources, {
+    return updateNativeTree(this.cgroup, this.parent, resources, {
       // Guarded before any process is moved: a supervisor killed meanwhile leaves nothing.
       beforeMove: this.killOnParentExit ? (paths) => guardCgroup(paths) : undefined,
       extended: () => {
@@ -510,7 +422,7 @@ class NativeTree implements Tree {
   }
 
   async release(): Promise<void> {
-    exitHookTrees.delete(this);
+    forgetAtExit(this);
     if (!this.cgroup || this.released) return;
     // Reused by the next tree of its kind when it can be (the watchdog may still list a guarded
     // one: those are removed). From then on this tree has no cgroup: it is gone.
@@ -535,39 +447,19 @@ class NativeTree implements Tree {
 }
 
 /**
- * update() of a native tree: the cgroup limits among `resources` are written to its cgroup;
- * on v1 and hybrid hosts a limit of a kind the tree started without first joins it to that
- * hierarchy under `parent` (TaskCgroup.extend; `hooks.beforeMove` sees the new paths before any
- * process moves, `hooks.extended` after). rlimits cannot
- * change after exec: those, and limits without a cgroup, come back not enforced, saying why.
+ * update() of a native tree: the cgroup limits among `resources` go to its cgroup (see
+ * updateTreeCgroup() in lib/cgroup/wiring.ts for the hooks). rlimits cannot change after exec:
+ * those, and limits without a cgroup, come back not enforced, saying why.
  */
-async function updateTree(
+async function updateNativeTree(
   cgroup: TaskCgroup | null,
   parent: ParentChoice | null,
   resources: Resources,
-  hooks: { beforeMove?: (paths: Readonly<Record<string, string>>) => void; extended?: (cg: TaskCgroup) => void } = {},
+  hooks: Parameters<typeof updateTreeCgroup>[3] = {},
 ): Promise<EnforcedMap> {
-  const out: EnforcedMap = {};
-  const cgKeys = (Object.keys(resources) as (keyof Resources)[]).filter((k) => TREE_RESOURCES.includes(k));
-  if (cgroup && cgKeys.length) {
-    const sub: Resources = {};
-    for (const k of cgKeys) (sub as Record<string, unknown>)[k] = resources[k];
-    if (parent && (await cgroup.extend(parent, sub, hooks.beforeMove)).length > 0) hooks.extended?.(cgroup);
-    cgroup.update(sub);
-    const choice = {
-      ok: true,
-      version: cgroup.version,
-      paths: {},
-      created: [],
-      note: null,
-      reason: null,
-      controllers: cgroup.controllers,
-      features: { swap: cgroup.swapAccounting },
-    } as ParentChoice;
-    Object.assign(out, enforcementFor(detectCgroups(), choice, sub));
-  }
+  const out: EnforcedMap = cgroup ? await updateTreeCgroup(cgroup, parent, resources, hooks) : {};
   for (const k of Object.keys(resources) as (keyof Resources)[]) {
-    out[k] ??= NONE(
+    out[k] ??= notEnforced(
       RLIMIT_RESOURCES[k]
         ? 'rlimits are fixed at exec: they cannot change in a running process'
         : cgroup
@@ -576,18 +468,6 @@ async function updateTree(
     );
   }
   return out;
-}
-
-/**
- * The parent choice an adopted task cgroup was made under: its directory's parent, relative to
- * its hierarchy's mount, as a cgroupParent (so update() can join it to more hierarchies there).
- */
-function parentOfAdopted(cg: TaskCgroup): ParentChoice | null {
-  const dir = cg.paths.unified ?? cg.dir;
-  const h = detectCgroups().hierarchies.find((x) => dir.startsWith(`${x.mount}/`));
-  if (!h) return null;
-  const p = parentFor(`/${path.relative(h.mount, path.dirname(dir))}`);
-  return p.ok ? p : null;
 }
 
 /** A tree of ours found again by handle: a pidfd-less view with its cgroup, if it had one. */
@@ -612,7 +492,7 @@ class AttachedNativeTree extends AttachedTree {
     return this.cgroup ? this.cgroup.stats() : super.stats();
   }
   override async update(resources: Resources): Promise<EnforcedMap> {
-    return updateTree(this.cgroup, this.cgroup ? parentOfAdopted(this.cgroup) : null, resources, {
+    return updateNativeTree(this.cgroup, this.cgroup ? parentOfAdopted(this.cgroup) : null, resources, {
       extended: (cg) => {
         // The handle names the new directories too.
         this.handle = encodeHandle({

@@ -68,7 +68,3 @@ export function backendFor(kind?: ExecutorKind): Backend {
 export function autoselectKind(): ExecutorKind {
   return backendFor().kind;
 }
-
-export function registerBackend(b: Backend): void {
-  cache.set(b.kind, b);
-}

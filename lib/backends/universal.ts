@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import { SpawnError, fromNodeError, SystemError } from '../errors.js';
 import { descendants, pidExists, processStartTime } from '../proc.js';
-import { RLIMIT_RESOURCES } from '../rlimits.js';
+import { RLIMIT_RESOURCES, TREE_RESOURCES } from '../resources.js';
 import type { EnforcedMap, Enforcement, Resources, Stats, StdioValue } from '../types.js';
 import {
   encodeHandle,
@@ -25,15 +25,12 @@ import {
   type RawExit,
   type Tree,
 } from './backend.js';
+import { AttachedTree, notUpdatable, pidTreeStats } from './attached-tree.js';
+import { forgetAtExit, killAtExit, notEnforced, sigkillEach } from './shared.js';
 import { killOnParentExitEnforcement } from '../lifecycle/watchdog.js';
 
 const isWindows = process.platform === 'win32';
 const isLinux = process.platform === 'linux';
-const CLK_TCK = 100; // USER_HZ: 100 on every Linux architecture Node supports.
-
-const NOT_ENFORCED = (note: string): Enforcement => ({ enforced: false, mechanism: 'none', scope: 'none', note });
-
-const TREE_RESOURCES: (keyof Resources)[] = ['memoryBytes', 'memorySwapBytes', 'cpu', 'cpuWeight', 'cpus', 'maxProcesses'];
 
 /** How the pure-JS backend stops a tree, for `enforced.treeStop` and capabilities(). */
 function treeStopEnforcement(): Enforcement {
@@ -68,14 +65,14 @@ export class UniversalBackend implements Backend {
     for (const key of Object.keys(req.resources) as (keyof Resources)[]) {
       const rule = RLIMIT_RESOURCES[key];
       if (TREE_RESOURCES.includes(key)) {
-        out[key] = NOT_ENFORCED(
+        out[key] = notEnforced(
           key === 'maxProcesses'
             ? 'needs a cgroup (linux backend) or RLIMIT_NPROC (native backends); the pure-JS backend has neither'
             : 'needs a cgroup or a Job Object (the linux or windows backend)',
         );
       } else if (rule && !isWindows) {
         out[key] = req.customArgv0
-          ? NOT_ENFORCED('set through /bin/sh ulimit, which cannot keep a custom argv0')
+          ? notEnforced('set through /bin/sh ulimit, which cannot keep a custom argv0')
           : {
               enforced: true,
               mechanism: 'ulimit',
@@ -83,12 +80,12 @@ export class UniversalBackend implements Backend {
               note: `/bin/sh ulimit ${rule.ulimitFlag} before exec, soft and hard${rule.ulimitUnit > 1 ? `, rounded down to ${rule.ulimitUnit}-byte units` : ''}`,
             };
       } else {
-        out[key] = NOT_ENFORCED(isWindows ? 'Windows needs the native Job Object backend' : 'no mechanism');
+        out[key] = notEnforced(isWindows ? 'Windows needs the native Job Object backend' : 'no mechanism');
       }
     }
     if (req.runAs) {
       out.runAs = isWindows
-        ? NOT_ENFORCED('child_process cannot change the user on Windows')
+        ? notEnforced('child_process cannot change the user on Windows')
         : { enforced: true, mechanism: 'uid', scope: 'process', note: 'setgid/setuid by child_process (libuv)' };
       const id = req.identity;
       const onlyPrimary = id ? id.groups.every((g) => g === id.gid) : true;
@@ -234,73 +231,6 @@ function readAll(stream: Readable): Promise<string> {
   });
 }
 
-/** Killing the trees of the exit hook: only those asked for with killOnParentExit. */
-const exitHookTrees = new Set<{ killNow(): void }>();
-let exitHookInstalled = false;
-function registerExitHook(tree: { killNow(): void }): void {
-  exitHookTrees.add(tree);
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const t of exitHookTrees) t.killNow();
-    });
-  }
-}
-
-/** Linux: usage of a set of processes from /proc. */
-export function procStatsOf(pids: number[]): Stats {
-  let rss = 0;
-  let peak = 0;
-  let utime = 0;
-  let stime = 0;
-  let n = 0;
-  for (const pid of pids) {
-    try {
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (f[0] === 'Z') continue;
-      utime += Number(f[11]);
-      stime += Number(f[12]);
-      const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0) * 1024;
-      rss += kb('VmRSS');
-      peak = Math.max(peak, kb('VmHWM'));
-      n++;
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  return {
-    memoryBytes: rss,
-    memoryPeakBytes: peak,
-    cpuUserMicros: (utime * 1e6) / CLK_TCK,
-    cpuSystemMicros: (stime * 1e6) / CLK_TCK,
-    processes: n,
-  };
-}
-
-const NULL_STATS: Stats = {
-  memoryBytes: null,
-  memoryPeakBytes: null,
-  cpuUserMicros: null,
-  cpuSystemMicros: null,
-  processes: null,
-};
-
-/** Usage of a tree without a cgroup: the leader and the descendants /proc still links to it. */
-function treeStats(pid: number, gone: boolean): Stats {
-  if (!isLinux || gone) return { ...NULL_STATS, processes: gone ? 0 : null };
-  return procStatsOf([pid, ...descendants(pid)]);
-}
-
-/** The pure-JS backend has no mechanism that could change a running tree's limits. */
-function notUpdatable(resources: Resources): EnforcedMap {
-  const out: EnforcedMap = {};
-  for (const k of Object.keys(resources) as (keyof Resources)[])
-    out[k] = NOT_ENFORCED('the pure-JS backend cannot change limits of a running tree');
-  return out;
-}
-
 /** A tree whose leader is our own ChildProcess. */
 class UniversalTree implements Tree {
   readonly pid: number;
@@ -327,7 +257,7 @@ class UniversalTree implements Tree {
     this.closed = new Promise((resolve) => child.once('close', () => resolve()));
     // Errors after spawn (a failed kill) are reported by the calls that cause them.
     child.on('error', () => {});
-    if (killOnParentExit) registerExitHook(this);
+    if (killOnParentExit) killAtExit(this);
   }
 
   signal(sig: number): boolean {
@@ -366,13 +296,7 @@ class UniversalTree implements Tree {
     } catch {
       /* group empty */
     }
-    for (const p of kids) {
-      try {
-        process.kill(p, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
+    sigkillEach(kids);
   }
 
   async killTree(): Promise<void> {
@@ -389,7 +313,7 @@ class UniversalTree implements Tree {
   }
 
   async stats(): Promise<Stats> {
-    return treeStats(this.pid, this.gone);
+    return pidTreeStats(this.pid, this.gone);
   }
 
   async update(resources: Resources): Promise<EnforcedMap> {
@@ -401,114 +325,6 @@ class UniversalTree implements Tree {
   }
 
   async release(): Promise<void> {
-    exitHookTrees.delete(this);
-  }
-}
-
-/**
- * A process that is not our child: attached by openPid(). Its exit is seen by polling (the
- * pure-JS backend has no pidfd), its identity re-checked by start time before every signal.
- */
-export class AttachedTree implements Tree {
-  readonly pid: number;
-  readonly stdio: (Readable | Writable | null)[] = [null, null, null];
-  /** Re-encoded by a subclass when what it names grows (AttachedNativeTree after update()). */
-  handle: string;
-  readonly exited: Promise<RawExit>;
-  readonly closed: Promise<void>;
-  private gone = false;
-  private timer: NodeJS.Timeout | null = null;
-
-  constructor(private readonly data: HandleData) {
-    this.pid = data.pid;
-    this.handle = encodeHandle(data);
-    this.exited = new Promise((resolve) => {
-      const check = () => {
-        if (!this.alive()) {
-          this.gone = true;
-          resolve({ exitCode: null, signal: null, cpuUserMicros: null, cpuSystemMicros: null, memoryPeakBytes: null });
-          return;
-        }
-        this.timer = setTimeout(check, 100);
-      };
-      check();
-    });
-    this.closed = this.exited.then(() => undefined);
-  }
-
-  /** The pid still names the process we attached to. */
-  private alive(): boolean {
-    if (!pidExists(this.pid)) return false;
-    const st = processStartTime(this.pid);
-    if (this.data.startTime !== null && st !== this.data.startTime) return false;
-    // A zombie that is not our child: it has exited; its parent will reap it.
-    try {
-      if (isLinux && readFileSync(`/proc/${this.pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z')) return false;
-    } catch {
-      return false;
-    }
-    return true;
-  }
-
-  signal(sig: number): boolean {
-    if (this.gone || !this.alive()) return false;
-    try {
-      process.kill(this.pid, sig);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  private isGroupLeader(): boolean {
-    if (!isLinux) return false;
-    try {
-      const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === this.pid;
-    } catch {
-      return false;
-    }
-  }
-
-  signalTree(sig: number): void {
-    if (this.gone || !this.alive()) return;
-    if (this.isGroupLeader()) {
-      try {
-        process.kill(-this.pid, sig);
-        return;
-      } catch {
-        /* fall through to the leader */
-      }
-    }
-    this.signal(sig);
-  }
-
-  async killTree(): Promise<void> {
-    if (this.gone || !this.alive()) return;
-    const kids = descendants(this.pid);
-    this.signalTree(9);
-    for (const p of kids) {
-      try {
-        process.kill(p, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-  }
-
-  async stats(): Promise<Stats> {
-    return treeStats(this.pid, this.gone);
-  }
-
-  async update(resources: Resources): Promise<EnforcedMap> {
-    return notUpdatable(resources);
-  }
-
-  oomKilled(): boolean {
-    return false;
-  }
-
-  async release(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
+    forgetAtExit(this);
   }
 }

@@ -20,7 +20,17 @@ import {
   StaleHandleError,
   SystemError,
 } from '../errors.js';
-import { nativeAddon, type Addon } from '../loader.js';
+import type {
+  AddonError,
+  WinExit,
+  WinJobEvent,
+  WinLimitErrors,
+  WinLimits,
+  WinSpawnResult,
+  WinStdio,
+  WindowsAddon,
+} from '../addon.js';
+import { windowsAddon } from '../loader.js';
 import type { EnforcedMap, Enforcement, Resources, Stats, StdioValue } from '../types.js';
 import {
   encodeHandle,
@@ -31,12 +41,11 @@ import {
   type RawExit,
   type Tree,
 } from './backend.js';
+import { drainStdio, notEnforced, stdioClosed, streamFd } from './shared.js';
 
 const SIGKILL = 9;
 /** Exit code of a tree ended by forceStop (TerminateJobObject), as taskkill /F and libuv's kill give. */
 const TERMINATED_EXIT_CODE = 1;
-
-const NONE = (note: string): Enforcement => ({ enforced: false, mechanism: 'none', scope: 'none', note });
 
 /** The public resources a Job Object holds, and how. */
 const JOB_RESOURCES: Partial<Record<keyof Resources, { scope: 'tree' | 'process'; note: string }>> = {
@@ -71,9 +80,9 @@ interface Probe {
 }
 
 let probed: Probe | null = null;
-function probe(addon: Addon): Probe {
+function probe(addon: WindowsAddon): Probe {
   if (!probed) {
-    const f = (addon.probe().features ?? {}) as Record<string, unknown>;
+    const f = addon.probe().features ?? {};
     probed = {
       wine: typeof f.wine === 'string' ? f.wine : null,
       cpuRateControl: f.cpuRateControl === true,
@@ -112,8 +121,8 @@ function jobEnforcement(key: keyof Resources, p: Probe, resources: Resources): E
 }
 
 /** The addon's `limits` for the job-held resources of a request. */
-function jobLimits(resources: Resources): Record<string, number | boolean | null> {
-  const out: Record<string, number | boolean | null> = {};
+function jobLimits(resources: Resources): WinLimits {
+  const out: Record<string, number> = {};
   for (const key of Object.keys(JOB_RESOURCES) as (keyof Resources)[]) {
     const v = resources[key];
     if (typeof v === 'number') out[key] = v;
@@ -148,13 +157,6 @@ function batchCommand(file: string, args: string[]): { file: string; argv: strin
   return { file: cmd, argv: ['cmd.exe', '/d', '/v:off', '/s', '/c', `"${line}"`] };
 }
 
-function streamFd(s: unknown): number | null {
-  const o = s as { fd?: unknown; _handle?: { fd?: unknown } };
-  if (typeof o.fd === 'number' && o.fd >= 0) return o.fd;
-  if (typeof o._handle?.fd === 'number' && o._handle.fd >= 0) return o._handle.fd;
-  return null;
-}
-
 /** One named-pipe server for a 'pipe' slot: the addon connects the child's end during spawn. */
 interface PipeSlot {
   path: string;
@@ -184,14 +186,7 @@ async function pipeSlot(): Promise<PipeSlot> {
 /** The addon's errors carry stage/syscall/errno (Win32) and posixErrno: give them their class. */
 function toTypedError(e: unknown, file: string): unknown {
   if (e instanceof ConfineError) return e;
-  const err = e as {
-    code?: string;
-    stage?: string | null;
-    errno?: string | null;
-    posixErrno?: string | null;
-    syscall?: string | null;
-    message?: string;
-  };
+  const err = e as AddonError | null;
   if (err?.code !== 'ERR_CONFINE_SPAWN' && err?.code !== 'ERR_CONFINE_SYSTEM') return e;
   const stage = err.stage ?? 'spawn';
   const errno = err.posixErrno ?? err.errno ?? null;
@@ -219,8 +214,8 @@ function warn(message: string): void {
 export class WindowsBackend implements Backend {
   readonly kind = 'windows' as const;
 
-  private get addon(): Addon {
-    const a = nativeAddon();
+  private get addon(): WindowsAddon {
+    const a = windowsAddon();
     if (!a) throw new SystemError('the native addon is not loaded', {});
     return a;
   }
@@ -235,12 +230,12 @@ export class WindowsBackend implements Backend {
     for (const key of Object.keys(req.resources) as (keyof Resources)[]) {
       if (req.resources[key] === undefined) continue;
       if (JOB_RESOURCES[key]) out[key] = jobEnforcement(key, p, req.resources);
-      else out[key] = NONE(NOT_ON_WINDOWS[key] ?? 'no Windows mechanism');
+      else out[key] = notEnforced(NOT_ON_WINDOWS[key] ?? 'no Windows mechanism');
     }
     if (req.runAs && req.restricted) {
       out.runAs =
         p.wine !== null
-          ? NONE(
+          ? notEnforced(
               'restricted token: created and used, but Wine does not apply it (the child keeps the full token); enforced on real Windows',
             )
           : {
@@ -250,7 +245,7 @@ export class WindowsBackend implements Backend {
               note: 'CreateRestrictedToken: Administrators and other privileged groups deny-only, privileges removed; children inherit it',
             };
     } else if (req.runAs) {
-      out.runAs = NONE(
+      out.runAs = notEnforced(
         "running as another user by name or uid needs a password or a service on Windows; not supported: use runAs({ restricted: true }) for a restricted token of the supervisor's own user",
       );
     }
@@ -280,8 +275,8 @@ export class WindowsBackend implements Backend {
   async launch(req: LaunchRequest): Promise<Tree> {
     const addon = this.addon;
     const slots: (PipeSlot | null)[] = [];
-    const stdio: unknown[] = [];
-    let started: SpawnResult | null = null;
+    const stdio: WinStdio[] = [];
+    let started: WinSpawnResult | null = null;
     try {
       req.stdio.forEach((s, i) => {
         if (i > 2 && s !== 'ignore' && s !== null && s !== undefined) {
@@ -320,7 +315,7 @@ export class WindowsBackend implements Backend {
         ...(req.restricted ? { restrictedToken: { integrity: req.restricted.integrity } } : {}),
         strictLimits: false, // strict is the Executor's, from plan(); a limit the job refuses is warned about below
         windowsHide: true,
-      }) as SpawnResult;
+      });
       const parentEnds: (Readable | Writable | null)[] = [];
       for (const slot of slots) parentEnds.push(slot ? await slot.socket : null);
       // A limit the plan expected to hold but the job refused is never silent.
@@ -365,11 +360,11 @@ export class WindowsBackend implements Backend {
         'openPid on Windows needs executor.handle: a bare pid names no Job Object, so its identity cannot be proved',
       );
     }
-    let r: { job: number; pid: number; jobName: string; alive: boolean; startTimeMicros: number };
+    let r: ReturnType<WindowsAddon['openJob']> & { pid: number; startTimeMicros: number };
     try {
       r = addon.openJob(name, data.pid);
     } catch (e) {
-      const err = e as { stage?: string; errno?: string; syscall?: string; message?: string };
+      const err = e as AddonError;
       throw new StaleHandleError(
         err.stage === 'identity'
           ? `openPid: pid ${data.pid} is not in the handle's job (it exited and the pid was reused)`
@@ -387,26 +382,6 @@ export class WindowsBackend implements Backend {
   }
 }
 
-interface SpawnResult {
-  job: number;
-  pid: number;
-  jobName: string;
-  startTimeMicros: number;
-  limitErrors?: Record<string, { errno?: string; message?: string }>;
-}
-
-interface ExitInfo {
-  exitCode: number;
-  oomKilled: boolean;
-  cpuTimeExceeded: boolean;
-  terminated: boolean;
-  userMicros: number;
-  systemMicros: number;
-  memoryPeakBytes: number;
-  processMemoryPeakBytes: number;
-  processes: number;
-}
-
 class WindowsTree implements Tree {
   readonly handle: string;
   readonly stdio: (Readable | Writable | null)[];
@@ -420,7 +395,7 @@ class WindowsTree implements Tree {
   private cpu: { user: number; system: number } | null = null;
 
   constructor(
-    private readonly addon: Addon,
+    private readonly addon: WindowsAddon,
     private readonly job: number,
     readonly pid: number,
     jobName: string,
@@ -432,18 +407,12 @@ class WindowsTree implements Tree {
     this.exited = new Promise((resolve) => {
       addon.watch(
         job,
-        (info: ExitInfo) => {
+        (info: WinExit) => {
           this.gone = true;
           this.oom = info.oomKilled === true;
           this.peak = info.memoryPeakBytes || info.processMemoryPeakBytes || this.peak;
           this.cpu = { user: info.userMicros, system: info.systemMicros };
-          // As child_process does: nobody reads our stdin any more, and output nobody consumed
-          // is drained so its pipe closes (and 'close' follows) instead of lingering.
-          stdio[0]?.destroy();
-          for (const s of stdio.slice(1)) {
-            const r = s as Readable | null;
-            if (r && r.readable && r.readableFlowing === null) r.resume();
-          }
+          drainStdio(stdio);
           resolve({
             exitCode: info.exitCode,
             signal: null,
@@ -452,17 +421,13 @@ class WindowsTree implements Tree {
             memoryPeakBytes: this.peak || null,
           });
         },
-        (ev: { type: string }) => {
+        (ev: WinJobEvent) => {
           // Not guaranteed by Windows; only a hint to close a job whose stragglers are gone.
           if (ev.type === 'activeProcessZero' && this.releaseWanted) setImmediate(() => void this.release());
         },
       );
     });
-    this.closed = Promise.all(
-      stdio
-        .filter((s): s is Readable | Writable => s !== null)
-        .map((s) => new Promise<void>((r) => (s.closed ? r() : s.once('close', () => r())))),
-    ).then(() => this.exited.then(() => undefined));
+    this.closed = stdioClosed(stdio, this.exited);
   }
 
   /** Node's ChildProcess.kill on Windows: any signal but 0 is TerminateProcess of the leader. */
@@ -485,12 +450,12 @@ class WindowsTree implements Tree {
     }
     // Graceful where Windows has a way: CTRL_BREAK to the child's process group (console
     // programs; Node sees SIGBREAK), else WM_CLOSE to the tree's windows.
-    const brk = this.addon.ctrlBreak(this.job) as { delivered: boolean; reason: string | null };
+    const brk = this.addon.ctrlBreak(this.job);
     if (brk.delivered) return;
     // Not under Wine: its EnumWindows starts Wine's desktop process, and a process exiting while
     // that desktop starts can hang in Wine's exit (measured: ~1 run in 5 of the executor tests).
     const wine = probe(this.addon).wine;
-    const cw = wine === null ? (this.addon.closeWindows(this.job) as { windows: number; processes: number }) : null;
+    const cw = wine === null ? this.addon.closeWindows(this.job) : null;
     if (cw && cw.windows > 0) return;
     process.emitWarning(
       `signal ${sig} could not be delivered to the windows tree ${this.pid}: CTRL_BREAK not delivered (${brk.reason ?? 'unknown'}) and ${cw ? 'it has no top-level window to close' : `WM_CLOSE is not tried under Wine ${wine}`}; it ends only when it exits or at forceStop (shutdown does that after graceMs)`,
@@ -502,7 +467,7 @@ class WindowsTree implements Tree {
     try {
       this.addon.terminate(this.job, TERMINATED_EXIT_CODE);
     } catch (e) {
-      const err = e as { errno?: string; syscall?: string };
+      const err = e as AddonError;
       // Terminating a job whose processes all exited is not a failure.
       if (!this.gone)
         throw new SystemError(`cannot terminate the job of ${this.pid}`, {
@@ -516,7 +481,7 @@ class WindowsTree implements Tree {
   private processCount(): number {
     if (this.jobClosed) return 0;
     try {
-      return (this.addon.stats(this.job) as { processes: number }).processes;
+      return this.addon.stats(this.job).processes;
     } catch {
       return 0;
     }
@@ -540,14 +505,7 @@ class WindowsTree implements Tree {
         processes: 0,
       };
     }
-    const s = this.addon.stats(this.job) as {
-      memoryBytes: number;
-      memoryPeakBytes: number;
-      processMemoryPeakBytes: number;
-      userMicros: number;
-      systemMicros: number;
-      processes: number;
-    };
+    const s = this.addon.stats(this.job);
     const peak = Math.max(s.memoryPeakBytes || 0, s.processMemoryPeakBytes || 0, this.peak ?? 0, s.memoryBytes || 0);
     this.peak = peak || null;
     return {
@@ -562,19 +520,19 @@ class WindowsTree implements Tree {
   async update(resources: Resources): Promise<EnforcedMap> {
     const out: EnforcedMap = {};
     const limits = jobLimits(resources);
-    let errors: Record<string, { errno?: string; message?: string }> = {};
+    let errors: WinLimitErrors = {};
     if (Object.keys(limits).length) {
       if (this.jobClosed) {
-        for (const k of Object.keys(limits)) out[k as keyof Resources] = NONE('the job is closed: the tree has exited');
+        for (const k of Object.keys(limits)) out[k as keyof Resources] = notEnforced('the job is closed: the tree has exited');
       } else {
-        errors = (this.addon.updateLimits(this.job, limits) as { limitErrors?: typeof errors }).limitErrors ?? {};
+        errors = this.addon.updateLimits(this.job, limits).limitErrors ?? {};
       }
     }
     const p = probe(this.addon);
     for (const key of Object.keys(resources) as (keyof Resources)[]) {
       if (out[key]) continue;
       if (!JOB_RESOURCES[key]) {
-        out[key] = NONE(NOT_ON_WINDOWS[key] ?? 'no Windows mechanism');
+        out[key] = notEnforced(NOT_ON_WINDOWS[key] ?? 'no Windows mechanism');
         continue;
       }
       const err = errors[key];

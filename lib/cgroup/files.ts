@@ -1,9 +1,10 @@
-// Small synchronous helpers for cgroup files. cgroup files are tiny and in memory; the sync
-// calls take microseconds and the creation path must finish before the clone anyway.
+// Small synchronous helpers for cgroup files and directories. cgroup files are tiny and in
+// memory; the sync calls take microseconds and the creation path must finish before the clone
+// anyway.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SystemError } from '../errors';
+import { SystemError } from '../errors.js';
 
 export function errCode(e: unknown): string | null {
   const c = (e as NodeJS.ErrnoException | null)?.code;
@@ -94,4 +95,31 @@ export function readPids(dir: string): number[] {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** mkdir a task cgroup directory that must be new (a unique name: taskCgroupName()). */
+export function mkdirNew(dir: string): void {
+  try {
+    fs.mkdirSync(dir);
+  } catch (e) {
+    if (errCode(e) === 'EEXIST')
+      throw new SystemError(`cgroup ${dir} already exists (names must be unique: use taskCgroupName())`, {
+        syscall: 'mkdir',
+        errno: 'EEXIST',
+        path: dir,
+        stage: 'cgroup',
+      });
+    throw sysError(`cannot create cgroup ${dir}`, e, dir);
+  }
+}
+
+/** A v1 task directory under `parent`; a cpuset one gets the parent's cpus and mems (empty, no task could join). */
+export function mkdirV1(parent: string, dir: string): void {
+  mkdirNew(dir);
+  if (exists(path.join(dir, 'cpuset.mems'))) {
+    for (const f of ['cpuset.mems', 'cpuset.cpus']) {
+      const v = (readOpt(path.join(parent, f)) ?? '').trim();
+      if (v) writeFile(path.join(dir, f), v);
+    }
+  }
 }

@@ -1,15 +1,15 @@
 // The cgroup module of the linux backend: detect the hierarchy, choose a parent, and run one
 // task cgroup per confined tree. See docs/cgroups.md.
 
-export { detectCgroups, parseCgroupLayout } from './hierarchy';
-export type { CgroupLayout, ControllerInfo, HierarchyInfo } from './hierarchy';
-export { chooseParent, releaseParent, enforcementFor, controllersFor } from './parent';
-export type { ParentChoice } from './parent';
-export { TaskCgroup } from './task-cgroup';
-export type { KillOptions } from './task-cgroup';
-export { TaskCgroupPool, taskCgroupPool } from './pool';
-export { taskCgroupName, parseTaskCgroupName, processStartTicks, supervisorAlive } from './names';
-export type { ParsedTaskName } from './names';
-export { listOrphans, listTaskCgroups, removeEmptyOrphans } from './orphans';
-export type { OrphanCgroup } from './orphans';
-export { weightToShares, validateCgroupResources, CPU_PERIOD_US } from './limits';
+export { detectCgroups, parseCgroupLayout } from './hierarchy.js';
+export type { CgroupLayout, ControllerInfo, HierarchyInfo } from './hierarchy.js';
+export { chooseParent, releaseParent, enforcementFor, controllersFor } from './parent.js';
+export type { CgroupCapacity, ParentChoice } from './parent.js';
+export { TaskCgroup } from './task-cgroup.js';
+export type { KillOptions } from './task-cgroup.js';
+export { TaskCgroupPool, taskCgroupPool } from './pool.js';
+export { taskCgroupName, parseTaskCgroupName, processStartTicks, supervisorAlive } from './names.js';
+export type { ParsedTaskName } from './names.js';
+export { listOrphans, listTaskCgroups, removeEmptyOrphans } from './orphan-scan.js';
+export type { OrphanCgroup } from './orphan-scan.js';
+export { weightToShares, validateCgroupResources, CPU_PERIOD_US } from './limits.js';

@@ -12,9 +12,9 @@
 // swap, so that "hard" holds: past memoryBytes the tree is OOM-killed instead of swapping.
 
 import * as path from 'node:path';
-import type { Resources } from '../types';
-import { ConfineArgumentError } from '../errors';
-import { errCode, readNumber, readOpt, writeFile } from './files';
+import type { Resources } from '../types.js';
+import { ConfineArgumentError } from '../errors.js';
+import { errCode, readNumber, readOpt, writeFile } from './files.js';
 
 export const CPU_PERIOD_US = 100000;
 /** The kernel refuses a cfs quota below 1 ms. */

@@ -38,9 +38,10 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Enforcement, Resources } from '../types';
-import type { CgroupLayout } from './hierarchy';
-import { errCode, exists, readOpt, readPids, writeFile } from './files';
+import { isRoot } from '../proc.js';
+import type { Enforcement, Resources } from '../types.js';
+import type { CgroupLayout } from './hierarchy.js';
+import { errCode, exists, readOpt, readPids, writeFile } from './files.js';
 
 export interface ParentChoice {
   ok: boolean;
@@ -80,14 +81,13 @@ export function controllersFor(r: Resources): string[] {
   return [...s];
 }
 
-/** Controllers used for stats even when no limit needs them. */
-const V2_ALWAYS = ['memory', 'pids'];
-/** v1: memory/cpuacct/pids for stats, freezer for the tree kill. */
-const V1_ALWAYS = ['memory', 'cpuacct', 'pids', 'freezer'];
-
-function isRoot(): boolean {
-  return typeof process.geteuid === 'function' && process.geteuid() === 0;
-}
+/** v2: controllers the parent enables even when no limit needs them (for stats). */
+const V2_CONTROLLERS_OF_EVERY_PARENT = ['memory', 'pids'];
+/**
+ * v1: hierarchies the parent is made in even when no limit needs them: memory, cpuacct and pids
+ * for stats, freezer for the tree kill. (Which of them each tree joins: lib/cgroup/wiring.ts.)
+ */
+const V1_HIERARCHIES_OF_EVERY_PARENT = ['memory', 'cpuacct', 'pids', 'freezer'];
 
 function fail(reason: string): ParentChoice {
   return { ok: false, version: null, paths: {}, created: [], note: null, reason, controllers: [], features: { swap: false } };
@@ -207,7 +207,7 @@ function prepareV2(mount: string, rel: string, wanted: string[]): V2Attempt {
 function chooseV2(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
   const uni = layout.unified!;
   const rootCtrls = layout.hierarchies.find((h) => h.version === 2)?.controllers ?? [];
-  const wanted = [...new Set([...opts.needed, ...V2_ALWAYS])].filter((c) => rootCtrls.includes(c));
+  const wanted = [...new Set([...opts.needed, ...V2_CONTROLLERS_OF_EVERY_PARENT])].filter((c) => rootCtrls.includes(c));
   const missingAtRoot = opts.needed.filter((c) => !rootCtrls.includes(c));
   type Cand = { rel: string; why: string };
   const cands: Cand[] = [];
@@ -323,7 +323,7 @@ function prepareV1(mount: string, rel: string, cpuset: boolean): { dir: string; 
 
 function chooseV1(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
   const v1 = layout.hierarchies.filter((h) => h.version === 1);
-  const wanted = [...new Set([...opts.needed, ...V1_ALWAYS])];
+  const wanted = [...new Set([...opts.needed, ...V1_HIERARCHIES_OF_EVERY_PARENT])];
   const paths: Record<string, string> = {};
   const created: string[] = [];
   const problems: string[] = [];
@@ -424,7 +424,7 @@ function chooseV1(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
 export function chooseParent(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
   if (layout.mode === 'none') return fail(layout.reason ?? 'no cgroup hierarchy');
   const v1Useful = layout.hierarchies.some(
-    (h) => h.version === 1 && h.controllers.some((c) => opts.needed.includes(c) || V1_ALWAYS.includes(c)),
+    (h) => h.version === 1 && h.controllers.some((c) => opts.needed.includes(c) || V1_HIERARCHIES_OF_EVERY_PARENT.includes(c)),
   );
   if (layout.mode === 'v1' || (layout.mode === 'hybrid' && v1Useful)) return chooseV1(layout, opts);
   if (!layout.unified) return fail('no cgroup v2 hierarchy and no useful v1 hierarchy');
@@ -446,15 +446,18 @@ export function releaseParent(choice: ParentChoice): string[] {
 }
 
 /**
- * How the given resources would be enforced by task cgroups under `choice`: only the cgroup
- * resources (memoryBytes, memorySwapBytes, cpu, cpuWeight, cpus, maxProcesses) the hierarchy
- * can enforce appear; the others are for the caller (rlimits) to report.
+ * What enforcementFor() looks at: of a parent choice, or of a running task cgroup (its version,
+ * controllers and swap accounting).
  */
-export function enforcementFor(
-  _layout: CgroupLayout,
-  choice: ParentChoice,
-  resources: Resources,
-): Partial<Record<keyof Resources, Enforcement>> {
+export type CgroupCapacity = Pick<ParentChoice, 'ok' | 'version' | 'controllers' | 'features'>;
+
+/**
+ * How the given resources would be enforced by task cgroups under `choice` (or by one task
+ * cgroup): only the cgroup resources (memoryBytes, memorySwapBytes, cpu, cpuWeight, cpus,
+ * maxProcesses) the hierarchy can enforce appear; the others are for the caller (rlimits) to
+ * report.
+ */
+export function enforcementFor(choice: CgroupCapacity, resources: Resources): Partial<Record<keyof Resources, Enforcement>> {
   const out: Partial<Record<keyof Resources, Enforcement>> = {};
   if (!choice.ok || choice.version === null) return out;
   const v = choice.version;

@@ -17,13 +17,11 @@
 // pool off (depth 0).
 
 import * as fs from 'node:fs';
-import type { Resources } from '../types';
-import type { ParentChoice } from './parent';
-import { TaskCgroup } from './task-cgroup';
-import { taskCgroupName } from './names';
-
-/** Limits of a task cgroup: the keys TaskCgroup.create() writes. */
-const CGROUP_KEYS = ['memoryBytes', 'memorySwapBytes', 'cpu', 'cpuWeight', 'cpus', 'maxProcesses'] as const;
+import { TREE_RESOURCES } from '../resources.js';
+import type { Resources } from '../types.js';
+import type { ParentChoice } from './parent.js';
+import { TaskCgroup } from './task-cgroup.js';
+import { taskCgroupName } from './names.js';
 /** Spares kept per kind (parent and limits). */
 const DEPTH = 2;
 /** A kind not taken for this long loses its spares. */
@@ -200,7 +198,8 @@ export class TaskCgroupPool {
 
 function cgroupLimits(r: Resources): Resources {
   const out: Record<string, unknown> = {};
-  for (const k of CGROUP_KEYS) if (r[k] !== undefined) out[k] = r[k];
+  // The keys TaskCgroup.create() writes.
+  for (const k of TREE_RESOURCES) if (r[k] !== undefined) out[k] = r[k];
   return out as Resources;
 }
 

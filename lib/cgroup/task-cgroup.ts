@@ -1,6 +1,7 @@
 // One cgroup per confined tree: created with its limits before the child exists, the child
 // born into it (v2: clone3 CLONE_INTO_CGROUP with openDirFd(); v1: the child writes "0" to the
-// fds from openProcsFds()), then stats, limit updates, OOM detection, tree kill and removal.
+// fds from openProcsFds()), then stats, limit updates (joining more v1 hierarchies: extend.ts),
+// OOM detection, tree kill and removal.
 //
 // `version` is the hierarchy of the limits. A v1 task cgroup on a hybrid host also has a v2
 // directory (paths.unified, no controllers): the child joins it before exec like the v1 ones,
@@ -8,15 +9,25 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Resources, Stats } from '../types';
-import { ConfineArgumentError, SystemError } from '../errors';
-import { controllersFor, type ParentChoice } from './parent';
-import { parseCgroupLayout, type CgroupLayout } from './hierarchy';
-import { errCode, exists, parseKeyed, readNumber, readOpt, readPids, sleep, sysError, writeFile } from './files';
-import { validateCgroupResources, writeV1, writeV2 } from './limits';
-
-/** v1 cpuacct.stat counts in USER_HZ, which is 100 on every Linux architecture's ABI. */
-const USER_HZ = 100;
+import { USER_HZ } from '../proc.js';
+import type { Resources, Stats } from '../types.js';
+import { ConfineArgumentError, SystemError } from '../errors.js';
+import type { ParentChoice } from './parent.js';
+import { hierarchiesToJoin, joinHierarchies } from './extend.js';
+import {
+  errCode,
+  exists,
+  mkdirNew,
+  mkdirV1,
+  parseKeyed,
+  readNumber,
+  readOpt,
+  readPids,
+  sleep,
+  sysError,
+  writeFile,
+} from './files.js';
+import { validateCgroupResources, writeV1, writeV2 } from './limits.js';
 
 const NAME_OK = /^[A-Za-z0-9_.@:+-]+$/;
 
@@ -63,7 +74,7 @@ export class TaskCgroup {
   }
 
   /** The v2 directory that tracks the tree (pure v2, or hybrid), if any. */
-  private get tree(): string | undefined {
+  private get unifiedDir(): string | undefined {
     return this.paths.unified;
   }
 
@@ -148,7 +159,7 @@ export class TaskCgroup {
 
   /** The v2 directory (pure v2 or hybrid) as an fd for clone3 CLONE_INTO_CGROUP. The caller closes it. */
   openDirFd(): number {
-    const d = this.tree;
+    const d = this.unifiedDir;
     if (d === undefined)
       throw new SystemError('openDirFd() needs a v2 directory (use openProcsFds() on v1)', { stage: 'cgroup' });
     try {
@@ -166,7 +177,7 @@ export class TaskCgroup {
    */
   openProcsFds(which: 'all' | 'v1' = 'all'): number[] {
     const fds: number[] = [];
-    const dirs = uniqueDirs(this.paths).filter((d) => which === 'all' || d !== this.tree);
+    const dirs = uniqueDirs(this.paths).filter((d) => which === 'all' || d !== this.unifiedDir);
     try {
       for (const d of dirs) fds.push(fs.openSync(path.join(d, 'cgroup.procs'), fs.constants.O_WRONLY));
     } catch (e) {
@@ -178,7 +189,7 @@ export class TaskCgroup {
 
   /** Every process in the cgroup (the v2 tree when there is one, else the union over the v1 hierarchies). */
   pids(): number[] {
-    if (this.tree !== undefined) return readPids(this.tree);
+    if (this.unifiedDir !== undefined) return readPids(this.unifiedDir);
     const dirs = uniqueDirs(this.paths);
     if (dirs.length === 1) return readPids(dirs[0]!);
     const s = new Set<number>();
@@ -188,8 +199,8 @@ export class TaskCgroup {
 
   /** true while any process is in the cgroup (v2: cgroup.events populated). */
   populated(): boolean {
-    if (this.tree !== undefined) {
-      const ev = parseKeyed(readOpt(path.join(this.tree, 'cgroup.events')));
+    if (this.unifiedDir !== undefined) {
+      const ev = parseKeyed(readOpt(path.join(this.unifiedDir, 'cgroup.events')));
       if (ev.has('populated')) return ev.get('populated') === 1;
     }
     return this.pids().length > 0;
@@ -234,7 +245,7 @@ export class TaskCgroup {
         st.memoryPeakBytes = readNumber(path.join(p.memory, 'memory.max_usage_in_bytes'));
       }
       const acct = p.cpuacct;
-      if (!acct && this.tree !== undefined) {
+      if (!acct && this.unifiedDir !== undefined) {
         const cpu = this.cpuStat();
         st.cpuUserMicros = cpu.get('user_usec') ?? null;
         st.cpuSystemMicros = cpu.get('system_usec') ?? null;
@@ -280,7 +291,8 @@ export class TaskCgroup {
 
   /** Total CPU time of the tree in microseconds (v2 cpu.stat usage_usec, v1 cpuacct.usage). */
   cpuUsageMicros(): number | null {
-    if (this.version === 2 || (!this.paths.cpuacct && this.tree !== undefined)) return this.cpuStat().get('usage_usec') ?? null;
+    if (this.version === 2 || (!this.paths.cpuacct && this.unifiedDir !== undefined))
+      return this.cpuStat().get('usage_usec') ?? null;
     if (!this.paths.cpuacct) return null;
     const ns = readNumber(path.join(this.paths.cpuacct, 'cpuacct.usage'));
     return ns === null ? null : Math.floor(ns / 1000);
@@ -288,7 +300,7 @@ export class TaskCgroup {
 
   /** The v2 directory's cpu.stat, counted from when this object took the cgroup over. */
   private cpuStat(): Map<string, number> {
-    const now = parseKeyed(readOpt(path.join(this.tree!, 'cpu.stat')));
+    const now = parseKeyed(readOpt(path.join(this.unifiedDir!, 'cpu.stat')));
     if (this.cpuBase) for (const [k, v] of this.cpuBase) if (now.has(k)) now.set(k, Math.max(0, now.get(k)! - v));
     return now;
   }
@@ -303,7 +315,7 @@ export class TaskCgroup {
    * retired: kill() and remove() on it do nothing from now on.
    */
   reissue(): TaskCgroup | null {
-    const d = this.tree;
+    const d = this.unifiedDir;
     if (this.removed || this.updated || this.controllers.length > 0 || d === undefined || uniqueDirs(this.paths).length !== 1)
       return null;
     const ev = parseKeyed(readOpt(path.join(d, 'cgroup.events')));
@@ -323,14 +335,9 @@ export class TaskCgroup {
   /**
    * Join a running tree to the v1 hierarchies of `choice` it lacks (on v1 and hybrid hosts a tree
    * starts in only the hierarchies its limits need), with those limits of `resources` written
-   * before anyone joins: mkdir each directory beside the tree's others, tell `beforeMove` the
-   * tree's paths to be (the killOnParentExit watchdog registers them), freeze the tree, move
-   * every process in, thaw. Frozen, the tree cannot fork; where it cannot be frozen (v1 without
-   * a freezer hierarchy) the moves repeat until a pass finds nobody left, since a child forked
-   * meanwhile starts where its parent was. Memory the tree charged before the move stays where
-   * it was (v1 moves no charges). Returns the controllers added (none on v2, where the one
-   * directory has every controller it can get). On any failure the processes moved go back where
-   * they were, the new directories are removed, and a typed error (stage 'cgroup') is thrown.
+   * before anyone joins; `beforeMove` sees the tree's paths to be before any process moves. The
+   * tree is frozen while it moves, and rolled back on failure: see lib/cgroup/extend.ts. Returns
+   * the controllers added (none on v2, where the one directory has every controller it can get).
    * Calls run one at a time; remove() waits for them.
    */
   extend(
@@ -357,100 +364,21 @@ export class TaskCgroup {
   ): Promise<string[]> {
     validateCgroupResources(resources);
     if (this.version !== 1 || this.removed || this.removing || choice.version !== 1) return [];
-    const wanted = new Set(controllersFor(resources));
-    const add = Object.entries(choice.paths).filter(
-      ([c]) => wanted.has(c) && choice.controllers.includes(c) && this.paths[c] === undefined,
-    );
+    const add = hierarchiesToJoin(this.paths, choice, resources);
     if (add.length === 0) return [];
     this.updated = true;
-    const name = path.basename(this.dir);
-    const added: Record<string, string> = {};
-    const made: { ctrl: string; parent: string; dir: string }[] = [];
-    /** new directory -> pid -> the directory it came from in that hierarchy */
-    const cameFrom = new Map<string, Map<number, string>>();
     // A memory directory made now: the host's swap accounting (an adopted tree without one did not know it).
     const swap = add.some(([c]) => c === 'memory') ? choice.features.swap : this.swap;
-    let frozen = false;
-    try {
-      const mine = new Set(Object.values(this.paths));
-      for (const [ctrl, parent] of add) {
-        const dir = path.join(parent, name);
-        // A hierarchy co-mounted with one the tree has (cpu,cpuacct): the directory is there.
-        if (!mine.has(dir) && !made.some((m) => m.dir === dir)) {
-          mkdirV1(parent, dir);
-          made.push({ ctrl, parent, dir });
-          cameFrom.set(dir, new Map());
-        }
-        added[ctrl] = dir;
-      }
-      const ctrls = Object.keys(added);
-      writeV1(added, resources, { controllers: ctrls, swap, creating: true });
-      beforeMove?.({ ...this.paths, ...added });
-      // Where each process was, read once per pid, and parsed once per distinct cgroup set (a
-      // tree's processes mostly share one): the tree stays frozen while this runs.
-      const mountinfo = made.length > 0 ? fs.readFileSync('/proc/self/mountinfo', 'utf8') : '';
-      const layouts = new Map<string, CgroupLayout['controllers']>();
-      const origins = new Map<number, CgroupLayout['controllers'] | null>();
-      const originOf = (pid: number, ctrl: string): string | null => {
-        if (!origins.has(pid)) {
-          const text = readOpt(`/proc/${pid}/cgroup`);
-          if (text !== null && !layouts.has(text)) layouts.set(text, parseCgroupLayout(mountinfo, text, () => null).controllers);
-          origins.set(pid, text === null ? null : layouts.get(text)!);
-        }
-        const c = origins.get(pid)?.[ctrl];
-        return c ? path.join(c.mount, c.own) : null;
-      };
-      if (made.length > 0) frozen = await this.freeze();
-      for (let pass = 0; made.length > 0; pass++) {
-        if (this.removed || this.removing || !exists(path.join(this.dir, 'cgroup.procs')))
-          throw new SystemError(`the tree's cgroup ${this.dir} was removed meanwhile`, { errno: 'ENOENT', path: this.dir });
-        const pids = this.pids();
-        let moved = 0;
-        for (const m of made) {
-          const there = new Set(readPids(m.dir));
-          for (const pid of pids) {
-            if (there.has(pid)) continue;
-            const from = originOf(pid, m.ctrl);
-            if (from) cameFrom.get(m.dir)!.set(pid, from);
-            moveInto(m.dir, pid);
-            moved++;
-          }
-        }
-        if (moved === 0) break;
-        if (pass === 50)
-          throw new SystemError(`the tree in ${this.dir} kept forking while it was moved`, { errno: 'EAGAIN', path: this.dir });
-      }
-      this.paths = Object.freeze({ ...this.paths, ...added });
-      this.controllers.push(...ctrls);
-      if (added.memory !== undefined) this.swap = swap;
-      return ctrls;
-    } catch (e) {
-      for (const m of made.reverse()) {
-        try {
-          // A child forked during the move was not seen: it goes where the others came from.
-          const from = cameFrom.get(m.dir)!;
-          const usual = from.values().next().value;
-          for (const pid of readPids(m.dir)) {
-            const to = from.get(pid) ?? usual;
-            if (to) moveInto(to, pid);
-          }
-          fs.rmdirSync(m.dir);
-        } catch {
-          /* a process we could not move back keeps it: doctor lists it */
-        }
-      }
-      if (e instanceof ConfineArgumentError) throw e;
-      const err = e instanceof SystemError ? e : sysError(`cannot add a hierarchy to ${this.dir}`, e);
-      throw new SystemError(err.message, {
-        syscall: err.syscall,
-        errno: err.errno,
-        path: err.path,
-        stage: 'cgroup',
-        cause: err.cause,
-      });
-    } finally {
-      if (frozen) this.thaw();
-    }
+    const added = await joinHierarchies(this, add, resources, {
+      swap,
+      beforeMove,
+      going: () => this.removed || this.removing,
+    });
+    const ctrls = Object.keys(added);
+    this.paths = Object.freeze({ ...this.paths, ...added });
+    this.controllers.push(...ctrls);
+    if (added.memory !== undefined) this.swap = swap;
+    return ctrls;
   }
 
   /** Change the limits of a running tree: only the keys given are written; Infinity lifts one. */
@@ -498,8 +426,8 @@ export class TaskCgroup {
   /** Freeze the tree (v2 cgroup.freeze, v1 freezer.state) and wait until it is frozen. */
   async freeze(timeoutMs = 1000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    if (this.tree !== undefined) {
-      const d = this.tree;
+    if (this.unifiedDir !== undefined) {
+      const d = this.unifiedDir;
       writeFile(path.join(d, 'cgroup.freeze'), '1');
       for (let i = 0; ; i++) {
         const ev = parseKeyed(readOpt(path.join(d, 'cgroup.events')));
@@ -522,7 +450,7 @@ export class TaskCgroup {
   /** Undo freeze(). */
   thaw(): void {
     try {
-      if (this.tree !== undefined) writeFile(path.join(this.tree, 'cgroup.freeze'), '0');
+      if (this.unifiedDir !== undefined) writeFile(path.join(this.unifiedDir, 'cgroup.freeze'), '0');
       else if (this.paths.freezer) writeFile(path.join(this.paths.freezer, 'freezer.state'), 'THAWED');
     } catch (e) {
       const c = errCode((e as { cause?: unknown }).cause);
@@ -540,12 +468,12 @@ export class TaskCgroup {
     const timeoutMs = opts.timeoutMs ?? 10000;
     const deadline = Date.now() + timeoutMs;
     if (this.removed) return;
-    const tree = this.tree;
-    const useKill = tree !== undefined && opts.useCgroupKill !== false && exists(path.join(tree, 'cgroup.kill'));
+    const unified = this.unifiedDir;
+    const useKill = unified !== undefined && opts.useCgroupKill !== false && exists(path.join(unified, 'cgroup.kill'));
     if (useKill) {
       if (this.pids().length === 0) return;
       try {
-        writeFile(path.join(tree, 'cgroup.kill'), '1');
+        writeFile(path.join(unified, 'cgroup.kill'), '1');
       } catch (e) {
         const c = errCode((e as { cause?: unknown }).cause);
         if (c === 'ENOENT' || c === 'ENODEV') return; // removed meanwhile: nothing left
@@ -554,7 +482,7 @@ export class TaskCgroup {
       await this.waitEmpty(deadline);
       return;
     }
-    const canFreeze = tree !== undefined || this.paths.freezer !== undefined;
+    const canFreeze = unified !== undefined || this.paths.freezer !== undefined;
     for (let round = 0; ; round++) {
       if (this.pids().length === 0) return;
       if (Date.now() > deadline) break;
@@ -653,40 +581,5 @@ async function rmdirRetrying(d: string, deadline: number): Promise<void> {
         d,
       );
     }
-  }
-}
-
-/** A v1 task directory under `parent`; a cpuset one gets the parent's cpus and mems (empty, no task could join). */
-function mkdirV1(parent: string, dir: string): void {
-  mkdirNew(dir);
-  if (exists(path.join(dir, 'cpuset.mems'))) {
-    for (const f of ['cpuset.mems', 'cpuset.cpus']) {
-      const v = (readOpt(path.join(parent, f)) ?? '').trim();
-      if (v) writeFile(path.join(dir, f), v);
-    }
-  }
-}
-
-/** Move a process into a cgroup directory; one that has exited meanwhile is fine. */
-function moveInto(dir: string, pid: number): void {
-  try {
-    writeFile(path.join(dir, 'cgroup.procs'), String(pid));
-  } catch (e) {
-    if (errCode((e as { cause?: unknown }).cause) !== 'ESRCH') throw e;
-  }
-}
-
-function mkdirNew(dir: string): void {
-  try {
-    fs.mkdirSync(dir);
-  } catch (e) {
-    if (errCode(e) === 'EEXIST')
-      throw new SystemError(`cgroup ${dir} already exists (names must be unique: use taskCgroupName())`, {
-        syscall: 'mkdir',
-        errno: 'EEXIST',
-        path: dir,
-        stage: 'cgroup',
-      });
-    throw sysError(`cannot create cgroup ${dir}`, e, dir);
   }
 }

@@ -4,6 +4,7 @@
 //
 // A supervisor that reattached to such a tree with openPid() does not make it un-orphaned: the
 // name records the supervisor that created it. Pass `under` to limit a cleanup to one parent.
+// The scan of the hierarchies that finds them is lib/cgroup/orphan-scan.ts.
 
 import * as path from 'node:path';
 import { detectCgroups, listOrphans, TaskCgroup, type OrphanCgroup } from '../cgroup/index.js';

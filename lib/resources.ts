@@ -1,7 +1,19 @@
-// The per-process resources that map to setrlimit(2). One table for every backend: the native
-// ones set them between fork and exec, the pure-JS one through the shell's `ulimit` builtin.
+// Where each resource is held. Per process: the ones that map to setrlimit(2), one table for
+// every backend (the native ones set them between fork and exec, the pure-JS one through the
+// shell's `ulimit` builtin). Per tree: the ones only a cgroup (linux) or a Job Object (windows)
+// can hold for a whole tree; TaskCgroup.create() writes exactly these.
 
 import type { Resources } from './types.js';
+
+/** The tree-wide resources: a cgroup's limits (see lib/cgroup/limits.ts), most of them a Job Object's too. */
+export const TREE_RESOURCES: readonly (keyof Resources)[] = [
+  'memoryBytes',
+  'memorySwapBytes',
+  'cpu',
+  'cpuWeight',
+  'cpus',
+  'maxProcesses',
+];
 
 export type RlimitName = 'nofile' | 'cpu' | 'fsize' | 'core' | 'stack' | 'as' | 'nproc';
 

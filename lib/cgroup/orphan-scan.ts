@@ -1,11 +1,12 @@
-// Task cgroups whose supervisor is gone: found by walking every hierarchy for directories named
-// by taskCgroupName() and checking the supervisor pid and start time encoded in the name.
+// Finding task cgroups whose supervisor is gone: walk every hierarchy for directories named by
+// taskCgroupName() and check the supervisor pid and start time encoded in the name. The public
+// side (confine doctor's listing, cleanupOrphans(), adoption handles) is lib/lifecycle/orphans.ts.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CgroupLayout } from './hierarchy';
-import { errCode, readPids } from './files';
-import { parseTaskCgroupName, supervisorAlive, type ParsedTaskName } from './names';
+import type { CgroupLayout } from './hierarchy.js';
+import { errCode, readPids } from './files.js';
+import { parseTaskCgroupName, supervisorAlive, type ParsedTaskName } from './names.js';
 
 export interface OrphanCgroup {
   /** The task cgroup (v2), or its directory in the first v1 hierarchy. */

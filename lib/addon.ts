@@ -1,0 +1,205 @@
+// The addon's JavaScript surface, as types: what native/addon.cc (Linux, macOS) and
+// native/addon_win.cc (Windows) export. docs/native-api.md and docs/native-win.md describe each
+// call; this file is the contract lib/ compiles against. The addon validates nothing a caller
+// could get wrong in JavaScript (lib/validate.ts does), so these types are the whole check on
+// the lib/ side. A change to either addon's exports changes this file and those docs together.
+
+/** What every build answers. `features` are measured on this host (see the docs per platform). */
+export interface AddonProbe {
+  version: string;
+  platform: string;
+  features: Record<string, boolean | string | number | null>;
+}
+
+/** The fields an addon error carries (the `Error` also has `message`). */
+export interface AddonError {
+  code?: string;
+  stage?: string | null;
+  syscall?: string | null;
+  errno?: string | null;
+  errnoNumber?: number | null;
+  /** Windows: the closest POSIX errno name. */
+  posixErrno?: string | null;
+  message?: string;
+}
+
+// ---- POSIX (native/addon.cc) -------------------------------------------------------------
+
+export interface PosixUser {
+  uid: number;
+  gid: number;
+  name: string;
+  home: string;
+  shell: string;
+  groups: number[];
+}
+
+export interface PosixSpawnRequest {
+  file: string;
+  argv: string[];
+  envp: string[];
+  cwd?: string | null;
+  uid?: number;
+  gid?: number;
+  groups?: number[] | null;
+  rlimits?: [string, number][];
+  stdio: number[];
+  setsid?: boolean;
+  noNewPrivs?: boolean;
+  pdeathsig?: number;
+  resetOomScoreAdj?: boolean;
+  cgroupFd?: number;
+  cgroupProcsFds?: number[];
+  forceNoPidfd?: boolean;
+  forceNoCloseRange?: boolean;
+}
+
+/** watch()'s callback argument: the child has exited and has been reaped. */
+export interface PosixExit {
+  exitCode: number | null;
+  /** The signal number, 0 when it exited normally. */
+  signal: number;
+  userMicros: number;
+  systemMicros: number;
+  maxRssBytes: number;
+  /** Only when the child could not be reaped (ECHILD). */
+  errno?: string;
+}
+
+export interface PosixAddon {
+  probe(): AddonProbe;
+  lookupUser(nameOrUid: string | number): PosixUser | null;
+  pipe(): [readFd: number, writeFd: number];
+  openDevNull(flags: number): number;
+  close(fd: number): void;
+  spawn(req: PosixSpawnRequest): { pid: number; pidfd: number };
+  watch(pid: number, pidfd: number, onExit: (exit: PosixExit) => void): void;
+  /** null when delivered, else the errno name ('ESRCH' for a child that is gone). */
+  signal(pid: number, pidfd: number, sig: number): string | null;
+  killGroup(pgid: number, sig: number): string | null;
+}
+
+// ---- Windows (native/addon_win.cc) ---------------------------------------------------------
+
+/** Limits as the public API names them (lib/ converts them); null or 0 removes one. */
+export type WinLimits = Partial<
+  Record<'memoryBytes' | 'processMemoryBytes' | 'maxProcesses' | 'cpu' | 'cpuWeight' | 'cpuSeconds', number | null>
+> & { killOnClose?: boolean };
+
+/** What a job carries now, in the API's units plus the Windows ones written (cpuRate, cpuRateWeight). */
+export type WinLimitState = Record<
+  'memoryBytes' | 'processMemoryBytes' | 'maxProcesses' | 'cpu' | 'cpuWeight' | 'cpuSeconds' | 'cpuRate' | 'cpuRateWeight',
+  number | null
+> & { killOnClose: boolean };
+
+/** One limit the job refused: `{ [limit]: error }`. */
+export type WinLimitErrors = Record<string, AddonError>;
+
+export type WinStdio = 'ignore' | 'inherit' | { type: 'fd'; fd: number } | { type: 'pipe'; path: string };
+
+export interface WinSpawnRequest {
+  file: string;
+  argv: string[];
+  verbatimArguments?: boolean;
+  env: string[] | null;
+  cwd: string | null;
+  stdio: WinStdio[];
+  limits?: WinLimits;
+  killOnClose?: boolean;
+  strictLimits?: boolean;
+  restrictedToken?: { integrity?: 'low' | 'medium' } | true | null;
+  windowsHide?: boolean;
+  console?: 'inherit' | 'new' | 'none';
+  useJobList?: boolean;
+}
+
+export interface WinSpawnResult {
+  job: number;
+  pid: number;
+  jobName: string;
+  startTimeMicros: number;
+  jobList: boolean;
+  restricted: boolean;
+  createCall: string;
+  limits: WinLimitState;
+  limitErrors: WinLimitErrors;
+  notes: string[];
+}
+
+export interface WinJobStats {
+  memoryBytes: number;
+  memoryPeakBytes: number;
+  processMemoryPeakBytes: number;
+  userMicros: number;
+  systemMicros: number;
+  processes: number;
+  totalProcesses: number;
+  terminatedProcesses: number;
+  readOps: number;
+  writeOps: number;
+  readBytes: number;
+  writeBytes: number;
+  pids: number[];
+}
+
+/** watch()'s onExit argument: the leader has exited; usage is the whole tree's. */
+export interface WinExit {
+  exitCode: number;
+  oomKilled: boolean;
+  cpuTimeExceeded: boolean;
+  terminated: boolean;
+  userMicros: number;
+  systemMicros: number;
+  memoryPeakBytes: number;
+  processMemoryPeakBytes: number;
+  processes: number;
+  totalProcesses: number;
+  pids: number[];
+}
+
+export interface WinJobEvent {
+  type: string;
+  pid: number;
+}
+
+export interface WinOpenedJob {
+  job: number;
+  pid: number | null;
+  jobName: string;
+  alive: boolean;
+  events: boolean;
+  startTimeMicros: number | null;
+  limits: WinLimitState;
+}
+
+export interface WinTokenInfo {
+  user: string;
+  integrity: string | null;
+  restricted: boolean;
+  elevated: boolean;
+  groups: { sid: string; name: string | null; enabled: boolean; denyOnly: boolean; integrity: boolean; logon: boolean }[];
+  privileges: string[];
+}
+
+export interface WindowsAddon {
+  probe(): AddonProbe;
+  spawn(req: WinSpawnRequest): WinSpawnResult;
+  watch(job: number, onExit: (exit: WinExit) => void, onEvent?: (ev: WinJobEvent) => void): void;
+  close(job: number): void;
+  terminate(job: number, exitCode?: number): void;
+  ctrlBreak(job: number): { delivered: boolean; reason: string | null };
+  closeWindows(job: number): { windows: number; processes: number };
+  stats(job: number): WinJobStats;
+  updateLimits(job: number, limits: WinLimits): { limits: WinLimitState; limitErrors: WinLimitErrors; notes: string[] };
+  inJob(job: number, pid: number): boolean | null;
+  /** With a pid the process must be in the job (stage 'identity' otherwise): pid and start time are then set. */
+  openJob(name: string, pid: number): WinOpenedJob & { pid: number; startTimeMicros: number };
+  openJob(name: string): WinOpenedJob;
+  tokenInfo(pid?: number): WinTokenInfo;
+  handleCount(): number;
+  commandLine(argv: string[]): string;
+  environmentBlock(env: string[]): string[];
+}
+
+/** The addon as loaded: either build; `probe().platform === 'win32'` tells which. */
+export type Addon = PosixAddon | WindowsAddon;

@@ -1,0 +1,43 @@
+// Finding a tree again by handle (or bare pid), for openPid() and Executor.open(): the identity
+// check and the backend's attach. A handle carries the process start time; a pid whose start
+// time differs now names another process, and is rejected before anything is signalled.
+
+import { ConfineArgumentError, StaleHandleError } from './errors.js';
+import { processStartTime } from './proc.js';
+import { decodeHandle, type Backend, type HandleData, type Tree } from './backends/backend.js';
+import { autoselectKind, backendFor } from './backends/select.js';
+
+/** Verifies the identity of the process named and attaches the backend's tree to it. */
+export async function attachTree(handleOrPid: string | number): Promise<{ tree: Tree; backend: Backend }> {
+  let data: HandleData;
+  if (typeof handleOrPid === 'number' || /^\d+$/.test(String(handleOrPid))) {
+    const pid = Number(handleOrPid);
+    if (!Number.isInteger(pid) || pid <= 0 || pid > 2 ** 31 - 1)
+      throw new ConfineArgumentError(`openPid: invalid pid ${handleOrPid}`);
+    const startTime = processStartTime(pid);
+    if (startTime === null)
+      throw new StaleHandleError(`openPid: no process with pid ${pid}`, { errno: 'ESRCH', syscall: 'kill' });
+    data = { kind: autoselectKind(), pid, startTime };
+  } else if (typeof handleOrPid === 'string') {
+    const d = decodeHandle(handleOrPid);
+    if (!d) throw new ConfineArgumentError('openPid: not a confine handle (expected a pid or executor.handle)');
+    // Windows proves identity in the backend (the job by name, the pid in it, its creation
+    // time from the addon): there is no ps there.
+    if (d.kind === 'windows' && process.platform === 'win32') return attachWith(d);
+    const now = processStartTime(d.pid);
+    if (now === null) throw new StaleHandleError(`openPid: the process ${d.pid} of this handle is gone`, { errno: 'ESRCH' });
+    if (d.startTime !== null && now !== d.startTime) {
+      throw new StaleHandleError(`openPid: pid ${d.pid} now belongs to another process (start time differs)`, { errno: 'ESRCH' });
+    }
+    data = d;
+  } else {
+    throw new ConfineArgumentError('openPid: expected a pid or a handle string');
+  }
+  return attachWith(data);
+}
+
+async function attachWith(data: HandleData): Promise<{ tree: Tree; backend: Backend }> {
+  let backend = backendFor(data.kind);
+  if (backend.unavailable() !== null) backend = backendFor('universal');
+  return { tree: await backend.attach(data), backend };
+}

@@ -1,0 +1,125 @@
+// How the linux backend uses the cgroup module, and how capabilities() sees the same parent:
+// one parent choice per cgroupParent (made on first use), the hierarchies each tree joins, a
+// tree's task cgroup taken from the pool (guarded by the killOnParentExit watchdog when it should
+// be), update() of a running tree's cgroup, and the parent an adopted task cgroup was made under.
+// Not a backend: lib/backends/native.ts and lib/capabilities.ts import it.
+
+import * as path from 'node:path';
+import { guardCgroup, unguard, watchdogPid } from '../lifecycle/watchdog.js';
+import { TREE_RESOURCES } from '../resources.js';
+import type { EnforcedMap, Resources } from '../types.js';
+import { detectCgroups } from './hierarchy.js';
+import { chooseParent, enforcementFor, type ParentChoice } from './parent.js';
+import { taskCgroupPool } from './pool.js';
+import type { TaskCgroup } from './task-cgroup.js';
+
+/** Controllers task cgroups may need: the parent is prepared with these where it can be. */
+const CGROUP_CONTROLLERS = ['memory', 'cpu', 'cpuset', 'pids'];
+
+/** One parent choice per cgroupParent, made on first use: it may create directories. */
+const parents = new Map<string, ParentChoice>();
+export function parentFor(cgroupParent: string | undefined): ParentChoice {
+  const key = cgroupParent ?? '';
+  let p = parents.get(key);
+  if (!p) {
+    p = chooseParent(detectCgroups(), { cgroupParent, needed: CGROUP_CONTROLLERS });
+    parents.set(key, p);
+  }
+  return p;
+}
+
+/**
+ * v1, pure (no v2 tree beside it): the hierarchies every tree joins, whatever its limits: pids
+ * (process count), freezer (the exact tree kill) and cpuacct (CPU usage).
+ */
+const V1_HIERARCHIES_OF_EVERY_TREE = ['pids', 'freezer', 'cpuacct'];
+
+/**
+ * v1 only: the hierarchies this tree needs. Each v1 hierarchy is a directory to make and remove
+ * per spawn and a migration of the child into it, and a memory cgroup is by far the costliest
+ * for the kernel to create, so memory, cpu and cpuset join only when a limit asks for them.
+ * pids, freezer and cpuacct always do (V1_HIERARCHIES_OF_EVERY_TREE), unless the host is hybrid:
+ * then the v2 tree ('unified') does their work and pids joins only for maxProcesses. Memory use
+ * then comes from /proc.
+ */
+export function narrowChoice(choice: ParentChoice, r: Resources): ParentChoice {
+  if (choice.version !== 1) return choice;
+  const keep = new Set(choice.paths.unified !== undefined ? ['unified'] : V1_HIERARCHIES_OF_EVERY_TREE);
+  if (r.maxProcesses !== undefined) keep.add('pids');
+  if (r.memoryBytes !== undefined || r.memorySwapBytes !== undefined) keep.add('memory');
+  if (r.cpu !== undefined || r.cpuWeight !== undefined) keep.add('cpu');
+  if (r.cpus !== undefined) keep.add('cpuset');
+  const paths = Object.fromEntries(Object.entries(choice.paths).filter(([c]) => keep.has(c)));
+  return { ...choice, paths, controllers: choice.controllers.filter((c) => keep.has(c)) };
+}
+
+// Spare cgroups are empty, but a supervisor killed with them would leave them: where the
+// killOnParentExit watchdog already runs, it removes them too. A spare that then goes to a tree
+// without killOnParentExit is unregistered again, or the watchdog would kill that tree when the
+// supervisor exits. The pool's hooks are set by the first takeTaskCgroup(): spares exist only
+// after a take.
+const guardedSpares = new WeakMap<TaskCgroup, number>();
+let sparesGuarded = false;
+function guardSpares(): void {
+  if (sparesGuarded) return;
+  sparesGuarded = true;
+  taskCgroupPool.onSpare = (tc) => {
+    if (watchdogPid() === null) return;
+    const id = guardCgroup(tc.paths);
+    if (id > 0) guardedSpares.set(tc, id);
+  };
+  taskCgroupPool.onDrop = (tc) => {
+    const id = guardedSpares.get(tc);
+    if (id !== undefined) unguard(id);
+  };
+}
+
+/**
+ * The task cgroup of a new tree under `parent`, with the hierarchies and limits `resources`
+ * need: a spare from the pool when one is ready. With `killOnParentExit` the watchdog learns it
+ * before its first process exists; without, a spare the watchdog guarded is unregistered.
+ */
+export function takeTaskCgroup(parent: ParentChoice, resources: Resources, killOnParentExit: boolean): TaskCgroup {
+  guardSpares();
+  const cgroup = taskCgroupPool.take(narrowChoice(parent, resources), resources);
+  if (killOnParentExit) guardCgroup(cgroup.paths);
+  else if (guardedSpares.has(cgroup)) unguard(guardedSpares.get(cgroup)!);
+  return cgroup;
+}
+
+/**
+ * update() of a running tree's cgroup: the cgroup limits among `resources` are written to it;
+ * on v1 and hybrid hosts a limit of a kind the tree started without first joins it to that
+ * hierarchy under `parent` (TaskCgroup.extend; `hooks.beforeMove` sees the new paths before any
+ * process moves, `hooks.extended` after). Returns the enforcement of the limits it wrote; the
+ * caller answers for the others (rlimits, limits without a controller).
+ */
+export async function updateTreeCgroup(
+  cgroup: TaskCgroup,
+  parent: ParentChoice | null,
+  resources: Resources,
+  hooks: { beforeMove?: (paths: Readonly<Record<string, string>>) => void; extended?: (cg: TaskCgroup) => void } = {},
+): Promise<EnforcedMap> {
+  const cgKeys = (Object.keys(resources) as (keyof Resources)[]).filter((k) => TREE_RESOURCES.includes(k));
+  if (cgKeys.length === 0) return {};
+  const sub: Resources = {};
+  for (const k of cgKeys) (sub as Record<string, unknown>)[k] = resources[k];
+  if (parent && (await cgroup.extend(parent, sub, hooks.beforeMove)).length > 0) hooks.extended?.(cgroup);
+  cgroup.update(sub);
+  return enforcementFor(
+    { ok: true, version: cgroup.version, controllers: cgroup.controllers, features: { swap: cgroup.swapAccounting } },
+    sub,
+  );
+}
+
+/**
+ * The parent choice an adopted task cgroup was made under: its directory's parent, relative to
+ * its hierarchy's mount, as a cgroupParent (so update() can join it to more hierarchies there).
+ */
+export function parentOfAdopted(cg: TaskCgroup): ParentChoice | null {
+  const dir = cg.paths.unified ?? cg.dir;
+  const h = detectCgroups().hierarchies.find((x) => dir.startsWith(`${x.mount}/`));
+  if (!h) return null;
+  const p = parentFor(`/${path.relative(h.mount, path.dirname(dir))}`);
+  return p.ok ? p : null;
+}
