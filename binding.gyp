@@ -18,8 +18,12 @@
             "native/posix/signal.cc",
             "native/posix/spawn.cc",
             "native/posix/user.cc",
+            "native/linux/capabilities.cc",
             "native/linux/clone.cc",
-            "native/linux/pidfd.cc"
+            "native/linux/guards.cc",
+            "native/linux/landlock.cc",
+            "native/linux/pidfd.cc",
+            "native/linux/seccomp.cc"
           ],
           "ldflags": ["-Wl,-z,now"]
         }],

@@ -22,6 +22,11 @@
 #include "posix/spawn.h"
 #include "posix/user.h"
 #endif
+#ifdef __linux__
+#include "linux/capabilities.h"
+#include "linux/landlock.h"
+#include "linux/seccomp.h"
+#endif
 
 #define CONFINE_ADDON_VERSION "0.1.0"
 
@@ -114,6 +119,99 @@ bool ReadInts(Napi::Env env, const Napi::Object& o, const char* key, bool* prese
   return true;
 }
 
+// An unsigned 64-bit integer given as a Number or a BigInt (inode numbers may pass 2^53).
+bool ReadU64(Napi::Env env, const Napi::Object& o, const char* key, uint64_t* out) {
+  Napi::Value v = o.Get(key);
+  if (v.IsBigInt()) {
+    bool lossless;
+    *out = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (lossless) return true;
+  } else if (v.IsNumber() && v.As<Napi::Number>().DoubleValue() >= 0) {
+    *out = static_cast<uint64_t>(v.As<Napi::Number>().DoubleValue());
+    return true;
+  }
+  return Fail(env, std::string("spawn: ") + key + " must be a non-negative integer");
+}
+
+// An optional array of names (undefined or null: absent).
+bool ReadNames(Napi::Env env, const Napi::Object& o, const char* key, bool* present,
+               std::vector<std::string>* out) {
+  Napi::Value v = o.Get(key);
+  *present = !(v.IsUndefined() || v.IsNull());
+  return !*present || ReadStrings(env, o, key, out);
+}
+
+#ifdef __linux__
+// landlock.rules / treeRules / childRules: [{ path, access: 'read' | 'write', dev?, ino? }]
+bool ReadPathRules(Napi::Env env, const Napi::Object& o, const char* key, bool withIdentity,
+                   std::vector<confine::GuardRequest::PathRule>* out) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return true;
+  std::string what = std::string("spawn: landlock.") + key;
+  if (!v.IsArray()) return Fail(env, what + " must be an array");
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsObject()) return Fail(env, what + " must hold { path, access } objects");
+    Napi::Object r = e.As<Napi::Object>();
+    confine::GuardRequest::PathRule rule;
+    if (!ReadString(env, r, "path", &rule.path)) return false;
+    std::string access;
+    if (!ReadString(env, r, "access", &access)) return false;
+    if (access != "read" && access != "write")
+      return Fail(env, what + ": access must be 'read' or 'write'");
+    rule.write = access == "write";
+    if (withIdentity && (!ReadU64(env, r, "dev", &rule.dev) || !ReadU64(env, r, "ino", &rule.ino)))
+      return false;
+    out->push_back(std::move(rule));
+  }
+  return true;
+}
+
+// capabilities: [names] | null; seccomp: { deny, denyIoUring, unixSocketsOnly } | null;
+// landlock: { rules, treeRules, childRules, denyTcp, scopeSignals, scopeAbstractUnix } | null.
+bool ReadGuards(Napi::Env env, const Napi::Object& o, confine::GuardRequest* g) {
+  std::vector<std::string> names;
+  if (!ReadNames(env, o, "capabilities", &g->capabilities, &names)) return false;
+  for (const std::string& name : names) {
+    int cap;
+    if (!confine::caps::FromName(name, &cap))
+      return Fail(env, "spawn: unknown capability '" + name + "'");
+    g->keepCapabilities |= 1ULL << cap;
+  }
+
+  Napi::Value sv = o.Get("seccomp");
+  if (!(sv.IsUndefined() || sv.IsNull())) {
+    if (!sv.IsObject()) return Fail(env, "spawn: seccomp must be an object");
+    Napi::Object s = sv.As<Napi::Object>();
+    g->seccomp = true;
+    bool present;
+    if (!ReadNames(env, s, "deny", &present, &g->seccompDeny)) return false;
+    for (const std::string& name : g->seccompDeny) {
+      if (!confine::seccomp::IsKnownSyscall(name))
+        return Fail(env, "spawn: unknown system call '" + name + "'");
+    }
+    g->seccompDenyIoUring = ReadBool(s, "denyIoUring");
+    g->seccompUnixSocketsOnly = ReadBool(s, "unixSocketsOnly");
+  }
+
+  Napi::Value lv = o.Get("landlock");
+  if (!(lv.IsUndefined() || lv.IsNull())) {
+    if (!lv.IsObject()) return Fail(env, "spawn: landlock must be an object");
+    Napi::Object l = lv.As<Napi::Object>();
+    g->landlock = true;
+    if (!ReadPathRules(env, l, "rules", true, &g->landlockRules) ||
+        !ReadPathRules(env, l, "treeRules", false, &g->landlockTreeRules) ||
+        !ReadPathRules(env, l, "childRules", false, &g->landlockChildRules))
+      return false;
+    g->landlockDenyTcp = ReadBool(l, "denyTcp");
+    g->landlockScopeSignals = ReadBool(l, "scopeSignals");
+    g->landlockScopeAbstractUnix = ReadBool(l, "scopeAbstractUnix");
+  }
+  return true;
+}
+#endif
+
 bool ReadRequest(Napi::Env env, const Napi::Object& o, confine::SpawnRequest* req) {
   if (!ReadString(env, o, "file", &req->file)) return false;
   if (!ReadStrings(env, o, "argv", &req->argv)) return false;
@@ -167,6 +265,15 @@ bool ReadRequest(Napi::Env env, const Napi::Object& o, confine::SpawnRequest* re
   req->resetOomScoreAdj = ReadBool(o, "resetOomScoreAdj");
   req->forceNoPidfd = ReadBool(o, "forceNoPidfd");
   req->forceNoCloseRange = ReadBool(o, "forceNoCloseRange");
+#ifdef __linux__
+  if (!ReadGuards(env, o, &req->guards)) return false;
+#else
+  for (const char* key : {"capabilities", "seccomp", "landlock"}) {
+    Napi::Value v = o.Get(key);
+    if (!(v.IsUndefined() || v.IsNull()))
+      return Fail(env, std::string("spawn: ") + key + " is Linux only");
+  }
+#endif
   return true;
 }
 
@@ -227,10 +334,27 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
   features.Set("closeRange", f.closeRange);
   features.Set("pidfdSendSignal", f.pidfdSendSignal);
   features.Set("kqueue", f.kqueue);
+  features.Set("seccompFilter", f.seccompFilter);
+  features.Set("landlockAbi", f.landlockAbi);
+  features.Set("capLastCap", f.capLastCap);
+  Napi::Object names = Napi::Object::New(env);
+  std::vector<std::string> syscalls, capabilities;
+#ifdef __linux__
+  syscalls = confine::seccomp::SyscallNames();
+  capabilities = confine::caps::Names();
+#endif
+  auto array = [env](const std::vector<std::string>& v) {
+    Napi::Array a = Napi::Array::New(env, v.size());
+    for (size_t i = 0; i < v.size(); i++) a.Set(static_cast<uint32_t>(i), v[i]);
+    return a;
+  };
+  names.Set("syscalls", array(syscalls));
+  names.Set("capabilities", array(capabilities));
   Napi::Object out = Napi::Object::New(env);
   out.Set("version", CONFINE_ADDON_VERSION);
   out.Set("platform", confine::PlatformName());
   out.Set("features", features);
+  out.Set("names", names);
   return out;
 }
 

@@ -11,6 +11,10 @@
 
 #include "child_sys.h"
 
+#ifdef __linux__
+#include "../linux/guards.h"
+#endif
+
 namespace confine {
 
 const char* StageName(Stage stage) {
@@ -30,6 +34,9 @@ const char* StageName(Stage stage) {
     case Stage::kPdeathsig: return "pdeathsig";
     case Stage::kSigmask: return "sigmask";
     case Stage::kExecve: return "execve";
+    case Stage::kCapabilities: return "capabilities";
+    case Stage::kLandlock: return "landlock";
+    case Stage::kSeccomp: return "seccomp";
   }
   return "unknown";
 }
@@ -65,6 +72,11 @@ const char* SyscallName(Syscall syscall) {
     case Syscall::kGetppid: return "getppid";
     case Syscall::kSigprocmask: return "rt_sigprocmask";
     case Syscall::kExecve: return "execve";
+    case Syscall::kCapset: return "capset";
+    case Syscall::kStatx: return "statx";
+    case Syscall::kLandlockAddRule: return "landlock_add_rule";
+    case Syscall::kLandlockRestrictSelf: return "landlock_restrict_self";
+    case Syscall::kSeccomp: return "seccomp";
   }
   return "unknown";
 }
@@ -107,14 +119,29 @@ int ParseFd(const char* name) {
   return fd;
 }
 
-// Close every fd >= first except keep, without close_range (Linux < 5.9, or forced by a test):
-// walk /proc/self/fd with getdents64 into a stack buffer. procfs numbers its entries by fd, so
-// closing while walking does not skip any. Without /proc, close every number below bound.
-long CloseFdsFallback(int first, int keep, int bound) {
+// Close every fd >= first except keep and keep2 (-1: none) with close_range, one call per gap.
+long CloseRangeExcept(int first, int keep, int keep2) {
+  int kept[2] = {keep < keep2 ? keep : keep2, keep < keep2 ? keep2 : keep};
+  unsigned next = static_cast<unsigned>(first);
+  for (int k : kept) {
+    if (k < first) continue;  // none, or below the range
+    if (static_cast<unsigned>(k) > next) {
+      long r = sys::CloseRange(next, static_cast<unsigned>(k) - 1);
+      if (r < 0) return r;
+    }
+    next = static_cast<unsigned>(k) + 1;
+  }
+  return sys::CloseRange(next, ~0U);
+}
+
+// The same without close_range (Linux < 5.9, or forced by a test): walk /proc/self/fd with
+// getdents64 into a stack buffer. procfs numbers its entries by fd, so closing while walking does
+// not skip any. Without /proc, close every number below bound.
+long CloseFdsFallback(int first, int keep, int keep2, int bound) {
   long dir = sys::OpenDirectory("/proc/self/fd");
   if (dir < 0) {
     for (int fd = first; fd < bound; fd++) {
-      if (fd != keep) sys::Close(fd);  // EBADF for the unused numbers: expected
+      if (fd != keep && fd != keep2) sys::Close(fd);  // EBADF for the unused numbers: expected
     }
     return 0;
   }
@@ -131,7 +158,7 @@ long CloseFdsFallback(int first, int keep, int bound) {
       const char* ent = buf + off;
       unsigned short reclen = *reinterpret_cast<const unsigned short*>(ent + 16);
       int fd = ParseFd(ent + 19);
-      if (fd >= first && fd != keep && fd != dir) sys::Close(fd);
+      if (fd >= first && fd != keep && fd != keep2 && fd != dir) sys::Close(fd);
       off += reclen;
     }
   }
@@ -196,16 +223,12 @@ long CloseFdsFallback(int first, int keep, int bound) {
   }
 
   // 6. Close everything else, except the error pipe (close-on-exec: execve closes it, which is
-  //    how the parent learns that exec succeeded).
+  //    how the parent learns that exec succeeded) and p.keepFd (Landlock's ruleset, for step
+  //    10b; close-on-exec too, and above n: the parent made sure).
   r = -ENOSYS;
-  if (p.useCloseRange) {
-    r = 0;
-    if (out.fd > n)
-      r = sys::CloseRange(static_cast<unsigned>(n), static_cast<unsigned>(out.fd) - 1);
-    if (r == 0) r = sys::CloseRange(static_cast<unsigned>(out.fd) + 1, ~0U);
-  }
+  if (p.useCloseRange) r = CloseRangeExcept(n, out.fd, p.keepFd);
   if (r == -ENOSYS || r == -EINVAL) {
-    if ((r = CloseFdsFallback(n, out.fd, p.closeBound)) < 0)
+    if ((r = CloseFdsFallback(n, out.fd, p.keepFd, p.closeBound)) < 0)
       out.Fail(Stage::kCloseFds, Syscall::kGetdents, r);
   } else if (r < 0) {
     out.Fail(Stage::kCloseFds, Syscall::kCloseRange, r);
@@ -228,6 +251,17 @@ long CloseFdsFallback(int first, int keep, int bound) {
   if (p.setUid && (r = sys::SetResUid(p.uid)) < 0)
     out.Fail(Stage::kSetresuid, Syscall::kSetresuid, r);
 
+#ifdef __linux__
+  const ChildGuards* g = p.guards;
+  Syscall failed;
+  // 7b. Capabilities of a uid-0 child: bounding set down to the kept ones, securebits locked,
+  //     the kept ones inheritable and ambient (linux/capabilities.cc). Now, while the ids are
+  //     final and CAP_SETPCAP still effective; before chdir, so that the working directory is
+  //     checked with the capabilities the program will have.
+  if (g && g->capabilities && (r = caps::Apply(g->caps, &failed)) < 0)
+    out.Fail(Stage::kCapabilities, failed, r);
+#endif
+
   // 8. The working directory, now checked with the target user's permissions.
   if (p.cwd != nullptr && (r = sys::Chdir(p.cwd)) < 0) out.Fail(Stage::kChdir, Syscall::kChdir, r);
 
@@ -242,9 +276,24 @@ long CloseFdsFallback(int first, int keep, int bound) {
     if (sys::Getppid() != p.parentPid) out.Fail(Stage::kPdeathsig, Syscall::kGetppid, -ESRCH);
   }
 
+#ifdef __linux__
+  // 10b. Landlock: add the paths this child made itself (its own mounts), then restrict to the
+  //      ruleset the parent built (linux/landlock.cc). Needs no_new_privs (step 9) or
+  //      CAP_SYS_ADMIN; after it, the child can reach only what the rules grant, execve included.
+  if (g && g->landlock && (r = landlock::Apply(g->landlockPlan, &failed)) < 0)
+    out.Fail(Stage::kLandlock, failed, r);
+#endif
+
   // 11. The program starts with nothing blocked (Node's main thread blocks SIGUSR1 for the
   //     inspector, and we blocked everything around the clone).
   if ((r = sys::UnblockAllSignals()) < 0) out.Fail(Stage::kSigmask, Syscall::kSigprocmask, r);
+
+#ifdef __linux__
+  // 11b. The system call filter, last: every step before may use what it denies, and after it
+  //      only execve runs (linux/seccomp.cc). Needs no_new_privs or CAP_SYS_ADMIN, as 10b.
+  if (g && g->seccomp && (r = seccomp::Install(g->seccomp)) < 0)
+    out.Fail(Stage::kSeccomp, Syscall::kSeccomp, r);
+#endif
 
   // 12. Exec. On success the error pipe closes and the parent reads EOF.
   r = sys::Execve(p.file, p.argv, p.envp);

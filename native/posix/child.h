@@ -29,6 +29,9 @@ enum class Stage : int32_t {
   kPdeathsig,
   kSigmask,
   kExecve,
+  kCapabilities,  // Linux kernel guards (native/linux/guards.h), in the order they run
+  kLandlock,
+  kSeccomp,
 };
 
 // The system call that failed inside a stage (a stage may use several).
@@ -50,6 +53,11 @@ enum class Syscall : int32_t {
   kGetppid,
   kSigprocmask,
   kExecve,
+  kCapset,
+  kStatx,
+  kLandlockAddRule,
+  kLandlockRestrictSelf,
+  kSeccomp,
 };
 
 const char* StageName(Stage stage);
@@ -62,6 +70,8 @@ struct ChildError {
   int32_t syscall;
   int32_t err;
 };
+
+struct ChildGuards;  // native/linux/guards.h
 
 struct ChildRlimit {
   int resource;    // RLIMIT_*
@@ -98,9 +108,12 @@ struct ChildPlan {
   pid_t parentPid = 0;            // getpid() of the supervisor, taken before the clone
   bool resetOomScoreAdj = false;  // decided by the parent: asked for AND its own value is < 0
 
+  const ChildGuards* guards = nullptr;  // Linux: capabilities, Landlock, seccomp; nullptr: none
+
   bool useCloseRange = true;  // false: test the /proc/self/fd fallback
   int closeBound = 1024;      // last-resort fallback: close every fd below this
   int errFd = -1;             // write end of the O_CLOEXEC error pipe
+  int keepFd = -1;  // an O_CLOEXEC fd >= stdioCount that step 6 leaves open for a later step
 };
 
 // Runs the plan and execs; never returns. Every failure writes a ChildError to plan.errFd and

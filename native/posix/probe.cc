@@ -4,8 +4,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../linux/capabilities.h"
 #include "../linux/clone.h"
+#include "../linux/landlock.h"
 #include "../linux/pidfd.h"
+#include "../linux/seccomp.h"
 #endif
 #ifdef __APPLE__
 #include <sys/event.h>
@@ -35,6 +38,9 @@ Features ProbeFeatures() {
   f.clone3 = linux_clone::ProbeClone3();
   f.cloneIntoCgroup = linux_clone::ProbeCloneIntoCgroup();
   f.closeRange = ProbeCloseRange();
+  f.seccompFilter = seccomp::ProbeFilter();
+  f.landlockAbi = landlock::Abi();
+  f.capLastCap = caps::LastCap();
 #endif
 #ifdef __APPLE__
   int kq = kqueue();

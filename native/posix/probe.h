@@ -10,6 +10,9 @@ struct Features {
   bool closeRange = false;
   bool pidfdSendSignal = false;
   bool kqueue = false;
+  bool seccompFilter = false;  // a seccomp filter can be installed (Linux)
+  int landlockAbi = 0;         // Landlock's ABI version; 0: none (Linux)
+  int capLastCap = -1;         // the highest capability number the kernel knows (Linux)
 };
 
 Features ProbeFeatures();

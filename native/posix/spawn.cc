@@ -16,6 +16,10 @@
 #include "fd.h"
 #include "start_child.h"
 
+#ifdef __linux__
+#include "../linux/guards.h"
+#endif
+
 namespace confine {
 
 bool RlimitFromName(const std::string& name, int* resource) {
@@ -124,6 +128,21 @@ SpawnResult Spawn(const SpawnRequest& req) {
   plan.resetOomScoreAdj = req.resetOomScoreAdj && OwnOomScoreAdj() < 0;
   plan.useCloseRange = !req.forceNoCloseRange;
   plan.closeBound = CloseBound();
+
+  // Kernel guards: the filter and the Landlock ruleset come from per-policy caches; this keeps
+  // what the child reads (and the ruleset fd) alive until it has exec'd.
+#ifdef __linux__
+  PreparedGuards guards;
+  if (req.guards.Any()) {
+    GuardFailure why;
+    if (!PrepareGuards(req.guards, static_cast<int>(req.stdio.size()), &guards, &why))
+      return Failure(why.stage, why.syscall, why.err);
+    plan.guards = &guards.child;
+    if (guards.child.landlock) plan.keepFd = guards.child.landlockPlan.rulesetFd;
+  }
+#else
+  if (req.guards.Any()) return Failure("guards", "spawn", ENOSYS);  // Linux only
+#endif
 
   int errPipe[2];
   if (int err = PipeCloexec(errPipe)) return Failure("pipe", "pipe2", err);

@@ -11,6 +11,31 @@
 
 namespace confine {
 
+// Kernel guards of the child (Linux: native/linux/guards.h). Names are already checked by the
+// caller (addon.cc) against the tables of native/linux/seccomp.cc and capabilities.cc.
+struct GuardRequest {
+  bool capabilities = false;      // apply the capability step (a uid-0 child)
+  uint64_t keepCapabilities = 0;  // bit n = capability n
+  bool seccomp = false;           // install a filter: the default table plus these
+  std::vector<std::string> seccompDeny;
+  bool seccompDenyIoUring = false;
+  bool seccompUnixSocketsOnly = false;
+  struct PathRule {
+    std::string path;
+    bool write = false;
+    uint64_t dev = 0, ino = 0;  // rules only (cache key, identity check)
+  };
+  bool landlock = false;
+  std::vector<PathRule> landlockRules;       // the policy's: built once, cached
+  std::vector<PathRule> landlockTreeRules;   // this spawn's (a directory made for the tree)
+  std::vector<PathRule> landlockChildRules;  // paths the child opens itself (its own mounts)
+  bool landlockDenyTcp = false;
+  bool landlockScopeSignals = false;
+  bool landlockScopeAbstractUnix = false;
+
+  bool Any() const { return capabilities || seccomp || landlock; }
+};
+
 struct SpawnRequest {
   std::string file;
   std::vector<std::string> argv;
@@ -29,6 +54,7 @@ struct SpawnRequest {
   bool resetOomScoreAdj = false;
   int cgroupFd = -1;
   std::vector<int> cgroupProcsFds;
+  GuardRequest guards;
   // Test switches: take the fallback paths on a kernel that has the fast ones.
   bool forceNoPidfd = false;
   bool forceNoCloseRange = false;
