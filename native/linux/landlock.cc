@@ -1,35 +1,35 @@
 // Landlock rulesets: built in the parent, applied by the child.
 //
-// Where the rules are added, and why. A Landlock rule attaches to an inode, and grants its
-// rights to everything beneath it, across mount points, up to the root. So a rule built in the
-// parent on a host directory also holds for a bind mount of that directory inside a child's new
-// root; but a filesystem the child makes itself (a tmpfs for `tmp`, a /dev/shm, a /proc) has
-// inodes the parent never saw, and a directory made for one tree has a path no other spawn
-// shares. Three ways were weighed, measured on this project's 2-core CI machine (Linux 6.18,
-// where one getppid() costs 1 us and an open() 6 us, cold in a fresh child):
-//  (a) a ruleset fd per policy in the parent, the child adding its own rules to it: a ruleset
-//      fd is one kernel object, so the child's additions would grant every later spawn of the
-//      policy the previous child's paths. Rejected.
-//  (b) the child makes the whole ruleset from paths: landlock_create_ruleset, an open(O_PATH)
-//      and a landlock_add_rule per rule, restrict_self. The opens dominate: with 8 rules about
-//      200 us per spawn. Over budget (0.05 ms).
+// Where the rules are added, and why. A Landlock rule attaches to an inode and grants its rights
+// to everything beneath it, across mount points, up to the root. So a rule built in the parent on
+// a host directory also holds for a bind mount of that directory inside a child's new root; but a
+// filesystem the child makes itself (a tmpfs for `tmp`, a /dev/shm, a /proc) has inodes the
+// parent never saw, and a directory made for one tree is a path no other spawn may reach. The
+// ways weighed, with what each adds to a vfork + execve of /bin/true (bench/guards_floor.c, on
+// the project's 2-core machine, where a getppid() takes 1 us):
+//  (a) one ruleset fd per policy in the parent, the child adding its own rules to it: a ruleset
+//      is one kernel object, so a child's additions would reach every later spawn of the policy.
+//      Rejected.
+//  (b) the child makes the whole ruleset from paths (create, then open(O_PATH) + add + close per
+//      rule, restrict): +0.06 ms with 4 rules, about +0.01 ms more per rule.
 //  (c) what is done here:
-//      - per policy, once, the parent builds a complete ruleset (the cache below, keyed by the
-//        rules with their device and inode numbers, and the network and scope settings);
-//      - a spawn with no rules of its own hands the child that cached fd: the child only calls
-//        landlock_restrict_self (the kernel copies the rules into the child's new domain, so
-//        sharing the fd across spawns is safe);
+//      - per policy, once, the parent builds a complete ruleset: the cache below, keyed by the
+//        rules with the device and inode numbers the caller checked (a directory deleted and made
+//        again is a new policy), and the network and scope settings;
+//      - a spawn with no rules of its own hands the child that fd: the child only calls
+//        landlock_restrict_self (+0.02 ms). The kernel copies the rules into the child's new
+//        domain, so one fd serves every spawn of the policy;
 //      - a spawn with rules of its own (a private tmp directory made for the tree on the
-//        Landlock-only path; paths the child mounts itself) gets a fresh ruleset made in the
-//        parent from O_PATH fds the policy keeps open (opened on the first such spawn), plus the
-//        tree's paths; the child adds the paths it made itself, then restricts. A fresh ruleset
-//        per such spawn is unavoidable (the kernel cannot copy a ruleset, and a per-tree path
-//        must not reach other trees); keeping the fds makes it cost a create plus one add per
-//        rule instead of path lookups. The price: an O_PATH fd pins its mount (umount says
-//        EBUSY) while the policy is cached; the cache holds 16 policies, least recently used
-//        out. A cached ruleset fd pins nothing (Landlock lets go of inodes at umount).
-// The ruleset fd survives the child's close step (ChildPlan::keepFd) and is closed by execve
-// (O_CLOEXEC) if not before.
+//        Landlock-only path; paths the child mounts itself) gets a fresh ruleset, made in the
+//        parent from O_PATH fds the policy keeps (opened on its first such spawn) plus the
+//        tree's paths; the child adds the paths it made, then restricts (+0.04 ms with 4 rules).
+//        A fresh ruleset is unavoidable there: the kernel cannot copy one, and a tree's path must
+//        not reach other trees. The kept fds make it a create and one add per rule, without a
+//        path lookup. Their price: an O_PATH fd pins its mount (umount says EBUSY) while the
+//        policy is cached; the cache holds 16 policies, least recently used out. The policy's
+//        ruleset fd itself pins nothing (Landlock lets go of inodes at umount).
+// The fd the child restricts with survives its close step (ChildPlan::keepFd) and is closed
+// before execve.
 #include "landlock.h"
 
 #include <errno.h>
@@ -110,8 +110,21 @@ long AddPathRule(int ruleset, int pathFd, uint64_t access) {
 }
 
 // Opens a rule's path for the rule: an O_PATH fd and the rights that apply to what it names.
+// With an identity (dev, ino) the file must still be the one the caller checked. Without one (a
+// tree's directory) a directory is the common case: O_DIRECTORY says so without an fstat.
 bool OpenRulePath(const std::string& path, Access access, int abi, const uint64_t* dev,
                   const uint64_t* ino, int* fd, uint64_t* rights, Failure* why) {
+  if (!dev) {
+    *fd = open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (*fd >= 0) {
+      *rights = DirAccess(access, abi);
+      return true;
+    }
+    if (errno != ENOTDIR) {
+      *why = {"open", errno};
+      return false;
+    }
+  }
   *fd = open(path.c_str(), O_PATH | O_CLOEXEC);
   if (*fd < 0) {
     *why = {"open", errno};

@@ -21,7 +21,6 @@
 #include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -167,11 +166,17 @@ constexpr uint32_t kAllowedPersonas[] = {0x0, 0x8, 0x20000, 0x20008, 0xffffffff}
 
 constexpr uint32_t kX32SyscallBit = 0x40000000;
 
+// The number of a call on this architecture, -1 if it has none (a sorted index, built once).
 int NumberOf(const char* name) {
-  for (const SyscallNumber& s : kSyscallNumbers) {
-    if (strcmp(s.name, name) == 0) return s.*kColumn;
-  }
-  return -1;
+  static const std::map<std::string, int> index = [] {
+    std::map<std::string, int> m;
+    for (const SyscallNumber& s : kSyscallNumbers) {
+      if (s.*kColumn >= 0) m.emplace(s.name, s.*kColumn);
+    }
+    return m;
+  }();
+  auto it = index.find(name);
+  return it == index.end() ? -1 : it->second;
 }
 
 // What the filter does for one system call number.
@@ -327,6 +332,18 @@ bool IsKnownSyscall(const std::string& name) { return kSupported && NumberOf(nam
 std::shared_ptr<const Filter> FilterFor(const Policy& policy, std::string* unknown) {
   unknown->clear();
   if (!kSupported) return nullptr;
+  // The key is the policy as given, normalized (the table itself is the same for every spawn):
+  // a cache hit costs one short string, not a walk of the tables.
+  std::vector<std::string> deny = policy.deny;
+  std::sort(deny.begin(), deny.end());
+  deny.erase(std::unique(deny.begin(), deny.end()), deny.end());
+  std::string key = policy.denyIoUring ? "i" : "-";
+  key += policy.unixSocketsOnly ? "u" : "-";
+  for (const std::string& name : deny) key += ',' + name;
+  std::lock_guard<std::mutex> hold(cacheLock);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+
   std::map<int, Action> byNumber;
   for (const Denied& d : kDefaultDeny) {
     int nr = NumberOf(d.name);
@@ -335,7 +352,7 @@ std::shared_ptr<const Filter> FilterFor(const Policy& policy, std::string* unkno
   if (policy.denyIoUring) {
     for (const char* name : kIoUring) byNumber[NumberOf(name)] = Action{false, EPERM};
   }
-  for (const std::string& name : policy.deny) {
+  for (const std::string& name : deny) {
     int nr = NumberOf(name.c_str());
     if (nr < 0) {
       *unknown = name;
@@ -346,16 +363,6 @@ std::shared_ptr<const Filter> FilterFor(const Policy& policy, std::string* unkno
     Action& a = byNumber[nr];
     if (a.allow || a.check != Check::kAlways) a = Action{false, EPERM};
   }
-
-  // The key: the resolved table itself, so equal policies share one program.
-  std::string key = policy.unixSocketsOnly ? "u" : "-";
-  for (const auto& [nr, a] : byNumber) {
-    key += std::to_string(nr) + ':' + std::to_string(a.err) + ':' +
-           std::to_string(static_cast<int>(a.check)) + ',';
-  }
-  std::lock_guard<std::mutex> hold(cacheLock);
-  auto it = cache.find(key);
-  if (it != cache.end()) return it->second;
   std::shared_ptr<const Filter> f = Build(byNumber, policy.unixSocketsOnly);
   if (!f) return nullptr;
   if (cache.size() >= kCacheMax) cache.erase(cache.begin());  // holders keep theirs alive
