@@ -9,6 +9,8 @@ export interface AddonProbe {
   version: string;
   platform: string;
   features: Record<string, boolean | string | number | null>;
+  /** POSIX builds: the names the kernel-guard fields accept (empty off Linux). */
+  names?: { syscalls: string[]; capabilities: string[] };
 }
 
 /** The fields an addon error carries (the `Error` also has `message`). */
@@ -50,8 +52,48 @@ export interface PosixSpawnRequest {
   resetOomScoreAdj?: boolean;
   cgroupFd?: number;
   cgroupProcsFds?: number[];
+  /** Linux: kept capabilities of a uid-0 child (names from probe().names.capabilities). */
+  capabilities?: string[] | null;
+  seccomp?: PosixSeccompRequest | null;
+  landlock?: PosixLandlockRequest | null;
   forceNoPidfd?: boolean;
   forceNoCloseRange?: boolean;
+}
+
+/** The system call filter: the default table plus these (docs/native-api.md, Kernel guards). */
+export interface PosixSeccompRequest {
+  /** More calls answered EPERM (names from probe().names.syscalls). */
+  deny?: string[];
+  /** io_uring_setup/enter/register denied (the network is not the host's). */
+  denyIoUring?: boolean;
+  /** socket() of every family but AF_UNIX answered EAFNOSUPPORT. */
+  unixSocketsOnly?: boolean;
+}
+
+export interface PosixLandlockPathRule {
+  path: string;
+  access: 'read' | 'write';
+}
+
+/** A rule of the cached policy, with the identity the caller checked (stat with bigint: true). */
+export interface PosixLandlockRule extends PosixLandlockPathRule {
+  dev: number | bigint;
+  ino: number | bigint;
+}
+
+export interface PosixLandlockRequest {
+  /** The policy's rules: one ruleset per distinct policy, built once. */
+  rules: PosixLandlockRule[];
+  /** This spawn's own rules (a directory made for the tree): a fresh ruleset for the spawn. */
+  treeRules?: PosixLandlockPathRule[];
+  /** Paths the child opens itself, after its identity change (mounts it made). */
+  childRules?: PosixLandlockPathRule[];
+  /** ABI >= 4: TCP bind and connect denied. */
+  denyTcp?: boolean;
+  /** ABI >= 6: no signal to a process outside the child's domain. */
+  scopeSignals?: boolean;
+  /** ABI >= 6: no connect to an abstract unix socket outside the child's domain. */
+  scopeAbstractUnix?: boolean;
 }
 
 /** watch()'s callback argument: the child has exited and has been reaped. */
