@@ -48,6 +48,7 @@ import {
   leftoverTestCgroups,
   cgroupMounts,
   testCgroupParent,
+  haveCc,
 } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
@@ -56,14 +57,6 @@ const inVm = Boolean(process.env.CONFINE_IN_VM);
 const caps = capabilities();
 const kinds = inVm ? caps.backends.filter((k) => k === 'linux') : caps.backends;
 
-function haveCc() {
-  try {
-    execFileSync('cc', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const skip = !isLinux
   ? 'Linux only (reads /proc, compiles C fixtures)'
   : !isRoot

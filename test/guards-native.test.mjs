@@ -17,7 +17,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { createUser, zombieChildren, until, alive } from './helpers.mjs';
+import { createUser, zombieChildren, until, alive, haveCc } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -26,14 +26,6 @@ const addon = process.platform === 'linux' ? require('node-gyp-build')(ROOT) : n
 const probe = addon?.probe();
 const abi = probe?.features.landlockAbi ?? 0;
 
-function haveCc() {
-  try {
-    execFileSync('cc', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const skip =
   process.platform !== 'linux'
     ? 'Linux only'

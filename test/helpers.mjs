@@ -10,6 +10,16 @@ export const require = createRequire(import.meta.url);
 export const isLinux = process.platform === 'linux';
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
+/** Whether a C compiler (cc) is here, for the fixtures the tests compile. */
+export function haveCc() {
+  try {
+    execFileSync('cc', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The kinds of backend this machine can run, from the package's own capability test. */
 export async function availableKinds() {
   const { capabilities } = await import('../dist/index.mjs');
