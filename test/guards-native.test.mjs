@@ -617,28 +617,32 @@ describe('Landlock', { skip: skipLandlock }, () => {
     fs.rmSync(tree, { recursive: true });
   });
 
-  test('the ruleset fd survives the child close step even when it collides with a stdio number', async () => {
-    // Many stdio entries: the child's targets 0..9 may cover the cached ruleset's number; the
-    // parent moves it above them.
-    const nul = addon.openDevNull(fs.constants.O_RDWR);
-    const out = fs.openSync(path.join(dir, 'many-stdio'), 'w+');
-    try {
-      const child = addon.spawn({
-        file: bin,
-        argv: ['guards', `read:${path.join(outside, 'secret')}`],
-        envp: [],
-        stdio: [nul, out, out, ...Array(61).fill(nul)],
-        noNewPrivs: true,
-        landlock: policy(),
-      });
-      const st = await exitOf(child);
-      assert.equal(st.exitCode, 0);
-      assert.equal(fs.readFileSync(path.join(dir, 'many-stdio'), 'utf8'), 'read denied EACCES\n');
-    } finally {
-      fs.closeSync(out);
-      addon.close(nul);
-    }
-  });
+  for (const forceNoCloseRange of [false, true]) {
+    test(`the ruleset fd survives the child's close step (${forceNoCloseRange ? '/proc/self/fd walk' : 'close_range'}), also when its number is a stdio target`, async () => {
+      // Many stdio entries: the child's targets 0..63 may cover the cached ruleset's number; the
+      // parent moves it above them.
+      const nul = addon.openDevNull(fs.constants.O_RDWR);
+      const outPath = path.join(dir, 'many-stdio');
+      const out = fs.openSync(outPath, 'w+');
+      try {
+        const child = addon.spawn({
+          file: bin,
+          argv: ['guards', `read:${path.join(outside, 'secret')}`, `read:${path.join(work, 'data')}`],
+          envp: [],
+          stdio: [nul, out, out, ...Array(61).fill(nul)],
+          noNewPrivs: true,
+          landlock: policy(),
+          forceNoCloseRange,
+        });
+        const st = await exitOf(child);
+        assert.equal(st.exitCode, 0);
+        assert.equal(fs.readFileSync(outPath, 'utf8'), 'read denied EACCES\nread allowed\n');
+      } finally {
+        fs.closeSync(out);
+        addon.close(nul);
+      }
+    });
+  }
 });
 
 // ---- capabilities ----
