@@ -3,7 +3,8 @@
 import { userInfo } from 'node:os';
 import { nativeAddon, nativeAddonPath, nativeLoadError } from './loader.js';
 import { availableBackends, backendFor } from './backends/select.js';
-import { RESOURCE_NAMES } from './validate.js';
+import { sampleBlockDevice } from './block-devices.js';
+import { IO_RATE_RULES, RESOURCE_NAMES } from './validate.js';
 import { detectCgroups } from './cgroup/index.js';
 import { parentFor } from './cgroup/wiring.js';
 import { isRoot } from './proc.js';
@@ -20,7 +21,11 @@ export function capabilities(): Capabilities {
   const kind = backends[0] ?? 'universal';
   const backend = backendFor(kind);
   const every: Resources = {};
-  for (const name of RESOURCE_NAMES) (every as Record<string, unknown>)[name] = name === 'cpus' ? '0' : 1;
+  // An IO throttle is asked of the host's first disk (or of / where it has none: the row says why).
+  const disk = process.platform === 'linux' ? (sampleBlockDevice() ?? '/') : '/';
+  for (const name of RESOURCE_NAMES)
+    (every as Record<string, unknown>)[name] =
+      name === 'cpus' ? '0' : Object.hasOwn(IO_RATE_RULES, name) ? { device: disk, rate: 1 } : 1;
   const plan = backend.plan({
     resources: every,
     identity: null,

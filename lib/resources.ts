@@ -13,7 +13,26 @@ export const TREE_RESOURCES: readonly (keyof Resources)[] = [
   'cpuWeight',
   'cpus',
   'maxProcesses',
+  'ioWeight',
+  'ioReadBytesPerSecond',
+  'ioWriteBytesPerSecond',
+  'ioReadOpsPerSecond',
+  'ioWriteOpsPerSecond',
 ];
+
+/** The tree-wide disk IO resources (the io controller; v1 blkio). */
+export const IO_RESOURCES: readonly (keyof Resources)[] = [
+  'ioWeight',
+  'ioReadBytesPerSecond',
+  'ioWriteBytesPerSecond',
+  'ioReadOpsPerSecond',
+  'ioWriteOpsPerSecond',
+];
+
+/** Whether `r` asks for any disk IO limit. */
+export function asksForIo(r: Resources): boolean {
+  return IO_RESOURCES.some((k) => r[k] !== undefined);
+}
 
 export type RlimitName = 'nofile' | 'cpu' | 'fsize' | 'core' | 'stack' | 'as' | 'nproc';
 

@@ -23,6 +23,20 @@ export interface Resources {
   cpus?: string;
   /** Number of processes (and threads) in the tree. */
   maxProcesses?: number;
+  /**
+   * Relative disk IO weight against sibling trees, 1..10000 (cgroup v2's io.weight scale,
+   * default 100). Takes effect only on disks whose IO scheduler shares by weight (BFQ, or
+   * iocost): `enforced` says where.
+   */
+  ioWeight?: number;
+  /** Bytes per second the tree may read from a disk: `{ device, rate }` or one per disk. */
+  ioReadBytesPerSecond?: IoDeviceRate | IoDeviceRate[];
+  /** Bytes per second the tree may write to a disk (direct and written-back IO alike on v2). */
+  ioWriteBytesPerSecond?: IoDeviceRate | IoDeviceRate[];
+  /** Read operations per second on a disk. */
+  ioReadOpsPerSecond?: IoDeviceRate | IoDeviceRate[];
+  /** Write operations per second on a disk. */
+  ioWriteOpsPerSecond?: IoDeviceRate | IoDeviceRate[];
   /** RLIMIT_NOFILE: open file descriptors per process. */
   openFiles?: number;
   /** RLIMIT_CPU: CPU seconds per process; the process gets SIGXCPU, then SIGKILL. */
@@ -41,6 +55,17 @@ export interface Resources {
 }
 
 export type ResourceName = keyof Resources;
+
+/**
+ * One disk's rate, for the io throttles (`ioWriteBytesPerSecond` and the like; the unit is the
+ * one in the resource's name). `device` is a disk's 'MAJ:MIN' ('8:0'), its node ('/dev/vda'), or
+ * any path on it ('/var/lib/jobs': the disk whose filesystem holds that path); a partition means
+ * its whole disk. `rate` > 0; `Infinity` is no limit on that disk (how `update()` lifts one).
+ */
+export interface IoDeviceRate {
+  device: string;
+  rate: number;
+}
 
 /** Who the child runs as: a user name, a numeric uid, 'uid:gid', or an object. */
 export type RunAsSpec =
@@ -166,6 +191,15 @@ export interface Stats {
   processes: number | null;
   throttledPeriods?: number | null;
   throttledMicros?: number | null;
+  /**
+   * Disk IO of the tree, as the block layer counted it (v2 io.stat, v1 blkio.throttle.*), summed
+   * over disks; null where the tree has no io cgroup (on v1, a tree joins blkio only for an IO
+   * limit).
+   */
+  ioReadBytes?: number | null;
+  ioWriteBytes?: number | null;
+  ioReadOps?: number | null;
+  ioWriteOps?: number | null;
 }
 
 export interface ShutdownOptions {

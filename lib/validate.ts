@@ -1,9 +1,10 @@
 // Input validation. Everything a caller can get wrong is checked here, in JavaScript, before
 // any backend sees it: the native side trusts what it is given.
 
+import { resolveBlockDevice } from './block-devices.js';
 import { ConfineArgumentError } from './errors.js';
 import { signalNumber } from './signals.js';
-import type { CommandOptions, ExecutorKind, Resources, RunAsSpec } from './types.js';
+import type { CommandOptions, ExecutorKind, IoDeviceRate, Resources, RunAsSpec } from './types.js';
 
 const MAX = Number.MAX_SAFE_INTEGER;
 
@@ -16,13 +17,24 @@ interface ResourceRule {
   unit: string;
 }
 
+/** The per-disk IO throttles: `{ device, rate }` or an array of them, rate in the key's unit. */
+export const IO_RATE_RULES: Record<IoRateKey, ResourceRule> = {
+  ioReadBytesPerSecond: { min: 1, max: MAX, integer: true, unit: 'bytes per second' },
+  ioWriteBytesPerSecond: { min: 1, max: MAX, integer: true, unit: 'bytes per second' },
+  // The kernel keeps IO operation limits in 32 bits.
+  ioReadOpsPerSecond: { min: 1, max: 2 ** 32 - 1, integer: true, unit: 'operations per second' },
+  ioWriteOpsPerSecond: { min: 1, max: 2 ** 32 - 1, integer: true, unit: 'operations per second' },
+};
+export type IoRateKey = 'ioReadBytesPerSecond' | 'ioWriteBytesPerSecond' | 'ioReadOpsPerSecond' | 'ioWriteOpsPerSecond';
+
 /** The resources and their rules; the single list the API, the CLI and the docs read. */
-export const RESOURCE_RULES: Record<Exclude<keyof Resources, 'cpus'>, ResourceRule> = {
+export const RESOURCE_RULES: Record<Exclude<keyof Resources, 'cpus' | IoRateKey>, ResourceRule> = {
   memoryBytes: { min: 1, max: MAX, integer: true, unit: 'bytes' },
   memorySwapBytes: { min: 0, max: MAX, integer: true, unit: 'bytes' },
   cpu: { min: 0.001, max: 1 << 16, integer: false, unit: 'cores' },
   cpuWeight: { min: 1, max: 10000, integer: true, unit: 'weight 1..10000' },
   maxProcesses: { min: 1, max: 4194304, integer: true, unit: 'processes' },
+  ioWeight: { min: 1, max: 10000, integer: true, unit: 'weight 1..10000' },
   // Fewer than 3 descriptors leaves the child without stdio; execve of a dynamically linked
   // program then fails in the loader.
   openFiles: { min: 3, max: 1 << 30, integer: true, unit: 'file descriptors' },
@@ -33,7 +45,7 @@ export const RESOURCE_RULES: Record<Exclude<keyof Resources, 'cpus'>, ResourceRu
   addressSpaceBytes: { min: 1 << 20, max: MAX, integer: true, unit: 'bytes' },
 };
 
-export const RESOURCE_NAMES = [...Object.keys(RESOURCE_RULES), 'cpus'] as (keyof Resources)[];
+export const RESOURCE_NAMES = [...Object.keys(RESOURCE_RULES), 'cpus', ...Object.keys(IO_RATE_RULES)] as (keyof Resources)[];
 
 const CPUSET = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
 
@@ -94,6 +106,10 @@ export function validateResources(input: unknown, what = 'limit'): Resources {
         throw new ConfineArgumentError(`${what}: cpus must be a CPU list such as "0-1" or "0,2", got ${show(value)}`);
       }
       out[key] = value;
+      continue;
+    }
+    if (Object.hasOwn(IO_RATE_RULES, key)) {
+      out[key] = validateIoRates(`${what}: ${key}`, value, IO_RATE_RULES[key as IoRateKey]);
       continue;
     }
     const rule = Object.hasOwn(RESOURCE_RULES, key) ? RESOURCE_RULES[key as keyof typeof RESOURCE_RULES] : undefined;
@@ -309,4 +325,49 @@ function validateId(v: unknown, what: string): number {
     throw new ConfineArgumentError(`${what} must be an integer 0..4294967294, got ${String(v)}`);
   }
   return v;
+}
+
+/**
+ * An IO throttle's value: `{ device, rate }` or a non-empty array of them, as an array of fresh
+ * objects. On Linux each device must name something on this host (a path that exists, a device
+ * number the kernel has), and no disk may be listed twice; whether the io controller can limit
+ * it (tmpfs, NFS... cannot) is for `enforced` to say, not an error.
+ */
+function validateIoRates(what: string, value: unknown, rule: ResourceRule): IoDeviceRate[] {
+  const list = Array.isArray(value) ? value : [value];
+  if (list.length === 0) throw new ConfineArgumentError(`${what}: give at least one { device, rate }`);
+  const disks = new Map<string, string>();
+  return list.map((entry, i) => {
+    const at = Array.isArray(value) ? `${what}[${i}]` : what;
+    if (!isPlainObject(entry))
+      throw new ConfineArgumentError(
+        `${at} must be { device, rate } (device: '/dev/vda', '8:0' or a path on the disk), got ${show(entry)}`,
+      );
+    for (const k of Object.keys(entry))
+      if (k !== 'device' && k !== 'rate' && entry[k] !== undefined) throw unknownKey(at, k, ['device', 'rate']);
+    const { device, rate } = entry;
+    validateCString(device, `${at}.device`);
+    if (device === '') throw new ConfineArgumentError(`${at}.device must not be empty`);
+    if (
+      typeof rate !== 'number' ||
+      Number.isNaN(rate) ||
+      (Number.isFinite(rate) && (!Number.isInteger(rate) || rate < rule.min || rate > rule.max))
+    )
+      throw new ConfineArgumentError(
+        `${at}.rate must be an integer between ${rule.min} and ${rule.max} (${rule.unit}), or Infinity for no limit, got ${String(rate)}`,
+      );
+    if (process.platform === 'linux') {
+      const r = resolveBlockDevice(device as string);
+      if (r.kind === 'bad') throw new ConfineArgumentError(`${at}.device: ${r.reason}`);
+      if (r.kind === 'disk') {
+        const other = disks.get(r.device);
+        if (other !== undefined)
+          throw new ConfineArgumentError(
+            `${at}.device: ${JSON.stringify(device)} and ${JSON.stringify(other)} are both the disk ${r.name} (${r.device}); give it once`,
+          );
+        disks.set(r.device, device as string);
+      }
+    }
+    return { device: device as string, rate };
+  });
 }

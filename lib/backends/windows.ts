@@ -71,6 +71,11 @@ const NOT_ON_WINDOWS: Partial<Record<keyof Resources, string>> = {
   coreBytes: 'Windows writes no core dumps (RLIMIT_CORE); crash dumps are configured system-wide',
   stackBytes: 'the stack size is fixed by the executable header on Windows (RLIMIT_STACK has no equivalent)',
   addressSpaceBytes: 'Windows has no address-space limit (RLIMIT_AS); memoryBytes limits committed memory',
+  ioWeight: 'disk IO limits of a job (JobObjectIoRateControlInformation) are not implemented by the addon',
+  ioReadBytesPerSecond: 'disk IO limits of a job (JobObjectIoRateControlInformation) are not implemented by the addon',
+  ioWriteBytesPerSecond: 'disk IO limits of a job (JobObjectIoRateControlInformation) are not implemented by the addon',
+  ioReadOpsPerSecond: 'disk IO limits of a job (JobObjectIoRateControlInformation) are not implemented by the addon',
+  ioWriteOpsPerSecond: 'disk IO limits of a job (JobObjectIoRateControlInformation) are not implemented by the addon',
 };
 
 interface Probe {

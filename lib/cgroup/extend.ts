@@ -19,7 +19,7 @@ import type { Resources } from '../types.js';
 import { errCode, exists, mkdirV1, readOpt, readPids, sysError, writeFile } from './files.js';
 import { parseCgroupLayout, type CgroupLayout } from './hierarchy.js';
 import { writeV1 } from './limits.js';
-import { controllersFor, type ParentChoice } from './parent.js';
+import { controllersFor, v1Name, type ParentChoice } from './parent.js';
 
 /** What of a task cgroup the move needs (TaskCgroup has it). */
 export interface ExtendTarget {
@@ -37,7 +37,7 @@ export function hierarchiesToJoin(
   choice: ParentChoice,
   resources: Resources,
 ): [string, string][] {
-  const wanted = new Set(controllersFor(resources));
+  const wanted = new Set(controllersFor(resources).map(v1Name));
   return Object.entries(choice.paths).filter(([c]) => wanted.has(c) && choice.controllers.includes(c) && paths[c] === undefined);
 }
 

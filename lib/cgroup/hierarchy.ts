@@ -5,6 +5,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseMountinfo } from '../mountinfo.js';
 
 export interface ControllerInfo {
   version: 1 | 2;
@@ -51,37 +52,6 @@ const V1_CONTROLLERS = new Set([
   'rdma',
   'misc',
 ]);
-
-/** mountinfo escapes space, tab, newline and backslash as \ooo. */
-function unescapeMount(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
-interface MountEntry {
-  root: string;
-  mountPoint: string;
-  fstype: string;
-  superOpts: string[];
-}
-
-function parseMountinfo(text: string): MountEntry[] {
-  const out: MountEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const left = line.slice(0, sep).split(' ');
-    const right = line.slice(sep + 3).split(' ');
-    if (left.length < 5 || right.length < 3) continue;
-    out.push({
-      root: unescapeMount(left[3]!),
-      mountPoint: unescapeMount(left[4]!),
-      fstype: right[0]!,
-      superOpts: right[2]!.split(','),
-    });
-  }
-  return out;
-}
 
 /** /proc/self/cgroup: "id:controllers:path" per line; v2 is "0::/path". */
 function parseProcCgroup(text: string): { v2: string | null; v1: Map<string, string> } {

@@ -6,6 +6,7 @@
 //   cpuWeight        v2 cpu.weight              v1 cpu.shares = 2 + (w-1)*262142/9999 (runc)
 //   cpus             v2 cpuset.cpus             v1 cpuset.cpus (cpuset.mems copied from parent)
 //   maxProcesses     pids.max (both)
+//   io*              v2 io.max, io.weight; v1 blkio.throttle.*, blkio.weight (lib/cgroup/io.ts)
 //
 // Infinity removes a limit ("max", v1 -1). When memoryBytes is set at creation and
 // memorySwapBytes is not, swap is set to 0 (v1: memsw = memory) where the kernel accounts
@@ -15,6 +16,7 @@ import * as path from 'node:path';
 import type { Resources } from '../types.js';
 import { ConfineArgumentError } from '../errors.js';
 import { errCode, readNumber, readOpt, writeFile } from './files.js';
+import { validateIoResources, writeIoV1, writeIoV2 } from './io.js';
 
 export const CPU_PERIOD_US = 100000;
 /** The kernel refuses a cfs quota below 1 ms. */
@@ -48,6 +50,7 @@ export function validateCgroupResources(r: Resources): void {
   ) {
     throw new ConfineArgumentError(`cpus must be a CPU list such as "0-1" or "0,2", got ${JSON.stringify(r.cpus)}`);
   }
+  validateIoResources(r);
 }
 
 const bytes = (v: number) => (Number.isFinite(v) ? String(Math.floor(v)) : 'max');
@@ -100,6 +103,7 @@ export function writeV2(dir: string, r: Resources, ctx: LimitContext): void {
   if (has('cpuset') && r.cpus !== undefined) w('cpuset.cpus', r.cpus.replace(/\s+/g, ''));
   if (has('pids') && r.maxProcesses !== undefined)
     w('pids.max', Number.isFinite(r.maxProcesses) ? String(r.maxProcesses) : 'max');
+  if (has('io')) writeIoV2(dir, r);
 }
 
 /** Write the limits into v1 directories (controller -> dir). */
@@ -165,4 +169,5 @@ export function writeV1(paths: Record<string, string>, r: Resources, ctx: LimitC
   if (has('pids') && r.maxProcesses !== undefined) {
     writeFile(path.join(paths.pids!, 'pids.max'), Number.isFinite(r.maxProcesses) ? String(r.maxProcesses) : 'max');
   }
+  if (has('blkio')) writeIoV1(paths.blkio!, r);
 }

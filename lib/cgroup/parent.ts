@@ -39,9 +39,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isRoot } from '../proc.js';
+import { asksForIo } from '../resources.js';
 import type { Enforcement, Resources } from '../types.js';
 import type { CgroupLayout } from './hierarchy.js';
 import { errCode, exists, readOpt, readPids, writeFile } from './files.js';
+import { ioEnforcement } from './io.js';
 
 export interface ParentChoice {
   ok: boolean;
@@ -71,14 +73,20 @@ export interface ChooseOptions {
   v2Tree?: boolean;
 }
 
-/** Controllers a set of resources needs. */
+/** Controllers a set of resources needs (by their v2 names: v1Name() gives the v1 one). */
 export function controllersFor(r: Resources): string[] {
   const s = new Set<string>();
   if (r.memoryBytes !== undefined || r.memorySwapBytes !== undefined) s.add('memory');
   if (r.cpu !== undefined || r.cpuWeight !== undefined) s.add('cpu');
   if (r.cpus !== undefined) s.add('cpuset');
   if (r.maxProcesses !== undefined) s.add('pids');
+  if (asksForIo(r)) s.add('io');
   return [...s];
+}
+
+/** A controller's name in v1: the io controller is v1's blkio; the others keep their names. */
+export function v1Name(controller: string): string {
+  return controller === 'io' ? 'blkio' : controller;
 }
 
 /** v2: controllers the parent enables even when no limit needs them (for stats). */
@@ -323,7 +331,8 @@ function prepareV1(mount: string, rel: string, cpuset: boolean): { dir: string; 
 
 function chooseV1(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
   const v1 = layout.hierarchies.filter((h) => h.version === 1);
-  const wanted = [...new Set([...opts.needed, ...V1_HIERARCHIES_OF_EVERY_PARENT])];
+  const needed = opts.needed.map(v1Name);
+  const wanted = [...new Set([...needed, ...V1_HIERARCHIES_OF_EVERY_PARENT])];
   const paths: Record<string, string> = {};
   const created: string[] = [];
   const problems: string[] = [];
@@ -394,7 +403,7 @@ function chooseV1(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
         ? 'root: a confine directory in each v1 hierarchy'
         : "a confine directory under the supervisor's own cgroup in each v1 hierarchy",
   ];
-  const lacking = opts.needed.filter((n) => !got.includes(n));
+  const lacking = needed.filter((n) => !got.includes(n));
   if (lacking.length) notes.push(`controllers not available: ${lacking.join(', ')}`);
   if (tracked)
     notes.push(
@@ -424,7 +433,9 @@ function chooseV1(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
 export function chooseParent(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
   if (layout.mode === 'none') return fail(layout.reason ?? 'no cgroup hierarchy');
   const v1Useful = layout.hierarchies.some(
-    (h) => h.version === 1 && h.controllers.some((c) => opts.needed.includes(c) || V1_HIERARCHIES_OF_EVERY_PARENT.includes(c)),
+    (h) =>
+      h.version === 1 &&
+      h.controllers.some((c) => opts.needed.map(v1Name).includes(c) || V1_HIERARCHIES_OF_EVERY_PARENT.includes(c)),
   );
   if (layout.mode === 'v1' || (layout.mode === 'hybrid' && v1Useful)) return chooseV1(layout, opts);
   if (!layout.unified) return fail('no cgroup v2 hierarchy and no useful v1 hierarchy');
@@ -449,13 +460,17 @@ export function releaseParent(choice: ParentChoice): string[] {
  * What enforcementFor() looks at: of a parent choice, or of a running task cgroup (its version,
  * controllers and swap accounting).
  */
-export type CgroupCapacity = Pick<ParentChoice, 'ok' | 'version' | 'controllers' | 'features'>;
+export type CgroupCapacity = Pick<ParentChoice, 'ok' | 'version' | 'controllers' | 'features'> & {
+  /** Its directories (a parent's or a task cgroup's): the IO weight files are looked for there. */
+  paths?: Readonly<Record<string, string>>;
+};
 
 /**
  * How the given resources would be enforced by task cgroups under `choice` (or by one task
  * cgroup): only the cgroup resources (memoryBytes, memorySwapBytes, cpu, cpuWeight, cpus,
  * maxProcesses) the hierarchy can enforce appear; the others are for the caller (rlimits) to
- * report.
+ * report. The IO resources appear whenever the tree has the io (v1 blkio) controller, enforced
+ * or saying why not (a device without a disk, v1 buffered writes: lib/cgroup/io.ts).
  */
 export function enforcementFor(choice: CgroupCapacity, resources: Resources): Partial<Record<keyof Resources, Enforcement>> {
   const out: Partial<Record<keyof Resources, Enforcement>> = {};
@@ -482,5 +497,7 @@ export function enforcementFor(choice: CgroupCapacity, resources: Resources): Pa
     out.cpuWeight = e(v === 2 ? 'cpu.weight' : 'cpu.shares, converted from the weight as runc does');
   if (resources.cpus !== undefined && has('cpuset')) out.cpus = e('cpuset.cpus');
   if (resources.maxProcesses !== undefined && has('pids')) out.maxProcesses = e('pids.max (processes and threads)');
+  const ioDir = v === 2 ? choice.paths?.unified : choice.paths?.blkio;
+  if (has(v === 2 ? 'io' : 'blkio') && ioDir !== undefined) Object.assign(out, ioEnforcement(v, ioDir, has('memory'), resources));
   return out;
 }

@@ -27,6 +27,7 @@ import {
   sysError,
   writeFile,
 } from './files.js';
+import { readIoStats } from './io.js';
 import { validateCgroupResources, writeV1, writeV2 } from './limits.js';
 
 const NAME_OK = /^[A-Za-z0-9_.@:+-]+$/;
@@ -213,6 +214,8 @@ export class TaskCgroup {
    * (the backend then reads /proc). CPU: v2 cpu.stat; v1 cpuacct.usage_user/usage_sys (ns),
    * else cpuacct.stat (USER_HZ), else (hybrid) the v2 directory's cpu.stat. processes:
    * pids.current (tasks, threads included), else the number of processes in cgroup.procs.
+   * Disk IO: v2 io.stat, v1 blkio.throttle.io_service_bytes / io_serviced (null without an io
+   * or blkio directory).
    */
   stats(): Stats {
     const st: Stats = {
@@ -223,6 +226,10 @@ export class TaskCgroup {
       processes: null,
       throttledPeriods: null,
       throttledMicros: null,
+      ioReadBytes: null,
+      ioWriteBytes: null,
+      ioReadOps: null,
+      ioWriteOps: null,
     };
     if (this.version === 2) {
       const d = this.paths.unified!;
@@ -269,6 +276,11 @@ export class TaskCgroup {
       if (p.pids) st.processes = readNumber(path.join(p.pids, 'pids.current'));
     }
     if (st.processes === null) st.processes = this.pids().length;
+    const io =
+      this.version === 2
+        ? readIoStats(2, this.controllers.includes('io') ? this.paths.unified : undefined)
+        : readIoStats(1, this.paths.blkio);
+    if (io) Object.assign(st, io);
     return st;
   }
 

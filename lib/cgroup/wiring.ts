@@ -6,7 +6,7 @@
 
 import * as path from 'node:path';
 import { guardCgroup, unguard, watchdogPid } from '../lifecycle/watchdog.js';
-import { TREE_RESOURCES } from '../resources.js';
+import { asksForIo, TREE_RESOURCES } from '../resources.js';
 import type { EnforcedMap, Resources } from '../types.js';
 import { detectCgroups } from './hierarchy.js';
 import { chooseParent, enforcementFor, type ParentChoice } from './parent.js';
@@ -14,7 +14,7 @@ import { taskCgroupPool } from './pool.js';
 import type { TaskCgroup } from './task-cgroup.js';
 
 /** Controllers task cgroups may need: the parent is prepared with these where it can be. */
-const CGROUP_CONTROLLERS = ['memory', 'cpu', 'cpuset', 'pids'];
+const CGROUP_CONTROLLERS = ['memory', 'cpu', 'cpuset', 'pids', 'io'];
 
 /** One parent choice per cgroupParent, made on first use: it may create directories. */
 const parents = new Map<string, ParentChoice>();
@@ -37,7 +37,7 @@ const V1_HIERARCHIES_OF_EVERY_TREE = ['pids', 'freezer', 'cpuacct'];
 /**
  * v1 only: the hierarchies this tree needs. Each v1 hierarchy is a directory to make and remove
  * per spawn and a migration of the child into it, and a memory cgroup is by far the costliest
- * for the kernel to create, so memory, cpu and cpuset join only when a limit asks for them.
+ * for the kernel to create, so memory, cpu, cpuset and blkio join only when a limit asks for them.
  * pids, freezer and cpuacct always do (V1_HIERARCHIES_OF_EVERY_TREE), unless the host is hybrid:
  * then the v2 tree ('unified') does their work and pids joins only for maxProcesses. Memory use
  * then comes from /proc.
@@ -49,6 +49,7 @@ export function narrowChoice(choice: ParentChoice, r: Resources): ParentChoice {
   if (r.memoryBytes !== undefined || r.memorySwapBytes !== undefined) keep.add('memory');
   if (r.cpu !== undefined || r.cpuWeight !== undefined) keep.add('cpu');
   if (r.cpus !== undefined) keep.add('cpuset');
+  if (asksForIo(r)) keep.add('blkio');
   const paths = Object.fromEntries(Object.entries(choice.paths).filter(([c]) => keep.has(c)));
   return { ...choice, paths, controllers: choice.controllers.filter((c) => keep.has(c)) };
 }
@@ -107,7 +108,13 @@ export async function updateTreeCgroup(
   if (parent && (await cgroup.extend(parent, sub, hooks.beforeMove)).length > 0) hooks.extended?.(cgroup);
   cgroup.update(sub);
   return enforcementFor(
-    { ok: true, version: cgroup.version, controllers: cgroup.controllers, features: { swap: cgroup.swapAccounting } },
+    {
+      ok: true,
+      version: cgroup.version,
+      controllers: cgroup.controllers,
+      features: { swap: cgroup.swapAccounting },
+      paths: cgroup.paths,
+    },
     sub,
   );
 }
