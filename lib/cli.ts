@@ -8,7 +8,7 @@ import { constants } from 'node:os';
 import { command, capabilities, ConfineError } from './index.js';
 import type { Executor } from './executor.js';
 import { doctorOrphans, formatOrphans } from './lifecycle/orphans.js';
-import type { CommandOptions, EnforcedMap, ExitStatus, Resources } from './types.js';
+import type { CommandOptions, EnforcedMap, ExitStatus, IoDeviceRate, Resources } from './types.js';
 
 const USAGE = `usage:
   confine run [options] -- FILE [ARGS...]   run FILE confined; exits with its exit code
@@ -22,6 +22,12 @@ run options:
   --cpu-weight N      relative CPU weight 1..10000
   --cpus LIST         CPU set, e.g. 0-1
   --pids N            processes in the tree
+  --io-weight N       relative disk IO weight 1..10000 (BFQ or iocost disks)
+  --io-read-bps DEV:SIZE    bytes per second the tree may read from disk DEV (repeatable;
+                            DEV: /dev/vda, 8:0 or a path on the disk; e.g. /dev/vda:10M)
+  --io-write-bps DEV:SIZE   bytes per second the tree may write to DEV (repeatable)
+  --io-read-iops DEV:N      read operations per second on DEV (repeatable)
+  --io-write-iops DEV:N     write operations per second on DEV (repeatable)
   --nofile N          open files per process
   --cpu-seconds N     CPU seconds per process
   --fsize SIZE        largest file a process may write
@@ -74,6 +80,14 @@ function parseNumber(text: string, what: string): number {
   return n;
 }
 
+/** "DEV:RATE" (the last colon splits: "8:0:2M" is device 8:0) → { device, rate } for an IO throttle. */
+export function parseIoRate(text: string, what: string, parseRate: (t: string, w: string) => number): IoDeviceRate {
+  const i = text.lastIndexOf(':');
+  if (i <= 0 || i === text.length - 1)
+    throw new UsageError(`${what}: expected DEVICE:RATE (e.g. /dev/vda:2M or 8:0:100), got ${JSON.stringify(text)}`);
+  return { device: text.slice(0, i), rate: parseRate(text.slice(i + 1), what) };
+}
+
 function formatEnforced(enforced: EnforcedMap): string {
   const rows = Object.entries(enforced).map(
     ([k, e]) =>
@@ -111,6 +125,11 @@ async function run(argv: string[]): Promise<number> {
       'cpu-weight': { type: 'string' },
       cpus: { type: 'string' },
       pids: { type: 'string' },
+      'io-weight': { type: 'string' },
+      'io-read-bps': { type: 'string', multiple: true },
+      'io-write-bps': { type: 'string', multiple: true },
+      'io-read-iops': { type: 'string', multiple: true },
+      'io-write-iops': { type: 'string', multiple: true },
       nofile: { type: 'string' },
       'cpu-seconds': { type: 'string' },
       fsize: { type: 'string' },
@@ -141,6 +160,17 @@ async function run(argv: string[]): Promise<number> {
   if (values['cpu-weight'] !== undefined) resources.cpuWeight = parseInteger(values['cpu-weight'], '--cpu-weight');
   if (values.cpus !== undefined) resources.cpus = values.cpus;
   if (values.pids !== undefined) resources.maxProcesses = parseInteger(values.pids, '--pids');
+  if (values['io-weight'] !== undefined) resources.ioWeight = parseInteger(values['io-weight'], '--io-weight');
+  const ioFlags = [
+    ['io-read-bps', 'ioReadBytesPerSecond', parseSize],
+    ['io-write-bps', 'ioWriteBytesPerSecond', parseSize],
+    ['io-read-iops', 'ioReadOpsPerSecond', parseInteger],
+    ['io-write-iops', 'ioWriteOpsPerSecond', parseInteger],
+  ] as const;
+  for (const [flag, key, parseRate] of ioFlags) {
+    const given = values[flag];
+    if (given?.length) resources[key] = given.map((t) => parseIoRate(t, `--${flag}`, parseRate));
+  }
   if (values.nofile !== undefined) resources.openFiles = parseInteger(values.nofile, '--nofile');
   if (values['cpu-seconds'] !== undefined) resources.cpuSeconds = parseInteger(values['cpu-seconds'], '--cpu-seconds');
   if (values.fsize !== undefined) resources.fileSizeBytes = parseSize(values.fsize, '--fsize');

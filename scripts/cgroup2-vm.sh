@@ -154,6 +154,25 @@ else
   [ -n "$kpkg" ] || die "cannot resolve linux-image-cloud-amd64 to a kernel package"
 fi
 kd=$cache/$kpkg
+# The modules the cloud kernel does not build in that the guest loads, dependencies added; loop
+# gives the IO tests block devices (the guest has no disk: its / is virtiofs).
+modules="virtio_pci virtio_console virtiofs overlay loop"
+add_module() { # needs moddir, loaded, order
+  local name=$1 ko deps d
+  case $loaded in *" $name "*) return ;; esac
+  loaded="$loaded$name "
+  grep -Eq "/${name//_/[-_]}\.ko" "$moddir/modules.builtin" && return
+  ko=$(find "$moddir/kernel" -regextype egrep -regex ".*/${name//_/[-_]}\.ko(\.xz|\.zst)?" | head -n1)
+  [ -n "$ko" ] || die "kernel module $name not in $kpkg"
+  case $ko in
+    *.xz) xz -dc "$ko" ;;
+    *.zst) zstd -qdc "$ko" ;;
+    *) cat "$ko" ;;
+  esac >"$kd/initrd/lib/modules/$name.ko"
+  deps=$(tr '\0' '\n' <"$kd/initrd/lib/modules/$name.ko" | sed -n 's/^depends=//p' | head -n1)
+  for d in ${deps//,/ }; do add_module "${d//-/_}"; done
+  order="$order $name"
+}
 if [ ! -e "$kd/ready" ]; then
   say "fetching $kpkg and busybox-static"
   rm -rf "$kd"; mkdir -p "$kd/pkg" "$kd/initrd/bin" "$kd/initrd/lib/modules" "$kd/initrd/cfg"
@@ -165,33 +184,31 @@ if [ ! -e "$kd/ready" ]; then
   bb=$kd/initrd/bin/busybox
   cp "$kd/pkg/bin/busybox" "$bb"
   for a in $("$bb" --list); do [ "$a" = busybox ] || ln -s busybox "$kd/initrd/bin/$a"; done
-  # modules the cloud kernel does not build in, dependencies first
   moddir=$kd/pkg/lib/modules/$kver
   loaded=" " order=""
-  add_module() {
-    local name=$1 ko deps d
-    case $loaded in *" $name "*) return ;; esac
-    loaded="$loaded$name "
-    grep -Eq "/${name//_/[-_]}\.ko" "$moddir/modules.builtin" && return
-    ko=$(find "$moddir/kernel" -regextype egrep -regex ".*/${name//_/[-_]}\.ko(\.xz|\.zst)?" | head -n1)
-    [ -n "$ko" ] || die "kernel module $name not in $kpkg"
-    case $ko in
-      *.xz) xz -dc "$ko" ;;
-      *.zst) zstd -qdc "$ko" ;;
-      *) cat "$ko" ;;
-    esac >"$kd/initrd/lib/modules/$name.ko"
-    deps=$(tr '\0' '\n' <"$kd/initrd/lib/modules/$name.ko" | sed -n 's/^depends=//p' | head -n1)
-    for d in ${deps//,/ }; do add_module "${d//-/_}"; done
-    order="$order $name"
-  }
-  for m in virtio_pci virtio_console virtiofs overlay; do add_module "$m"; done
+  for m in $modules; do add_module "$m"; done
   echo "$order" >"$kd/initrd/lib/modules/order"
+  echo "$modules" >"$kd/modules"
   rm -rf "$kd/pkg"
   touch "$kd/ready"
+elif [ "$(cat "$kd/modules" 2>/dev/null)" != "$modules" ]; then
+  # A cache made for fewer modules: add the missing ones. Nothing in use is removed (a VM of
+  # another run may be booting from this kernel and an earlier initramfs right now).
+  say "adding modules to the cached $kpkg"
+  rm -rf "$kd/pkg.add"; mkdir -p "$kd/pkg.add"
+  deb_extract "$kpkg" "$kd/pkg.add"
+  kver=$(ls "$kd/pkg.add/lib/modules" | head -n1)
+  moddir=$kd/pkg.add/lib/modules/$kver
+  order=$(cat "$kd/initrd/lib/modules/order")
+  loaded=" $order "
+  for m in $modules; do add_module "$m"; done
+  echo "$order" >"$kd/initrd/lib/modules/order.new" && mv "$kd/initrd/lib/modules/order.new" "$kd/initrd/lib/modules/order"
+  echo "$modules" >"$kd/modules"
+  rm -rf "$kd/pkg.add"
 fi
 ln -sfn "$kpkg" "$cache/current"
 bb=$kd/initrd/bin/busybox
-initrd_base=$kd/initrd-$(printf '%s' "$guest_init" | md5sum | cut -c1-10).cpio
+initrd_base=$kd/initrd-$( (printf '%s' "$guest_init"; cat "$kd/initrd/lib/modules/order") | md5sum | cut -c1-10).cpio
 if [ ! -e "$initrd_base" ]; then
   printf '%s\n' "$guest_init" >"$kd/initrd/init"; chmod 755 "$kd/initrd/init"
   (cd "$kd/initrd" && find . | "$bb" cpio -o -H newc 2>/dev/null) >"$initrd_base.tmp"
