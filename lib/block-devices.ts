@@ -126,7 +126,7 @@ export function resolveBlockDevice(spec: string, depth = 0): DeviceResolution {
     return { kind: 'unsupported', reason: `${spec} is a character device; the io controller limits block devices` };
   const [major, minor] = splitDev(st.dev);
   const majMin = `${major}:${minor}`;
-  if (major !== 0 && fs.existsSync(`/sys/dev/block/${majMin}`)) return wholeDisk(majMin, `${spec} is on ${majMin}`);
+  if (major !== 0 && fs.existsSync(`/sys/dev/block/${majMin}`)) return wholeDisk(majMin, `the disk of ${spec}`);
   let real = spec;
   try {
     real = fs.realpathSync(spec);

@@ -25,6 +25,12 @@ const SAMPLE = {
   cpuWeight: 100,
   cpus: '0',
   maxProcesses: 32,
+  ioWeight: 100,
+  // The disk that holds / (where / is on no disk, the row says so).
+  ioReadBytesPerSecond: { device: '/', rate: 2 ** 20 },
+  ioWriteBytesPerSecond: { device: '/', rate: 2 ** 20 },
+  ioReadOpsPerSecond: { device: '/', rate: 100 },
+  ioWriteOpsPerSecond: { device: '/', rate: 100 },
   openFiles: 256,
   cpuSeconds: 60,
   fileSizeBytes: 2 ** 30,
