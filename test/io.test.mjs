@@ -83,12 +83,27 @@ async function measure(ex, go) {
   return { seconds, stats, out };
 }
 
+/** A tree whose shell runs dd (after `read go` when `waitForGo`), then prints "done" and stays. */
+function ddTree(dd, { waitForGo = false } = {}) {
+  return command('sh', ['-c', `${waitForGo ? 'read go; ' : ''}dd ${dd} 2>/dev/null; echo done; exec sleep 1000`], opts());
+}
+
+/** Prints the measured rate and asserts its upper bound (limit × TOLERANCE). */
+function assertRate(what, amount, seconds, limit, unit) {
+  const rate = amount / seconds;
+  const show = (v) => (unit === 'MiB/s' ? (v / MiB).toFixed(2) : v.toFixed(1));
+  console.log(`# ${what}: limit ${show(limit)} ${unit}, measured ${show(rate)} ${unit} over ${seconds.toFixed(2)} s`);
+  assert.ok(rate <= limit * TOLERANCE, `${what}: ${show(rate)} ${unit} under a limit of ${show(limit)} ${unit}`);
+}
+
 describe('disk IO limits', { skip }, () => {
   let dir;
   let loop;
   let part;
   let majMin;
   const mounted = [];
+  /** How an enforced row names the loop device: "loop3 (7:3)". */
+  const diskNamed = () => new RegExp(`${path.basename(loop)} \\(${majMin}\\)`);
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'confine-io-'));
@@ -111,26 +126,17 @@ describe('disk IO limits', { skip }, () => {
 
   test('ioWriteBytesPerSecond 2 MiB/s: dd oflag=direct writes no faster, and stats() counts its bytes', async () => {
     const n = 160; // 10 MiB
-    const ex = command(
-      'sh',
-      [
-        '-c',
-        `dd if=/dev/zero of=${loop} bs=64k count=${n} seek=${PAST_PARTITION} oflag=direct 2>/dev/null; echo done; exec sleep 1000`,
-      ],
-      opts(),
-    ).limit({ ioWriteBytesPerSecond: { device: loop, rate: LIMIT } });
+    const ex = ddTree(`if=/dev/zero of=${loop} bs=64k count=${n} seek=${PAST_PARTITION} oflag=direct`).limit({
+      ioWriteBytesPerSecond: { device: loop, rate: LIMIT },
+    });
     const row = ex.enforced.ioWriteBytesPerSecond;
     assert.match(row.mechanism, /^cgroup[12]$/);
-    assert.match(row.note, new RegExp(`${path.basename(loop)} \\(${majMin}\\)`));
+    assert.match(row.note, diskNamed());
     try {
       const { seconds, stats } = await measure(ex);
-      const rate = stats.ioWriteBytes / seconds;
-      console.log(
-        `# write limit ${LIMIT / MiB} MiB/s (${row.mechanism}): ${(rate / MiB).toFixed(2)} MiB/s over ${seconds.toFixed(2)} s`,
-      );
       assert.ok(stats.ioWriteBytes >= n * 64 * 1024, `the kernel counted ${stats.ioWriteBytes} bytes written`);
       assert.ok(stats.ioWriteOps >= n, `the kernel counted ${stats.ioWriteOps} writes`);
-      assert.ok(rate <= LIMIT * TOLERANCE, `wrote at ${(rate / MiB).toFixed(2)} MiB/s under a ${LIMIT / MiB} MiB/s limit`);
+      assertRate(`writes (${row.mechanism})`, stats.ioWriteBytes, seconds, LIMIT, 'MiB/s');
     } finally {
       await ex.forceStop();
     }
@@ -138,21 +144,14 @@ describe('disk IO limits', { skip }, () => {
 
   test('ioReadBytesPerSecond 2 MiB/s: dd iflag=direct reads no faster', async () => {
     const n = 160;
-    const ex = command(
-      'sh',
-      [
-        '-c',
-        `dd if=${loop} of=/dev/null bs=64k count=${n} skip=${PAST_PARTITION} iflag=direct 2>/dev/null; echo done; exec sleep 1000`,
-      ],
-      opts(),
-    ).limit({ ioReadBytesPerSecond: { device: majMin, rate: LIMIT } });
+    const ex = ddTree(`if=${loop} of=/dev/null bs=64k count=${n} skip=${PAST_PARTITION} iflag=direct`).limit({
+      ioReadBytesPerSecond: { device: majMin, rate: LIMIT },
+    });
     assert.equal(ex.enforced.ioReadBytesPerSecond.enforced, true, ex.enforced.ioReadBytesPerSecond.note);
     try {
       const { seconds, stats } = await measure(ex);
-      const rate = stats.ioReadBytes / seconds;
-      console.log(`# read limit ${LIMIT / MiB} MiB/s: ${(rate / MiB).toFixed(2)} MiB/s over ${seconds.toFixed(2)} s`);
       assert.ok(stats.ioReadBytes >= n * 64 * 1024, `the kernel counted ${stats.ioReadBytes} bytes read`);
-      assert.ok(rate <= LIMIT * TOLERANCE, `read at ${(rate / MiB).toFixed(2)} MiB/s under a ${LIMIT / MiB} MiB/s limit`);
+      assertRate('reads', stats.ioReadBytes, seconds, LIMIT, 'MiB/s');
     } finally {
       await ex.forceStop();
     }
@@ -161,20 +160,13 @@ describe('disk IO limits', { skip }, () => {
   test('ioWriteOpsPerSecond 50: 4 KiB direct writes at no more than 50 a second', async () => {
     const n = 250; // five seconds at 50/s
     const iops = 50;
-    const ex = command(
-      'sh',
-      [
-        '-c',
-        `dd if=/dev/zero of=${loop} bs=4k count=${n} seek=${PAST_PARTITION * 16} oflag=direct 2>/dev/null; echo done; exec sleep 1000`,
-      ],
-      opts(),
-    ).limit({ ioWriteOpsPerSecond: [{ device: loop, rate: iops }] });
+    const ex = ddTree(`if=/dev/zero of=${loop} bs=4k count=${n} seek=${PAST_PARTITION * 16} oflag=direct`).limit({
+      ioWriteOpsPerSecond: [{ device: loop, rate: iops }],
+    });
     try {
       const { seconds, stats } = await measure(ex);
-      const rate = stats.ioWriteOps / seconds;
-      console.log(`# write ops limit ${iops}/s: ${rate.toFixed(1)}/s over ${seconds.toFixed(2)} s`);
       assert.ok(stats.ioWriteOps >= n, `the kernel counted ${stats.ioWriteOps} writes`);
-      assert.ok(rate <= iops * TOLERANCE, `${rate.toFixed(1)} writes/s under a limit of ${iops}`);
+      assertRate('write operations', stats.ioWriteOps, seconds, iops, '/s');
     } finally {
       await ex.forceStop();
     }
@@ -182,24 +174,15 @@ describe('disk IO limits', { skip }, () => {
 
   test('update() throttles a running tree that started without an IO limit', async () => {
     const n = 160;
-    const ex = command(
-      'sh',
-      [
-        '-c',
-        `read go; dd if=/dev/zero of=${loop} bs=64k count=${n} seek=${PAST_PARTITION} oflag=direct 2>/dev/null; echo done; exec sleep 1000`,
-      ],
-      opts(),
-    );
+    const ex = ddTree(`if=/dev/zero of=${loop} bs=64k count=${n} seek=${PAST_PARTITION} oflag=direct`, { waitForGo: true });
     await ex.start();
     try {
       const result = await ex.update({ ioWriteBytesPerSecond: { device: loop, rate: LIMIT } });
       assert.match(result.ioWriteBytesPerSecond.mechanism, /^cgroup[12]$/, result.ioWriteBytesPerSecond.note);
       assert.match(ex.enforced.ioWriteBytesPerSecond.note, new RegExp(majMin));
       const { seconds, stats } = await measure(ex, () => ex.stdin.write('go\n'));
-      const rate = stats.ioWriteBytes / seconds;
-      console.log(`# write limit set by update(): ${(rate / MiB).toFixed(2)} MiB/s over ${seconds.toFixed(2)} s`);
       assert.ok(stats.ioWriteBytes >= n * 64 * 1024, `the kernel counted ${stats.ioWriteBytes} bytes written`);
-      assert.ok(rate <= LIMIT * TOLERANCE, `wrote at ${(rate / MiB).toFixed(2)} MiB/s after update() set ${LIMIT / MiB} MiB/s`);
+      assertRate('writes, limit set by update()', stats.ioWriteBytes, seconds, LIMIT, 'MiB/s');
     } finally {
       await ex.forceStop();
     }
@@ -252,7 +235,7 @@ describe('disk IO limits', { skip }, () => {
     mounted.push(mnt);
     const onIt = command('true', [], opts()).limit({ ioReadBytesPerSecond: { device: path.join(mnt, 'lost+found'), rate: MiB } });
     assert.equal(onIt.enforced.ioReadBytesPerSecond.enforced, true, onIt.enforced.ioReadBytesPerSecond.note);
-    assert.match(onIt.enforced.ioReadBytesPerSecond.note, new RegExp(`${path.basename(loop)} \\(${majMin}\\)`));
+    assert.match(onIt.enforced.ioReadBytesPerSecond.note, diskNamed());
   });
 
   test('devices without a disk are reported not enforced, with the reason; strict refuses them', async () => {
@@ -270,7 +253,7 @@ describe('disk IO limits', { skip }, () => {
     const w = ex.enforced.ioWriteBytesPerSecond;
     assert.equal(w.enforced, false);
     assert.match(w.note, new RegExp(`not limited: "${mem}": ${mem} is on tmpfs`));
-    assert.match(w.note, new RegExp(`${path.basename(loop)} \\(${majMin}\\)`), 'the disk that is limited is named too');
+    assert.match(w.note, diskNamed(), 'the disk that is limited is named too');
     assert.equal(ex.enforced.ioReadBytesPerSecond.enforced, false);
     assert.match(ex.enforced.ioReadBytesPerSecond.note, /character device/);
 
@@ -394,7 +377,7 @@ describe('disk IO limits', { skip }, () => {
     ]);
     assert.equal(ok.status, 0, ok.stderr);
     const report = JSON.parse(ok.stderr.trim().split('\n').at(-1));
-    assert.match(report.enforced.ioWriteBytesPerSecond.note, new RegExp(`${path.basename(loop)} \\(${majMin}\\)`));
+    assert.match(report.enforced.ioWriteBytesPerSecond.note, diskNamed());
     assert.match(report.enforced.ioReadOpsPerSecond.mechanism, /^cgroup[12]$/);
     assert.ok(report.enforced.ioWeight);
     const usage = run(['--io-write-bps', 'no-rate', '--', 'true']);
