@@ -10,8 +10,11 @@
 // project quotas (XFS, ext4 with the project feature, mounted with prjquota), which confine
 // cannot count on; fileSizeBytes (RLIMIT_FSIZE) still bounds each file a process writes.
 //
-// This module checks and normalizes the entries; lib/isolation/validate.ts cleans the paths and
-// the plan passes tmpfsData() as the mount's data.
+// This module checks the entries and gives each tmpfs its mount data. Its callers (issue 16's
+// isolate()): validateIsolation() reads `filesystem.tmp` with tmpMounts() and cleans each path
+// as the other lists; the view's tmpfs mounts carry `data: tmpfsData(t)`; the addon's spawn()
+// reads that string into the MountRequest, and the plan mounts the tmpfs with it instead of the
+// fixed "mode=1777".
 
 import { ConfineArgumentError } from '../errors.js';
 
