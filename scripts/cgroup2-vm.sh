@@ -99,6 +99,19 @@ mkdir -p /host /ro /rw /root
 mount -t virtiofs host /host || bail "virtiofs"
 mount --bind /host /ro && mount -o remount,bind,ro /ro || bail "read-only bind"
 mount -t tmpfs -o mode=755 rw /rw && mkdir -p /rw/up /rw/work
+# The account files, the guest's own from the start: useradd in the guest must not see the host's
+# useradd/userdel replacing them (seen as "useradd: cannot open /etc/passwd"). Copied into the
+# upper layer before the overlay exists, retried while the host is between two versions.
+mkdir -p /rw/up/etc && chmod 755 /rw/up/etc
+for f in passwd group shadow gshadow subuid subgid; do
+  n=0
+  while [ $n -lt 100 ]; do
+    if [ -s /ro/etc/$f ]; then cp -p /ro/etc/$f /rw/up/etc/$f.new && [ -s /rw/up/etc/$f.new ] && mv /rw/up/etc/$f.new /rw/up/etc/$f && break; fi
+    [ -e /ro/etc/$f- ] || [ $n -lt 20 ] || break  # a file this host does not have
+    n=$((n + 1)); usleep 20000
+  done
+  rm -f /rw/up/etc/$f.new
+done
 mount -t overlay -o lowerdir=/ro,upperdir=/rw/up,workdir=/rw/work root /root || bail "overlay"
 N=/root
 mount -t proc proc $N/proc; mount -t sysfs sys $N/sys; mount -t devtmpfs dev $N/dev
