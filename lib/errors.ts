@@ -42,8 +42,9 @@ export class ConfineError extends Error {
 
 /** A value passed to the API is wrong: wrong type, out of range, unknown key. */
 export class ConfineArgumentError extends ConfineError {
-  constructor(message: string) {
-    super('ERR_CONFINE_INVALID_ARGUMENT', message);
+  /** `detail` where checking the value took a system call (e.g. access(2) on a cgroupParent). */
+  constructor(message: string, detail: ErrorDetail = {}) {
+    super('ERR_CONFINE_INVALID_ARGUMENT', message, detail);
   }
 }
 

@@ -2,6 +2,7 @@
 // any backend sees it: the native side trusts what it is given.
 
 import { resolveBlockDevice } from './block-devices.js';
+import { DELEGATED } from './cgroup/delegation.js';
 import { ConfineArgumentError } from './errors.js';
 import { signalNumber } from './signals.js';
 import type { CommandOptions, ExecutorKind, IoDeviceRate, Resources, RunAsSpec } from './types.js';
@@ -229,13 +230,25 @@ export function validateOptions(input: unknown): CommandOptions {
   if (o.executor !== undefined && !KINDS.includes(o.executor)) {
     throw new ConfineArgumentError(`command: options.executor must be one of ${KINDS.join(', ')}, got ${show(o.executor)}`);
   }
-  if (o.cgroupParent !== undefined) validateCString(o.cgroupParent, 'command: options.cgroupParent');
+  if (o.cgroupParent !== undefined) validateCgroupParent(o.cgroupParent, 'command: options.cgroupParent');
   for (const k of ['strict', 'killOnParentExit', 'detached', 'windowsHide'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'boolean')
       throw new ConfineArgumentError(`command: options.${k} must be a boolean`);
   }
   if (o.stdio !== undefined) validateStdio(o.stdio);
   return { ...o };
+}
+
+/**
+ * cgroupParent: the keyword 'delegated' (the supervisor's delegated cgroup v2 subtree, with leave
+ * to move its processes into a leaf: lib/cgroup/delegation.ts), or a path in the hierarchy.
+ */
+export function validateCgroupParent(value: unknown, what: string): string {
+  const s = validateCString(value, what);
+  if (s === DELEGATED) return s;
+  // A path: where it lies in the hierarchy and whether this supervisor may use it are checked
+  // when the parent is chosen (lib/cgroup/parent.ts), before anything starts.
+  return s;
 }
 
 export function validateGrace(ms: unknown, what: string): number {

@@ -15,7 +15,7 @@ import { RLIMIT_RESOURCES, TREE_RESOURCES, rlimitsOf } from '../resources.js';
 import { signalName } from '../signals.js';
 import type { EnforcedMap, Resources, Stats, StdioValue } from '../types.js';
 import { enforcementFor, TaskCgroup, taskCgroupPool, type ParentChoice } from '../cgroup/index.js';
-import { parentFor, parentOfAdopted, takeTaskCgroup, updateTreeCgroup } from '../cgroup/wiring.js';
+import { parentOfAdopted, takeTaskCgroup, updateTreeCgroup, usableParent, whyNoCgroupLimit } from '../cgroup/wiring.js';
 import {
   encodeHandle,
   type Backend,
@@ -47,9 +47,7 @@ export class NativeBackend implements Backend {
 
   /** The parent choice under which this backend's trees get their cgroup; null without one. */
   private cgroupParentOf(cgroupParent: string | undefined): ParentChoice | null {
-    if (this.kind !== 'linux') return null;
-    const p = parentFor(cgroupParent);
-    return p.ok ? p : null;
+    return this.kind === 'linux' ? usableParent(cgroupParent) : null;
   }
 
   plan(req: PlanRequest): EnforcedMap {
@@ -78,10 +76,7 @@ export class NativeBackend implements Backend {
               note: 'RLIMIT_NPROC: counts every process of the user, not of the tree',
             };
       } else if (TREE_RESOURCES.includes(key)) {
-        const why =
-          this.kind === 'linux'
-            ? (parentFor(req.cgroupParent).reason ?? 'the cgroup controller is not available')
-            : 'needs a cgroup (the linux backend)';
+        const why = this.kind === 'linux' ? whyNoCgroupLimit(req.cgroupParent) : 'needs a cgroup (the linux backend)';
         out[key] = notEnforced(why);
       }
     }

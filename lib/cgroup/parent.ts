@@ -5,21 +5,29 @@
 //      "/system.slice/ci.service/confine"; "/sys/fs/cgroup/..." is accepted too): created when
 //      missing, the needed controllers enabled in cgroup.subtree_control at every level from the
 //      hierarchy root down to it (levels that already have them are not written). Nothing else
-//      is tried.
+//      is tried. Not root: a path a task could not be placed in is a ConfineArgumentError
+//      (`error`) before anything is made: outside the delegated subtree (no write access to
+//      the cgroup.procs of the common ancestor of it and the supervisor's cgroup, which the
+//      kernel requires to move a process, at birth too), or not writable.
 //   2. root: "/confine" under the hierarchy root. The root cgroup is exempt from the
 //      no-internal-processes rule, so this works on every systemd host. Inside a container
 //      (cgroup namespace) the visible root is not the real root: enabling controllers there
 //      fails with EBUSY while it holds processes, and we fall through to 3 and 4.
-//   3. delegated, sibling: "<parent of own cgroup>/confine" when that parent's directory and
-//      cgroup.procs are writable by us (systemd --user's app.slice, a delegated slice). The
-//      supervisor is not moved; its cgroup keeps its processes, the sibling gets controllers.
-//   4. delegated, own: "<own cgroup>/confine". The supervisor's own cgroup holds processes (at
-//      least the supervisor), so by the no-internal-processes rule it cannot hand controllers to
-//      children: task cgroups there get NO resource controllers, only what every v2 cgroup has
-//      (membership from birth, cgroup.kill, cgroup.freeze, cpu.stat usage). We never move the
-//      supervisor itself to make room (that would change its own limits and accounting behind
-//      its owner's back); the choice says so in `note` and enforcementFor() reports the limits
-//      as not enforced, so the backend falls back to rlimits for them.
+//   3. root only: "<parent of own cgroup>/confine", then 4. "<own cgroup>/confine" (as before
+//      delegation was known: a root supervisor can write anywhere).
+//   Not root (and root with cgroupParent 'delegated'): the delegated subtree (delegation.ts:
+//   the supervisor's own cgroup, or its parent when the supervisor sits in a leaf of it), and
+//   task cgroups under "<subtree>/confine". When the subtree's cgroup itself holds processes
+//   (the supervisor's own cgroup always does), the no-internal-processes rule keeps it from
+//   giving controllers to children:
+//     - with cgroupParent 'delegated' (the option or CONFINE_CGROUP_PARENT), every process in it
+//       moves to the leaf "<subtree>/confine-supervisor" first (moveToLeaf), and task cgroups get
+//       their controllers;
+//     - without, task cgroups are made there WITHOUT controllers: they still give membership
+//       from birth, cgroup.kill, cgroup.freeze and cpu.stat usage, but no limits; `note` says
+//       why and what to do, and enforcementFor() claims nothing, so the backend falls back to
+//       rlimits or reports the limits unenforced.
+//     No delegated subtree: ok:false, with the reason.
 //   The first candidate that offers every needed controller wins; otherwise the one that offers
 //   the most. Nothing creatable: ok:false with the reasons.
 //
@@ -38,11 +46,13 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ConfineArgumentError, type ConfineError } from '../errors.js';
 import { isRoot } from '../proc.js';
 import { asksForIo } from '../resources.js';
 import type { Enforcement, Resources } from '../types.js';
-import type { CgroupLayout } from './hierarchy.js';
+import { detectCgroups, type CgroupLayout } from './hierarchy.js';
 import { errCode, exists, readOpt, readPids, writeFile } from './files.js';
+import { DELEGATED, findDelegation, moveToLeaf, SUPERVISOR_LEAF, type Delegation } from './delegation.js';
 import { ioEnforcement } from './io.js';
 
 export interface ParentChoice {
@@ -63,14 +73,33 @@ export interface ParentChoice {
   controllers: string[];
   /** Probed kernel features that change what can be enforced. */
   features: { swap: boolean };
+  /**
+   * Bad input found before anything was made (a cgroupParent this supervisor cannot use): the
+   * backend throws it. ok is false then.
+   */
+  error?: ConfineError;
+  /**
+   * cgroup v2, not root or cgroupParent 'delegated': the delegated subtree the parent is in, and
+   * the move that made room in it (null when none was made, or not allowed).
+   */
+  delegation?: Delegation & { leaf: string | null; moved: number; pending: boolean };
 }
 
 export interface ChooseOptions {
+  /**
+   * A path inside the hierarchy, or 'delegated': the supervisor's delegated subtree, with leave
+   * to move the supervisor's processes into a leaf of it (cgroup v2's no-internal-processes rule).
+   */
   cgroupParent?: string;
   /** Controllers the task cgroups may need. */
   needed: string[];
   /** Hybrid hosts: also track trees in the v2 hierarchy (default true; false = v1 only). */
   v2Tree?: boolean;
+  /**
+   * With 'delegated': say what the move would be instead of making it (capabilities() and
+   * `confine doctor` change nothing about where the supervisor's processes live).
+   */
+  dryRun?: boolean;
 }
 
 /** Controllers a set of resources needs (by their v2 names: v1Name() gives the v1 one). */
@@ -97,8 +126,63 @@ const V2_CONTROLLERS_OF_EVERY_PARENT = ['memory', 'pids'];
  */
 const V1_HIERARCHIES_OF_EVERY_PARENT = ['memory', 'cpuacct', 'pids', 'freezer'];
 
-function fail(reason: string): ParentChoice {
-  return { ok: false, version: null, paths: {}, created: [], note: null, reason, controllers: [], features: { swap: false } };
+function fail(reason: string, error?: ConfineError): ParentChoice {
+  return {
+    ok: false,
+    version: null,
+    paths: {},
+    created: [],
+    note: null,
+    reason,
+    controllers: [],
+    features: { swap: false },
+    ...(error ? { error } : {}),
+  };
+}
+
+function uid(): number {
+  return typeof process.geteuid === 'function' ? process.geteuid() : -1;
+}
+
+/** The errno of access(2) on `file` for `mode`, or null when allowed. */
+function accessErrno(file: string, mode: number): string | null {
+  try {
+    fs.accessSync(file, mode);
+    return null;
+  } catch (e) {
+    return errCode(e) ?? 'EACCES';
+  }
+}
+
+/**
+ * Not root, an explicit cgroupParent: can tasks be placed there at all? The kernel moves a
+ * process (also into the cgroup it is born in) only for a writer with write access to the
+ * cgroup.procs of the common ancestor of the source and the destination; and the directories
+ * must be makeable. Checked before anything is made, so bad input leaves nothing behind.
+ */
+function checkExplicitV2(mount: string, own: string, rel: string): ConfineError | null {
+  if (isRoot()) return null;
+  const ancestor = commonAncestor(own, rel);
+  const procs = path.join(mount, ancestor, 'cgroup.procs');
+  const denied = accessErrno(procs, fs.constants.W_OK);
+  if (denied) {
+    const d = findDelegation(mount, own);
+    return new ConfineArgumentError(
+      `cgroupParent ${rel} is outside the cgroup subtree delegated to uid ${uid()}: a process can be placed there only with write access to ${procs}, the cgroup.procs of the common ancestor of ${rel} and the supervisor's cgroup ${own} (${denied}); ${d.subtree ? `the delegated subtree here is ${path.join(mount, d.subtree)}: give a path inside it, or 'delegated'` : `this supervisor has no delegated subtree (${d.reason})`}`,
+      { syscall: 'access', errno: denied, path: procs },
+    );
+  }
+  let existing = rel;
+  while (existing !== '/' && !exists(path.join(mount, existing))) existing = path.posix.dirname(existing);
+  const dir = path.join(mount, existing);
+  const notWritable = accessErrno(dir, fs.constants.W_OK | fs.constants.X_OK);
+  if (notWritable) {
+    return new ConfineArgumentError(
+      `cgroupParent ${rel} is not writable by uid ${uid()}: ${dir} ${existing === rel ? 'does not let us create task cgroups in it' : `does not let us create ${path.join(mount, rel)}`} (${notWritable})`,
+      { syscall: 'access', errno: notWritable, path: dir },
+    );
+  }
+  return null;
 }
 
 /** Normalise cgroupParent to a path inside the hierarchy mounted at `mount`. */
@@ -219,34 +303,69 @@ function chooseV2(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
   const missingAtRoot = opts.needed.filter((c) => !rootCtrls.includes(c));
   type Cand = { rel: string; why: string };
   const cands: Cand[] = [];
-  if (opts.cgroupParent !== undefined) {
+  const delegatedMode = opts.cgroupParent === DELEGATED;
+  let delegation: ParentChoice['delegation'];
+  if (opts.cgroupParent !== undefined && !delegatedMode) {
     const rel = relParent(opts.cgroupParent, [uni.mount]);
     const bad = validRel(rel);
     if (bad) return fail(bad);
+    const error = checkExplicitV2(uni.mount, uni.own, rel);
+    if (error) return fail(error.message, error);
     cands.push({ rel, why: 'cgroupParent' });
-  } else {
-    if (isRoot()) cands.push({ rel: '/confine', why: 'root: a confine subtree under the hierarchy root' });
+  } else if (isRoot() && !delegatedMode) {
+    cands.push({ rel: '/confine', why: 'root: a confine subtree under the hierarchy root' });
     if (uni.own !== '/') {
       const up = path.posix.dirname(uni.own);
-      if (up !== '/' && !cands.some((c) => c.rel === path.posix.join(up, 'confine'))) {
-        let writable = isRoot();
-        if (!writable) {
-          try {
-            fs.accessSync(path.join(uni.mount, up), fs.constants.W_OK);
-            fs.accessSync(path.join(uni.mount, up, 'cgroup.procs'), fs.constants.W_OK);
-            writable = true;
-          } catch {
-            /* not ours */
-          }
-        }
-        if (writable)
-          cands.push({ rel: path.posix.join(up, 'confine'), why: "delegated: a sibling of the supervisor's own cgroup" });
-      }
+      if (up !== '/') cands.push({ rel: path.posix.join(up, 'confine'), why: "a sibling of the supervisor's own cgroup" });
     }
-    cands.push({
-      rel: path.posix.join(uni.own, 'confine'),
-      why: "delegated: under the supervisor's own cgroup",
-    });
+    cands.push({ rel: path.posix.join(uni.own, 'confine'), why: "under the supervisor's own cgroup" });
+  } else {
+    // Not root, or told to use the delegated subtree: see delegation.ts.
+    const d = findDelegation(uni.mount, uni.own);
+    if (d.subtree === null) return fail(`no delegated cgroup v2 subtree: ${d.reason}; ${HOW_TO_DELEGATE}`);
+    const dir = path.join(uni.mount, d.subtree);
+    const rel = path.posix.join(d.subtree, 'confine');
+    const where =
+      d.via === 'parent'
+        ? `delegated: ${dir}, the parent of the supervisor's cgroup`
+        : d.via === 'root'
+          ? `the hierarchy root ${dir}`
+          : `delegated: ${dir}, the supervisor's own cgroup`;
+    delegation = { ...d, leaf: null, moved: 0, pending: false };
+    if (d.processes.length === 0) {
+      cands.push({ rel, why: where });
+    } else if (!delegatedMode) {
+      cands.push({ rel, why: blockedNote(dir, d.processes.length) });
+    } else if (opts.dryRun) {
+      // What the move would give: the subtree's controllers, once it holds no process.
+      const leaf = path.join(dir, SUPERVISOR_LEAF);
+      const controllers = wanted.filter((c) => d.controllers.includes(c));
+      const lacking = opts.needed.filter((n) => !controllers.includes(n));
+      return {
+        ok: true,
+        version: 2,
+        paths: { unified: path.join(uni.mount, rel) },
+        created: [],
+        note: [
+          `${where}; its ${d.processes.length} process(es) are to move into ${leaf} when the first tree is made (cgroup v2's no-internal-processes rule; allowed by 'delegated')`,
+          ...(lacking.length ? [`controllers not delegated: ${lacking.join(', ')}`] : []),
+        ].join('; '),
+        reason: null,
+        controllers,
+        features: { swap: controllers.includes('memory') && exists(path.join(dir, 'memory.swap.max')) },
+        delegation: { ...delegation, leaf, pending: true },
+      };
+    } else {
+      const m = moveToLeaf(dir);
+      delegation = { ...delegation, leaf: m.leaf, moved: m.moved, processes: readPids(dir) };
+      if (m.moved > 0) detectCgroups({ refresh: true }); // the supervisor's own cgroup is the leaf now
+      cands.push({
+        rel,
+        why: m.error
+          ? `${where}; the no-internal-processes rule could not be met: ${m.error}`
+          : `${where}; its ${m.moved} process(es) moved into ${m.leaf} (cgroup v2's no-internal-processes rule; allowed by 'delegated')`,
+      });
+    }
   }
 
   const failures: string[] = [];
@@ -285,6 +404,10 @@ function chooseV2(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
       'task cgroups give tree membership, cgroup.kill/freeze and CPU usage only; resource limits need a parent whose cgroup.subtree_control can be set (a delegated cgroup without processes)',
     );
   }
+  if (delegation && a.controllers.length === 0 && delegation.processes.length > 0 && !delegatedMode)
+    notes.push(
+      `to have limits, let confine move those processes into ${path.join(uni.mount, delegation.subtree!, SUPERVISOR_LEAF)}: cgroupParent 'delegated' or CONFINE_CGROUP_PARENT=delegated; or start the supervisor in a leaf of a delegated cgroup (systemd: DelegateSubgroup=)`,
+    );
   const memOk = a.controllers.includes('memory');
   // The parent itself is never the root, so with memory enabled above it, its memory.swap.max
   // exists exactly when the kernel accounts swap.
@@ -298,7 +421,16 @@ function chooseV2(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
     reason: null,
     controllers: a.controllers,
     features: { swap },
+    ...(delegation ? { delegation } : {}),
   };
+}
+
+/** How to get a delegated subtree: the short form for notes (confine doctor says it in full). */
+const HOW_TO_DELEGATE =
+  "to get one, run the supervisor in a systemd unit with Delegate=yes (and DelegateSubgroup=supervisor), or under `systemd-run --user --scope -p Delegate=yes` with cgroupParent 'delegated' (confine doctor says more)";
+
+function blockedNote(dir: string, processes: number): string {
+  return `delegated: ${dir}, but it holds ${processes} process(es) (the supervisor, and whatever else runs in its cgroup): by cgroup v2's no-internal-processes rule it cannot enable controllers for task cgroups, so they get no memory, CPU or process-count limits`;
 }
 
 function copyCpuset(dir: string): void {
@@ -338,68 +470,87 @@ function chooseV1(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
   const problems: string[] = [];
   const got: string[] = [];
   // One relative path for every hierarchy: "/sys/fs/cgroup/<any mount>/x" and "/x" alike.
+  // 'delegated' on v1: the supervisor's own cgroups (v1 has no internal-process rule), also as root.
+  const delegatedMode = opts.cgroupParent === DELEGATED;
   const cp =
-    opts.cgroupParent !== undefined
+    opts.cgroupParent !== undefined && !delegatedMode
       ? relParent(opts.cgroupParent, [...v1.map((h) => h.mount), ...(layout.unified ? [layout.unified.mount] : [])])
       : null;
   if (cp !== null) {
     const bad = validRel(cp);
     if (bad) return fail(bad);
   }
+  const ownRel = (own: string) => (isRoot() && !delegatedMode ? '/confine' : path.posix.join(own, 'confine'));
+  let denied: { errno: string; dir: string } | null = null;
   for (const h of v1) {
     const use = h.controllers.filter((c) => wanted.includes(c));
     if (use.length === 0) continue;
-    const rel = cp ?? (isRoot() ? '/confine' : path.posix.join(h.own, 'confine'));
+    const rel = cp ?? ownRel(h.own);
     try {
       const r = prepareV1(h.mount, rel, h.controllers.includes('cpuset'));
       created.push(...r.created);
+      // A directory that was already there (a root supervisor's /confine) may not be ours.
+      const closed = isRoot() ? null : accessErrno(r.dir, fs.constants.W_OK | fs.constants.X_OK);
+      if (closed) throw Object.assign(new Error(`${closed}: ${r.dir}`), { code: closed, path: r.dir, syscall: 'access' });
       for (const c of h.controllers) paths[c] = r.dir;
       got.push(...h.controllers);
     } catch (e) {
-      problems.push(`${path.join(h.mount, rel)}: ${explain((e as { cause?: unknown }).cause ?? e)}`);
+      const cause = (e as { cause?: unknown }).cause ?? e;
+      const c = errCode(cause);
+      if (!denied && (c === 'EACCES' || c === 'EPERM' || c === 'EROFS'))
+        denied = { errno: c, dir: (cause as NodeJS.ErrnoException).path ?? path.join(h.mount, rel) };
+      problems.push(`${path.join(h.mount, rel)}: ${explain(cause)}`);
     }
   }
   if (got.length === 0) {
     for (const d of created.slice().reverse()) rmdirQuiet(d);
-    return fail(`no writable cgroup v1 parent: ${problems.join('; ') || 'no v1 hierarchy carries a useful controller'}`);
+    const reason = `no writable cgroup v1 parent: ${problems.join('; ') || 'no v1 hierarchy carries a useful controller'}`;
+    // An explicit cgroupParent nobody may write to is bad input, not a degraded host.
+    if (cp !== null && denied)
+      return fail(
+        reason,
+        new ConfineArgumentError(
+          `cgroupParent ${cp} is not writable by uid ${uid()} in any cgroup v1 hierarchy: ${problems.join('; ')}`,
+          {
+            syscall: 'mkdir',
+            errno: denied.errno,
+            path: denied.dir,
+          },
+        ),
+      );
+    return fail(reason);
   }
   // Hybrid host: the v2 tree (no controllers) tracks the tree. See "hybrid" in the header.
   let tracked = false;
   if (layout.mode === 'hybrid' && layout.unified && opts.v2Tree !== false) {
     const uni = layout.unified;
-    const rel = cp ?? (isRoot() ? '/confine' : path.posix.join(uni.own, 'confine'));
-    try {
-      const r = prepareV2(uni.mount, rel, []);
-      // v2 lets a process move a task only with write access to cgroup.procs of the common
-      // ancestor of both cgroups (root passes; a delegated subtree passes when it holds both).
-      const ancestor = commonAncestor(uni.own, rel);
-      let movable = isRoot();
-      if (!movable) {
-        try {
-          fs.accessSync(path.join(uni.mount, ancestor, 'cgroup.procs'), fs.constants.W_OK);
-          movable = true;
-        } catch {
-          problems.push(`v2 tree not used: ${path.join(uni.mount, ancestor, 'cgroup.procs')} is not writable by us`);
+    const rel = cp ?? ownRel(uni.own);
+    // v2 lets a process move a task (also into the cgroup it is born in) only with write access
+    // to cgroup.procs of the common ancestor of both cgroups (root passes; a delegated subtree
+    // passes when it holds both). Checked first: a tree that cannot be placed there must not try.
+    const ancestorProcs = path.join(uni.mount, commonAncestor(uni.own, rel), 'cgroup.procs');
+    if (!isRoot() && accessErrno(ancestorProcs, fs.constants.W_OK) !== null) {
+      problems.push(`v2 tree not used: ${ancestorProcs} is not writable by us`);
+    } else {
+      try {
+        const r = prepareV2(uni.mount, rel, []);
+        if (exists(path.join(r.dir, 'cgroup.freeze'))) {
+          created.push(...r.created);
+          paths.unified = r.dir;
+          tracked = true;
+        } else {
+          for (const d of r.created.slice().reverse()) rmdirQuiet(d);
+          problems.push('v2 tree not used: it has no cgroup.freeze (kernel before 5.2)');
         }
+      } catch (e) {
+        problems.push(`v2 tree not used: ${path.join(uni.mount, rel)}: ${explain((e as { cause?: unknown }).cause ?? e)}`);
       }
-      if (!movable) {
-        for (const d of r.created.slice().reverse()) rmdirQuiet(d);
-      } else if (exists(path.join(r.dir, 'cgroup.freeze'))) {
-        created.push(...r.created);
-        paths.unified = r.dir;
-        tracked = true;
-      } else {
-        for (const d of r.created.slice().reverse()) rmdirQuiet(d);
-        problems.push('v2 tree not used: it has no cgroup.freeze (kernel before 5.2)');
-      }
-    } catch (e) {
-      problems.push(`v2 tree not used: ${path.join(uni.mount, rel)}: ${explain((e as { cause?: unknown }).cause ?? e)}`);
     }
   }
   const notes: string[] = [
     cp !== null
       ? 'cgroupParent'
-      : isRoot()
+      : isRoot() && !delegatedMode
         ? 'root: a confine directory in each v1 hierarchy'
         : "a confine directory under the supervisor's own cgroup in each v1 hierarchy",
   ];

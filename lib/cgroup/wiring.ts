@@ -9,6 +9,7 @@ import { guardCgroup, unguard, watchdogPid } from '../lifecycle/watchdog.js';
 import { asksForIo, TREE_RESOURCES } from '../resources.js';
 import type { EnforcedMap, Resources } from '../types.js';
 import { detectCgroups } from './hierarchy.js';
+import { DELEGATED } from './delegation.js';
 import { chooseParent, enforcementFor, type ParentChoice } from './parent.js';
 import { taskCgroupPool } from './pool.js';
 import type { TaskCgroup } from './task-cgroup.js';
@@ -16,16 +17,52 @@ import type { TaskCgroup } from './task-cgroup.js';
 /** Controllers task cgroups may need: the parent is prepared with these where it can be. */
 const CGROUP_CONTROLLERS = ['memory', 'cpu', 'cpuset', 'pids', 'io'];
 
-/** One parent choice per cgroupParent, made on first use: it may create directories. */
+/**
+ * One parent choice per cgroupParent, made on first use: it may create directories, and with
+ * 'delegated' move the supervisor's processes into a leaf (lib/cgroup/delegation.ts). A choice
+ * made while describeOnly() runs makes no such move and is not kept.
+ */
 const parents = new Map<string, ParentChoice>();
+let describing = 0;
 export function parentFor(cgroupParent: string | undefined): ParentChoice {
   const key = cgroupParent ?? '';
   let p = parents.get(key);
   if (!p) {
-    p = chooseParent(detectCgroups(), { cgroupParent, needed: CGROUP_CONTROLLERS });
+    const dryRun = describing > 0 && key === DELEGATED;
+    p = chooseParent(detectCgroups(), { cgroupParent, needed: CGROUP_CONTROLLERS, dryRun });
+    if (dryRun) return p;
+    // The supervisor's own cgroup changed: choices made before the move looked at the old one.
+    if (p.delegation?.moved) parents.clear();
     parents.set(key, p);
   }
   return p;
+}
+
+/** Run `fn` (capabilities(), confine doctor) without moving the supervisor's processes. */
+export function describeOnly<T>(fn: () => T): T {
+  describing++;
+  try {
+    return fn();
+  } finally {
+    describing--;
+  }
+}
+
+/**
+ * The parent the linux backend puts trees under, or null where tree limits must come from
+ * elsewhere; throws the typed error of a cgroupParent that cannot be used (bad input, before
+ * anything starts).
+ */
+export function usableParent(cgroupParent: string | undefined): ParentChoice | null {
+  const p = parentFor(cgroupParent);
+  if (p.error) throw p.error;
+  return p.ok ? p : null;
+}
+
+/** Why the cgroup limits of trees under `cgroupParent` are not enforced (the note says what to do). */
+export function whyNoCgroupLimit(cgroupParent: string | undefined): string {
+  const p = parentFor(cgroupParent);
+  return p.reason ?? p.note ?? 'the cgroup controller is not available';
 }
 
 /**
