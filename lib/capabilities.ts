@@ -6,7 +6,9 @@ import { availableBackends, backendFor } from './backends/select.js';
 import { sampleBlockDevice } from './block-devices.js';
 import { IO_RATE_RULES, RESOURCE_NAMES } from './validate.js';
 import { detectCgroups } from './cgroup/index.js';
-import { parentFor } from './cgroup/wiring.js';
+import { DELEGATED, describeDelegation } from './cgroup/delegation.js';
+import { describeOnly, parentFor } from './cgroup/wiring.js';
+import { ConfineError } from './errors.js';
 import { isRoot } from './proc.js';
 import type { Capabilities, ExecutorKind, Resources } from './types.js';
 
@@ -16,6 +18,12 @@ export function autoselectExecutor(): ExecutorKind {
 }
 
 export function capabilities(): Capabilities {
+  // A description: with CONFINE_CGROUP_PARENT=delegated it says what a supervisor would move,
+  // and moves nothing itself.
+  return describeOnly(describe);
+}
+
+function describe(): Capabilities {
   const addon = nativeAddon();
   const backends = availableBackends();
   const kind = backends[0] ?? 'universal';
@@ -26,16 +34,26 @@ export function capabilities(): Capabilities {
   for (const name of RESOURCE_NAMES)
     (every as Record<string, unknown>)[name] =
       name === 'cpus' ? '0' : Object.hasOwn(IO_RATE_RULES, name) ? { device: disk, rate: 1 } : 1;
-  const plan = backend.plan({
-    resources: every,
-    identity: null,
-    runAs: true,
-    restricted: false,
-    killOnParentExit: true,
-    cgroupParent: process.env.CONFINE_CGROUP_PARENT || undefined,
-    customArgv0: false,
-  });
   const missing: { what: string; why: string }[] = [];
+  const request = (cgroupParent: string | undefined) =>
+    backend.plan({
+      resources: every,
+      identity: null,
+      runAs: true,
+      restricted: false,
+      killOnParentExit: true,
+      cgroupParent,
+      customArgv0: false,
+    });
+  let plan: ReturnType<typeof request>;
+  try {
+    plan = request(process.env.CONFINE_CGROUP_PARENT || undefined);
+  } catch (e) {
+    // A CONFINE_CGROUP_PARENT this supervisor cannot use: every start would reject; say why.
+    if (!(e instanceof ConfineError)) throw e;
+    missing.push({ what: 'CONFINE_CGROUP_PARENT', why: e.message });
+    plan = request(undefined);
+  }
   const loadError = nativeLoadError();
   if (loadError) missing.push({ what: 'native addon', why: loadError });
   for (const k of ['linux', 'posix', 'windows'] as ExecutorKind[]) {
@@ -70,16 +88,21 @@ export function capabilities(): Capabilities {
       runAs: plan.runAs,
       groups: plan.groups,
       killOnParentExit: plan.killOnParentExit,
-      ...(process.platform === 'linux' ? { cgroup: cgroupDetail() } : {}),
+      ...(process.platform === 'linux' ? { cgroup: cgroupDetail(user) } : {}),
     },
   };
 }
 
-/** Linux: the hierarchy this host has and the parent task cgroups would go under. */
-function cgroupDetail(): Record<string, unknown> {
+/**
+ * Linux: the hierarchy this host has, the parent task cgroups would go under, and the delegated
+ * subtree a non-root supervisor needs for tree limits (whether the no-internal-processes rule
+ * blocks it, and how to get one).
+ */
+function cgroupDetail(user: string | null): Record<string, unknown> {
   const layout = detectCgroups();
   const parentPath = process.env.CONFINE_CGROUP_PARENT || undefined;
   const parent = layout.mode === 'none' ? null : parentFor(parentPath);
+  const made = parent?.delegation ?? null;
   return {
     mode: layout.mode,
     version: parent?.version ?? null,
@@ -87,5 +110,6 @@ function cgroupDetail(): Record<string, unknown> {
     controllers: parent?.controllers ?? [],
     note: parent?.note ?? null,
     reason: parent?.ok ? null : (parent?.reason ?? layout.reason),
+    delegation: describeDelegation(detectCgroups().mode, detectCgroups().unified, parentPath === DELEGATED, made, user),
   };
 }
