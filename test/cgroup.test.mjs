@@ -627,7 +627,7 @@ test('listOrphans finds cgroups of a dead supervisor; removeEmptyOrphans removes
   await empty.remove();
 });
 
-test('delegation (v2): non-root uses a writable sibling, or its own cgroup without controllers', {
+test('delegation (v2): non-root uses its delegated parent, or its own delegated cgroup without controllers', {
   skip: skip || (v !== 2 && 'the no-internal-processes rule is v2 only'),
 }, async () => {
   // A fake delegated subtree: <test>/deleg (owned by nobody) holding svc (the "supervisor's" cgroup).
@@ -635,15 +635,17 @@ test('delegation (v2): non-root uses a writable sibling, or its own cgroup witho
   const deleg = path.join(base, 'deleg');
   const svc = path.join(deleg, 'svc');
   fs.mkdirSync(svc, { recursive: true });
-  for (const f of [
-    deleg,
-    path.join(deleg, 'cgroup.procs'),
-    path.join(deleg, 'cgroup.subtree_control'),
-    svc,
-    path.join(svc, 'cgroup.procs'),
-    path.join(svc, 'cgroup.subtree_control'),
-  ])
-    fs.chownSync(f, 65534, 65534);
+  // delegated as systemd does it: the directory and the files /sys/kernel/cgroup/delegate lists
+  const delegateFiles = [
+    'cgroup.procs',
+    'cgroup.subtree_control',
+    ...fs.readFileSync('/sys/kernel/cgroup/delegate', 'utf8').split('\n'),
+  ];
+  for (const d of [deleg, svc]) {
+    fs.chownSync(d, 65534, 65534);
+    for (const f of new Set(delegateFiles.filter(Boolean)))
+      if (fs.existsSync(path.join(d, f))) fs.chownSync(path.join(d, f), 65534, 65534);
+  }
   const sleeper = spawn('sleep', ['1000'], { stdio: 'ignore' });
   children.add(sleeper);
   fs.writeFileSync(path.join(svc, 'cgroup.procs'), String(sleeper.pid)); // svc holds a process, like the supervisor's own cgroup
@@ -659,7 +661,7 @@ test('delegation (v2): non-root uses a writable sibling, or its own cgroup witho
   assert.ok(sib.ok, sib.reason);
   assert.equal(sib.paths.unified, path.join(deleg, 'confine'));
   assert.deepEqual([...sib.controllers].sort(), ['memory', 'pids']);
-  assert.match(sib.note, /sibling/);
+  assert.match(sib.note, /the parent of the supervisor's cgroup/);
   releaseParent(sib);
   // now the parent is not ours: only the own cgroup is left, and it holds a process
   fs.chownSync(deleg, 0, 0);
