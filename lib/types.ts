@@ -119,7 +119,11 @@ export interface CommandOptions {
   executor?: ExecutorKind;
   /** Reject `start()` when any requested limit or identity cannot be enforced. */
   strict?: boolean;
-  /** Parent cgroup for the tree's own cgroup (Linux). */
+  /**
+   * Parent cgroup for the tree's own cgroup (Linux): a path inside the hierarchy, or 'delegated':
+   * the supervisor's delegated cgroup v2 subtree, with leave to move the supervisor's processes
+   * into a leaf of it (v2's no-internal-processes rule; docs/cgroups.md).
+   */
   cgroupParent?: string;
   /** Kill the tree when the supervisor dies. Off by default (reattach is the default). */
   killOnParentExit?: boolean;
