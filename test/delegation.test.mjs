@@ -452,11 +452,16 @@ describe('hybrid host: a non-root supervisor and the v2 tree', { skip: skipHybri
     assert.equal(b.hybrid.status.signal, 'SIGKILL');
     assert.equal(b.hybrid.removed, true);
     assert.deepEqual(tree(path.join(uni, testCgroupParent, 'hy')), ['jobs', 'sup'], 'no task cgroup left in the v2 tree');
-    for (const dir of Object.values(dirs)) assert.deepEqual(tree(dir).filter((x) => x !== 'jobs'), [], `no task cgroup left in ${dir}`);
+    for (const dir of Object.values(dirs))
+      assert.deepEqual(
+        tree(dir).filter((x) => x !== 'jobs'),
+        [],
+        `no task cgroup left in ${dir}`,
+      );
   });
 
-  test('an explicit cgroupParent this user may not write is a typed error; auto reports unenforced', async () => {
-    const s = await supervise({ cases: ['bad', 'limits'], badParents: [path.join(testCgroupParent, 'nope')] }, {});
+  test('an explicit cgroupParent this user may not write is a typed error; auto reports unenforced, and doctor says why', async () => {
+    const s = await supervise({ cases: ['bad', 'limits', 'doctor'], badParents: [path.join(testCgroupParent, 'nope')] }, {});
     const [r] = s.cases.bad;
     assert.equal(r.threw, true);
     assert.equal(r.name, 'ConfineArgumentError');
@@ -468,5 +473,8 @@ describe('hybrid host: a non-root supervisor and the v2 tree', { skip: skipHybri
     for (const k of ['memoryBytes', 'cpu'])
       assert.equal(s.cases.limits.enforced[k].enforced, false, `${k}: ${s.cases.limits.enforced[k].note}`);
     assert.equal(s.cases.limits.status.signal, 'SIGKILL');
+    // confine doctor, as this user: no v1 directory of its own, and why delegation does not help
+    assert.match(s.cases.doctor.out, /cgroups: {3}hybrid, unusable: no writable cgroup v1 parent/);
+    assert.match(s.cases.doctor.out, /systemd does not delegate them to unprivileged users/);
   });
 });

@@ -125,16 +125,10 @@ export function findDelegation(mount: string, own: string, uid = euid()): Delega
     processes: isHierarchyRoot(at(rel)) ? [] : readPids(at(rel)),
     reason: null,
   });
+  const none = (reason: string): Delegation => ({ own, subtree: null, via: null, controllers: [], processes: [], reason });
   if (own === '/' && isHierarchyRoot(at(own))) {
     if (uid === 0) return found(own, 'root');
-    return {
-      own,
-      subtree: null,
-      via: null,
-      controllers: [],
-      processes: [],
-      reason: `the supervisor runs in the root cgroup (${mount}), which only root manages`,
-    };
+    return none(`the supervisor runs in the root cgroup (${mount}), which only root manages`);
   }
   if (own !== '/') {
     const up = path.posix.dirname(own);
@@ -146,14 +140,7 @@ export function findDelegation(mount: string, own: string, uid = euid()): Delega
   }
   const why = uid === 0 ? null : notOwned(at(own), uid);
   if (why === null) return found(own, 'own');
-  return {
-    own,
-    subtree: null,
-    via: null,
-    controllers: [],
-    processes: [],
-    reason: `the supervisor's cgroup ${at(own)} is not delegated to uid ${uid}: ${why}`,
-  };
+  return none(`the supervisor's cgroup ${at(own)} is not delegated to uid ${uid}: ${why}`);
 }
 
 export interface LeafMove {

@@ -481,7 +481,7 @@ function chooseV1(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
     if (bad) return fail(bad);
   }
   const ownRel = (own: string) => (isRoot() && !delegatedMode ? '/confine' : path.posix.join(own, 'confine'));
-  let denied: { errno: string; dir: string } | null = null;
+  let denied: { errno: string; dir: string; syscall: string } | null = null;
   for (const h of v1) {
     const use = h.controllers.filter((c) => wanted.includes(c));
     if (use.length === 0) continue;
@@ -498,7 +498,11 @@ function chooseV1(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
       const cause = (e as { cause?: unknown }).cause ?? e;
       const c = errCode(cause);
       if (!denied && (c === 'EACCES' || c === 'EPERM' || c === 'EROFS'))
-        denied = { errno: c, dir: (cause as NodeJS.ErrnoException).path ?? path.join(h.mount, rel) };
+        denied = {
+          errno: c,
+          dir: (cause as NodeJS.ErrnoException).path ?? path.join(h.mount, rel),
+          syscall: (cause as NodeJS.ErrnoException).syscall ?? 'mkdir',
+        };
       problems.push(`${path.join(h.mount, rel)}: ${explain(cause)}`);
     }
   }
@@ -511,11 +515,7 @@ function chooseV1(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
         reason,
         new ConfineArgumentError(
           `cgroupParent ${cp} is not writable by uid ${uid()} in any cgroup v1 hierarchy: ${problems.join('; ')}`,
-          {
-            syscall: 'mkdir',
-            errno: denied.errno,
-            path: denied.dir,
-          },
+          { syscall: denied.syscall, errno: denied.errno, path: denied.dir },
         ),
       );
     return fail(reason);
