@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { promises as fs, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
 import { ConfineArgumentError, ConfineError, ConfineStateError, SpawnError, UnenforcedError } from './errors.js';
@@ -242,7 +243,8 @@ export class Executor extends EventEmitter {
     const tree = this.#tree!;
     const o = this.#options;
     this.#state = 'running';
-    this.#startedAt = Date.now();
+    // A monotonic clock: durationMs must not jump with the wall clock (NTP, a manual set).
+    this.#startedAt = performance.now();
     tree.exited.then((raw) => this.#onExit(raw));
     if (o.timeout !== undefined) {
       this.#timer = setTimeout(() => {
@@ -283,7 +285,7 @@ export class Executor extends EventEmitter {
       cpuUserMicros: raw.cpuUserMicros,
       cpuSystemMicros: raw.cpuSystemMicros,
       memoryPeakBytes: raw.memoryPeakBytes,
-      durationMs: Date.now() - this.#startedAt,
+      durationMs: Math.round(performance.now() - this.#startedAt),
     };
     this.#status = status;
     this.#state = 'exited';
@@ -299,7 +301,11 @@ export class Executor extends EventEmitter {
           code: 'CONFINE_CLEANUP',
         });
       });
-      this.emit('close', status.exitCode, status.signal);
+      // On a later turn of the event loop than wait() resolved: code that awaits wait() (even
+      // through Promise.all) and then listens for 'close' must not miss it. When stdio closed
+      // before the exit, `closed` is settled already and 'close' would otherwise come a microtask
+      // or two after wait(), how many depending on the backend.
+      setImmediate(() => this.emit('close', status.exitCode, status.signal));
     });
   }
 

@@ -115,6 +115,49 @@ export async function until(fn, ms = 5000, step = 20) {
   return v;
 }
 
+/**
+ * The promise's value, or a rejection naming `what` once `ms` have passed without it settling:
+ * a hang fails with a message instead of leaving the event loop empty (which cancels the suite).
+ */
+export async function within(promise, ms, what) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not within ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * True once a process is dead or certain to die: gone, a zombie, exiting, or with a SIGKILL
+ * pending. A signal, once sent, is pending until the process takes it, so right after a kill
+ * was sent (a forceStop() resolved, a supervisor's exit was seen) this answers at once, without
+ * waiting for the death itself; and false right after such an event proves nothing killed it.
+ */
+export function doomed(pid) {
+  let stat;
+  let status;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return true;
+  }
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (f[0] === 'Z' || f[0] === 'X' || f[0] === 'x') return true;
+  const PF_EXITING = 0x4;
+  if (Number(f[6]) & PF_EXITING) return true;
+  const SIGKILL_BIT = 1n << 8n;
+  for (const field of ['SigPnd', 'ShdPnd']) {
+    const hex = new RegExp(`^${field}:\\s+([0-9a-f]+)`, 'm').exec(status)?.[1];
+    if (hex && (BigInt(`0x${hex}`) & SIGKILL_BIT) !== 0n) return true;
+  }
+  return false;
+}
+
 /** Reads a whole stream to a string. */
 export async function text(stream) {
   if (!stream) return '';

@@ -26,7 +26,7 @@ import {
   type Tree,
 } from './backend.js';
 import { AttachedTree, notUpdatable, pidTreeStats } from './attached-tree.js';
-import { forgetAtExit, killAtExit, notEnforced, sigkillEach } from './shared.js';
+import { drainStdio, forgetAtExit, killAtExit, notEnforced, sigkillEach } from './shared.js';
 import { killOnParentExitEnforcement } from '../lifecycle/watchdog.js';
 
 const isWindows = process.platform === 'win32';
@@ -165,33 +165,40 @@ export class UniversalBackend implements Backend {
     } catch (e) {
       throw fromNodeError(e, 'spawn', `cannot start ${req.file}`);
     }
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', (e) => reject(fromNodeError(e, 'execve', `cannot start ${req.file}`)));
-    });
-    // Without a handshake the exit watcher must be in place at once.
-    const tree = new UniversalTree(
-      child,
-      { kind: 'universal', pid: child.pid!, startTime: processStartTime(child.pid!) },
-      req.killOnParentExit,
-    );
-    if (handshake) {
-      const message = await readAll(child.stdio[3] as Readable);
-      if (message) {
-        await tree.exited;
-        const [stage, what] = message.trim().split(' ');
-        throw new SpawnError(
-          `cannot set ${what} limit for ${req.file}: the shell's ulimit failed (raising a hard limit needs privilege)`,
-          {
-            stage: stage ?? 'rlimit',
-            syscall: 'setrlimit',
-            errno: 'EPERM',
-          },
-        );
+    const fd3 = child.stdio[3] as Readable | undefined;
+    // The handshake below waits across turns of the event loop: the output stays ours till then.
+    const held = handshake ? holdOutput(child) : null;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.once('spawn', resolve);
+        child.once('error', (e) => reject(fromNodeError(e, 'execve', `cannot start ${req.file}`)));
+      });
+      // Without a handshake the exit watcher must be in place at once.
+      const tree = new UniversalTree(
+        child,
+        { kind: 'universal', pid: child.pid!, startTime: processStartTime(child.pid!) },
+        req.killOnParentExit,
+      );
+      if (handshake) {
+        const message = await readAll(fd3!);
+        if (message) {
+          await tree.exited;
+          const [stage, what] = message.trim().split(' ');
+          throw new SpawnError(
+            `cannot set ${what} limit for ${req.file}: the shell's ulimit failed (raising a hard limit needs privilege)`,
+            {
+              stage: stage ?? 'rlimit',
+              syscall: 'setrlimit',
+              errno: 'EPERM',
+            },
+          );
+        }
+        if (rlimits.some(([, r]) => r!.rlimit === 'nofile')) await execDone(tree.pid, tree.exited, wrapperToken);
       }
-      if (rlimits.some(([, r]) => r!.rlimit === 'nofile')) await execDone(tree.pid, tree.exited, wrapperToken);
+      return tree;
+    } finally {
+      held?.release();
     }
-    return tree;
   }
 
   async attach(data: HandleData): Promise<Tree> {
@@ -218,6 +225,30 @@ async function execDone(pid: number, exited: Promise<unknown>, token: string): P
     if (!cmdline.includes(token)) return;
     await new Promise((r) => setTimeout(r, 1));
   }
+}
+
+/**
+ * Keeps Node's child_process from dropping the child's output while launch() waits for the
+ * wrapper's exec. child_process resumes each output stream nobody reads yet when the child exits
+ * (so that its pipe drains and 'close' follows), and what the stream held is gone. That wait
+ * spans turns of the event loop: a short program can write and exit before start() resolves,
+ * and its caller, who reads after start(), would find nothing (a fast machine, or many trees
+ * starting at once, does this often). So until release() that flush sees no stream (it walks
+ * child.stdio); release() puts them back and, when the exit came meanwhile, drains them a turn
+ * later, once start()'s caller has attached its readers (drainStdio, as the native backends do).
+ */
+function holdOutput(child: ChildProcess): { release(): void } {
+  const stdio = child.stdio as unknown as (Readable | Writable | null)[];
+  const streams = stdio.slice();
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  stdio.fill(null);
+  return {
+    release() {
+      stdio.splice(0, stdio.length, ...streams);
+      if (exited) setImmediate(() => drainStdio(streams));
+    },
+  };
 }
 
 function readAll(stream: Readable): Promise<string> {
