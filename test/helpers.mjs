@@ -2,7 +2,7 @@
 // inspects real kernel objects and removes what it created.
 
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 
@@ -156,6 +156,87 @@ export function doomed(pid) {
     if (hex && (BigInt(`0x${hex}`) & SIGKILL_BIT) !== 0n) return true;
   }
   return false;
+}
+
+/**
+ * A fork bomb that keeps attacking, as `command(...FORK_BOMB)`: every process forks forever,
+ * retries 10 ms after a refused fork and reports each refusal with one byte on stdout; no
+ * process ever exits by itself, so the limit stays under pressure until the tree is killed, on
+ * a fast machine as on a slow one. (A shell bomb such as `b() { b & b & wait; }` collapses as
+ * soon as forks fail: on a fast machine it rises to the limit and is gone within milliseconds.)
+ */
+export const FORK_BOMB = [
+  'perl',
+  ['-e', 'while (1) { next if defined fork; syswrite STDOUT, "x"; select undef, undef, undef, 0.01 }'],
+];
+
+/** The cgroup directories of an executor's tree, by controller (from its handle); null without. */
+export function cgroupOf(ex) {
+  const data = JSON.parse(Buffer.from(ex.handle.split('.')[1], 'base64url').toString());
+  return data.extra?.cgroup ?? null;
+}
+
+/**
+ * The pids controller's own counters in a cgroup directory: tasks now, the most it ever held
+ * (pids.peak; null on kernels without it) and how many forks it refused (pids.events max).
+ */
+export function pidsCounters(dir) {
+  const num = (f) => {
+    try {
+      return Number(readFileSync(`${dir}/${f}`, 'utf8').trim());
+    } catch {
+      return null;
+    }
+  };
+  const events = readFileSync(`${dir}/pids.events`, 'utf8');
+  return { current: num('pids.current'), peak: num('pids.peak'), refused: Number(/^max (\d+)/m.exec(events)?.[1] ?? 0) };
+}
+
+/** A flat keyed file of the kernel's (cpu.stat, pids.events, memory.events) as a Map of numbers. */
+export function keyed(file) {
+  const out = new Map();
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const [k, v] = line.trim().split(/\s+/);
+    if (k && v !== undefined) out.set(k, Number(v));
+  }
+  return out;
+}
+
+/**
+ * Lets a CPU hog run under a quota of `cores` until the kernel has throttled it `throttles`
+ * times, and judges the quota from the kernel's own counters, not from a wall-clock window:
+ * CPU used (`usage()`, microseconds) against the CFS periods that elapsed meanwhile (cpu.stat
+ * nr_periods; `cpuDir` is the cgroup's cpu directory, v1 or v2). In a period the tree may use
+ * the quota plus what its CPUs carried over (bandwidth slices) and overran by a tick: at most
+ * 1.25 quotas a period, plus the two periods in progress at the ends. In each period it was
+ * throttled it had used its quota, less slices left on other CPUs: at least half a quota.
+ * Returns { held, failures, figures }: held false when it was never throttled often enough
+ * within `deadlineMs`; failures lists what broke the quota.
+ */
+export async function judgeCpuQuota({ cpuDir, usage, cores, throttles = 10, deadlineMs = 120_000 }) {
+  const v2 = existsSync(`${cpuDir}/cpu.max`);
+  const periodMicros = v2
+    ? Number(readFileSync(`${cpuDir}/cpu.max`, 'utf8').trim().split(' ')[1])
+    : Number(readFileSync(`${cpuDir}/cpu.cfs_period_us`, 'utf8').trim());
+  const quota = cores * periodMicros;
+  const stat = () => keyed(`${cpuDir}/cpu.stat`);
+  // Periods read before the first usage and after the last: the usage lies within them.
+  const a = stat();
+  const u0 = await usage();
+  const held = await until(() => stat().get('nr_throttled') - a.get('nr_throttled') >= throttles, deadlineMs);
+  const u1 = await usage();
+  const b = stat();
+  const used = u1 - u0;
+  const periods = b.get('nr_periods') - a.get('nr_periods');
+  const throttled = b.get('nr_throttled') - a.get('nr_throttled');
+  const most = (periods + 2) * quota * 1.25;
+  const least = (Math.max(0, throttled - 2) * quota) / 2;
+  const figures = `used ${(used / 1000).toFixed(1)} ms of CPU in ${periods} periods of ${periodMicros / 1000} ms (${(used / Math.max(1, periods) / quota).toFixed(2)} quotas a period), throttled in ${throttled}`;
+  const failures = [];
+  if (used > most) failures.push(`more than the quota allows: ${(used / 1000).toFixed(1)} ms > ${(most / 1000).toFixed(1)} ms`);
+  if (used < least)
+    failures.push(`less than the throttled periods prove: ${(used / 1000).toFixed(1)} ms < ${(least / 1000).toFixed(1)} ms`);
+  return { held, failures, figures };
 }
 
 /** Reads a whole stream to a string. */

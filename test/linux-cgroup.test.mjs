@@ -20,9 +20,13 @@ import {
   isRoot,
   leftoverTestCgroups,
   zombieChildren,
-  sleep,
   text,
   require,
+  FORK_BOMB,
+  cgroupOf,
+  pidsCounters,
+  judgeCpuQuota,
+  doomed,
 } from './helpers.mjs';
 
 const caps = capabilities();
@@ -63,37 +67,60 @@ describe('linux backend cgroups', { skip }, () => {
   });
 
   test('maxProcesses: a fork bomb is contained, never above the limit', async () => {
-    const ex = command('sh', ['-c', 'b() { b & b & wait; }; b'], opts()).limit({ maxProcesses: 20 });
+    const LIMIT = 20;
+    const ex = command(...FORK_BOMB, opts({ stdio: ['ignore', 'pipe', 'ignore'] })).limit({ maxProcesses: LIMIT });
     assert.equal(ex.enforced.maxProcesses.scope, 'tree');
     await ex.start();
+    let refused = 0; // the bomb's own count of refused forks
+    ex.stdout.on('data', (d) => (refused += d.length));
+    const cg = cgroupOf(ex);
+    const pidsDir = cg.pids ?? cg.unified;
+    // Under pressure until the kernel refused 500 forks and three samples saw the tree at the
+    // limit (a count, not a span of time: a slow machine takes longer and holds the same).
     let max = 0;
-    const end = Date.now() + 1500;
-    while (Date.now() < end) {
-      const s = await ex.stats();
-      max = Math.max(max, s.processes);
-      await sleep(20);
-    }
+    let atLimit = 0;
+    const held = await until(
+      async () => {
+        const n = (await ex.stats()).processes;
+        max = Math.max(max, n);
+        if (n === LIMIT) atLimit++;
+        return n > LIMIT || (pidsCounters(pidsDir).refused >= 500 && atLimit >= 3);
+      },
+      120_000,
+      5,
+    );
+    const k = pidsCounters(pidsDir);
+    assert.ok(max <= LIMIT, `never more than ${LIMIT} processes (saw ${max})`);
+    if (k.peak !== null) assert.equal(k.peak, LIMIT, 'pids.peak: the tree reached the limit and never went above it');
+    assert.ok(held, `the bomb held the limit (at it in ${atLimit} samples; ${k.refused} forks refused)`);
     assert.ok(max >= 10, `the bomb did fork (saw ${max})`);
-    assert.ok(max <= 20, `never more than 20 processes (saw ${max})`);
+    assert.equal(max, LIMIT, 'a sample saw the tree at the limit');
+    assert.ok(k.refused >= 500 && refused > 0, `forks refused: ${k.refused} by the kernel, ${refused} seen by the bomb`);
     // The leader itself may already have given up (its forks fail): forceStop ends the rest.
     await ex.forceStop();
     assert.equal((await ex.stats()).processes, 0);
   });
 
-  test('cpu: 0.5 of a core over two seconds, from the cgroup CPU counter', async () => {
-    const ex = command('sh', ['-c', 'while :; do :; done'], opts()).limit({ cpu: 0.5 });
+  test("cpu: 0.5 of a core, from the kernel's own counters (usage per CFS period, throttling)", async () => {
+    // Two spinners: unlimited, they would use two cores (four quotas a period).
+    const ex = command('sh', ['-c', 'while :; do :; done & while :; do :; done'], opts()).limit({ cpu: 0.5 });
     await ex.start();
-    await sleep(300);
-    const a = await ex.stats();
-    const t0 = process.hrtime.bigint();
-    await sleep(2000);
-    const b = await ex.stats();
-    const wallMicros = Number(process.hrtime.bigint() - t0) / 1000;
-    await ex.forceStop();
-    const used = b.cpuUserMicros + b.cpuSystemMicros - (a.cpuUserMicros + a.cpuSystemMicros);
-    const cores = used / wallMicros;
-    assert.ok(Math.abs(cores - 0.5) <= 0.1, `used ${cores.toFixed(3)} cores`);
-    if (b.throttledPeriods !== null && b.throttledPeriods !== undefined) assert.ok(b.throttledPeriods > 0, 'throttled');
+    const cg = cgroupOf(ex);
+    try {
+      const usage = async () => {
+        const s = await ex.stats();
+        return s.cpuUserMicros + s.cpuSystemMicros;
+      };
+      const q = await judgeCpuQuota({ cpuDir: cg.cpu ?? cg.unified, usage, cores: 0.5 });
+      console.log(`cpu 0.5 [linux backend]: ${q.figures}`);
+      assert.ok(q.held, `throttled 10 times by the quota: ${q.figures}`);
+      assert.deepEqual(q.failures, [], q.figures);
+      const s = await ex.stats();
+      if (s.throttledPeriods !== null && s.throttledPeriods !== undefined)
+        assert.ok(s.throttledPeriods > 0, 'stats() says throttled');
+    } finally {
+      await ex.forceStop();
+    }
   });
 
   test('forceStop kills a double-forked daemon in its own session, after its parent died', async () => {
@@ -108,8 +135,10 @@ describe('linux backend cgroups', { skip }, () => {
     assert.ok(alive(daemon), 'the daemon runs, re-parented away from our tree');
     const st = await ex.forceStop();
     assert.equal(st.signal, 'SIGKILL');
-    const gone = await until(() => !alive(daemon), 3000);
+    const killed = doomed(daemon); // every kill was sent once forceStop() resolved
+    const gone = await until(() => !alive(daemon), 30_000);
     if (!gone) killPids([daemon]);
+    assert.ok(killed, `daemon ${daemon} was killed by forceStop`);
     assert.ok(gone, `daemon ${daemon} did not survive forceStop`);
   });
 
@@ -124,22 +153,31 @@ describe('linux backend cgroups', { skip }, () => {
     assert.ok(alive(grandchild), 'the grandchild outlives the leader');
     assert.equal((await ex.stats()).processes, 1);
     await ex.forceStop();
-    const gone = await until(() => !alive(grandchild), 3000);
+    const killed = doomed(grandchild);
+    const gone = await until(() => !alive(grandchild), 30_000);
     if (!gone) killPids([grandchild]);
+    assert.ok(killed, 'killed by forceStop');
     assert.ok(gone);
   });
 
   test('descendants that outlive the leader: the cgroup is removed once they exit on their own', async () => {
-    const ex = command('sh', ['-c', 'sleep 1.5 & exit 0'], opts());
+    // The sleeper runs until told to go: it outlives the leader however slow or fast this is.
+    const ex = command('sh', ['-c', 'sleep 300 >/dev/null & echo $!; exit 0'], opts({ stdio: ['ignore', 'pipe', 'ignore'] }));
+    const closed = once(ex, 'close');
     await ex.start();
-    const dirs = Object.values(JSON.parse(Buffer.from(ex.handle.split('.')[1], 'base64url').toString()).extra.cgroup);
-    assert.equal((await ex.wait()).exitCode, 0);
-    await sleep(100);
+    const dirs = Object.values(cgroupOf(ex));
+    const [out, st] = await Promise.all([text(ex.stdout), ex.wait()]);
+    const sleeper = Number(out.trim());
+    assert.equal(st.exitCode, 0);
+    // At 'close' the executor has tried to remove the tree's cgroup (and found it in use).
+    await closed;
+    assert.ok(!doomed(sleeper), 'the sleeper runs on');
     assert.ok(
       dirs.every((d) => existsSync(d)),
       'kept while the sleeper runs',
     );
-    assert.ok(await until(() => dirs.every((d) => !existsSync(d)), 6000), `removed after the sleeper's exit: ${dirs}`);
+    process.kill(sleeper, 'SIGTERM');
+    assert.ok(await until(() => dirs.every((d) => !existsSync(d)), 30_000), `removed after the sleeper's exit: ${dirs}`);
   });
 
   test('a non-root child cannot move itself out of its cgroup', async () => {
@@ -167,12 +205,12 @@ describe('linux backend cgroups', { skip }, () => {
       const s = await until(async () => {
         const x = await ex.stats();
         return x.memoryBytes > 2 ** 19 && x.processes === 2 ? x : null;
-      }, 10_000);
+      }, 30_000);
       assert.ok(s, 'memory use and both processes show');
       assert.ok(s.cpuUserMicros + s.cpuSystemMicros > 0);
       const e = await ex.update({ memoryBytes: 128 * 2 ** 20 });
       assert.equal(e.memoryBytes.enforced, true);
-      const cg = JSON.parse(Buffer.from(ex.handle.split('.')[1], 'base64url').toString()).extra.cgroup;
+      const cg = cgroupOf(ex);
       const limitFile = cg.memory ? `${cg.memory}/memory.limit_in_bytes` : `${cg.unified}/memory.max`;
       assert.equal(readFileSync(limitFile, 'utf8').trim(), String(128 * 2 ** 20));
     } finally {
@@ -189,19 +227,18 @@ describe('linux backend cgroups', { skip }, () => {
     );
     await ex.start();
     try {
-      const cgroupOf = () => JSON.parse(Buffer.from(ex.handle.split('.')[1], 'base64url').toString()).extra.cgroup;
       const e = await ex.update({ maxProcesses: 8, memoryBytes: 128 * 2 ** 20 });
       for (const k of ['maxProcesses', 'memoryBytes']) {
         assert.equal(e[k].enforced, true, `${k}: ${JSON.stringify(e[k])}`);
         assert.match(e[k].mechanism, /^cgroup[12]$/);
       }
-      const cg = cgroupOf();
+      const cg = cgroupOf(ex);
       const pidsDir = cg.pids ?? cg.unified;
       assert.equal(readFileSync(`${pidsDir}/pids.max`, 'utf8').trim(), '8');
       assert.ok(readFileSync(`${pidsDir}/cgroup.procs`, 'utf8').split('\n').includes(String(ex.pid)), 'the leader is in it');
       ex.stdin.end('go\n');
       assert.ok(
-        await until(() => /max [1-9]/.test(readFileSync(`${pidsDir}/pids.events`, 'utf8')), 10_000),
+        await until(() => /max [1-9]/.test(readFileSync(`${pidsDir}/pids.events`, 'utf8')), 30_000),
         'forks were refused',
       );
       const s = await ex.stats();
@@ -225,52 +262,62 @@ describe('linux backend cgroups', { skip }, () => {
   test('the cgroup pool: a spare is ready after a spawn, the next spawn takes it, idle and exit remove them', async () => {
     const { taskCgroupPool } = require('../dist/cgroup/index.js');
     taskCgroupPool.drain();
-    const limits = { memoryBytes: 64 * 2 ** 20, maxProcesses: 16 };
-    const cgroupOf = (ex) => JSON.parse(Buffer.from(ex.handle.split('.')[1], 'base64url').toString()).extra.cgroup;
-    const once = command('true', [], opts()).limit(limits);
-    await once.start();
-    await once.wait();
-    await sleep(50);
-    assert.deepEqual(taskCgroupPool.spares(), [], 'a kind seen once gets no spare');
-    const first = command('true', [], opts()).limit(limits);
-    await first.start();
-    await first.wait();
-    assert.ok(
-      await until(() => taskCgroupPool.spares().length > 0, 2000),
-      'a spare was made after the second spawn of that kind',
-    );
-    const spares = taskCgroupPool.spares().map((dirs) => dirs.slice().sort());
-    for (const d of spares.flat()) assert.ok(existsSync(d) && d.includes(`/confine-${process.pid}-`), d);
-    const second = command('true', [], opts()).limit(limits);
-    await second.start();
-    const taken = Object.values(cgroupOf(second)).sort();
-    assert.ok(
-      spares.some((dirs) => JSON.stringify(dirs) === JSON.stringify(taken)),
-      `the next spawn of that kind took one: ${taken}`,
-    );
-    const st = await second.wait();
-    assert.equal(st.exitCode, 0);
-    // Idle: no take for 500 ms removes the spares without anyone asking.
-    assert.ok(await until(() => taskCgroupPool.spares().length === 0, 3000), 'spares dropped when idle');
-    assert.ok(
-      await until(() => leftoverTestCgroups({ drain: false }).length === 0, 3000),
-      `nothing left: ${leftoverTestCgroups({ drain: false })}`,
-    );
-    // The public way to drop them at once (before removing one's own cgroupParent).
-    for (let i = 0; i < 2; i++) {
-      const ex = command('true', [], opts()).limit(limits);
-      await ex.start();
-      await ex.wait();
+    // Hot and idle are spans of time (idleMs, 500 ms by default): long while spares are made and
+    // taken, so that no check depends on how fast this machine spawns; the default for idling.
+    const idleMs = taskCgroupPool.idleMs;
+    taskCgroupPool.idleMs = 10 * 60_000;
+    try {
+      const limits = { memoryBytes: 64 * 2 ** 20, maxProcesses: 16 };
+      const once = command('true', [], opts()).limit(limits);
+      await once.start();
+      await once.wait();
+      // A spare is made on the turn of the event loop after a take: that turn is over now.
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(taskCgroupPool.spares(), [], 'a kind seen once gets no spare');
+      const first = command('true', [], opts()).limit(limits);
+      await first.start();
+      await first.wait();
+      assert.ok(
+        await until(() => taskCgroupPool.spares().length > 0, 30_000),
+        'a spare was made after the second spawn of that kind',
+      );
+      const spares = taskCgroupPool.spares().map((dirs) => dirs.slice().sort());
+      for (const d of spares.flat()) assert.ok(existsSync(d) && d.includes(`/confine-${process.pid}-`), d);
+      const second = command('true', [], opts()).limit(limits);
+      await second.start();
+      const taken = Object.values(cgroupOf(second)).sort();
+      assert.ok(
+        spares.some((dirs) => JSON.stringify(dirs) === JSON.stringify(taken)),
+        `the next spawn of that kind took one: ${taken}`,
+      );
+      const st = await second.wait();
+      assert.equal(st.exitCode, 0);
+      // Idle: no take for idleMs removes the spares without anyone asking.
+      taskCgroupPool.idleMs = idleMs;
+      assert.ok(await until(() => taskCgroupPool.spares().length === 0, 30_000), 'spares dropped when idle');
+      assert.ok(
+        await until(() => leftoverTestCgroups({ drain: false }).length === 0, 30_000),
+        `nothing left: ${leftoverTestCgroups({ drain: false })}`,
+      );
+      // The public way to drop them at once (before removing one's own cgroupParent).
+      taskCgroupPool.idleMs = 10 * 60_000;
+      for (let i = 0; i < 2; i++) {
+        const ex = command('true', [], opts()).limit(limits);
+        await ex.start();
+        await ex.wait();
+      }
+      assert.ok(await until(() => taskCgroupPool.spares().length > 0, 30_000), 'spares again');
+      const dirs = taskCgroupPool.spares().flat();
+      dropSpareCgroups();
+      assert.deepEqual(taskCgroupPool.spares(), []);
+      assert.deepEqual(
+        dirs.filter((d) => existsSync(d)),
+        [],
+        'dropSpareCgroups() removed them',
+      );
+    } finally {
+      taskCgroupPool.idleMs = idleMs;
     }
-    assert.ok(await until(() => taskCgroupPool.spares().length > 0, 2000), 'spares again');
-    const dirs = taskCgroupPool.spares().flat();
-    dropSpareCgroups();
-    assert.deepEqual(taskCgroupPool.spares(), []);
-    assert.deepEqual(
-      dirs.filter((d) => existsSync(d)),
-      [],
-      'dropSpareCgroups() removed them',
-    );
   });
 
   test('a tree without limits on a hybrid host: its emptied v2 cgroup serves the next tree, which sees none of the old one', {
@@ -280,29 +327,32 @@ describe('linux backend cgroups', { skip }, () => {
   }, async () => {
     const { taskCgroupPool } = require('../dist/cgroup/index.js');
     taskCgroupPool.drain();
-    const cgroupOf = (ex) => JSON.parse(Buffer.from(ex.handle.split('.')[1], 'base64url').toString()).extra.cgroup;
     // The first tree burns some CPU, so its cgroup's counters are far from zero.
     const first = command('sh', ['-c', 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done'], opts());
     await first.start();
     const dirs = Object.values(cgroupOf(first));
     assert.equal(dirs.length, 1, 'one v2 directory');
-    const used = (await first.stats()).cpuUserMicros;
-    await first.wait();
-    assert.ok(await until(() => taskCgroupPool.spares().some((d) => d[0] === dirs[0]), 2000), 'kept for the next tree');
+    // Its CPU, counted by the kernel as the cgroup's is (the loop runs in the leader itself).
+    const used = (await first.wait()).cpuUserMicros;
+    assert.ok(used > 0, `the first tree used CPU (${used} µs)`);
+    assert.ok(await until(() => taskCgroupPool.spares().some((d) => d[0] === dirs[0]), 30_000), 'kept for the next tree');
     const second = command('sleep', ['300'], opts());
     await second.start();
     try {
       assert.deepEqual(Object.values(cgroupOf(second)), dirs, 'the next tree reuses it');
       const st = await second.stats();
       assert.equal(st.processes, 1);
+      // Counted from zero at the reuse: an exec of sleep, far below the first tree's loop (whatever
+      // this machine's speed, both scale with it); without the reset at least the loop's CPU.
       assert.ok(
-        st.cpuUserMicros < 50_000,
+        st.cpuUserMicros < used / 2,
         `CPU counted from the reuse (${st.cpuUserMicros} µs; the first tree had ${used} µs and more)`,
       );
-      // The old executor must not reach the new tree through the shared directory.
+      // The old executor must not reach the new tree through the shared directory. Once
+      // forceStop() and shutdown() resolved, any kill they sent would be pending.
       await first.forceStop();
       await first.shutdown({ graceMs: 10 });
-      assert.ok(alive(second.pid), 'forceStop() of the exited first tree leaves the second alone');
+      assert.ok(!doomed(second.pid), 'forceStop() of the exited first tree leaves the second alone');
     } finally {
       await second.forceStop();
     }
@@ -313,13 +363,16 @@ describe('linux backend cgroups', { skip }, () => {
     const script = (pool) => `
       const { command } = require(${JSON.stringify(require.resolve('../dist/index.js'))});
       const { taskCgroupPool } = require(${JSON.stringify(require.resolve('../dist/cgroup/index.js'))});
+      // Spares are not dropped for idling while this runs, however slow the machine.
+      taskCgroupPool.idleMs = 10 * 60_000;
       (async () => {
         for (let i = 0; i < 2; i++) {
           const ex = command('true', [], { executor: 'linux', stdio: 'ignore' }).limit({ maxProcesses: 8 });
           await ex.start();
           await ex.wait();
         }
-        await new Promise((r) => setTimeout(r, 50));
+        // Made on the turn after the second take.
+        await new Promise((r) => setImmediate(r));
         process.stdout.write(String(taskCgroupPool.spares().length));
       })();`;
     for (const [pool, want] of [

@@ -10,13 +10,14 @@
 //
 // A spare is an ordinary task cgroup (taskCgroupName(), limits written, no process ever in it):
 // pristine counters, traceable to this supervisor, listed as an orphan if the supervisor dies.
-// Spares are removed when their kind has not been taken for IDLE_MS (checked every IDLE_MS/2),
+// Spares are removed when their kind has not been taken for IDLE_MS (checked every IDLE_CHECK_MS),
 // at process exit, and by dropSpareCgroups(), so an idle supervisor holds none. A supervisor
 // killed by a signal leaves its spares as empty orphans (`confine doctor`, cleanupOrphans());
 // while the killOnParentExit watchdog runs, it removes them. CONFINE_CGROUP_POOL=0 turns the
 // pool off (depth 0).
 
 import * as fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { TREE_RESOURCES } from '../resources.js';
 import type { Resources } from '../types.js';
 import type { ParentChoice } from './parent.js';
@@ -24,8 +25,10 @@ import { TaskCgroup } from './task-cgroup.js';
 import { taskCgroupName } from './names.js';
 /** Spares kept per kind (parent and limits). */
 const DEPTH = 2;
-/** A kind not taken for this long loses its spares. */
+/** A kind not taken for this long loses its spares (TaskCgroupPool.idleMs). */
 const IDLE_MS = 500;
+/** How often idle kinds are looked for. */
+const IDLE_CHECK_MS = IDLE_MS / 2;
 /** Reused cgroups kept per kind, per unit of depth (many trees of a kind may end at once). */
 const RECYCLED_PER_DEPTH = 8;
 /** Kinds remembered at once; the least recently taken is dropped first. */
@@ -53,6 +56,11 @@ export class TaskCgroupPool {
   onSpare: ((tc: TaskCgroup) => void) | null = null;
   /** ...and with each spare removed unused (and unregisters it). */
   onDrop: ((tc: TaskCgroup) => void) | null = null;
+  /**
+   * A kind taken again within this many ms is hot (gets spares); one not taken for as long loses
+   * them. Settable: tests make it long, so that what they check does not hang on their speed.
+   */
+  idleMs = IDLE_MS;
 
   constructor(private readonly depth: number = poolDepthFromEnv()) {}
 
@@ -67,10 +75,10 @@ export class TaskCgroupPool {
     let kind = this.kinds.get(key);
     if (kind)
       this.kinds.delete(key); // re-insert: Map order is the recency order
-    else kind = { choice, resources: limits, spares: [], lastTake: 0, filling: false, live: true, recycles: false };
+    else kind = { choice, resources: limits, spares: [], lastTake: -Infinity, filling: false, live: true, recycles: false };
     this.kinds.set(key, kind);
-    const now = Date.now();
-    const hot = now - kind.lastTake < IDLE_MS;
+    const now = performance.now(); // monotonic: a wall-clock step must not make kinds hot or idle
+    const hot = now - kind.lastTake < this.idleMs;
     kind.lastTake = now;
     let tc = kind.spares.pop();
     // Someone may have removed a spare (cleanupOrphans() judging from another pid namespace).
@@ -152,17 +160,17 @@ export class TaskCgroupPool {
     }
     if (this.timer) return;
     this.timer = setInterval(() => {
-      const now = Date.now();
+      const now = performance.now();
       let held = 0;
       for (const kind of this.kinds.values()) {
-        if (now - kind.lastTake >= IDLE_MS) this.dropSpares(kind);
+        if (now - kind.lastTake >= this.idleMs) this.dropSpares(kind);
         held += kind.spares.length;
       }
       if (held === 0 && this.timer) {
         clearInterval(this.timer);
         this.timer = null;
       }
-    }, IDLE_MS / 2);
+    }, IDLE_CHECK_MS);
     this.timer.unref();
   }
 
