@@ -131,7 +131,7 @@ for (const kind of kinds) {
       // Node and the test runner open and close fds of their own at any time: settle first.
       if (isLinux)
         assert.equal(
-          (await until(() => openFds() <= fdsBefore, 2000)) ? fdsBefore : openFds(),
+          (await until(() => openFds() <= fdsBefore, 30_000)) ? fdsBefore : openFds(),
           fdsBefore,
           'no fd leaked by failed starts',
         );

@@ -184,7 +184,7 @@ for (const kind of kinds) {
       ex.stdout.setEncoding('utf8');
       const [first] = await once(ex.stdout, 'data');
       assert.equal(first, 'ready\n');
-      const st = await ex.shutdown({ signal: 'SIGTERM', graceMs: 5000 });
+      const st = await ex.shutdown({ signal: 'SIGTERM', graceMs: 30_000 });
       assert.equal(st.exitCode, 0, 'exited by itself');
       assert.equal(st.signal, null);
       assert.equal(st.stopped, true);

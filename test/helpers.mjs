@@ -107,11 +107,14 @@ export function alive(pid) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls until fn() is truthy or the deadline passes; returns the last value. */
-export async function until(fn, ms = 5000, step = 20) {
-  const end = Date.now() + ms;
+/**
+ * Polls until fn() is truthy or the deadline passes (a monotonic clock); returns the last value.
+ * The deadline bounds a failure, never the machine's speed: give a generous one.
+ */
+export async function until(fn, ms = 30_000, step = 20) {
+  const end = performance.now() + ms;
   let v;
-  while (!(v = await fn()) && Date.now() < end) await sleep(step);
+  while (!(v = await fn()) && performance.now() < end) await sleep(step);
   return v;
 }
 

@@ -7,6 +7,7 @@ import { execFileSync, spawn as cpSpawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { doomed } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -67,12 +68,23 @@ function zombieChildren() {
 // stays, so waiting for the expected list up to a deadline still catches it.
 async function settledFds(pid, expected) {
   let fds;
-  for (let i = 0; i < 100; i++) {
+  const deadline = performance.now() + 30_000; // generous: it bounds a failure, not the loader
+  for (;;) {
     fds = fs.readdirSync(`/proc/${pid}/fd`).sort();
-    if (JSON.stringify(fds) === JSON.stringify(expected)) break;
+    if (JSON.stringify(fds) === JSON.stringify(expected) || performance.now() > deadline) break;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return fds;
+}
+
+/** Polls fn() every 10 ms until it is truthy or 30 s have passed; returns its last value. */
+async function poll(fn) {
+  const deadline = performance.now() + 30_000;
+  for (;;) {
+    const v = fn();
+    if (v || performance.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 function statusOf(pid) {
@@ -421,18 +433,18 @@ test('signal and killGroup: names errors, never throws them; ESRCH after the exi
   const child = spawnWith({ file: '/bin/sh', argv: ['sh', '-c', 'sleep 30 & wait'], setsid: true });
   // Wait until the shell has forked its sleep, then stop the whole group.
   let kids = [];
-  for (let i = 0; i < 200 && kids.length === 0; i++) {
-    await new Promise((r) => setTimeout(r, 10));
+  await poll(() => {
     try {
       kids = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
     } catch {}
-  }
+    return kids.length > 0;
+  });
   assert.equal(kids.length, 1);
   const exited = new Promise((resolve) => addon.watch(child.pid, child.pidfd, resolve));
   assert.equal(addon.killGroup(child.pid, 15), null);
   const st = await exited;
   assert.equal(st.signal, 15);
-  for (let i = 0; i < 200 && fs.existsSync(`/proc/${kids[0]}`); i++) await new Promise((r) => setTimeout(r, 10));
+  await poll(() => !fs.existsSync(`/proc/${kids[0]}`));
   assert.equal(fs.existsSync(`/proc/${kids[0]}`), false, 'the grandchild died with its group');
   // The pidfd still names the dead (reaped) child: never a reused pid.
   assert.equal(addon.signal(child.pid, child.pidfd, 0), 'ESRCH');
@@ -503,15 +515,17 @@ test('pdeathsig: the child dies with the supervisor', { skip }, async () => {
   `;
   const pid = Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim());
   assert.ok(pid > 0);
+  // The parent-death signal was sent when the supervisor exited: the child is dying at least.
+  assert.equal(doomed(pid), true, 'SIGKILLed when its parent died');
   let alive = true;
-  for (let i = 0; i < 200 && alive; i++) {
+  await poll(() => {
     try {
       alive = !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z');
     } catch {
       alive = false;
     }
-    if (alive) await new Promise((r) => setTimeout(r, 10));
-  }
+    return !alive;
+  });
   if (alive) process.kill(pid, 9);
   assert.equal(alive, false);
 });

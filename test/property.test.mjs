@@ -181,7 +181,7 @@ async function attempt({ file, args, limits, runAs, options, callLimit, callRunA
   const st = await ex.forceStop();
   assert.equal(typeof st.durationMs, 'number');
   assert.ok(st.exitCode !== undefined && st.signal !== undefined);
-  assert.ok(await until(() => !alive(pid), 3000), `child ${pid} is gone after forceStop`);
+  assert.ok(await until(() => !alive(pid), 30_000), `child ${pid} is gone after forceStop`);
   return 'started';
 }
 
@@ -206,7 +206,7 @@ describe('property: every input starts and stops cleanly, or throws a typed erro
     } finally {
       process.emitWarning = warn0;
     }
-    await until(() => zombieChildren().length === 0, 3000);
+    await until(() => zombieChildren().length === 0, 30_000);
     const fds0 = openFds();
     const fdList = () =>
       readdirSync('/proc/self/fd').map((f) => {
@@ -234,10 +234,10 @@ describe('property: every input starts and stops cleanly, or throws a typed erro
       process.emitWarning = warn;
     }
     const ms = Date.now() - t0;
-    assert.ok(await until(() => zombieChildren().length === 0, 5000), `no zombie: ${zombieChildren()}`);
-    assert.ok(await until(() => leftoverTestCgroups().length === 0, 5000), `no task cgroup: ${leftoverTestCgroups()}`);
+    assert.ok(await until(() => zombieChildren().length === 0, 30_000), `no zombie: ${zombieChildren()}`);
+    assert.ok(await until(() => leftoverTestCgroups().length === 0, 30_000), `no task cgroup: ${leftoverTestCgroups()}`);
     assert.ok(
-      await until(() => openFds() <= fds0, 5000),
+      await until(() => openFds() <= fds0, 30_000),
       `fds back to their start (${fds0} -> ${openFds()}): new ${fdList().filter((f) => !before.includes(f))}`,
     );
     console.log(`property: ${RUNS} runs in ${(ms / 1000).toFixed(1)} s; fds ${fds0} -> ${openFds()}`);

@@ -3,6 +3,7 @@
 // one every intervalMs; the iteration ends when the leader has exited, or when the consumer
 // breaks out of its loop (the timer is cleared either way).
 
+import { performance } from 'node:perf_hooks';
 import { ConfineArgumentError } from '../errors.js';
 import type { ExitStatus, Stats } from '../types.js';
 
@@ -63,14 +64,16 @@ async function* samples(ex: Sampled, intervalMs: number): AsyncGenerator<StatsSa
       }
       // stats() of a tree that exited meanwhile describes a dead tree: end instead.
       if (exited) return;
-      const at = Date.now();
+      const atMs = Date.now();
+      // The interval for cpuPercent from a monotonic clock: a wall-clock step must not skew it.
+      const at = performance.now();
       const cpu = cpuTotal(s);
       let cpuPercent: number | null = null;
       if (prev && prev.cpu !== null && cpu !== null && at > prev.at) {
         cpuPercent = Math.max(0, ((cpu - prev.cpu) / ((at - prev.at) * 1000)) * 100);
       }
       prev = { cpu, at };
-      yield { ...s, cpuPercent, atMs: at };
+      yield { ...s, cpuPercent, atMs };
       if (exited) return;
       await Promise.race([exit, new Promise<void>((r) => (timer = setTimeout(r, intervalMs)))]);
       clearTimeout(timer);

@@ -3,20 +3,23 @@
 // WM_CLOSE goes to the tree's top-level windows. Each call says what it did.
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 const h = require('./helpers');
 
 test('ctrlBreak is delivered to a child on our console, or says why not', { skip: h.notWindows }, async (t) => {
   const a = h.addon();
   const out = h.outFile();
+  const ready = h.tmpFile('ready');
   const r = h.spawnNode(
-    "process.on('SIGBREAK',()=>{process.stdout.write('break');process.exit(42)});setInterval(()=>{},1000)",
-    [],
+    "process.on('SIGBREAK',()=>{process.stdout.write('break');process.exit(42)});require('fs').writeFileSync(process.argv[1],'ready');setInterval(()=>{},1000)",
+    [ready],
     {
       stdio: ['ignore', out.stdio, 'ignore'],
     },
   );
   h.cleanup(t, r.job);
-  await h.sleep(1500); // let the child install its handler
+  // The child says when its handler is installed.
+  assert.ok(await h.waitFor(() => fs.existsSync(ready), 60000), 'the child installed its SIGBREAK handler');
   const res = a.ctrlBreak(r.job);
   const hasConsole = a.probe().features.console;
   if (!hasConsole) {

@@ -58,9 +58,10 @@ test('shutdown with grace: a child that ignores it is killed after the grace; ki
 }, async (t) => {
   const ex = stopAfter(t, confine.command(NODE, ['-e', `process.on('SIGBREAK', () => {}); ${IDLE}`], { stdio: 'ignore' }));
   await ex.start();
-  const t0 = Date.now();
+  const t0 = performance.now();
   const st = await ex.shutdown({ signal: 'SIGTERM', graceMs: 300 });
-  assert.ok(Date.now() - t0 >= 280, `stopped after ${Date.now() - t0} ms`);
+  const ms = performance.now() - t0;
+  assert.ok(ms >= 280, `stopped after ${ms} ms: not before the grace`);
   assert.equal(st.stopped, true);
   assert.equal(st.exitCode, 1);
   assert.ok(!h.alive(ex.pid));
@@ -142,7 +143,7 @@ test('forceStop kills the child and its grandchild (checked by pid); stats count
   assert.equal(st.stopped, true);
   assert.equal(st.signal, null);
   assert.equal(st.exitCode, 1);
-  assert.ok(await h.waitFor(() => !h.alive(ex.pid) && !h.alive(grandchild), 5000), 'no process of the tree is alive');
+  assert.ok(await h.waitFor(() => !h.alive(ex.pid) && !h.alive(grandchild), 30000), 'no process of the tree is alive');
 });
 
 test('missing program → CommandNotFoundError, nothing started; not a program → SpawnError at create', { skip }, async () => {

@@ -26,12 +26,12 @@ function wine() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(cond, ms = 10000, step = 50) {
-  const end = Date.now() + ms;
+async function waitFor(cond, ms = 30000, step = 50) {
+  const end = performance.now() + ms; // monotonic; generous: it bounds a failure, not the speed
   for (;;) {
     const v = await cond();
     if (v) return v;
-    if (Date.now() > end) return v;
+    if (performance.now() > end) return v;
     await sleep(step);
   }
 }

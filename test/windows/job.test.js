@@ -7,17 +7,44 @@ const path = require('node:path');
 const { spawn: cpSpawn } = require('node:child_process');
 const h = require('./helpers');
 
+// Every process of TREE appends its pid to argv[1] + '.beat' every 50 ms: a sign of life that only
+// a running process gives (see beatsAfter).
+const BEAT = "const f=process.argv[1]+'.beat';setInterval(()=>require('fs').appendFileSync(f,process.pid+'\\n'),50)";
 // A child that starts two grandchildren (through child_process, i.e. libuv's own nested job) and
-// one great-grandchild, writes all their pids to argv[1], then waits.
+// one great-grandchild, writes all their pids to argv[1], then waits (beating, as they all do).
 const TREE = `
 const { spawn } = require('child_process'); const fs = require('fs');
-const idle = 'setInterval(() => {}, 1000)';
-const gc1 = spawn(process.execPath, ['-e', idle], { stdio: 'ignore' });
-const gc2 = spawn(process.execPath, ['-e', "const c=require('child_process').spawn(process.execPath,['-e','setInterval(()=>{},1000)'],{stdio:'ignore'});require('fs').writeFileSync(process.argv[1], String(c.pid));setInterval(()=>{},1000)", process.argv[1] + '.ggc'], { stdio: 'ignore' });
-const wait = () => { try { const g = Number(fs.readFileSync(process.argv[1] + '.ggc', 'utf8')); if (g) { fs.writeFileSync(process.argv[1], JSON.stringify([process.pid, gc1.pid, gc2.pid, g])); return; } } catch {} setTimeout(wait, 50); };
-wait(); setInterval(() => {}, 1000);`;
+const file = process.argv[1];
+const beat = ${JSON.stringify(BEAT)};
+const gc1 = spawn(process.execPath, ['-e', beat, file], { stdio: 'ignore' });
+const gc2 = spawn(process.execPath, ['-e', "const c=require('child_process').spawn(process.execPath,['-e',process.argv[2],process.argv[1]],{stdio:'ignore'});require('fs').writeFileSync(process.argv[1]+'.ggc',String(c.pid));" + beat, file, beat], { stdio: 'ignore' });
+const wait = () => { try { const g = Number(fs.readFileSync(file + '.ggc', 'utf8')); if (g) { fs.writeFileSync(file, JSON.stringify([process.pid, gc1.pid, gc2.pid, g])); return; } } catch {} setTimeout(wait, 50); };
+wait(); eval(beat);`;
 
-/** The pids a tree fixture wrote to `file` (JSON), once it has; null after 20 s. */
+/**
+ * Resolves true once every pid has beaten after `mark` (the beat file's length then): each of
+ * those processes ran after that moment. false after 60 s.
+ */
+function beatsAfter(file, mark, pids) {
+  return h.waitFor(() => {
+    let text = '';
+    try {
+      text = fs.readFileSync(`${file}.beat`, 'utf8').slice(mark);
+    } catch {}
+    const beaten = new Set(text.split('\n').filter(Boolean).map(Number));
+    return pids.every((p) => beaten.has(p));
+  }, 60000);
+}
+
+function beatLength(file) {
+  try {
+    return fs.statSync(`${file}.beat`).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** The pids a tree fixture wrote to `file` (JSON), once it has; null after 60 s. */
 function pidsWritten(file) {
   return h.waitFor(() => {
     try {
@@ -25,7 +52,7 @@ function pidsWritten(file) {
     } catch {
       return null;
     }
-  }, 20000);
+  }, 60000);
 }
 
 async function startTree(t, req = {}) {
@@ -34,7 +61,7 @@ async function startTree(t, req = {}) {
   h.cleanup(t, r.job);
   const pids = await pidsWritten(file);
   assert.ok(pids, 'the tree wrote its pids');
-  return { r, pids };
+  return { r, pids, file };
 }
 
 test('child and grandchildren are all in the job; terminate (forceStop) leaves none alive', { skip: h.notWindows }, async (t) => {
@@ -52,7 +79,7 @@ test('child and grandchildren are all in the job; terminate (forceStop) leaves n
   assert.equal(exit.exitCode, 9);
   assert.equal(exit.terminated, true);
   assert.equal(exit.oomKilled, false);
-  assert.ok(await h.waitFor(() => pids.every((p) => !h.alive(p)), 10000), 'no process of the tree is alive');
+  assert.ok(await h.waitFor(() => pids.every((p) => !h.alive(p)), 60000), 'no process of the tree is alive');
   assert.deepEqual(a.stats(r.job).pids, []);
   a.close(r.job);
 });
@@ -82,12 +109,11 @@ test('watch after the exit still reports it; job events arrive', { skip: h.notWi
   const a = h.addon();
   const r = h.spawnNode('process.exit(5)');
   h.cleanup(t, r.job);
-  await h.waitFor(() => !h.alive(r.pid), 10000);
-  await h.sleep(100);
+  assert.ok(await h.waitFor(() => !h.alive(r.pid), 60000), 'exited');
   const events = [];
   const exit = await h.watch(r.job, events);
   assert.equal(exit.exitCode, 5);
-  assert.ok(await h.waitFor(() => events.some((e) => e.type === 'activeProcessZero'), 3000), JSON.stringify(events));
+  assert.ok(await h.waitFor(() => events.some((e) => e.type === 'activeProcessZero'), 30000), JSON.stringify(events));
   a.close(r.job);
 });
 
@@ -97,12 +123,14 @@ test('close() of a killOnClose job kills the tree; without it the tree survives 
   const a = h.addon();
   const k = await startTree(t, { killOnClose: true });
   a.close(k.r.job);
-  assert.ok(await h.waitFor(() => k.pids.every((p) => !h.alive(p)), 10000), 'killOnClose: tree gone after close');
+  assert.ok(await h.waitFor(() => k.pids.every((p) => !h.alive(p)), 60000), 'killOnClose: tree gone after close');
 
   const s = await startTree(t, { killOnClose: false });
   const name = s.r.jobName;
+  const mark = beatLength(s.file);
   a.close(s.r.job);
-  await h.sleep(300);
+  // A kill at close would come before any beat after it: every process beating proves it lives.
+  assert.ok(await beatsAfter(s.file, mark, s.pids), 'every process of the tree ran after the close');
   assert.ok(
     s.pids.every((p) => h.alive(p)),
     'tree survives close without killOnClose',
@@ -115,7 +143,7 @@ test('close() of a killOnClose job kills the tree; without it the tree survives 
   const exited = h.watch(o.job);
   a.terminate(o.job, 1);
   assert.equal((await exited).exitCode, 1);
-  assert.ok(await h.waitFor(() => s.pids.every((p) => !h.alive(p)), 10000));
+  assert.ok(await h.waitFor(() => s.pids.every((p) => !h.alive(p)), 60000));
   a.close(o.job);
   // identity: a pid that is not in the job is refused
   assert.throws(() => a.openJob(name, process.pid), { code: 'ERR_CONFINE_SYSTEM', stage: 'identity' });
@@ -149,7 +177,7 @@ test('a supervisor that dies takes a killOnClose tree with it', { skip: h.notWin
   assert.ok(pids.every((p) => h.alive(p)));
   sup.kill(); // TerminateProcess: no chance to clean up; the OS closes its job handle
   await new Promise((r) => sup.once('exit', r));
-  assert.ok(await h.waitFor(() => pids.every((p) => !h.alive(p)), 10000), 'tree gone with its supervisor');
+  assert.ok(await h.waitFor(() => pids.every((p) => !h.alive(p)), 60000), 'tree gone with its supervisor');
 });
 
 test('a missing program: typed error, no leaked handle', { skip: h.notWindows }, () => {
