@@ -2,9 +2,10 @@
 // inspects real kernel objects and removes what it created.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 
 export const require = createRequire(import.meta.url);
 export const isLinux = process.platform === 'linux';
@@ -195,6 +196,42 @@ export function pidsCounters(dir) {
   return { current: num('pids.current'), peak: num('pids.peak'), refused: Number(/^max (\d+)/m.exec(events)?.[1] ?? 0) };
 }
 
+/**
+ * A CPU hog for `sh -c`: four spinners. Unlimited they take every core of a small machine.
+ */
+export const CPU_HOG = Array(4).fill('while :; do :; done').join(' & ');
+
+/**
+ * Gives this run's own test parent (the parent of `cpuDir`) the highest CPU weight until the
+ * returned restore() is called: at the root it competes with every other process group of the
+ * machine, and on a machine other runs load (four emulated VMs, here) a hog under a quota of
+ * half a core got less than that; favoured, it gets its quota, so the quota is what binds it.
+ * Only a directory of this run (confine-test-<pid>) is touched.
+ */
+export function favourCpu(cpuDir) {
+  const parent = cpuDir.slice(0, cpuDir.lastIndexOf('/'));
+  const saved = [];
+  if (parent.endsWith(`/confine-test-${process.pid}`)) {
+    for (const [file, most] of [
+      ['cpu.shares', '262144'], // v1
+      ['cpu.weight', '10000'], // v2
+    ]) {
+      try {
+        const old = readFileSync(`${parent}/${file}`, 'utf8').trim();
+        writeFileSync(`${parent}/${file}`, most);
+        saved.push([`${parent}/${file}`, old]);
+      } catch {}
+    }
+  }
+  return () => {
+    for (const [file, old] of saved) {
+      try {
+        writeFileSync(file, old);
+      } catch {}
+    }
+  };
+}
+
 /** A flat keyed file of the kernel's (cpu.stat, pids.events, memory.events) as a Map of numbers. */
 export function keyed(file) {
   const out = new Map();
@@ -210,29 +247,47 @@ export function keyed(file) {
  * times, and judges the quota from the kernel's own counters, not from a wall-clock window:
  * CPU used (`usage()`, microseconds) against the CFS periods that elapsed meanwhile (cpu.stat
  * nr_periods; `cpuDir` is the cgroup's cpu directory, v1 or v2). In a period the tree may use
- * the quota plus what its CPUs carried over (bandwidth slices) and overran by a tick: at most
- * 1.25 quotas a period, plus the two periods in progress at the ends. In each period it was
- * throttled it had used its quota, less slices left on other CPUs: at least half a quota.
- * Returns { held, failures, figures }: held false when it was never throttled often enough
- * within `deadlineMs`; failures lists what broke the quota.
+ * the quota plus, on each CPU, a bandwidth slice carried over and a tick of overrun (10 ms, HZ
+ * 100 at the coarsest), plus the two periods in progress at the ends. In each period it was
+ * throttled it had used its quota, less the slices left on the CPUs it ran on: at least half a
+ * quota. Unlimited, CPU_HOG uses two cores (four quotas of 0.5 a period) on two CPUs, one (two)
+ * on one. The test parent is favoured (favourCpu) meanwhile, so that the hog reaches its quota
+ * on a loaded machine too. Returns { held, failures, figures }: held false when it was not
+ * throttled `throttles` times within `deadlineMs` (a bound for a failure); failures lists what
+ * broke the quota.
  */
-export async function judgeCpuQuota({ cpuDir, usage, cores, throttles = 10, deadlineMs = 120_000 }) {
+export async function judgeCpuQuota({ cpuDir, usage, cores, throttles = 10, deadlineMs = 600_000 }) {
   const v2 = existsSync(`${cpuDir}/cpu.max`);
   const periodMicros = v2
     ? Number(readFileSync(`${cpuDir}/cpu.max`, 'utf8').trim().split(' ')[1])
     : Number(readFileSync(`${cpuDir}/cpu.cfs_period_us`, 'utf8').trim());
   const quota = cores * periodMicros;
   const stat = () => keyed(`${cpuDir}/cpu.stat`);
-  // Periods read before the first usage and after the last: the usage lies within them.
-  const a = stat();
-  const u0 = await usage();
-  const held = await until(() => stat().get('nr_throttled') - a.get('nr_throttled') >= throttles, deadlineMs);
-  const u1 = await usage();
-  const b = stat();
+  const restore = favourCpu(cpuDir);
+  let a;
+  let b;
+  let u0;
+  let u1;
+  let held;
+  try {
+    // Periods read before the first usage and after the last: the usage lies within them.
+    a = stat();
+    u0 = await usage();
+    held = await until(() => stat().get('nr_throttled') - a.get('nr_throttled') >= throttles, deadlineMs);
+    u1 = await usage();
+    b = stat();
+  } finally {
+    restore();
+  }
   const used = u1 - u0;
   const periods = b.get('nr_periods') - a.get('nr_periods');
   const throttled = b.get('nr_throttled') - a.get('nr_throttled');
-  const most = (periods + 2) * quota * 1.25;
+  let sliceMicros = 5000;
+  try {
+    sliceMicros = Number(readFileSync('/proc/sys/kernel/sched_cfs_bandwidth_slice_us', 'utf8'));
+  } catch {}
+  const perPeriod = quota + availableParallelism() * (sliceMicros + 10_000);
+  const most = (periods + 2) * perPeriod;
   const least = (Math.max(0, throttled - 2) * quota) / 2;
   const figures = `used ${(used / 1000).toFixed(1)} ms of CPU in ${periods} periods of ${periodMicros / 1000} ms (${(used / Math.max(1, periods) / quota).toFixed(2)} quotas a period), throttled in ${throttled}`;
   const failures = [];
