@@ -51,7 +51,7 @@ export const RESOURCE_NAMES = [...Object.keys(RESOURCE_RULES), 'cpus', ...Object
 const CPUSET = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
 
 /** The closest known name, for "did you mean" hints on typos like `memoryMB`. */
-function closest(name: string, known: readonly string[]): string | null {
+export function closest(name: string, known: readonly string[]): string | null {
   const lower = name.toLowerCase();
   let best: string | null = null;
   let bestScore = -Infinity;

@@ -7,6 +7,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { alive, until, killPids, isLinux } from './helpers.mjs';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
@@ -119,5 +122,209 @@ describe('confine doctor', () => {
     const r = run(['doctor'], { CONFINE_NATIVE: '0' });
     assert.match(r.stdout, /^backend:\s+universal \(pure JS\)/m);
     assert.match(r.stdout, /missing:/);
+  });
+});
+
+// What a new user of the command line tripped over (issue 15, points 11-17): help, what confine
+// says when it ends a program, usage errors in the flags' words, exit statuses by convention.
+describe('confine speaks the command line', () => {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  const flagsOfHelp = (out) => [...out.matchAll(/^ {2}(--[a-z][a-z-]*)/gm)].map((m) => m[1]).sort();
+
+  test('--help and --version, for confine, run and doctor: stdout, exit 0', () => {
+    for (const args of [['--help'], ['-h'], ['help']]) {
+      const r = run(args);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^usage: confine <command>/);
+      assert.match(r.stdout, /^ {2}run \[options\] \[--\] FILE/m);
+      assert.match(r.stdout, /^ {2}doctor \[--json\]/m);
+      assert.equal(r.stderr, '');
+    }
+    const v = run(['--version']);
+    assert.equal(v.status, 0, v.stderr);
+    assert.equal(v.stdout, `confine ${pkg.version}\n`);
+    for (const args of [
+      ['run', '--help'],
+      ['run', '-h'],
+      ['help', 'run'],
+      ['run', '--memory', 'nonsense', '--help'],
+    ]) {
+      const r = run(args);
+      assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stdout, /^usage: confine run \[options\] \[--\] FILE \[ARGS\.\.\.\]/);
+      for (const flag of ['--memory', '--timeout', '--user', '--report', '--no-kill-on-parent-exit'])
+        assert.ok(flagsOfHelp(r.stdout).includes(flag), `${flag} in run --help`);
+      assert.match(r.stdout, /^ {2}2 {4}bad usage/m);
+      assert.equal(r.stderr, '');
+    }
+    for (const args of [
+      ['doctor', '--help'],
+      ['help', 'doctor'],
+    ]) {
+      const r = run(args);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^usage: confine doctor \[--json\]/);
+    }
+  });
+
+  test("the program's own --help is the program's: options end at FILE", () => {
+    for (const args of [
+      ['run', 'sh', '-c', 'printf %s "$0"', '--help'],
+      ['run', '--', 'sh', '-c', 'printf %s "$0"', '--help'],
+      ['run', '--nofile', '64', 'sh', '-c', 'printf %s "$0"', '--help'],
+    ]) {
+      const r = run(args);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, '--help');
+      assert.equal(r.stderr, '');
+    }
+  });
+
+  test('an ordinary run says nothing of its own', () => {
+    const r = run(['run', '--', 'sh', '-c', 'exit 3']);
+    assert.equal(r.status, 3);
+    assert.equal(r.stderr, '');
+  });
+
+  test('--timeout: one line says the program timed out, and how it was stopped', () => {
+    const r = run(['run', '--timeout', '300ms', '--', 'sleep', '30']);
+    assert.equal(r.status, 143, r.stderr);
+    assert.equal(
+      r.stderr,
+      'confine: timed out: --timeout 300ms ran out and the tree was stopped with SIGTERM (exit 143, SIGTERM)\n',
+    );
+    // A program that ignores SIGTERM is killed after the grace.
+    const k = run([
+      'run',
+      '--timeout',
+      '300ms',
+      '--grace',
+      '200ms',
+      '--',
+      'sh',
+      '-c',
+      'trap "" TERM; echo up; while :; do sleep 0.05; done',
+    ]);
+    assert.equal(k.status, 137, k.stderr);
+    assert.match(
+      k.stderr,
+      /^confine: timed out: --timeout 300ms ran out and the tree was stopped with SIGTERM; it was still running after --grace 200ms and was killed \(exit 137, SIGKILL\)\n$/,
+    );
+  });
+
+  test('--memory: an OOM kill is said in one line', async (t) => {
+    const caps = JSON.parse(run(['doctor', '--json']).stdout);
+    if (!caps.resources.memoryBytes?.enforced) return t.skip(`the ${caps.backend} backend does not enforce memoryBytes here`);
+    // A 1 GiB string in perl (Debian's perl-base is essential): anonymous memory at full speed,
+    // from a program small enough not to thrash its own text under the limit (a node hog did, in
+    // the emulated cgroup v2 VM). The deadline is generous: the kernel decides when.
+    const perl = ['/usr/bin/perl', '/bin/perl'].find((p) => existsSync(p));
+    const hog = perl
+      ? [perl, '-e', '$x = "x" x (1 << 30); print length $x']
+      : [process.execPath, '-e', 'const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1));'];
+    const r = spawnSync(process.execPath, [cli, 'run', '--memory', '96M', '--', ...hog], { encoding: 'utf8', timeout: 300_000 });
+    assert.equal(r.status, 137, r.stderr);
+    assert.match(
+      r.stderr,
+      /^confine: out of memory: the kernel's OOM killer killed a process of the tree at its limit \(--memory 96M\) \(exit 137, SIGKILL\)\n$/,
+    );
+  });
+
+  test('--cpu-seconds: the kernel signal at the limit is said in one line', {
+    skip: !isLinux && 'RLIMIT_CPU via the native backend',
+  }, () => {
+    const r = run(['run', '--cpu-seconds', '1', '--', 'sh', '-c', 'while :; do :; done']);
+    assert.ok(r.status === 137 || r.status === 152, `killed by SIGKILL or SIGXCPU: ${r.status} ${r.stderr}`);
+    assert.match(
+      r.stderr,
+      /^confine: CPU time limit: killed by SIG(KILL|XCPU), as the kernel does at the --cpu-seconds 1 limit \(exit 1(37|52), SIG(KILL|XCPU)\)\n$/,
+    );
+  });
+
+  test('usage errors exit 2, worded in flags, never in API names', () => {
+    const cases = [
+      [['--memory', '0'], /^confine: --memory must be between 1 and \d+ \(bytes\), got 0$/m],
+      [['--pids', '99999999'], /^confine: --pids must be between 1 and 4194304 \(processes\), got 99999999$/m],
+      [['--cpu', '0'], /^confine: --cpu must be between 0\.001 and \d+ \(cores\), got 0$/m],
+      [['--timeout', '0'], /^confine: --timeout must be a positive integer of milliseconds, got 0$/m],
+      [['--memory', '64X'], /^confine: --memory: not a size: "64X"/m],
+      [['--nofile', '2'], /^confine: --nofile must be between 3 and/m],
+      [['--stack', '1K'], /^confine: --stack must be between 16384 and/m],
+      [['--cpu-weight', '0'], /^confine: --cpu-weight must be between 1 and 10000/m],
+      [['--cpus', 'x'], /^confine: --cpus must be a CPU list/m],
+      [['--io-weight', '0'], /^confine: --io-weight must be between 1 and 10000/m],
+      [['--io-write-bps', '/:0'], /^confine: --io-write-bps #1: rate must be an integer between 1/m],
+      [['--io-read-iops', 'sda'], /^confine: --io-read-iops: expected DEVICE:RATE/m],
+      [['--executor', 'vm'], /^confine: --executor must be one of linux, posix, windows, universal, got "vm"$/m],
+      [['--cwd', ''], /^confine: --cwd must not be empty$/m],
+      [['--user', '1:x'], /^confine: --user: expected a user name, a uid or "uid:gid"/m],
+      [['--env', 'NOEQUALS'], /^confine: --env: expected K=V/m],
+      [['--grace', 'soon'], /^confine: --grace: not a duration/m],
+      [['--timout', '1s'], /^confine: unknown option --timout \(did you mean --timeout\?\)$/m],
+      [['--strict=yes'], /^confine: --strict takes no value$/m],
+      [['--memory'], /^confine: --memory needs a value \(SIZE\)$/m],
+    ];
+    for (const [flags, message] of cases) {
+      const r = run(['run', ...flags, ...(flags.length === 1 && flags[0] === '--memory' ? [] : ['--', 'true'])]);
+      assert.equal(r.status, 2, `${flags.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message, flags.join(' '));
+      assert.match(r.stderr, /^Try 'confine run --help' for more information\.$/m);
+      assert.doesNotMatch(
+        r.stderr,
+        /memoryBytes|maxProcesses|cpuWeight|graceMs|PerSecond|ioWeight|\[\d+\]|options\.|command:|limit:|runAs|ERR_CONFINE/,
+        flags.join(' '),
+      );
+      assert.equal(r.stdout, '');
+    }
+    for (const args of [['run'], ['frobnicate'], [], ['doctor', '--bogus'], ['doctor', 'extra'], ['help', 'nope']]) {
+      const r = run(args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /^confine: .+\nTry 'confine( run| doctor)? --help' for more information\.\n$/);
+    }
+  });
+
+  test('FILE that is a directory or not executable: 126; not found: 127 (the shell convention)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'confine-cli-'));
+    try {
+      const plain = join(dir, 'plain');
+      writeFileSync(plain, 'echo hi\n', { mode: 0o644 });
+      for (const file of [dir, plain]) {
+        const r = run(['run', '--', file]);
+        assert.equal(r.status, 126, `${file}: ${r.stderr}`);
+        assert.match(r.stderr, /not executable/);
+      }
+      assert.equal(run(['run', '--', join(dir, 'missing')]).status, 127);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('--json without --report is a usage error, not ignored', () => {
+    const r = run(['run', '--json', '--', 'true']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^confine: --json selects the format of --report, which was not given \(add --report\)$/m);
+  });
+
+  test("an unenforced limit warns in one line, in flags, without Node's --trace-warnings hint", () => {
+    const r = run(['run', '--executor', 'universal', '--memory', '64M', '--', 'true']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^confine: warning: --memory is not enforced by the universal backend: .+\n$/);
+    assert.doesNotMatch(r.stderr, /trace-warnings|\(node:\d+\)/);
+  });
+
+  test("the README's synopsis has every flag of confine run --help, and exit status 2", () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(
+      readme.indexOf('## The command line'),
+      readme.indexOf('\n## ', readme.indexOf('## The command line') + 1),
+    );
+    const synopsis = section.slice(section.indexOf('```'), section.indexOf('```', section.indexOf('```') + 3));
+    const inReadme = [...new Set([...synopsis.matchAll(/--[a-z][a-z-]*/g)].map((m) => m[0]))].sort();
+    const help = flagsOfHelp(run(['run', '--help']).stdout);
+    assert.deepEqual(
+      inReadme.filter((f) => f !== '--help' && f !== '--version'),
+      help,
+    );
+    assert.match(section, /\b2\b[^.]*bad usage/);
   });
 });

@@ -1,0 +1,97 @@
+// `confine doctor`: what this host can enforce, and why not; task cgroups left behind.
+
+import { capabilities } from '../capabilities.js';
+import type { DelegationReport } from '../cgroup/delegation.js';
+import { doctorOrphans, formatOrphans } from '../lifecycle/orphans.js';
+import { formatEnforced } from './report.js';
+import { DOCTOR_USAGE } from './usage.js';
+import { UsageError } from './values.js';
+
+export function doctor(argv: readonly string[]): number {
+  let json = false;
+  for (const a of argv) {
+    if (a === '-h' || a === '--help') {
+      process.stdout.write(`${DOCTOR_USAGE}\n`);
+      return 0;
+    }
+    if (a === '--json') json = true;
+    else
+      throw new UsageError(
+        a.startsWith('-') ? `unknown option ${a}` : `doctor takes no arguments, got ${JSON.stringify(a)}`,
+        'doctor',
+      );
+  }
+  const caps = capabilities();
+  const orphans = doctorOrphans();
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ ...caps, orphans }, null, 2)}\n`);
+    return 0;
+  }
+  const lines = [
+    `backend:   ${caps.backend}${caps.native ? ' (native addon loaded)' : ' (pure JS)'}`,
+    `backends:  ${caps.backends.join(', ')}`,
+    `platform:  ${caps.platform}${caps.root ? ', running as root' : ', not root'}`,
+  ];
+  if (caps.addon) lines.push(`addon:     ${caps.addon.version} ${caps.addon.path ?? ''}`);
+  const cg = caps.detail?.cgroup as
+    | {
+        mode: string;
+        version: number | null;
+        parent: Record<string, string> | null;
+        reason: string | null;
+        delegation?: DelegationReport;
+      }
+    | undefined;
+  if (cg)
+    lines.push(
+      `cgroups:   ${cg.mode}${cg.parent ? `, tasks under ${[...new Set(Object.values(cg.parent))].join(' ')}` : `, unusable: ${cg.reason}`}`,
+    );
+  if (cg?.delegation && (!caps.root || cg.delegation.allowed)) lines.push(...formatDelegation(cg.delegation));
+  if (Object.keys(caps.features).length)
+    lines.push(
+      `kernel:    ${Object.entries(caps.features)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
+    );
+  lines.push('', 'limits:');
+  lines.push(formatEnforced(caps.resources));
+  if (caps.missing.length) {
+    lines.push('', 'missing:');
+    for (const m of caps.missing) lines.push(`  ${m.what}: ${m.why}`);
+  }
+  lines.push(...formatOrphans(orphans));
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+/** doctor: the delegated cgroup v2 subtree a non-root supervisor needs for tree limits. */
+function formatDelegation(d: DelegationReport): string[] {
+  const out: string[] = [];
+  if (d.applies && d.subtree) {
+    const where =
+      d.via === 'parent'
+        ? "the parent of this process's cgroup"
+        : d.via === 'root'
+          ? 'the hierarchy root'
+          : "this process's own cgroup";
+    out.push(`delegated: ${d.subtree} (${where}); controllers: ${d.controllers.join(' ') || 'none'}`);
+    if (d.moved > 0) out.push(`           ${d.moved} process(es) moved into ${d.leaf} (the no-internal-processes rule)`);
+    else if (d.blocked && d.allowed)
+      out.push(
+        `           it holds ${d.processes} process(es); a supervisor allowed by 'delegated' moves them into ${d.leaf ?? 'a confine leaf'} at its first tree (the no-internal-processes rule)`,
+      );
+    else if (d.blocked)
+      out.push(
+        `           BLOCKED: it holds ${d.processes} process(es), and by cgroup v2's no-internal-processes rule a cgroup with processes cannot enable controllers for task cgroups: no memory, CPU or process-count limits`,
+      );
+  } else if (d.applies) {
+    out.push(`delegated: none: ${d.reason}`);
+  } else if (d.mode === 'v1' || d.mode === 'hybrid') {
+    out.push('delegated: not what tree limits need here: they come from the cgroup v1 hierarchies');
+  }
+  if (d.howTo.length) {
+    out.push(d.subtree && d.applies ? 'to use it:' : 'to get one:');
+    for (const h of d.howTo) out.push(`  ${h}`);
+  }
+  return out;
+}

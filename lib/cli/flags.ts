@@ -1,0 +1,333 @@
+// The flags of `confine run`, in one table: each flag's value, its line in --help, and what it sets
+// in the API request. A new flag is one entry here (and a line in the README's synopsis, which
+// test/cli.test.mjs compares with this table); parsing, --help and the flag wording of the API's
+// error and warning messages all read the table.
+//
+// Flags come before the program: the first word that is not a flag (or everything after `--`)
+// is FILE and its ARGS, as with env(1), timeout(1), nice(1) and `docker run`. So
+// `confine run ls --help` runs `ls --help`, and `confine run --help` is confine's help.
+
+import type { CommandOptions, Resources, RunAsSpec } from '../types.js';
+import { closest } from '../validate.js';
+import { EXIT_STATUS } from './usage.js';
+import { UsageError, parseDuration, parseInteger, parseIoRate, parseNumber, parseSize } from './values.js';
+
+/** What the flags ask for, before it becomes an Executor. */
+export interface RunRequest {
+  resources: Resources;
+  options: CommandOptions;
+  runAs: RunAsSpec | null;
+  /** --env K=V in order; with clearEnv the child gets only these. */
+  env: [string, string][];
+  clearEnv: boolean;
+  killOnParentExit: boolean;
+  report: boolean;
+  json: boolean;
+  /** The flags as given, by the API name they set ("--memory 64M" under memoryBytes), for messages. */
+  given: Map<string, string>;
+}
+
+interface RunFlag {
+  /** The long name, without the dashes. */
+  name: string;
+  /** The value's placeholder in --help (SIZE, N, DURATION); absent for a switch. */
+  value?: string;
+  /** The section of --help it is listed in. */
+  group: 'limits' | 'identity and environment' | 'lifetime' | 'output' | 'backend';
+  help: string;
+  /** The API name it sets (a Resources or CommandOptions key, or runAs): messages say the flag. */
+  api?: string;
+  /** Applies the value (a switch gets ''); throws UsageError for a value that does not parse. */
+  set(req: RunRequest, value: string, flag: string): void;
+}
+
+/** A resource limit flag: the value parsed by kind into Resources[api]. */
+function limit(name: string, value: 'SIZE' | 'N' | 'CORES', api: keyof Resources, help: string): RunFlag {
+  const parse = value === 'SIZE' ? parseSize : value === 'N' ? parseInteger : parseNumber;
+  return {
+    name,
+    value,
+    group: 'limits',
+    help,
+    api,
+    set: (req, v, flag) => {
+      (req.resources as Record<string, number>)[api] = parse(v, flag);
+    },
+  };
+}
+
+type IoRateKey = 'ioReadBytesPerSecond' | 'ioWriteBytesPerSecond' | 'ioReadOpsPerSecond' | 'ioWriteOpsPerSecond';
+
+/** A per-disk IO throttle, DEV:SIZE or DEV:N; repeatable, one disk each time. */
+function ioRate(name: string, value: 'SIZE' | 'N', api: IoRateKey, help: string): RunFlag {
+  const parse = value === 'SIZE' ? parseSize : parseInteger;
+  return {
+    name,
+    value: `DEV:${value}`,
+    group: 'limits',
+    help,
+    api,
+    set: (req, v, flag) => {
+      const rates = req.resources[api];
+      req.resources[api] = [...(Array.isArray(rates) ? rates : []), parseIoRate(v, flag, parse)];
+    },
+  };
+}
+
+/** The table. Order is the order of --help within each group. */
+export const RUN_FLAGS: readonly RunFlag[] = [
+  limit('memory', 'SIZE', 'memoryBytes', 'memory of the whole tree (e.g. 256M, 1G)'),
+  limit('swap', 'SIZE', 'memorySwapBytes', 'swap of the whole tree'),
+  limit('cpu', 'CORES', 'cpu', 'CPU share in cores (0.5 = half a core)'),
+  limit('cpu-weight', 'N', 'cpuWeight', 'relative CPU weight 1..10000'),
+  {
+    name: 'cpus',
+    value: 'LIST',
+    group: 'limits',
+    help: 'CPU set, e.g. 0-1 or 0,2',
+    api: 'cpus',
+    set: (req, v) => {
+      req.resources.cpus = v;
+    },
+  },
+  limit('pids', 'N', 'maxProcesses', 'processes (and threads) in the tree'),
+  limit('io-weight', 'N', 'ioWeight', 'relative disk IO weight 1..10000 (BFQ or iocost disks)'),
+  ioRate(
+    'io-read-bps',
+    'SIZE',
+    'ioReadBytesPerSecond',
+    'bytes per second the tree may read from DEV (repeatable; DEV: /dev/vda, 8:0, a path on it)',
+  ),
+  ioRate('io-write-bps', 'SIZE', 'ioWriteBytesPerSecond', 'bytes per second the tree may write to DEV (repeatable)'),
+  ioRate('io-read-iops', 'N', 'ioReadOpsPerSecond', 'read operations per second on DEV (repeatable)'),
+  ioRate('io-write-iops', 'N', 'ioWriteOpsPerSecond', 'write operations per second on DEV (repeatable)'),
+  limit('nofile', 'N', 'openFiles', 'open files per process'),
+  limit('cpu-seconds', 'N', 'cpuSeconds', 'CPU seconds per process'),
+  limit('fsize', 'SIZE', 'fileSizeBytes', 'largest file a process may write'),
+  limit('core', 'SIZE', 'coreBytes', 'largest core dump (0 disables)'),
+  limit('stack', 'SIZE', 'stackBytes', 'stack size per process'),
+  limit('as', 'SIZE', 'addressSpaceBytes', 'address space per process (breaks V8 and JVM children)'),
+  {
+    name: 'user',
+    value: 'USER',
+    group: 'identity and environment',
+    help: 'run as USER (name, uid or uid:gid)',
+    api: 'runAs',
+    set: (req, v) => {
+      req.runAs = v;
+    },
+  },
+  {
+    name: 'cwd',
+    value: 'DIR',
+    group: 'identity and environment',
+    help: 'working directory',
+    api: 'cwd',
+    set: (req, v) => {
+      req.options.cwd = v;
+    },
+  },
+  {
+    name: 'env',
+    value: 'K=V',
+    group: 'identity and environment',
+    help: 'set a variable (repeatable); the rest is inherited',
+    api: 'env',
+    set: (req, v, flag) => {
+      const i = v.indexOf('=');
+      if (i <= 0) throw new UsageError(`${flag}: expected K=V, got ${JSON.stringify(v)}`, 'run');
+      req.env.push([v.slice(0, i), v.slice(i + 1)]);
+    },
+  },
+  {
+    name: 'clear-env',
+    group: 'identity and environment',
+    help: 'start from an empty environment (only the --env variables)',
+    set: (req) => {
+      req.clearEnv = true;
+    },
+  },
+  {
+    name: 'timeout',
+    value: 'DURATION',
+    group: 'lifetime',
+    help: 'stop the tree after DURATION (e.g. 10s, 500ms, 2m)',
+    api: 'timeout',
+    set: (req, v, flag) => {
+      req.options.timeout = parseDuration(v, flag);
+    },
+  },
+  {
+    name: 'grace',
+    value: 'DURATION',
+    group: 'lifetime',
+    help: 'time between the polite signal and the kill (default 5s)',
+    api: 'graceMs',
+    set: (req, v, flag) => {
+      req.options.graceMs = parseDuration(v, flag);
+    },
+  },
+  {
+    name: 'no-kill-on-parent-exit',
+    group: 'lifetime',
+    help: 'let the tree outlive confine (by default it dies with confine, where the backend can)',
+    set: (req) => {
+      req.killOnParentExit = false;
+    },
+  },
+  {
+    name: 'strict',
+    group: 'backend',
+    help: 'fail instead of running when a limit cannot be enforced',
+    api: 'strict',
+    set: (req) => {
+      req.options.strict = true;
+    },
+  },
+  {
+    name: 'executor',
+    value: 'KIND',
+    group: 'backend',
+    help: 'force a backend: linux, posix, windows, universal',
+    api: 'executor',
+    set: (req, v) => {
+      req.options.executor = v as CommandOptions['executor'];
+    },
+  },
+  {
+    name: 'cgroup-parent',
+    value: 'DIR',
+    group: 'backend',
+    help: "parent cgroup of the tree's cgroup (a path in the cgroup hierarchy)",
+    api: 'cgroupParent',
+    set: (req, v) => {
+      req.options.cgroupParent = v;
+    },
+  },
+  {
+    name: 'report',
+    group: 'output',
+    help: 'print how each limit was enforced, and the usage at exit, to stderr',
+    set: (req) => {
+      req.report = true;
+    },
+  },
+  {
+    name: 'json',
+    group: 'output',
+    help: 'with --report: the report as one line of JSON',
+    set: (req) => {
+      req.json = true;
+    },
+  },
+];
+
+const BY_NAME = new Map(RUN_FLAGS.map((f) => [f.name, f]));
+const BY_API = new Map(RUN_FLAGS.filter((f) => f.api).map((f) => [f.api!, `--${f.name}`]));
+
+export interface ParsedRun {
+  request: RunRequest;
+  /** The program and its arguments; empty when none was given. */
+  command: string[];
+  help: boolean;
+}
+
+/** Parses `confine run`'s arguments: flags up to the program, the program and its arguments. */
+export function parseRunArgs(argv: readonly string[]): ParsedRun {
+  const request: RunRequest = {
+    resources: {},
+    options: {},
+    runAs: null,
+    env: [],
+    clearEnv: false,
+    killOnParentExit: true,
+    report: false,
+    json: false,
+    given: new Map(),
+  };
+  const applied: [RunFlag, string, string][] = [];
+  let command: string[] = [];
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const tok = argv[i]!;
+    if (tok === '--') {
+      command = argv.slice(i + 1);
+      break;
+    }
+    if (!tok.startsWith('-') || tok === '-') {
+      command = argv.slice(i);
+      break;
+    }
+    if (tok === '-h' || tok === '--help') {
+      help = true;
+      continue;
+    }
+    const eq = tok.indexOf('=');
+    const written = eq < 0 ? tok : tok.slice(0, eq);
+    const f = written.startsWith('--') ? BY_NAME.get(written.slice(2)) : undefined;
+    if (!f) throw new UsageError(`unknown option ${written}${didYouMean(written)}`, 'run');
+    let value = '';
+    if (f.value === undefined) {
+      if (eq >= 0) throw new UsageError(`${written} takes no value`, 'run');
+    } else if (eq >= 0) value = tok.slice(eq + 1);
+    else if (i + 1 < argv.length) value = argv[++i]!;
+    else throw new UsageError(`${written} needs a value (${f.value})`, 'run');
+    applied.push([f, value, written]);
+  }
+  // --help wins over a bad value elsewhere: whoever asks for help gets it.
+  if (help) return { request, command, help };
+  for (const [f, value, written] of applied) {
+    f.set(request, value, written);
+    if (f.api) request.given.set(f.api, f.value === undefined ? written : `${written} ${value}`);
+  }
+  if (request.json && !request.report)
+    throw new UsageError('--json selects the format of --report, which was not given (add --report)', 'run');
+  return { request, command, help };
+}
+
+function didYouMean(written: string): string {
+  const hit = closest(written.replace(/^-+/, ''), [...BY_NAME.keys(), 'help']);
+  return hit ? ` (did you mean --${hit}?)` : '';
+}
+
+/** The flag that sets an API name ('memoryBytes' → '--memory'), or null. */
+export function flagOf(api: string): string | null {
+  return BY_API.get(api) ?? null;
+}
+
+/**
+ * An API message in the command line's words: the API name it starts with becomes the flag
+ * ("limit: memoryBytes must be …" → "--memory must be …", "command: options.timeout …" →
+ * "--timeout …", "memoryBytes is not enforced …" → "--memory is not enforced …",
+ * "limit: ioWriteBytesPerSecond[0].rate must be …" → "--io-write-bps #1: rate must be …").
+ */
+export function inFlags(message: string): string {
+  // A repeatable flag's value is an array entry: "ioWriteBytesPerSecond[1].rate" → "--io-write-bps #2: rate".
+  const api = /^(?:limit: |command: options\.|command: )?([A-Za-z]\w*)(?:\[(\d+)\](?:\.(\w+))?)?/;
+  return message.replace(api, (all, name: string, index?: string, field?: string) => {
+    if (name === 'file') return 'FILE';
+    const flag = BY_API.get(name);
+    if (!flag) return all;
+    return index === undefined ? flag : `${flag} #${Number(index) + 1}:${field ? ` ${field}` : ''}`;
+  });
+}
+
+/** `confine run --help`. */
+export function runUsage(): string {
+  const lines = [
+    'usage: confine run [options] [--] FILE [ARGS...]',
+    '',
+    'Runs FILE confined, passes stdio through, and exits with its exit code (128+N when it',
+    'ended by signal N). Options come before FILE; `--` ends them where FILE starts with a dash.',
+    'SIGINT, SIGTERM and SIGHUP stop the tree gracefully (a second one kills it).',
+  ];
+  const groups = [...new Set(RUN_FLAGS.map((f) => f.group))];
+  const left = (f: RunFlag) => `--${f.name}${f.value ? ` ${f.value}` : ''}`;
+  const width = Math.max(...RUN_FLAGS.map((f) => left(f).length)) + 2;
+  for (const g of groups) {
+    lines.push('', `${g}:`);
+    for (const f of RUN_FLAGS.filter((x) => x.group === g)) lines.push(`  ${left(f).padEnd(width)}${f.help}`);
+  }
+  lines.push('', `  ${'-h, --help'.padEnd(width)}this help`, '', EXIT_STATUS);
+  return lines.join('\n');
+}
