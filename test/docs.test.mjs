@@ -1,6 +1,8 @@
-// What the README tells a new user, checked against the package itself (issue 15): the README's
-// prebuild platforms are the ones the release checks, and `npm pack` says when prebuilds/ holds
-// fewer.
+// What the README and the published types tell a new user, checked against the package itself
+// (issue 15, points 19-22): every export is documented, `await using` comes with the Node and
+// TypeScript versions that have it and a try/finally form that runs here, the types name no
+// "seed", the README's prebuild platforms are the ones the release checks, and `npm pack` says
+// when prebuilds/ holds fewer.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,12 +11,63 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { alive } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
 const { PREBUILDS } = require('../scripts/check-prebuilds.js');
+
+test('every export of the package is in the README, and @types/node is said to be needed', () => {
+  const exported = Object.keys(require('confine')).filter((n) => n !== '__esModule');
+  const missing = exported.filter((n) => !new RegExp(`\`(await )?${n}[\`(]`).test(readme));
+  assert.deepEqual(missing, [], 'exports the README does not name');
+  for (const n of ['cleanupOrphans', 'listOrphanCgroups', 'dropSpareCgroups', 'RESOURCE_NAMES'])
+    assert.match(readme, new RegExp(`^\\| \`(await )?${n}\\b`, 'm'), `${n} has a row in the API table`);
+  // The published types use Node's (NodeJS.ProcessEnv, streams): a consumer needs @types/node.
+  assert.match(fs.readFileSync(path.join(root, 'dist', 'types.d.ts'), 'utf8'), /NodeJS\.|from 'node:/);
+  assert.match(readme, /`@types\/node`[^.]*needed|need[^.]*`@types\/node`/);
+});
+
+test('`await using`: the README says which Node and TypeScript have it, and its try/finally form runs here', () => {
+  const at = readme.indexOf('await using');
+  assert.ok(at >= 0);
+  const paragraph = readme.slice(readme.lastIndexOf('\n\n', at), readme.indexOf('```', at));
+  assert.match(paragraph, /Node 24 or later/);
+  assert.match(paragraph, /Node 20 and 22 reject it/);
+  assert.match(paragraph, /TypeScript 5\.2 or later/);
+  assert.match(paragraph, /esnext\.disposable/);
+  const block = /```js\n([\s\S]*?)```/.exec(readme.slice(at))?.[1];
+  assert.ok(block && /finally/.test(block) && !/await using/.test(block), 'a try/finally block follows');
+  // Run it as a user would, on this Node (20 in CI's oldest row), with the pid it prints.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'confine-doc-'));
+  try {
+    const file = path.join(dir, 'using.mjs');
+    const entry = pathToFileURL(path.join(root, 'dist', 'index.mjs')).href;
+    fs.writeFileSync(file, `import { command } from ${JSON.stringify(entry)};\n${block}`);
+    const r = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const pid = Number(r.stdout.trim());
+    assert.ok(pid > 0, r.stdout);
+    assert.equal(alive(pid), false, 'the tree was stopped in finally');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the published types say nothing of "the seed"', () => {
+  const dts = [];
+  const walk = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(path.join(d, e.name));
+      else if (/\.d\.m?ts$/.test(e.name)) dts.push(path.join(d, e.name));
+    }
+  };
+  walk(path.join(root, 'dist'));
+  assert.ok(dts.length > 10);
+  for (const f of dts) assert.doesNotMatch(fs.readFileSync(f, 'utf8'), /\bseed\b/i, path.relative(root, f));
+});
 
 test("the README's prebuild platforms are the release's list", () => {
   const list = /prebuilt addon shipped in the package \(([^)]*)\)/.exec(readme.replace(/\s+/g, ' '))?.[1];
