@@ -290,6 +290,39 @@ describe('the watchdog', { skip: !isLinux && 'Linux only' }, () => {
     killPids(keep);
   });
 
+  for (const native of ['1', '0'])
+    test(`one that dies is reaped and replaced at the next start (${native === '1' ? 'started by the addon' : 'CONFINE_NATIVE=0: by child_process'})`, async () => {
+      // SIGKILL the watchdog while the supervisor lives: the next killOnParentExit start gets a
+      // new one, the dead one is not left a zombie, and the supervisor still exits by itself.
+      const script = `
+        const { command } = await import(${JSON.stringify(new URL('../dist/index.mjs', import.meta.url).href)});
+        const { watchdogPid } = (await import('node:module')).createRequire(${JSON.stringify(import.meta.url)})('../dist/lifecycle/watchdog.js');
+        const { readFileSync } = await import('node:fs');
+        const state = (pid) => { try { const s = readFileSync('/proc/' + pid + '/stat', 'utf8'); return s.slice(s.lastIndexOf(')') + 2)[0]; } catch { return null; } };
+        const until = async (f) => { for (let i = 0; i < 500 && !f(); i++) await new Promise((r) => setTimeout(r, 10)); return f(); };
+        const run = async () => { const ex = command('true', [], { killOnParentExit: true, stdio: 'ignore' }); await ex.start(); await ex.wait(); };
+        await run();
+        const first = watchdogPid();
+        process.kill(first, 'SIGKILL');
+        // It is our child: it stays a zombie until reaped (child_process reaps it at once).
+        await until(() => state(first) !== 'S' && state(first) !== 'R');
+        await run();
+        const second = watchdogPid();
+        const reaped = await until(() => state(first) === null);
+        console.log(JSON.stringify({ first, second, reaped }));`;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        timeout: 20_000,
+        env: { ...process.env, CONFINE_NATIVE: native },
+      });
+      assert.equal(r.status, 0, `the supervisor exits by itself (${r.signal ?? ''} ${r.stderr})`);
+      const { first, second, reaped } = JSON.parse(r.stdout.trim());
+      seen.add(second);
+      assert.ok(first > 0 && second > 0 && second !== first, `a new watchdog (${first} then ${second})`);
+      assert.ok(reaped, 'the dead watchdog was reaped');
+      assert.ok(await until(() => !alive(second), 5000), 'the new one exits after the supervisor');
+    });
+
   test("a Ctrl-C to the supervisor's process group does not reach it", async () => {
     const kind = kinds[0];
     // detached: the supervisor leads a process group of its own, as a shell job would.

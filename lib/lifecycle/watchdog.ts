@@ -23,10 +23,12 @@
 //   del <id>                         forget a registration
 // Registrations whose cgroup is gone, or whose group is empty, are pruned as new ones arrive.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { constants as fsConstants, existsSync, readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import type { PosixAddon } from '../addon.js';
 import { decodeHandle } from '../backends/backend.js';
+import { posixAddon } from '../loader.js';
+import { processState } from '../proc.js';
 import type { Enforcement } from '../types.js';
 
 const SH = '/bin/sh';
@@ -195,9 +197,11 @@ exit 0
 `;
 
 interface Watchdog {
-  child: ChildProcess;
+  pid: number;
   stdin: Socket;
   alive: boolean;
+  /** Reaps it once it has exited (the addon's start; child_process reaps its own). */
+  reap: (() => void) | null;
 }
 
 let current: Watchdog | null = null;
@@ -208,38 +212,100 @@ export function watchdogAvailable(): boolean {
   return process.platform === 'linux' && existsSync(SH);
 }
 
+const ARGV = ['-c', 'eval "$CONFINE_WATCHDOG_SCRIPT"'];
+const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C', CONFINE_WATCHDOG_SCRIPT: WATCHDOG_SCRIPT };
+
+/**
+ * Started by the addon where it is loaded: its clone (CLONE_VM|CLONE_VFORK) costs a fraction of
+ * child_process's fork of the whole supervisor, and node:child_process need not be loaded at all
+ * (together about 13 ms of every `confine run`, measured with bench/startup.mjs). The addon's
+ * exit watch would hold the event loop, so the process is not watched while it lives: ensure()
+ * asks /proc whether it still runs before each use, and then reaps it.
+ */
+function startWithAddon(addon: PosixAddon): Watchdog {
+  const [r, w] = addon.pipe();
+  let nul = -1;
+  try {
+    nul = addon.openDevNull(fsConstants.O_WRONLY);
+    const { pid, pidfd } = addon.spawn({
+      file: SH,
+      argv: ['confine-watchdog', ...ARGV],
+      envp: Object.entries(ENV).map(([k, v]) => `${k}=${v}`),
+      cwd: '/',
+      stdio: [r, nul, nul],
+      // setsid: no controlling terminal, no share in the supervisor's process group.
+      setsid: true,
+    });
+    const { Socket } = require('node:net') as typeof import('node:net');
+    // Once dead it is reaped at once, so the watch holds the loop for a moment only (without a
+    // pidfd, on kernels before 5.3, the addon waits on a thread).
+    const closePidfd = () => {
+      if (pidfd >= 0) addon.close(pidfd);
+    };
+    const reap = () => {
+      try {
+        addon.watch(pid, pidfd, closePidfd);
+      } catch {
+        closePidfd();
+      }
+    };
+    return { pid, stdin: new Socket({ fd: w, readable: false, writable: true }), alive: true, reap };
+  } catch (e) {
+    addon.close(w);
+    throw e;
+  } finally {
+    addon.close(r);
+    if (nul >= 0) addon.close(nul);
+  }
+}
+
+/** Without the addon: child_process, which reaps it and says when it exits. */
+function startWithChildProcess(dead: () => void): Watchdog {
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
+  const child = spawn(SH, ARGV, {
+    argv0: 'confine-watchdog',
+    stdio: ['pipe', 'ignore', 'ignore'],
+    detached: true,
+    cwd: '/',
+    env: ENV,
+  });
+  child.once('error', dead);
+  child.once('exit', dead);
+  child.unref(); // the process does not keep the event loop alive (nor does our end of its pipe)
+  return { pid: child.pid ?? 0, stdin: child.stdin as Socket, alive: true, reap: null };
+}
+
 function ensure(): Watchdog | null {
+  if (current?.alive) {
+    // Look before each use: the addon's start has no exit report, and child_process's comes on
+    // a later turn of the event loop (a registration in between would go to a dead watchdog).
+    const state = processState(current.pid);
+    if (state === null || state === 'Z' || state === 'X') markDead(current);
+  }
   if (current?.alive) return current;
   if (!watchdogAvailable()) return null;
-  let child: ChildProcess;
+  let wd: Watchdog;
+  const dead = () => markDead(wd);
   try {
-    child = spawn(SH, ['-c', 'eval "$CONFINE_WATCHDOG_SCRIPT"'], {
-      argv0: 'confine-watchdog',
-      stdio: ['pipe', 'ignore', 'ignore'],
-      // setsid: no controlling terminal, no share in the supervisor's process group.
-      detached: true,
-      cwd: '/',
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C', CONFINE_WATCHDOG_SCRIPT: WATCHDOG_SCRIPT },
-    });
+    const addon = posixAddon();
+    wd = addon ? startWithAddon(addon) : startWithChildProcess(dead);
   } catch {
     return null;
   }
-  const wd: Watchdog = { child, stdin: child.stdin as Socket, alive: true };
-  const dead = () => {
-    wd.alive = false;
-    if (current === wd) {
-      current = null;
-      registered.clear();
-    }
-  };
-  child.once('error', dead);
-  child.once('exit', dead);
   wd.stdin.on('error', dead);
-  // Neither the process nor our end of its pipe keeps the event loop alive.
-  child.unref();
   wd.stdin.unref();
   current = wd;
   return wd;
+}
+
+function markDead(wd: Watchdog): void {
+  if (!wd.alive) return;
+  wd.alive = false;
+  wd.reap?.();
+  if (current === wd) {
+    current = null;
+    registered.clear();
+  }
 }
 
 const SAFE = /^[^\s'"\\$`]+$/;
@@ -318,7 +384,7 @@ export function unguard(id: number): void {
 
 /** The watchdog's pid, or null when none runs (for tests and `confine doctor`). */
 export function watchdogPid(): number | null {
-  return current?.alive ? (current.child.pid ?? null) : null;
+  return current?.alive ? current.pid || null : null;
 }
 
 /**
