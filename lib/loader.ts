@@ -39,8 +39,9 @@ function load(): LoadResult {
   }
   try {
     const nodeGypBuild = require('node-gyp-build') as { (dir: string): Addon; resolve?: (dir: string) => string };
+    // Resolved once: nodeGypBuild(dir) would search build/ and prebuilds/ again to load it.
     const file = nodeGypBuild.resolve ? nodeGypBuild.resolve(PACKAGE_ROOT) : null;
-    const addon = nodeGypBuild(PACKAGE_ROOT);
+    const addon = file ? (require(file) as Addon) : nodeGypBuild(PACKAGE_ROOT);
     return { addon, platform: addon.probe().platform, reason: null, path: file };
   } catch (e) {
     const msg = (e as Error).message?.split('\n')[0] ?? String(e);

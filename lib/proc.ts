@@ -2,7 +2,6 @@
 // start time that proves a pid still names the same process, liveness, descendants for the
 // best-effort tree walk of backends without a cgroup or job, and their usage from /proc.
 
-import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import type { Stats } from './types.js';
 
@@ -35,6 +34,8 @@ export function processStartTime(pid: number): string | null {
     }
   }
   try {
+    // Not Linux: ps (node:child_process is loaded here only, not by every run on Linux).
+    const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
     const out = execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],

@@ -3,14 +3,18 @@
 // files, LDAP, sssd, ...); without the addon, the files /etc/passwd and /etc/group are read and
 // `getent` covers other NSS sources.
 
-import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { promisify } from 'node:util';
 import { ConfineArgumentError, UnknownUserError } from './errors.js';
 import { posixAddon } from './loader.js';
 import type { Identity, RunAsSpec } from './types.js';
 
-const execFileP = promisify(execFile);
+/** execFile as a promise. node:child_process is required here, when getent or id runs, not at
+ * load: a run with the addon never needs it (loading it costs every `confine run` ~5 ms). */
+function execFileP(file: string, args: string[], options: { timeout: number }): Promise<{ stdout: string }> {
+  const { execFile } = require('node:child_process') as typeof import('node:child_process');
+  return promisify(execFile)(file, args, { ...options, encoding: 'utf8' });
+}
 
 interface PasswdEntry {
   name: string;

@@ -312,6 +312,58 @@ describe('confine speaks the command line', () => {
     assert.doesNotMatch(r.stderr, /trace-warnings|\(node:\d+\)/);
   });
 
+  test('start-up: a run loads what it runs and no more; help and --version load nothing of the library', () => {
+    // Start-up time is measured by bench/startup.mjs (issue 15: `confine run -- true` within
+    // 20 ms of `node -e 0`); what a run loads is exact, and checked here.
+    const dir = mkdtempSync(join(tmpdir(), 'confine-cli-'));
+    const loaded = (args, env = {}) => {
+      const out = join(dir, 'loaded.json');
+      const r = spawnSync(
+        process.execPath,
+        ['-r', fileURLToPath(new URL('./fixtures/loaded-modules.js', import.meta.url)), cli, ...args],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, ...env, CONFINE_TEST_LOADED: out },
+        },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(readFileSync(out, 'utf8'));
+    };
+    try {
+      for (const args of [['--version'], ['--help'], ['run', '--help']]) {
+        const { files, builtins } = loaded(args);
+        const library = files.filter((f) => f.startsWith('dist/') && !f.startsWith('dist/cli'));
+        assert.deepEqual(library, [], args.join(' '));
+        // (node:net is loaded whenever stdout is a pipe, as here: process.stdout is a net.Socket.)
+        assert.ok(!builtins.includes('child_process') && !builtins.includes('crypto'), args.join(' '));
+      }
+      const run = loaded(['run', '--', 'true']);
+      for (const f of ['dist/executor.js', 'dist/cli/run.js']) assert.ok(run.files.includes(f), f);
+      // Not a run's business: the package index (openPid, the orphan scan, capabilities()),
+      // the backends not in use, and node:crypto and node:child_process (the watchdog is started
+      // by the addon where it loads).
+      const never = [
+        'dist/index.js',
+        'dist/open-pid.js',
+        'dist/capabilities.js',
+        'dist/lifecycle/orphans.js',
+        'dist/cli/doctor.js',
+      ];
+      if (run.files.includes('dist/backends/native.js')) never.push('dist/backends/universal.js', 'dist/backends/windows.js');
+      assert.deepEqual(
+        run.files.filter((f) => never.includes(f)),
+        [],
+      );
+      const builtins = run.files.includes('dist/backends/native.js') ? ['crypto', 'child_process'] : ['crypto'];
+      assert.deepEqual(
+        run.builtins.filter((b) => builtins.includes(b)),
+        [],
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("the README's synopsis has every flag of confine run --help, and exit status 2", () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
     const section = readme.slice(

@@ -1,41 +1,45 @@
 // Capability testing: which backends can run here, and the best one. The order of preference is
 // the design's: linux (cgroups + native spawn), posix (native spawn), windows (Job Objects),
 // universal (pure JS, anywhere).
+//
+// A backend's module is loaded when that backend is first made (require, not import): a run on
+// the linux backend does not pay for the universal and windows ones (child_process wrappers,
+// named pipes, node:crypto), which is most of what `confine run` would load and never use.
 
 import { BackendUnavailableError } from '../errors.js';
 import { nativeAddon, nativeLoadError } from '../loader.js';
 import type { ExecutorKind } from '../types.js';
 import type { Backend } from './backend.js';
-import { NativeBackend } from './native.js';
-import { UniversalBackend } from './universal.js';
-import { WindowsBackend } from './windows.js';
 
 const cache = new Map<ExecutorKind, Backend>();
 
 function make(kind: ExecutorKind): Backend {
   let b = cache.get(kind);
   if (!b) {
-    if (kind === 'universal') b = new UniversalBackend();
-    else if ((kind === 'linux' || kind === 'posix') && whyUnavailable(kind) === null) b = new NativeBackend(kind);
-    else if (kind === 'windows' && whyUnavailable(kind) === null) b = new WindowsBackend();
-    else b = new UnavailableBackend(kind);
+    if (kind === 'universal') b = new (universal().UniversalBackend)();
+    else if ((kind === 'linux' || kind === 'posix') && whyUnavailable(kind) === null)
+      b = new (require('./native.js') as typeof import('./native.js')).NativeBackend(kind);
+    else if (kind === 'windows' && whyUnavailable(kind) === null)
+      b = new (require('./windows.js') as typeof import('./windows.js')).WindowsBackend();
+    else b = unavailableBackend(kind);
     cache.set(kind, b);
   }
   return b;
 }
 
+const universal = () => require('./universal.js') as typeof import('./universal.js');
+
 /** A native backend that cannot run on this host: every call says why. */
-class UnavailableBackend extends UniversalBackend {
+function unavailableBackend(wanted: ExecutorKind): Backend {
   // The pure-JS plan is still a useful answer to "what would happen", but launch refuses.
-  constructor(private readonly wanted: ExecutorKind) {
-    super();
-  }
-  override unavailable(): string {
-    return whyUnavailable(this.wanted) ?? 'not implemented';
-  }
-  override launch(): never {
-    throw new BackendUnavailableError(this.wanted, this.unavailable());
-  }
+  return new (class UnavailableBackend extends universal().UniversalBackend {
+    override unavailable(): string {
+      return whyUnavailable(wanted) ?? 'not implemented';
+    }
+    override launch(): never {
+      throw new BackendUnavailableError(wanted, this.unavailable());
+    }
+  })();
 }
 
 function whyUnavailable(kind: ExecutorKind): string | null {
@@ -53,9 +57,9 @@ function whyUnavailable(kind: ExecutorKind): string | null {
   return typeof addon.spawn === 'function' ? null : 'this addon build has no spawn()';
 }
 
-/** The backends usable on this host, best first. */
+/** The backends usable on this host, best first (without making the others). */
 export function availableBackends(): ExecutorKind[] {
-  return (['linux', 'posix', 'windows', 'universal'] as ExecutorKind[]).filter((k) => backendFor(k).unavailable() === null);
+  return (['linux', 'posix', 'windows', 'universal'] as ExecutorKind[]).filter((k) => whyUnavailable(k) === null);
 }
 
 /** The backend for `kind`, or the best available one. */

@@ -8,7 +8,6 @@
 // `confine run ls --help` runs `ls --help`, and `confine run --help` is confine's help.
 
 import type { CommandOptions, Resources, RunAsSpec } from '../types.js';
-import { closest } from '../validate.js';
 import { EXIT_STATUS } from './usage.js';
 import { UsageError, parseDuration, parseInteger, parseIoRate, parseNumber, parseSize } from './values.js';
 
@@ -286,6 +285,8 @@ export function parseRunArgs(argv: readonly string[]): ParsedRun {
 }
 
 function didYouMean(written: string): string {
+  // validate.js (the API's "did you mean") only on this error path: --help loads none of the library.
+  const { closest } = require('../validate.js') as typeof import('../validate.js');
   const hit = closest(written.replace(/^-+/, ''), [...BY_NAME.keys(), 'help']);
   return hit ? ` (did you mean --${hit}?)` : '';
 }

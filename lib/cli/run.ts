@@ -1,8 +1,9 @@
 // `confine run [options] [--] FILE [ARGS...]`: runs a program confined, passes stdio through, and
-// exits with its status. Loaded only for a run: it imports the Executor itself, not the package
-// index (openPid, capabilities() and the orphan scan are not a run's business).
+// exits with its status. It loads the Executor itself when it runs something (not for --help),
+// and never the package index (openPid, capabilities() and the orphan scan are not a run's
+// business).
 
-import { Executor } from '../executor.js';
+import type { Executor } from '../executor.js';
 import type { CommandOptions } from '../types.js';
 import { inFlags, parseRunArgs, runUsage, type RunRequest } from './flags.js';
 import { endReason, exitCodeOf, formatEnforced, formatStatus } from './report.js';
@@ -31,6 +32,7 @@ function childEnv(req: RunRequest): NodeJS.ProcessEnv | undefined {
 }
 
 function executorFor(file: string, args: string[], req: RunRequest): Executor {
+  const { Executor } = require('../executor.js') as typeof import('../executor.js');
   const options: CommandOptions = {
     stdio: 'inherit',
     graceMs: DEFAULT_GRACE_MS,
