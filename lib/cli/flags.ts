@@ -40,9 +40,9 @@ interface RunFlag {
   set(req: RunRequest, value: string, flag: string): void;
 }
 
-/** A resource limit flag: the value parsed by kind into Resources[api]. */
-function limit(name: string, value: 'SIZE' | 'N' | 'CORES', api: keyof Resources, help: string): RunFlag {
-  const parse = value === 'SIZE' ? parseSize : value === 'N' ? parseInteger : parseNumber;
+/** A resource limit flag: the value parsed by kind into Resources[api] (a CPU LIST as given). */
+function limit(name: string, value: 'SIZE' | 'N' | 'CORES' | 'LIST', api: keyof Resources, help: string): RunFlag {
+  const parse = { SIZE: parseSize, N: parseInteger, CORES: parseNumber, LIST: (text: string) => text }[value];
   return {
     name,
     value,
@@ -50,7 +50,7 @@ function limit(name: string, value: 'SIZE' | 'N' | 'CORES', api: keyof Resources
     help,
     api,
     set: (req, v, flag) => {
-      (req.resources as Record<string, number>)[api] = parse(v, flag);
+      (req.resources as Record<string, number | string>)[api] = parse(v, flag);
     },
   };
 }
@@ -73,22 +73,39 @@ function ioRate(name: string, value: 'SIZE' | 'N', api: IoRateKey, help: string)
   };
 }
 
+/** A flag that sets one CommandOptions key: its value (parsed, if a parser is given), or true for a switch. */
+function option(
+  name: string,
+  value: string | undefined,
+  group: RunFlag['group'],
+  api: keyof CommandOptions,
+  help: string,
+  parse?: (text: string, flag: string) => unknown,
+): RunFlag {
+  return {
+    name,
+    value,
+    group,
+    help,
+    api,
+    set: (req, v, flag) => {
+      (req.options as Record<string, unknown>)[api] = value === undefined ? true : parse ? parse(v, flag) : v;
+    },
+  };
+}
+
+/** A switch of the command line itself (not an API option). */
+function toggle(name: string, group: RunFlag['group'], help: string, set: (req: RunRequest) => void): RunFlag {
+  return { name, group, help, set };
+}
+
 /** The table. Order is the order of --help within each group. */
 export const RUN_FLAGS: readonly RunFlag[] = [
   limit('memory', 'SIZE', 'memoryBytes', 'memory of the whole tree (e.g. 256M, 1G)'),
   limit('swap', 'SIZE', 'memorySwapBytes', 'swap of the whole tree'),
   limit('cpu', 'CORES', 'cpu', 'CPU share in cores (0.5 = half a core)'),
   limit('cpu-weight', 'N', 'cpuWeight', 'relative CPU weight 1..10000'),
-  {
-    name: 'cpus',
-    value: 'LIST',
-    group: 'limits',
-    help: 'CPU set, e.g. 0-1 or 0,2',
-    api: 'cpus',
-    set: (req, v) => {
-      req.resources.cpus = v;
-    },
-  },
+  limit('cpus', 'LIST', 'cpus', 'CPU set, e.g. 0-1 or 0,2'),
   limit('pids', 'N', 'maxProcesses', 'processes (and threads) in the tree'),
   limit('io-weight', 'N', 'ioWeight', 'relative disk IO weight 1..10000 (BFQ or iocost disks)'),
   ioRate(
@@ -116,16 +133,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
       req.runAs = v;
     },
   },
-  {
-    name: 'cwd',
-    value: 'DIR',
-    group: 'identity and environment',
-    help: 'working directory',
-    api: 'cwd',
-    set: (req, v) => {
-      req.options.cwd = v;
-    },
-  },
+  option('cwd', 'DIR', 'identity and environment', 'cwd', 'working directory'),
   {
     name: 'env',
     value: 'K=V',
@@ -138,87 +146,34 @@ export const RUN_FLAGS: readonly RunFlag[] = [
       req.env.push([v.slice(0, i), v.slice(i + 1)]);
     },
   },
-  {
-    name: 'clear-env',
-    group: 'identity and environment',
-    help: 'start from an empty environment (only the --env variables)',
-    set: (req) => {
-      req.clearEnv = true;
-    },
-  },
-  {
-    name: 'timeout',
-    value: 'DURATION',
-    group: 'lifetime',
-    help: 'stop the tree after DURATION (e.g. 10s, 500ms, 2m)',
-    api: 'timeout',
-    set: (req, v, flag) => {
-      req.options.timeout = parseDuration(v, flag);
-    },
-  },
-  {
-    name: 'grace',
-    value: 'DURATION',
-    group: 'lifetime',
-    help: 'time between the polite signal and the kill (default 5s)',
-    api: 'graceMs',
-    set: (req, v, flag) => {
-      req.options.graceMs = parseDuration(v, flag);
-    },
-  },
-  {
-    name: 'no-kill-on-parent-exit',
-    group: 'lifetime',
-    help: 'let the tree outlive confine (by default it dies with confine, where the backend can)',
-    set: (req) => {
+  toggle('clear-env', 'identity and environment', 'start from an empty environment (only the --env variables)', (req) => {
+    req.clearEnv = true;
+  }),
+  option('timeout', 'DURATION', 'lifetime', 'timeout', 'stop the tree after DURATION (e.g. 10s, 500ms, 2m)', parseDuration),
+  option('grace', 'DURATION', 'lifetime', 'graceMs', 'time between the polite signal and the kill (default 5s)', parseDuration),
+  toggle(
+    'no-kill-on-parent-exit',
+    'lifetime',
+    'let the tree outlive confine (by default it dies with confine, where the backend can)',
+    (req) => {
       req.killOnParentExit = false;
     },
-  },
-  {
-    name: 'strict',
-    group: 'backend',
-    help: 'fail instead of running when a limit cannot be enforced',
-    api: 'strict',
-    set: (req) => {
-      req.options.strict = true;
-    },
-  },
-  {
-    name: 'executor',
-    value: 'KIND',
-    group: 'backend',
-    help: 'force a backend: linux, posix, windows, universal',
-    api: 'executor',
-    set: (req, v) => {
-      req.options.executor = v as CommandOptions['executor'];
-    },
-  },
-  {
-    name: 'cgroup-parent',
-    value: 'DIR',
-    group: 'backend',
-    help: "parent cgroup of the tree's cgroup (a path in the cgroup hierarchy)",
-    api: 'cgroupParent',
-    set: (req, v) => {
-      req.options.cgroupParent = v;
-    },
-  },
-  {
-    name: 'report',
-    group: 'output',
-    help: 'print how each limit was enforced, and the usage at exit, to stderr',
-    set: (req) => {
-      req.report = true;
-    },
-  },
-  {
-    name: 'json',
-    group: 'output',
-    help: 'with --report: the report as one line of JSON',
-    set: (req) => {
-      req.json = true;
-    },
-  },
+  ),
+  option('strict', undefined, 'backend', 'strict', 'fail instead of running when a limit cannot be enforced'),
+  option('executor', 'KIND', 'backend', 'executor', 'force a backend: linux, posix, windows, universal'),
+  option(
+    'cgroup-parent',
+    'DIR',
+    'backend',
+    'cgroupParent',
+    "parent cgroup of the tree's cgroup (a path in the cgroup hierarchy)",
+  ),
+  toggle('report', 'output', 'print how each limit was enforced, and the usage at exit, to stderr', (req) => {
+    req.report = true;
+  }),
+  toggle('json', 'output', 'with --report: the report as one line of JSON', (req) => {
+    req.json = true;
+  }),
 ];
 
 const BY_NAME = new Map(RUN_FLAGS.map((f) => [f.name, f]));
