@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
-import { performance } from 'node:perf_hooks';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,11 +32,9 @@ describe('confine run', () => {
   });
 
   test('--timeout stops the tree and exits 128+signal', () => {
-    const t0 = performance.now();
+    // 143 is SIGTERM's: sleep 300 ends by the timeout's signal, not by itself (no clock needed).
     const r = run(['run', '--timeout', '1s', '--grace', '2s', '--', 'sleep', '300']);
     assert.equal(r.status, 128 + 15, r.stderr);
-    // Stopped by the timeout: long before the sleep would have ended by itself.
-    assert.ok(performance.now() - t0 < 150_000);
   });
 
   test('limits, --report and --json', { skip: !isLinux && 'reads /proc limits' }, () => {
