@@ -127,6 +127,11 @@ describe('confine doctor', () => {
 describe('confine speaks the command line', () => {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
   const flagsOfHelp = (out) => [...out.matchAll(/^ {2}(--[a-z][a-z-]*)/gm)].map((m) => m[1]).sort();
+  // Help is read in a terminal: no line wider than 80 columns.
+  const fitsTerminal = (out, what) => {
+    const wide = out.split('\n').filter((l) => l.length > 80);
+    assert.deepEqual(wide, [], `${what}: lines wider than 80 columns`);
+  };
 
   test('--help and --version, for confine, run and doctor: stdout, exit 0', () => {
     for (const args of [['--help'], ['-h'], ['help']]) {
@@ -136,6 +141,7 @@ describe('confine speaks the command line', () => {
       assert.match(r.stdout, /^ {2}run \[options\] \[--\] FILE/m);
       assert.match(r.stdout, /^ {2}doctor \[--json\]/m);
       assert.equal(r.stderr, '');
+      fitsTerminal(r.stdout, args.join(' '));
     }
     const v = run(['--version']);
     assert.equal(v.status, 0, v.stderr);
@@ -153,6 +159,7 @@ describe('confine speaks the command line', () => {
         assert.ok(flagsOfHelp(r.stdout).includes(flag), `${flag} in run --help`);
       assert.match(r.stdout, /^ {2}2 {4}bad usage/m);
       assert.equal(r.stderr, '');
+      fitsTerminal(r.stdout, args.join(' '));
     }
     for (const args of [
       ['doctor', '--help'],
@@ -161,6 +168,7 @@ describe('confine speaks the command line', () => {
       const r = run(args);
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, /^usage: confine doctor \[--json\]/);
+      fitsTerminal(r.stdout, args.join(' '));
     }
   });
 

@@ -107,7 +107,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
   limit('cpu-weight', 'N', 'cpuWeight', 'relative CPU weight 1..10000'),
   limit('cpus', 'LIST', 'cpus', 'CPU set, e.g. 0-1 or 0,2'),
   limit('pids', 'N', 'maxProcesses', 'processes (and threads) in the tree'),
-  limit('io-weight', 'N', 'ioWeight', 'relative disk IO weight 1..10000 (BFQ or iocost disks)'),
+  limit('io-weight', 'N', 'ioWeight', 'relative disk IO weight 1..10000 (BFQ, iocost)'),
   ioRate(
     'io-read-bps',
     'SIZE',
@@ -122,7 +122,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
   limit('fsize', 'SIZE', 'fileSizeBytes', 'largest file a process may write'),
   limit('core', 'SIZE', 'coreBytes', 'largest core dump (0 disables)'),
   limit('stack', 'SIZE', 'stackBytes', 'stack size per process'),
-  limit('as', 'SIZE', 'addressSpaceBytes', 'address space per process (breaks V8 and JVM children)'),
+  limit('as', 'SIZE', 'addressSpaceBytes', 'address space per process (breaks V8, JVM)'),
   {
     name: 'user',
     value: 'USER',
@@ -146,7 +146,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
       req.env.push([v.slice(0, i), v.slice(i + 1)]);
     },
   },
-  toggle('clear-env', 'identity and environment', 'start from an empty environment (only the --env variables)', (req) => {
+  toggle('clear-env', 'identity and environment', 'start from an empty environment (--env only)', (req) => {
     req.clearEnv = true;
   }),
   option('timeout', 'DURATION', 'lifetime', 'timeout', 'stop the tree after DURATION (e.g. 10s, 500ms, 2m)', parseDuration),
@@ -268,13 +268,31 @@ export function inFlags(message: string): string {
   });
 }
 
+/** --help fits a terminal of 80 columns. */
+const HELP_COLUMNS = 80;
+
+/** Lines of at most `columns` characters, broken between words (a longer word stays whole). */
+function wrapWords(text: string, columns: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > columns) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  lines.push(line);
+  return lines;
+}
+
 /** `confine run --help`. */
 export function runUsage(): string {
   const lines = [
     'usage: confine run [options] [--] FILE [ARGS...]',
     '',
-    'Runs FILE confined, passes stdio through, and exits with its exit code (128+N when it',
-    'ended by signal N). Options come before FILE; `--` ends them where FILE starts with a dash.',
+    'Runs FILE confined, passes stdio through, and exits with its exit code (128+N',
+    'when it ended by signal N). Options come before FILE; `--` ends them where FILE',
+    'starts with a dash.',
     'SIGINT, SIGTERM and SIGHUP stop the tree gracefully (a second one kills it).',
   ];
   const groups = [...new Set(RUN_FLAGS.map((f) => f.group))];
@@ -282,7 +300,10 @@ export function runUsage(): string {
   const width = Math.max(...RUN_FLAGS.map((f) => left(f).length)) + 2;
   for (const g of groups) {
     lines.push('', `${g}:`);
-    for (const f of RUN_FLAGS.filter((x) => x.group === g)) lines.push(`  ${left(f).padEnd(width)}${f.help}`);
+    for (const f of RUN_FLAGS.filter((x) => x.group === g)) {
+      const [first, ...more] = wrapWords(f.help, HELP_COLUMNS - 2 - width);
+      lines.push(`  ${left(f).padEnd(width)}${first}`, ...more.map((l) => `${' '.repeat(2 + width)}${l}`));
+    }
   }
   lines.push('', `  ${'-h, --help'.padEnd(width)}this help`, '', EXIT_STATUS);
   return lines.join('\n');
