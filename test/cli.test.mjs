@@ -246,6 +246,20 @@ describe('confine speaks the command line', () => {
     );
   });
 
+  test('--fsize: the kernel signal past the limit is said in one line', {
+    skip: !isLinux && 'RLIMIT_FSIZE via the native backend',
+  }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'confine-cli-'));
+    try {
+      // exec: head itself is the program, and SIGXFSZ ends it (sh would turn it into exit 153).
+      const r = run(['run', '--fsize', '1K', '--', 'sh', '-c', `exec head -c 4096 /dev/zero > ${join(dir, 'big')}`]);
+      assert.equal(r.status, 128 + 25, r.stderr);
+      assert.equal(r.stderr, 'confine: file size limit: killed by SIGXFSZ on writing past --fsize 1K (exit 153, SIGXFSZ)\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('usage errors exit 2, worded in flags, never in API names', () => {
     const cases = [
       [['--memory', '0'], /^confine: --memory must be between 1 and \d+ \(bytes\), got 0$/m],
