@@ -21,7 +21,11 @@
             "native/linux/capabilities.cc",
             "native/linux/clone.cc",
             "native/linux/guards.cc",
+            "native/linux/isolation_child.cc",
+            "native/linux/isolation_plan.cc",
+            "native/linux/isolation_probe.cc",
             "native/linux/landlock.cc",
+            "native/linux/namespace_pool.cc",
             "native/linux/pidfd.cc",
             "native/linux/seccomp.cc"
           ],
@@ -66,5 +70,27 @@
         }]
       ]
     }
+  ],
+  "conditions": [
+    ["OS=='linux'", {
+      "targets": [
+        {
+          # pid 1 of a private pid namespace (native/linux/init/init.cc): a static executable
+          # without libc, shipped beside the addon (scripts/prebuild.js copies it into prebuilds/).
+          # -fno-sanitize=all: the ASan build (scripts/test-asan.sh) sets CFLAGS for every target,
+          # and this one has no runtime to link the sanitizers against.
+          "target_name": "confine-init",
+          "type": "executable",
+          "sources": ["native/linux/init/start.S", "native/linux/init/init.cc"],
+          "cflags!": ["-pthread", "-fPIC", "-fno-omit-frame-pointer"],
+          "ldflags!": ["-pthread", "-rdynamic"],
+          "cflags": ["-O2", "-ffreestanding", "-fno-stack-protector", "-fno-builtin", "-fno-pie",
+                     "-fno-asynchronous-unwind-tables", "-fno-sanitize=all"],
+          "cflags_cc": ["-std=c++17", "-fno-exceptions", "-fno-rtti", "-Wall", "-Wextra"],
+          "ldflags": ["-nostdlib", "-static", "-no-pie", "-Wl,--build-id=none", "-s",
+                      "-fno-sanitize=all"]
+        }
+      ]
+    }]
   ]
 }

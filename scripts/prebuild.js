@@ -2,6 +2,7 @@
 // `npm run prebuild`: the Node-API prebuild for this platform, arch and libc, made by prebuildify
 // (--napi --strip, and --tag-libc on Linux) into prebuilds/<platform>-<arch>/confine[.glibc|.musl].node
 // (prebuildify 6 names Node-API builds <package>.<tags>.node), where node-gyp-build finds it when the package is installed (the tarball has no build/ directory).
+// On Linux also prebuilds/<platform>-<arch>/confine-init, the init of private pid namespaces.
 //
 // The build runs in a scratch copy of binding.gyp + native/ so that the working tree's build/
 // (which `npm test` and the other suites load) is never clobbered half-way through. Run it through
@@ -93,6 +94,17 @@ function main() {
     for (const f of fs.readdirSync(built)) {
       fs.copyFileSync(path.join(built, f), path.join(dest, f));
       console.log(`prebuild: prebuilds/${platformArch}/${f} (${fs.statSync(path.join(dest, f)).size} bytes)`);
+    }
+    // Linux: the init of private pid namespaces (native/linux/init), a static executable without
+    // libc that prebuildify does not know about; the addon finds it beside itself. One build
+    // serves glibc and musl alike.
+    const init = path.join(scratch, 'build', 'Release', 'confine-init');
+    if (fs.existsSync(init)) {
+      fs.copyFileSync(init, path.join(dest, 'confine-init'));
+      fs.chmodSync(path.join(dest, 'confine-init'), 0o755);
+      console.log(`prebuild: prebuilds/${platformArch}/confine-init (${fs.statSync(init).size} bytes)`);
+    } else if ((process.env.PREBUILD_PLATFORM || os.platform()) === 'linux') {
+      throw new Error('the build made no build/Release/confine-init');
     }
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });

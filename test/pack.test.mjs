@@ -80,7 +80,10 @@ function ensurePrebuild() {
   const dir = path.join(root, 'prebuilds', platformArch);
   const built = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.node')) : [];
   const sources = Math.max(newestMtime(path.join(root, 'native')), newestMtime(path.join(root, 'binding.gyp')));
-  if (built.length > 0 && built.every((f) => fs.statSync(path.join(dir, f)).mtimeMs >= sources)) return 'up to date';
+  // Linux: the init of private pid namespaces ships beside the addon.
+  const initOk = process.platform !== 'linux' || fs.existsSync(path.join(dir, 'confine-init'));
+  if (initOk && built.length > 0 && built.every((f) => fs.statSync(path.join(dir, f)).mtimeMs >= sources))
+    return 'up to date';
   const t0 = Date.now();
   ok(
     run(process.execPath, [path.join(root, 'scripts', 'prebuild.js')], { cwd: root, env: { ...process.env } }),
@@ -142,8 +145,9 @@ test('npm pack --dry-run lists exactly what the package needs', () => {
     /^binding\.gyp$/,
     /^scripts\/install\.js$/,
     /^dist\/[\w./-]+\.(js|mjs|d\.ts|d\.mts)$/,
-    /^native\/[\w./-]+\.(cc|h)$/,
+    /^native\/[\w./-]+\.(cc|h|S)$/,
     /^prebuilds\/[a-z0-9]+-[a-z0-9+]+\/[\w.-]+\.node$/,
+    /^prebuilds\/linux-[a-z0-9]+\/confine-init$/,
   ];
   const unexpected = files.filter((f) => !allowed.some((re) => re.test(f)));
   assert.deepEqual(unexpected, [], 'files in the tarball that no consumer needs');
@@ -167,7 +171,7 @@ test('npm pack --dry-run lists exactly what the package needs', () => {
   for (const cond of Object.values(pkg.exports?.['.'] ?? {})) for (const f of Object.values(cond)) pointed.push(f);
   for (const f of pointed) assert.ok(files.includes(f.replace(/^\.\//, '')), `${f} (from package.json) is in the tarball`);
   // Every source binding.gyp compiles is shipped, so a build from source works.
-  for (const src of fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8').match(/native\/[\w/]+\.cc/g)) {
+  for (const src of fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8').match(/native\/[\w/]+\.(cc|S)/g)) {
     assert.ok(files.includes(src), `${src} (from binding.gyp) is in the tarball`);
   }
   if (!isWindows)
@@ -175,6 +179,8 @@ test('npm pack --dry-run lists exactly what the package needs', () => {
       files.some((f) => f.startsWith(`prebuilds/${platformArch}/`)),
       `prebuilds/${platformArch}/ is in the tarball (prebuild ${prebuildState})`,
     );
+  if (process.platform === 'linux')
+    assert.ok(files.includes(`prebuilds/${platformArch}/confine-init`), 'the pid namespace init ships beside the prebuild');
 });
 
 test('installed on a PATH without a compiler, the prebuild gives the native backend', { skip: noInstallReason }, () => {
