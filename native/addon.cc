@@ -24,6 +24,7 @@
 #endif
 #ifdef __linux__
 #include "linux/capabilities.h"
+#include "linux/isolation_probe.h"
 #include "linux/landlock.h"
 #include "linux/seccomp.h"
 #endif
@@ -212,6 +213,68 @@ bool ReadGuards(Napi::Env env, const Napi::Object& o, confine::GuardRequest* g) 
 }
 #endif
 
+// request.isolation: see docs/native-api.md. Linux only (elsewhere a TypeError).
+bool ReadIsolation(Napi::Env env, const Napi::Value& v, confine::IsolationRequest* iso) {
+  if (v.IsUndefined() || v.IsNull()) return true;
+#ifndef __linux__
+  return Fail(env, "spawn: isolation is Linux-only");
+#endif
+  if (!v.IsObject()) return Fail(env, "spawn: isolation must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  iso->active = true;
+  iso->user = ReadBool(o, "user");
+  iso->mount = ReadBool(o, "mount");
+  iso->pid = ReadBool(o, "pid");
+  iso->net = ReadBool(o, "net");
+  iso->ipc = ReadBool(o, "ipc");
+  iso->uts = ReadBool(o, "uts");
+  iso->newRoot = ReadBool(o, "newRoot");
+  iso->loopback = ReadBool(o, "loopback");
+  iso->spares = ReadBool(o, "spares");
+  Napi::Value host = o.Get("hostname");
+  iso->hasHostname = !(host.IsUndefined() || host.IsNull());
+  if (iso->hasHostname && !ReadString(env, o, "hostname", &iso->hostname)) return false;
+  int64_t n;
+  if (!ReadInt(env, o, "netnsFd", -1, &n)) return false;
+  iso->netnsFd = static_cast<int>(n);
+  if (!ReadInt(env, o, "initFd", -1, &n)) return false;
+  iso->initFd = static_cast<int>(n);
+  if (!ReadInt(env, o, "statusFd", -1, &n)) return false;
+  iso->statusFd = static_cast<int>(n);
+  Napi::Value mounts = o.Get("mounts");
+  if (mounts.IsUndefined() || mounts.IsNull()) return true;
+  if (!mounts.IsArray()) return Fail(env, "spawn: isolation.mounts must be an array");
+  Napi::Array a = mounts.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsObject()) return Fail(env, "spawn: isolation.mounts must hold objects");
+    Napi::Object m = e.As<Napi::Object>();
+    confine::MountRequest mr;
+    std::string kind;
+    if (!ReadString(env, m, "kind", &kind)) return false;
+    if (!ReadString(env, m, "target", &mr.target)) return false;
+    if (kind == "bind") {
+      mr.kind = confine::MountRequest::Kind::kBind;
+      if (!ReadString(env, m, "source", &mr.source)) return false;
+      mr.readOnly = ReadBool(m, "readOnly");
+    } else if (kind == "tmpfs") {
+      mr.kind = confine::MountRequest::Kind::kTmpfs;
+    } else if (kind == "proc") {
+      mr.kind = confine::MountRequest::Kind::kProc;
+      mr.readOnlyKernelFiles = ReadBool(m, "readOnlyKernelFiles");
+    } else if (kind == "dev") {
+      mr.kind = confine::MountRequest::Kind::kDev;
+    } else if (kind == "symlink") {
+      mr.kind = confine::MountRequest::Kind::kSymlink;
+      if (!ReadString(env, m, "linkTo", &mr.linkTo)) return false;
+    } else {
+      return Fail(env, "spawn: isolation.mounts[].kind must be bind, tmpfs, proc, dev or symlink");
+    }
+    iso->mounts.push_back(std::move(mr));
+  }
+  return true;
+}
+
 bool ReadRequest(Napi::Env env, const Napi::Object& o, confine::SpawnRequest* req) {
   if (!ReadString(env, o, "file", &req->file)) return false;
   if (!ReadStrings(env, o, "argv", &req->argv)) return false;
@@ -274,7 +337,7 @@ bool ReadRequest(Napi::Env env, const Napi::Object& o, confine::SpawnRequest* re
       return Fail(env, std::string("spawn: ") + key + " is Linux only");
   }
 #endif
-  return true;
+  return ReadIsolation(env, o.Get("isolation"), &req->isolation);
 }
 
 // ---- exit watching: per-environment bookkeeping ----
@@ -358,6 +421,54 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
   return out;
 }
 
+#ifdef __linux__
+Napi::Object ProbePathObject(Napi::Env env, const confine::IsolationProbe::Path& p) {
+  Napi::Object o = Napi::Object::New(env);
+  auto put = [&](const char* key, int err) {
+    if (err < 0) o.Set(key, env.Undefined());
+    else o.Set(key, err == 0 ? env.Null() : Napi::Value(Napi::String::New(env, NameOfErrno(err))));
+  };
+  put("clone", p.clone);
+  put("user", p.user);
+  put("mount", p.mount);
+  put("pid", p.pid);
+  put("net", p.net);
+  put("ipc", p.ipc);
+  put("uts", p.uts);
+  put("uidMap", p.uidMap);
+  put("mounts", p.mounts);
+  put("proc", p.proc);
+  put("loopback", p.loopback);
+  return o;
+}
+
+// probeIsolation() → { direct, userns, mountSetattr, openat2 }: each step's errno name, null
+// when it worked, undefined when it was not tried. Starts two short-lived children.
+Napi::Value ProbeIsolation(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  confine::IsolationProbe p = confine::ProbeIsolation();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("direct", p.directTried ? Napi::Value(ProbePathObject(env, p.direct)) : env.Null());
+  out.Set("userns", ProbePathObject(env, p.userns));
+  out.Set("mountSetattr", p.mountSetattr);
+  out.Set("openat2", p.openat2);
+  return out;
+}
+
+Napi::Value SignalTree(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
+    Fail(env, "signalTree: expected (pid, pidfd, sig)");
+    return env.Undefined();
+  }
+  int err = confine::SendTreeSignal(info[0].As<Napi::Number>().Int32Value(),
+                                    info[1].As<Napi::Number>().Int32Value(),
+                                    info[2].As<Napi::Number>().Int32Value());
+  if (err == 0) return env.Null();
+  return Napi::String::New(env, NameOfErrno(err));
+}
+#endif
+
 Napi::Value LookupUser(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   confine::LookupResult r;
@@ -439,7 +550,9 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   if (!ReadRequest(env, info[0].As<Napi::Object>(), &req)) return env.Undefined();
   confine::SpawnResult r = confine::Spawn(req);
   if (!r.ok) {
-    ThrowSystemError(env, "ERR_CONFINE_SPAWN", "spawn " + req.file, r.stage, r.syscall, r.err);
+    std::string what = "spawn " + req.file;
+    if (r.detail) what += " (" + std::string(r.detail) + ")";
+    ThrowSystemError(env, "ERR_CONFINE_SPAWN", what, r.stage, r.syscall, r.err);
     return env.Undefined();
   }
   Napi::Object out = Napi::Object::New(env);
@@ -555,6 +668,10 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("watch", Napi::Function::New(env, Watch, "watch"));
   exports.Set("signal", Napi::Function::New(env, Signal, "signal"));
   exports.Set("killGroup", Napi::Function::New(env, KillGroup, "killGroup"));
+#endif
+#ifdef __linux__
+  exports.Set("probeIsolation", Napi::Function::New(env, ProbeIsolation, "probeIsolation"));
+  exports.Set("signalTree", Napi::Function::New(env, SignalTree, "signalTree"));
 #endif
   return exports;
 }

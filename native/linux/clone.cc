@@ -162,16 +162,25 @@ bool ProbeCloneIntoCgroup() {
 
 }  // namespace linux_clone
 
-StartResult StartChild(const ChildPlan& plan, const StartOptions& opts) {
-  StartResult res;
+namespace {
+
+struct CloneOutcome {
+  long pid = -ENOSYS;  // > 0, or -errno
+  int pidfd = -1;
+  const char* syscall = "clone3";
+};
+
+// The one clone of this file: CLONE_VM|CLONE_VFORK|flags on a fresh stack, fn(arg) in the child.
+CloneOutcome CloneVfork(uint64_t flags, bool wantPidfd, int cgroupFd, int (*fn)(void*), void* arg) {
+  CloneOutcome out;
   long page = sysconf(_SC_PAGESIZE);
   size_t mapSize = kStackSize + static_cast<size_t>(page);
   void* map = mmap(nullptr, mapSize, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
   if (map == MAP_FAILED) {
-    res.err = errno;
-    res.syscall = "mmap";
-    return res;
+    out.pid = -errno;
+    out.syscall = "mmap";
+    return out;
   }
   mprotect(map, static_cast<size_t>(page), PROT_NONE);  // guard page; best effort
   char* stack = static_cast<char*>(map) + page;
@@ -187,37 +196,35 @@ StartResult StartChild(const ChildPlan& plan, const StartOptions& opts) {
   BlockAllSignals(&oldMask);
 
   long pid = -ENOSYS;
-  const char* syscallName = "clone3";
 #if CONFINE_HAVE_CLONE3_STUB
-  if (clone3Usable.load(std::memory_order_relaxed) || opts.cgroupFd >= 0) {
+  if (clone3Usable.load(std::memory_order_relaxed) || cgroupFd >= 0) {
     CloneArgs args;
     memset(&args, 0, sizeof args);
-    args.flags = CLONE_VM | CLONE_VFORK;
-    if (opts.wantPidfd) {
+    args.flags = CLONE_VM | CLONE_VFORK | flags;
+    if (wantPidfd) {
       args.flags |= CLONE_PIDFD;
       args.pidfd = reinterpret_cast<uintptr_t>(&pidfd);
     }
-    if (opts.cgroupFd >= 0) {
+    if (cgroupFd >= 0) {
       args.flags |= CLONE_INTO_CGROUP;
-      args.cgroup = static_cast<uint64_t>(opts.cgroupFd);
+      args.cgroup = static_cast<uint64_t>(cgroupFd);
     }
     args.exit_signal = SIGCHLD;  // an ordinary child: waitpid without __WALL sees it
     args.stack = reinterpret_cast<uintptr_t>(stack);
     args.stack_size = kStackSize;
-    pid = confine_clone3(&args, sizeof args, ChildEntry, const_cast<ChildPlan*>(&plan));
+    pid = confine_clone3(&args, sizeof args, fn, arg);
     if (pid == -ENOSYS) clone3Usable.store(false, std::memory_order_relaxed);
   }
 #endif
-  if (pid == -ENOSYS && opts.cgroupFd < 0) {
-    // clone(2) through glibc's wrapper, which switches stacks and calls ChildEntry itself.
+  if (pid == -ENOSYS && cgroupFd < 0) {
+    // clone(2) through glibc's wrapper, which switches stacks and calls fn itself.
     // CLONE_PIDFD (5.2+) returns the pidfd through the parent_tid argument.
-    syscallName = "clone";
-    int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
-    pid = clone(ChildEntry, stack + kStackSize, flags | (opts.wantPidfd ? CLONE_PIDFD : 0),
-                const_cast<ChildPlan*>(&plan), &pidfd);
-    if (pid < 0 && errno == EINVAL && opts.wantPidfd) {
+    out.syscall = "clone";
+    int cflags = CLONE_VM | CLONE_VFORK | SIGCHLD | static_cast<int>(flags);
+    pid = clone(fn, stack + kStackSize, cflags | (wantPidfd ? CLONE_PIDFD : 0), arg, &pidfd);
+    if (pid < 0 && errno == EINVAL && wantPidfd) {
       pidfd = -1;
-      pid = clone(ChildEntry, stack + kStackSize, flags, const_cast<ChildPlan*>(&plan));
+      pid = clone(fn, stack + kStackSize, cflags, arg);
     }
     if (pid < 0) pid = -errno;
   }
@@ -230,17 +237,40 @@ StartResult StartChild(const ChildPlan& plan, const StartOptions& opts) {
   ASAN_UNPOISON_MEMORY_REGION(stack, kStackSize);
 #endif
   munmap(map, mapSize);  // the child has exec'd or exited: CLONE_VFORK waited for that
+  out.pid = pid;
+  out.pidfd = pid > 0 ? pidfd : -1;
+  return out;
+}
 
-  if (pid < 0) {
-    res.err = static_cast<int>(-pid);
-    res.syscall = syscallName;
+}  // namespace
+
+namespace linux_clone {
+
+long RunVforked(uint64_t flags, int (*fn)(void*), void* arg) {
+  return CloneVfork(flags, false, -1, fn, arg).pid;
+}
+
+}  // namespace linux_clone
+
+StartResult StartChild(const ChildPlan& plan, const StartOptions& opts) {
+  StartResult res;
+  CloneOutcome c = CloneVfork(opts.cloneFlags, opts.wantPidfd, opts.cgroupFd, ChildEntry,
+                              const_cast<ChildPlan*>(&plan));
+  if (c.pid < 0) {
+    res.err = static_cast<int>(-c.pid);
+    res.syscall = c.syscall;
+    if (c.syscall[0] == 'm') return res;  // mmap
     // Without clone3 a cgroup fd cannot be honoured; with it, a failure is most likely the
-    // placement (EBUSY/EACCES/EOPNOTSUPP from the target cgroup). Say which step it was.
-    res.cgroupPlacement = opts.cgroupFd >= 0;
+    // placement (EBUSY/EACCES/EOPNOTSUPP from the target cgroup). Say which step it was. New
+    // namespaces the kernel refuses answer EPERM, EINVAL, ENOSPC or EUSERS.
+    int e = res.err;
+    res.namespaces =
+        opts.cloneFlags != 0 && (e == EPERM || e == EINVAL || e == ENOSPC || e == EUSERS);
+    res.cgroupPlacement = !res.namespaces && opts.cgroupFd >= 0;
     return res;
   }
-  res.pid = static_cast<pid_t>(pid);
-  res.pidfd = pidfd;
+  res.pid = static_cast<pid_t>(c.pid);
+  res.pidfd = c.pidfd;
   return res;
 }
 

@@ -23,6 +23,10 @@ int SendSignal(int fd, int sig) {
   return syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0) == 0 ? 0 : errno;
 }
 
+int SendSignalInfo(int fd, int sig, void* info) {
+  return syscall(SYS_pidfd_send_signal, fd, sig, info, 0) == 0 ? 0 : errno;
+}
+
 bool ProbeOpen() {
   int fd = Open(getpid());
   if (fd < 0) return false;

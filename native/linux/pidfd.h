@@ -11,6 +11,8 @@ namespace pidfd {
 int Open(pid_t pid);
 // pidfd_send_signal(fd, sig, NULL, 0): 0 or an errno value.
 int SendSignal(int fd, int sig);
+// pidfd_send_signal(fd, sig, info, 0) with a siginfo_t the caller filled (sigqueue-like).
+int SendSignalInfo(int fd, int sig, void* info);
 // pidfd_open works on this kernel (opened on ourselves, then closed).
 bool ProbeOpen();
 // pidfd_send_signal works (signal 0 to ourselves through a pidfd: a permission check only).

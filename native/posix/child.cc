@@ -12,7 +12,11 @@
 #include "child_sys.h"
 
 #ifdef __linux__
+#include <linux/sched.h>
+
 #include "../linux/guards.h"
+#include "../linux/isolation.h"
+#include "../linux/isolation_sys.h"
 #endif
 
 namespace confine {
@@ -37,6 +41,13 @@ const char* StageName(Stage stage) {
     case Stage::kCapabilities: return "capabilities";
     case Stage::kLandlock: return "landlock";
     case Stage::kSeccomp: return "seccomp";
+    case Stage::kNamespaces: return "namespaces";
+    case Stage::kUidMap: return "uid_map";
+    case Stage::kMounts: return "mounts";
+    case Stage::kPivotRoot: return "pivot_root";
+    case Stage::kHostname: return "hostname";
+    case Stage::kNetwork: return "network";
+    case Stage::kInit: return "init";
   }
   return "unknown";
 }
@@ -77,6 +88,20 @@ const char* SyscallName(Syscall syscall) {
     case Syscall::kLandlockAddRule: return "landlock_add_rule";
     case Syscall::kLandlockRestrictSelf: return "landlock_restrict_self";
     case Syscall::kSeccomp: return "seccomp";
+    case Syscall::kSetns: return "setns";
+    case Syscall::kMount: return "mount";
+    case Syscall::kMountSetattr: return "mount_setattr";
+    case Syscall::kOpenat2: return "openat2";
+    case Syscall::kMkdir: return "mkdirat";
+    case Syscall::kSymlink: return "symlinkat";
+    case Syscall::kPivotRoot: return "pivot_root";
+    case Syscall::kUmount2: return "umount2";
+    case Syscall::kSethostname: return "sethostname";
+    case Syscall::kSocket: return "socket";
+    case Syscall::kIoctl: return "ioctl";
+    case Syscall::kExecveat: return "execveat";
+    case Syscall::kClone: return "clone";
+    case Syscall::kPpoll: return "ppoll";
   }
   return "unknown";
 }
@@ -119,29 +144,27 @@ int ParseFd(const char* name) {
   return fd;
 }
 
-// Close every fd >= first except keep and keep2 (-1: none) with close_range, one call per gap.
-long CloseRangeExcept(int first, int keep, int keep2) {
-  int kept[2] = {keep < keep2 ? keep : keep2, keep < keep2 ? keep2 : keep};
-  unsigned next = static_cast<unsigned>(first);
-  for (int k : kept) {
-    if (k < first) continue;  // none, or below the range
-    if (static_cast<unsigned>(k) > next) {
-      long r = sys::CloseRange(next, static_cast<unsigned>(k) - 1);
-      if (r < 0) return r;
+// The descriptors that must survive step 6 (-1 where unused): the error pipe, Landlock's ruleset
+// (for step 10b), and for a pid namespace's init the init executable and the status pipe.
+struct Keep {
+  static constexpr int kCount = 4;
+  int fds[kCount];
+  bool Has(int fd) const {
+    for (int k : fds) {
+      if (fd == k) return true;
     }
-    next = static_cast<unsigned>(k) + 1;
+    return false;
   }
-  return sys::CloseRange(next, ~0U);
-}
+};
 
-// The same without close_range (Linux < 5.9, or forced by a test): walk /proc/self/fd with
-// getdents64 into a stack buffer. procfs numbers its entries by fd, so closing while walking does
-// not skip any. Without /proc, close every number below bound.
-long CloseFdsFallback(int first, int keep, int keep2, int bound) {
+// Close every fd >= first except the kept ones, without close_range (Linux < 5.9, or forced by a
+// test): walk /proc/self/fd with getdents64 into a stack buffer. procfs numbers its entries by
+// fd, so closing while walking does not skip any. Without /proc, close every number below bound.
+long CloseFdsFallback(int first, const Keep& keep, int bound) {
   long dir = sys::OpenDirectory("/proc/self/fd");
   if (dir < 0) {
     for (int fd = first; fd < bound; fd++) {
-      if (fd != keep && fd != keep2) sys::Close(fd);  // EBADF for the unused numbers: expected
+      if (!keep.Has(fd)) sys::Close(fd);  // EBADF for the unused numbers: expected
     }
     return 0;
   }
@@ -158,7 +181,7 @@ long CloseFdsFallback(int first, int keep, int keep2, int bound) {
       const char* ent = buf + off;
       unsigned short reclen = *reinterpret_cast<const unsigned short*>(ent + 16);
       int fd = ParseFd(ent + 19);
-      if (fd >= first && fd != keep && fd != keep2 && fd != dir) sys::Close(fd);
+      if (fd >= first && !keep.Has(fd) && fd != dir) sys::Close(fd);
       off += reclen;
     }
   }
@@ -166,11 +189,53 @@ long CloseFdsFallback(int first, int keep, int keep2, int bound) {
   return 0;
 }
 
+// close_range over the gaps between the kept fds, from first to the end.
+long CloseRangesExcept(int first, const Keep& keep) {
+  int kept[Keep::kCount];
+  int n = 0;
+  for (int fd : keep.fds) {
+    if (fd >= first) kept[n++] = fd;
+  }
+  for (int i = 1; i < n; i++) {  // at most four: insertion sort
+    for (int j = i; j > 0 && kept[j - 1] > kept[j]; j--) {
+      int t = kept[j];
+      kept[j] = kept[j - 1];
+      kept[j - 1] = t;
+    }
+  }
+  unsigned from = static_cast<unsigned>(first);
+  for (int i = 0; i < n; i++) {
+    unsigned k = static_cast<unsigned>(kept[i]);
+    if (k > from) {
+      long r = sys::CloseRange(from, k - 1);
+      if (r < 0) return r;
+    }
+    from = k + 1;
+  }
+  return sys::CloseRange(from, ~0U);
+}
+
 }  // namespace
 
 [[noreturn]] void RunChild(const ChildPlan& p) {
   Reporter out = {p.errFd};
   long r;
+#ifdef __linux__
+  const IsolationPlan* iso = p.isolation;
+  const bool viaInit = iso != nullptr && iso->initFd >= 0;
+  const bool newPidNs = iso != nullptr && (iso->cloneFlags & CLONE_NEWPID) != 0;
+#else
+  const bool viaInit = false, newPidNs = false;
+#endif
+  // The descriptors step 6 keeps; the error pipe's number may change in step 5. Landlock's
+  // ruleset is above n already (the parent made sure) and keeps its number.
+  Keep keep = {{out.fd, p.keepFd, -1, -1}};
+#ifdef __linux__
+  if (viaInit) {
+    keep.fds[2] = iso->initFd;
+    keep.fds[3] = iso->statusFd;
+  }
+#endif
 
   // 1. Signal dispositions back to default. All signals are blocked (the parent blocked them
   //    before the clone), so nothing can run one of the parent's handlers in the meantime.
@@ -188,8 +253,8 @@ long CloseFdsFallback(int first, int keep, int keep2, int bound) {
   }
 
   // 4. While still privileged: oom_score_adj back to 0 (the parent checked that its own is
-  //    lower; raising it needs no privilege, lowering would), then the rlimits, soft = hard so
-  //    the program cannot raise them again.
+  //    lower; raising it needs no privilege, lowering would), then (4b) the isolation, then the
+  //    rlimits, soft = hard so the program cannot raise them again.
   if (p.resetOomScoreAdj) {
     long fd = sys::OpenWriteOnly("/proc/self/oom_score_adj");
     if (fd < 0) out.Fail(Stage::kOomScoreAdj, Syscall::kOpen, fd);
@@ -197,6 +262,17 @@ long CloseFdsFallback(int first, int keep, int keep2, int bound) {
     sys::Close(static_cast<int>(fd));
     if (r < 0) out.Fail(Stage::kOomScoreAdj, Syscall::kWrite, r);
   }
+
+#ifdef __linux__
+  // 4b. Isolation (native/linux/isolation_child.cc), in the namespaces the clone made: the
+  //     user namespace's id maps, a spare network namespace joined, the filesystem view (mounts
+  //     private, the new root, pivot_root, the old root detached), hostname, loopback up.
+  if (iso != nullptr) {
+    StepFailure fail;
+    if (!ApplyIsolation(*iso, &fail)) out.Fail(fail.stage, fail.syscall, fail.err);
+  }
+#endif
+
   //    RLIMIT_NOFILE waits until step 6: the stdio shuffle needs free numbers above the
   //    supervisor's open fds, which a small limit would forbid (EMFILE).
   for (size_t i = 0; i < p.rlimitCount; i++) {
@@ -214,21 +290,24 @@ long CloseFdsFallback(int first, int keep, int keep2, int bound) {
     if ((r = sys::DupAbove(p.stdio[i], n)) < 0) out.Fail(Stage::kStdio, Syscall::kFcntl, r);
     p.stdioScratch[i] = static_cast<int>(r);
   }
-  if (out.fd < n) {
-    if ((r = sys::DupAbove(out.fd, n)) < 0) out.Fail(Stage::kStdio, Syscall::kFcntl, r);
-    out.fd = static_cast<int>(r);  // the old number is replaced or closed below
+  //    The kept descriptors (the error pipe; the init's executable and status pipe) too.
+  for (int& fd : keep.fds) {
+    if (fd < 0 || fd >= n) continue;
+    if ((r = sys::DupAbove(fd, n)) < 0) out.Fail(Stage::kStdio, Syscall::kFcntl, r);
+    fd = static_cast<int>(r);  // the old number is replaced or closed below
   }
+  out.fd = keep.fds[0];
   for (int i = 0; i < n; i++) {
     if ((r = sys::DupTo(p.stdioScratch[i], i)) < 0) out.Fail(Stage::kStdio, Syscall::kDup3, r);
   }
 
   // 6. Close everything else, except the error pipe (close-on-exec: execve closes it, which is
-  //    how the parent learns that exec succeeded) and p.keepFd (Landlock's ruleset, for step
-  //    10b; close-on-exec too, and above n: the parent made sure).
+  //    how the parent learns that exec succeeded), p.keepFd (Landlock's ruleset, for step 10b;
+  //    close-on-exec too) and the init's two descriptors.
   r = -ENOSYS;
-  if (p.useCloseRange) r = CloseRangeExcept(n, out.fd, p.keepFd);
+  if (p.useCloseRange) r = CloseRangesExcept(n, keep);
   if (r == -ENOSYS || r == -EINVAL) {
-    if ((r = CloseFdsFallback(n, out.fd, p.keepFd, p.closeBound)) < 0)
+    if ((r = CloseFdsFallback(n, keep, p.closeBound)) < 0)
       out.Fail(Stage::kCloseFds, Syscall::kGetdents, r);
   } else if (r < 0) {
     out.Fail(Stage::kCloseFds, Syscall::kCloseRange, r);
@@ -273,7 +352,16 @@ long CloseFdsFallback(int first, int keep, int keep2, int bound) {
   //     parent already died, the child was reparented before the signal was armed: stop now.
   if (p.pdeathsig != 0) {
     if ((r = sys::SetPdeathsig(p.pdeathsig)) < 0) out.Fail(Stage::kPdeathsig, Syscall::kPrctl, r);
-    if (sys::Getppid() != p.parentPid) out.Fail(Stage::kPdeathsig, Syscall::kGetppid, -ESRCH);
+#ifdef __linux__
+    // In a new pid namespace the parent is outside it and getppid() says 0: ask the error
+    // pipe instead, whose read end only the parent holds now (step 6 closed the child's).
+    if (newPidNs) {
+      if ((r = sys::PipeHasReader(out.fd)) < 0) out.Fail(Stage::kPdeathsig, Syscall::kPpoll, r);
+      if (r == 0) out.Fail(Stage::kPdeathsig, Syscall::kPpoll, -ESRCH);
+    }
+#endif
+    if (!newPidNs && sys::Getppid() != p.parentPid)
+      out.Fail(Stage::kPdeathsig, Syscall::kGetppid, -ESRCH);
   }
 
 #ifdef __linux__
@@ -285,17 +373,36 @@ long CloseFdsFallback(int first, int keep, int keep2, int bound) {
 #endif
 
   // 11. The program starts with nothing blocked (Node's main thread blocks SIGUSR1 for the
-  //     inspector, and we blocked everything around the clone).
-  if ((r = sys::UnblockAllSignals()) < 0) out.Fail(Stage::kSigmask, Syscall::kSigprocmask, r);
+  //     inspector, and we blocked everything around the clone). The init of a pid namespace
+  //     keeps everything blocked: it takes signals with sigtimedwait (a pid 1 drops a signal
+  //     it has no handler for, unless it is blocked) and unblocks them for the program.
+  if (!viaInit && (r = sys::UnblockAllSignals()) < 0)
+    out.Fail(Stage::kSigmask, Syscall::kSigprocmask, r);
 
-#ifdef __linux__
+  #ifdef __linux__
   // 11b. The system call filter, last: every step before may use what it denies, and after it
-  //      only execve runs (linux/seccomp.cc). Needs no_new_privs or CAP_SYS_ADMIN, as 10b.
+  //      only execve runs (linux/seccomp.cc). Needs no_new_privs or CAP_SYS_ADMIN, as 10b. It
+  //      holds for the init of a pid namespace too, which needs only its few calls.
   if (g && g->seccomp && (r = seccomp::Install(g->seccomp)) < 0)
     out.Fail(Stage::kSeccomp, Syscall::kSeccomp, r);
 #endif
 
-  // 12. Exec. On success the error pipe closes and the parent reads EOF.
+    // 12. Exec. On success the error pipe closes and the parent reads EOF.
+#ifdef __linux__
+  //     With a private pid namespace this is the init (native/linux/init), run from its fd
+  //     whatever the new root holds. It inherits the error pipe and the status pipe (their
+  //     numbers in its argv) and closes its copy of the error pipe once it has started the
+  //     program, so the parent's EOF still means "the program was exec'd".
+  if (viaInit) {
+    AppendDecimal(iso->errFdText, out.fd);
+    AppendDecimal(iso->statusFdText, keep.fds[3]);
+    if ((r = sys::SetCloexec(out.fd, false)) < 0) out.Fail(Stage::kInit, Syscall::kFcntl, r);
+    if ((r = sys::SetCloexec(keep.fds[3], false)) < 0) out.Fail(Stage::kInit, Syscall::kFcntl, r);
+    r = sys::Execveat(keep.fds[2], iso->initArgv, p.envp);
+    sys::SetCloexec(out.fd, true);
+    out.Fail(Stage::kInit, Syscall::kExecveat, r);
+  }
+#endif
   r = sys::Execve(p.file, p.argv, p.envp);
   out.Fail(Stage::kExecve, Syscall::kExecve, r);
 }

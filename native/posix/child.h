@@ -29,6 +29,14 @@ enum class Stage : int32_t {
   kPdeathsig,
   kSigmask,
   kExecve,
+  // Isolation (Linux, native/linux/isolation_child.cc) and the pid namespace's init.
+  kNamespaces,
+  kUidMap,
+  kMounts,
+  kPivotRoot,
+  kHostname,
+  kNetwork,
+  kInit,
   kCapabilities,  // Linux kernel guards (native/linux/guards.h), in the order they run
   kLandlock,
   kSeccomp,
@@ -53,8 +61,22 @@ enum class Syscall : int32_t {
   kGetppid,
   kSigprocmask,
   kExecve,
-  kCapset,
   kStatx,
+  kSetns,
+  kMount,
+  kMountSetattr,
+  kOpenat2,
+  kMkdir,
+  kSymlink,
+  kPivotRoot,
+  kUmount2,
+  kSethostname,
+  kSocket,
+  kIoctl,
+  kExecveat,
+  kClone,
+  kPpoll,
+  kCapset,
   kLandlockAddRule,
   kLandlockRestrictSelf,
   kSeccomp,
@@ -77,6 +99,8 @@ struct ChildRlimit {
   int resource;    // RLIMIT_*
   uint64_t value;  // soft and hard; RLIM_INFINITY for none
 };
+
+struct IsolationPlan;  // native/linux/isolation.h
 
 struct ChildPlan {
   const char* file = nullptr;
@@ -108,6 +132,7 @@ struct ChildPlan {
   pid_t parentPid = 0;            // getpid() of the supervisor, taken before the clone
   bool resetOomScoreAdj = false;  // decided by the parent: asked for AND its own value is < 0
 
+  const IsolationPlan* isolation = nullptr;  // Linux: namespaces, new root, init; else none
   const ChildGuards* guards = nullptr;  // Linux: capabilities, Landlock, seccomp; nullptr: none
 
   bool useCloseRange = true;  // false: test the /proc/self/fd fallback
@@ -115,6 +140,20 @@ struct ChildPlan {
   int errFd = -1;             // write end of the O_CLOEXEC error pipe
   int keepFd = -1;  // an O_CLOEXEC fd >= stdioCount that step 6 leaves open for a later step
 };
+
+// Writes the decimal digits of n >= 0 at out and a NUL after them; returns the NUL's address.
+// Async-signal-safe (the child formats fd numbers with it).
+inline char* AppendDecimal(char* out, int n) {
+  char digits[12];
+  int count = 0;
+  do {
+    digits[count++] = static_cast<char>('0' + n % 10);
+    n /= 10;
+  } while (n > 0);
+  while (count > 0) *out++ = digits[--count];
+  *out = '\0';
+  return out;
+}
 
 // Runs the plan and execs; never returns. Every failure writes a ChildError to plan.errFd and
 // exits with status 127.

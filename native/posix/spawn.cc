@@ -18,6 +18,7 @@
 
 #ifdef __linux__
 #include "../linux/guards.h"
+#include "../linux/isolation.h"
 #endif
 
 namespace confine {
@@ -144,19 +145,40 @@ SpawnResult Spawn(const SpawnRequest& req) {
   if (req.guards.Any()) return Failure("guards", "spawn", ENOSYS);  // Linux only
 #endif
 
+  StartOptions opts;
+  opts.wantPidfd = !req.forceNoPidfd;
+  opts.cgroupFd = req.cgroupFd;
+
+#ifdef __linux__
+  IsolationBuilder isolationStorage;  // lives until the child has exec'd or failed
+  IsolationPlan isolation;
+  if (req.isolation.active) {
+    const char* what = nullptr;
+    if (int err = isolationStorage.Build(req.isolation, req.file, req.argv, &isolation, &what)) {
+      SpawnResult r = Failure("namespaces", "prepare", err);
+      r.detail = what;
+      return r;
+    }
+    plan.isolation = &isolation;
+    opts.cloneFlags = isolation.cloneFlags;
+  }
+#else
+  if (req.isolation.active) return Failure("namespaces", "clone", ENOSYS);
+#endif
+
   int errPipe[2];
   if (int err = PipeCloexec(errPipe)) return Failure("pipe", "pipe2", err);
   plan.errFd = errPipe[1];
 
-  StartOptions opts;
-  opts.wantPidfd = !req.forceNoPidfd;
-  opts.cgroupFd = req.cgroupFd;
   StartResult started = StartChild(plan, opts);
 
   close(errPipe[1]);  // now only the child holds the write end (until its exec closes it)
   if (started.pid < 0) {
     close(errPipe[0]);
-    return Failure(started.cgroupPlacement ? "cgroup" : "clone", started.syscall, started.err);
+    const char* stage = started.namespaces        ? "namespaces"
+                        : started.cgroupPlacement ? "cgroup"
+                                                  : "clone";
+    return Failure(stage, started.syscall, started.err);
   }
 
   ChildError rec;

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "../linux/isolation_plan.h"  // plain structs; built only on Linux
+
 namespace confine {
 
 // Kernel guards of the child (Linux: native/linux/guards.h). Names are already checked by the
@@ -54,6 +56,7 @@ struct SpawnRequest {
   bool resetOomScoreAdj = false;
   int cgroupFd = -1;
   std::vector<int> cgroupProcsFds;
+  IsolationRequest isolation;  // Linux: namespaces, the new root, the init
   GuardRequest guards;
   // Test switches: take the fallback paths on a kernel that has the fast ones.
   bool forceNoPidfd = false;
@@ -68,6 +71,7 @@ struct SpawnResult {
   const char* stage = nullptr;  // child stage name, or "pipe" / "clone" / "cgroup"
   const char* syscall = nullptr;
   int err = 0;
+  const char* detail = nullptr;  // a static text saying more, where there is one
 };
 
 // Maps the rlimit names of the JS API ("nofile", "cpu", ...) to RLIMIT_*; false if unknown.

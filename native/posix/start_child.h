@@ -2,6 +2,7 @@
 // Linux: native/linux/clone.cc (clone3/clone with CLONE_VM|CLONE_VFORK). macOS: fork.cc.
 #pragma once
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "child.h"
@@ -9,8 +10,9 @@
 namespace confine {
 
 struct StartOptions {
-  bool wantPidfd = true;  // Linux: CLONE_PIDFD
-  int cgroupFd = -1;      // Linux: >= 0 → CLONE_INTO_CGROUP (clone3 only)
+  bool wantPidfd = true;    // Linux: CLONE_PIDFD
+  int cgroupFd = -1;        // Linux: >= 0 → CLONE_INTO_CGROUP (clone3 only)
+  uint64_t cloneFlags = 0;  // Linux: CLONE_NEW* namespaces for the child (isolation)
 };
 
 struct StartResult {
@@ -19,6 +21,7 @@ struct StartResult {
   int err = 0;     // pid < 0: why the child could not be created
   const char* syscall = nullptr;
   bool cgroupPlacement = false;  // the failure was the CLONE_INTO_CGROUP placement
+  bool namespaces = false;       // the failure was the new namespaces (Linux, isolation)
 };
 
 // Returns once the child has exec'd or exited (Linux, CLONE_VFORK) or once it exists (fork).
