@@ -58,6 +58,66 @@ export interface PosixSpawnRequest {
   landlock?: PosixLandlockRequest | null;
   forceNoPidfd?: boolean;
   forceNoCloseRange?: boolean;
+  /** Linux: namespaces, the new root, the init (docs/native-api.md, "isolation"). */
+  isolation?: PosixIsolationRequest | null;
+}
+
+/** One step of the child's filesystem view, in order (outer mounts before inner ones). */
+export interface PosixMount {
+  kind: 'bind' | 'tmpfs' | 'proc' | 'dev' | 'symlink';
+  /** Absolute, normalized; where it appears in the view. */
+  target: string;
+  /** bind: the real path on the host. */
+  source?: string;
+  /** bind: read-only (and nosuid, nodev; every bind is nosuid, nodev). */
+  readOnly?: boolean;
+  /** symlink: its text. */
+  linkTo?: string;
+}
+
+export interface PosixIsolationRequest {
+  /** CLONE_NEWUSER: the child maps its own uid and gid (a supervisor that is not root). */
+  user?: boolean;
+  mount?: boolean;
+  pid?: boolean;
+  net?: boolean;
+  ipc?: boolean;
+  uts?: boolean;
+  /** The mounts build a new root (pivot_root); else they are made in place (a fresh /proc). */
+  newRoot?: boolean;
+  mounts?: PosixMount[];
+  hostname?: string | null;
+  loopback?: boolean;
+  /** Root: join spare net/ipc namespaces made ahead by the addon's thread, when one is ready. */
+  spares?: boolean;
+  /** A network namespace to join (setns) instead of a new one; -1 for none. */
+  netnsFd?: number;
+  /** pid: the init executable (an fd opened by lib/) and the write end of its status pipe. */
+  initFd?: number;
+  statusFd?: number;
+}
+
+/** One step of probeIsolation(): null when it worked, the errno name when not, undefined when not tried. */
+export type ProbeStep = string | null | undefined;
+export interface PosixIsolationProbePath {
+  clone: ProbeStep;
+  user?: ProbeStep;
+  mount: ProbeStep;
+  pid: ProbeStep;
+  net: ProbeStep;
+  ipc: ProbeStep;
+  uts: ProbeStep;
+  uidMap?: ProbeStep;
+  mounts: ProbeStep;
+  proc: ProbeStep;
+  loopback: ProbeStep;
+}
+export interface PosixIsolationProbe {
+  /** Without a user namespace; tried as root only (null otherwise). */
+  direct: PosixIsolationProbePath | null;
+  userns: PosixIsolationProbePath;
+  mountSetattr: boolean;
+  openat2: boolean;
 }
 
 /** The system call filter: the default table plus these (docs/native-api.md, Kernel guards). */
@@ -119,6 +179,10 @@ export interface PosixAddon {
   /** null when delivered, else the errno name ('ESRCH' for a child that is gone). */
   signal(pid: number, pidfd: number, sig: number): string | null;
   killGroup(pgid: number, sig: number): string | null;
+  /** Linux: each isolation step tried in a throwaway child. */
+  probeIsolation?(): PosixIsolationProbe;
+  /** Linux: sig queued to an init of a private pid namespace, marked for the whole tree. */
+  signalTree?(pid: number, pidfd: number, sig: number): string | null;
 }
 
 // ---- Windows (native/addon_win.cc) ---------------------------------------------------------

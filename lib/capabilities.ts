@@ -1,5 +1,6 @@
 // What this host can enforce, and why not: the answer `confine doctor` prints.
 
+import { isolationSupport } from './isolation/index.js';
 import { userInfo } from 'node:os';
 import { nativeAddon, nativeAddonPath, nativeLoadError } from './loader.js';
 import { availableBackends, backendFor } from './backends/select.js';
@@ -44,6 +45,7 @@ function describe(): Capabilities {
       killOnParentExit: true,
       cgroupParent,
       customArgv0: false,
+      isolation: null,
     });
   let plan: ReturnType<typeof request>;
   try {
@@ -61,6 +63,8 @@ function describe(): Capabilities {
     if (why && !(loadError && why === loadError)) missing.push({ what: `${k} backend`, why });
   }
   for (const [k, e] of Object.entries(plan)) if (e && !e.enforced) missing.push({ what: k, why: e.note ?? e.mechanism });
+  const isolation = isolationSupport();
+  if (isolation.mechanism === 'none') missing.push({ what: 'isolation', why: isolation.reason ?? 'no namespaces' });
   const resources: Capabilities['resources'] = {};
   for (const name of RESOURCE_NAMES) if (plan[name]) resources[name] = plan[name];
   const features: Capabilities['features'] = {};
@@ -81,6 +85,7 @@ function describe(): Capabilities {
     features,
     resources,
     missing,
+    isolation,
     addon: addon ? { version: addon.probe().version, path: nativeAddonPath() } : null,
     detail: {
       user,

@@ -84,6 +84,17 @@ export class SpawnError extends ConfineError {
   }
 }
 
+/**
+ * isolate(): the filesystem view cannot be built as asked (a listed path does not exist, a tmp
+ * that is a file, paths that overlap once symlinks are resolved), or it does not hold the program,
+ * its interpreter or the working directory. Raised by start() before anything runs.
+ */
+export class IsolationError extends ConfineError {
+  constructor(message: string, detail: ErrorDetail = {}) {
+    super('ERR_CONFINE_ISOLATION', message, { stage: 'view', ...detail });
+  }
+}
+
 /** strict: a requested limit or identity cannot be enforced by the chosen backend. */
 export class UnenforcedError extends ConfineError {
   readonly limits: string[];

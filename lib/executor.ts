@@ -11,6 +11,16 @@ import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
 import { ConfineArgumentError, ConfineError, ConfineStateError, SpawnError, UnenforcedError } from './errors.js';
 import { lookPath } from './lookpath.js';
+import {
+  concreteSpec,
+  mergeIsolation,
+  plannedSpec,
+  prepareView,
+  validateIsolation,
+  type IsolationRequest,
+  type IsolationSpec,
+  type View,
+} from './isolation/index.js';
 import { signalNumber } from './signals.js';
 import { resolveIdentity } from './users.js';
 import { validateArgs, validateFile, validateGrace, validateOptions, validateResources, validateRunAs } from './validate.js';
@@ -26,6 +36,7 @@ import type {
   ExecutorKind,
   ExitStatus,
   Identity,
+  Isolation,
   Resources,
   RunAsSpec,
   ShutdownOptions,
@@ -51,6 +62,9 @@ export class Executor extends EventEmitter {
   readonly #options: CommandOptions;
   #resources: Resources = {};
   #runAs: RunAsSpec | null = null;
+  #isolation: IsolationRequest | null = null;
+  /** isolate()'s spec made concrete for the working directory, once start() knows it. */
+  #isolationSpec: IsolationSpec | null = null;
   #backend: Backend;
   #state: State = 'new';
   #tree: Tree | null = null;
@@ -97,6 +111,7 @@ export class Executor extends EventEmitter {
       options: Object.freeze({ ...this.#options }),
       resources: Object.freeze({ ...this.#resources }),
       runAs: this.#runAs,
+      isolation: this.#isolation === null ? null : this.#isolation.preset ? 'preset' : Object.freeze({ ...this.#isolation.spec }),
     });
   }
 
@@ -151,6 +166,21 @@ export class Executor extends EventEmitter {
     return this;
   }
 
+  /**
+   * Limits what the tree can see and reach (docs/isolation.md): `{ filesystem: { read, write,
+   * tmp }, network, processes, ipc, hostname, syscalls, capabilities }`, each key optional (a key
+   * not given stays as the host has it). Without an argument: the preset for untrusted tools.
+   * Before start(); a later call's keys win.
+   */
+  isolate(spec?: Isolation): this {
+    this.#assertNew('isolate');
+    const next: IsolationRequest =
+      spec === undefined ? { preset: true, overrides: {} } : { preset: false, spec: validateIsolation(spec) };
+    this.#isolation = mergeIsolation(this.#isolation, next);
+    this.#enforced = this.#plan();
+    return this;
+  }
+
   #assertNew(what: string): void {
     if (this.#state !== 'new') throw new ConfineStateError(`${what}() must be called before start()`);
   }
@@ -164,6 +194,7 @@ export class Executor extends EventEmitter {
       killOnParentExit: this.#options.killOnParentExit === true,
       cgroupParent: cgroupParentOf(this.#options),
       customArgv0: this.#options.argv0 !== undefined && this.#options.argv0 !== this.#file,
+      isolation: this.#isolationSpec ?? (this.#isolation ? plannedSpec(this.#isolation) : null),
     });
   }
 
@@ -197,7 +228,21 @@ export class Executor extends EventEmitter {
     }
     this.#identity = this.#runAs === null || restricted ? null : await resolveIdentity(this.#runAs);
     const env = childEnv(o.env, this.#identity);
-    this.#path = await lookPath(this.#file, cwd, env.PATH ?? env.Path);
+    let view: View | null = null;
+    if (this.#isolation) {
+      // The program and the cwd are looked up in the view the child will have.
+      this.#isolationSpec = concreteSpec(this.#isolation, cwd);
+      const e = this.#plan();
+      ({ view, path: this.#path } = await prepareView(this.#isolationSpec, {
+        file: this.#file,
+        cwd,
+        pathEnv: env.PATH ?? env.Path,
+        privatePids: e.processes?.mechanism === 'pid-namespace',
+        useView: e.filesystem?.mechanism === 'mount-namespace',
+      }));
+    } else {
+      this.#path = await lookPath(this.#file, cwd, env.PATH ?? env.Path);
+    }
     this.#enforced = this.#plan();
     this.#checkEnforcement();
 
@@ -214,6 +259,7 @@ export class Executor extends EventEmitter {
       killOnParentExit: o.killOnParentExit === true,
       cgroupParent: cgroupParentOf(o),
       customArgv0: o.argv0 !== undefined && o.argv0 !== this.#file,
+      isolation: this.#isolationSpec ? { spec: this.#isolationSpec, view } : null,
     });
     if (o.killOnParentExit) guardHandle(this.#tree.handle); // the whole tree dies with us, even by SIGKILL
     this.#running();

@@ -28,6 +28,7 @@ export {
   CommandNotFoundError,
   SpawnError,
   UnenforcedError,
+  IsolationError,
   BackendUnavailableError,
   StaleHandleError,
   SystemError,

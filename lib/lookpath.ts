@@ -26,9 +26,15 @@ function isExecutableFile(p: string): { ok: true } | { ok: false; errno: string 
 /**
  * Returns the absolute path of the program `file`, searched in `pathEnv` when `file` has no
  * directory part. Throws CommandNotFoundError (code ERR_CONFINE_COMMAND_NOT_FOUND, errno
- * ENOENT or EACCES) when there is none.
+ * ENOENT or EACCES) when there is none. `accept`, when given, skips candidates it refuses as
+ * if they were absent (isolation: only what the child's view holds).
  */
-export async function lookPath(file: string, cwd: string, pathEnv: string | undefined): Promise<string> {
+export async function lookPath(
+  file: string,
+  cwd: string,
+  pathEnv: string | undefined,
+  accept: (candidate: string) => boolean = () => true,
+): Promise<string> {
   const hasDir = isWindows ? /[\\/]/.test(file) : file.includes('/');
   const exts = isWindows ? windowsExtensions(file) : [''];
   if (hasDir) {
@@ -36,8 +42,10 @@ export async function lookPath(file: string, cwd: string, pathEnv: string | unde
     let last = 'ENOENT';
     for (const ext of exts) {
       const r = isExecutableFile(abs + ext);
-      if (r.ok) return abs + ext;
-      last = r.errno;
+      if (r.ok) {
+        if (accept(abs + ext)) return abs + ext;
+        last = 'ENOENT';
+      } else last = r.errno;
     }
     throw new CommandNotFoundError(file, {
       errno: last,
@@ -53,8 +61,9 @@ export async function lookPath(file: string, cwd: string, pathEnv: string | unde
     for (const ext of exts) {
       const candidate = path.join(base, file + ext);
       const r = isExecutableFile(candidate);
-      if (r.ok) return candidate;
-      if (r.errno === 'EACCES' && denied === null) denied = candidate;
+      if (r.ok) {
+        if (accept(candidate)) return candidate;
+      } else if (r.errno === 'EACCES' && denied === null) denied = candidate;
     }
   }
   if (denied !== null) {

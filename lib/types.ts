@@ -144,6 +144,8 @@ export interface CommandSpec {
   readonly options: Readonly<CommandOptions>;
   readonly resources: Readonly<Resources>;
   readonly runAs: RunAsSpec | null;
+  /** What isolate() was given (the preset shows as 'preset'), or null. */
+  readonly isolation: Readonly<Isolation> | 'preset' | null;
 }
 
 /** How one requested limit (or property) is enforced. */
@@ -159,8 +161,64 @@ export interface Enforcement {
 }
 
 export type EnforcedMap = Partial<
-  Record<ResourceName | 'runAs' | 'groups' | 'treeStop' | 'killOnParentExit' | 'closeFds', Enforcement>
+  Record<ResourceName | IsolationKey | 'runAs' | 'groups' | 'treeStop' | 'killOnParentExit' | 'closeFds', Enforcement>
 >;
+
+/**
+ * What a tree can see and reach (`executor.isolate()`). A key not given leaves that part as the
+ * host has it; `isolate()` without an argument is the preset for untrusted tools (docs/isolation.md).
+ */
+export interface Isolation {
+  /**
+   * The filesystem view: paths not listed are absent. Absolute paths; each keeps its location.
+   * `read`: read and execute (read-only, nosuid, nodev); `write`: read and write; `tmp`: a fresh
+   * empty tmpfs that goes with the tree. /proc and /dev are provided (a private minimal /dev).
+   */
+  filesystem?: { read?: string[]; write?: string[]; tmp?: string[] };
+  /** 'none': a network namespace with nothing up; 'loopback': its own lo, up; 'host': unchanged. */
+  network?: 'host' | 'loopback' | 'none';
+  /** 'private': a pid namespace, the tree sees only itself (pid 1 is confine's init). */
+  processes?: 'host' | 'private';
+  /** 'private': System V IPC and POSIX message queues of its own. */
+  ipc?: 'host' | 'private';
+  /** Its own hostname (a UTS namespace). */
+  hostname?: string;
+  /** A system call filter: 'default' (a denylist), 'host' (none) or { deny: [...names] }. Issue 17. */
+  syscalls?: 'host' | 'default' | { deny: string[] };
+  /** Capabilities kept when the child runs as uid 0; default none. Issue 17. */
+  capabilities?: string[];
+}
+
+export type IsolationKey = keyof Isolation;
+
+/** Whether one isolation mechanism works here, and why not. */
+export interface IsolationAvailability {
+  ok: boolean;
+  reason: string | null;
+}
+
+/** capabilities().isolation: what the linux backend can isolate on this host, and why not. */
+export interface IsolationCapabilities {
+  /** 'namespaces' where the child can get them here; 'none' (reason says why) elsewhere. */
+  mechanism: 'namespaces' | 'none';
+  reason: string | null;
+  /** A supervisor that is not root isolates through a user namespace of the child's own. */
+  viaUserNamespace: boolean;
+  userNamespaces: IsolationAvailability;
+  namespaces: Record<'mount' | 'pid' | 'net' | 'ipc' | 'uts', IsolationAvailability>;
+  mounts: IsolationAvailability;
+  /** A fresh /proc for a private pid namespace. */
+  proc: IsolationAvailability;
+  loopback: IsolationAvailability;
+  /** The init that runs as pid 1 of a private pid namespace (shipped beside the addon). */
+  init: IsolationAvailability & { path: string | null };
+  /** Read-only binds hold for every mount below them (mount_setattr, Linux 5.12). */
+  recursiveReadOnly: boolean;
+  /** Landlock: its ABI version here (issue 17 fills this in; null until then). */
+  landlock: { abi: number | null; reason: string | null };
+  /** seccomp filters (issue 17 fills this in; null until then). */
+  seccomp: { available: boolean | null; reason: string | null };
+}
 
 /** The exit status of a tree: what `wait()`, `shutdown()` and `forceStop()` resolve to. */
 export interface ExitStatus {
@@ -230,6 +288,8 @@ export interface Capabilities {
   missing: { what: string; why: string }[];
   /** Native addon version and probe result, when loaded. */
   addon: { version: string; path: string | null } | null;
+  /** Which isolation mechanisms this host has (namespaces, user namespaces, ...), and why not. */
+  isolation: IsolationCapabilities;
   /** Detail the backend adds: cgroup layout and so on. */
   detail?: Record<string, unknown>;
 }

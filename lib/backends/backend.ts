@@ -4,6 +4,7 @@
 
 import type { Readable, Writable } from 'node:stream';
 import type { EnforcedMap, ExecutorKind, Identity, Resources, Stats, StdioValue } from '../types.js';
+import type { IsolationSpec, View } from '../isolation/index.js';
 
 export interface LaunchRequest {
   /** Absolute path of the program, already resolved and checked. */
@@ -23,6 +24,8 @@ export interface LaunchRequest {
   cgroupParent: string | undefined;
   /** true when argv[0] differs from the file as given (options.argv0). */
   customArgv0: boolean;
+  /** isolate(): the spec (the preset made concrete) and its filesystem view, resolved on the host. */
+  isolation: { spec: IsolationSpec; view: View | null } | null;
 }
 
 export interface PlanRequest {
@@ -34,6 +37,8 @@ export interface PlanRequest {
   killOnParentExit: boolean;
   cgroupParent: string | undefined;
   customArgv0: boolean;
+  /** isolate()'s spec (before start() the preset's filesystem paths are not known yet). */
+  isolation: IsolationSpec | null;
 }
 
 /** How the leader ended, as the backend saw it. */

@@ -5,7 +5,7 @@
 // makes the tree stop exact; which cgroup, and how update() changes it, is lib/cgroup/wiring.ts.
 
 import * as net from 'node:net';
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, readSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type { AddonError, PosixAddon, PosixExit } from '../addon.js';
 import { ConfineArgumentError, ConfineError, SpawnError, SystemError } from '../errors.js';
@@ -28,9 +28,11 @@ import {
 import { AttachedTree } from './attached-tree.js';
 import { drainStdio, forgetAtExit, killAtExit, notEnforced, stdioClosed, streamFd } from './shared.js';
 import { guardCgroup, killOnParentExitEnforcement } from '../lifecycle/watchdog.js';
+import { isolationEnforcement, isolationSupport, nativeIsolationRequest, openInit } from '../isolation/index.js';
 
 const isLinux = process.platform === 'linux';
 const SIGKILL = 9;
+const SIGSTOP = 19;
 
 export class NativeBackend implements Backend {
   constructor(readonly kind: 'linux' | 'posix') {}
@@ -114,6 +116,7 @@ export class NativeBackend implements Backend {
             },
       );
     }
+    if (req.isolation) Object.assign(out, isolationEnforcement(req.isolation, this.kind, isolationSupport));
     out.closeFds = {
       enforced: true,
       mechanism: 'close_range',
@@ -149,6 +152,7 @@ export class NativeBackend implements Backend {
     let cgroup: TaskCgroup | null = null;
     const cgroupFds: number[] = [];
     let cgroupDirFd = -1;
+    let statusRead = -1; // the init's status pipe, ours after the spawn
     try {
       req.stdio.forEach((s, i) => {
         const { child, parent } = stdioFd(addon, s, i);
@@ -173,6 +177,22 @@ export class NativeBackend implements Backend {
         rlimits.push(['nproc', req.resources.maxProcesses]);
       const id = req.identity;
       const changesUser = id !== null && id.uid !== process.getuid?.();
+      // isolate(): what the plan says is enforced, as the addon's request. A private pid
+      // namespace gets the init as pid 1 and a pipe for the program's own wait status.
+      let isolation = null;
+      if (req.isolation) {
+        const support = isolationSupport();
+        const enforced = isolationEnforcement(req.isolation.spec, this.kind, () => support);
+        const fds = { initFd: -1, statusFd: -1 };
+        if (enforced.processes?.mechanism === 'pid-namespace') {
+          const [r, w] = addon.pipe();
+          statusRead = r;
+          childFds.push(w);
+          fds.initFd = openInit();
+          fds.statusFd = w;
+        }
+        isolation = nativeIsolationRequest(req.isolation.spec, enforced, req.isolation.view, support, fds);
+      }
       const { pid, pidfd } = addon.spawn({
         file: req.file,
         argv: req.argv,
@@ -180,7 +200,8 @@ export class NativeBackend implements Backend {
         cwd: req.cwd,
         uid: id ? id.uid : -1,
         gid: id ? id.gid : -1,
-        groups: id ? id.groups : null,
+        // A user namespace of the child's own denies setgroups: it keeps the supervisor's groups.
+        groups: id && !isolation?.user ? id.groups : null,
         rlimits,
         stdio,
         setsid: true,
@@ -189,10 +210,14 @@ export class NativeBackend implements Backend {
         resetOomScoreAdj: true,
         cgroupFd: cgroupDirFd,
         cgroupProcsFds: cgroupFds,
+        isolation,
       });
-      return new NativeTree(addon, this.kind, pid, pidfd, parentEnds, cgroup, req.killOnParentExit, parent);
+      const tree = new NativeTree(addon, this.kind, pid, pidfd, parentEnds, cgroup, req.killOnParentExit, parent, statusRead);
+      statusRead = -1;
+      return tree;
     } catch (e) {
       for (const p of parentEnds) p?.destroy();
+      if (statusRead >= 0) addon.close(statusRead);
       if (cgroup) await cgroup.remove().catch(() => {});
       throw toTypedError(e, req.file);
     } finally {
@@ -283,16 +308,22 @@ class NativeTree implements Tree {
     private readonly killOnParentExit: boolean,
     /** The whole parent choice (the tree's cgroup may have joined fewer hierarchies: update()). */
     private readonly parent: ParentChoice | null,
+    /**
+     * processes: 'private': the read end of the init's status pipe (-1 without an init). The
+     * leader is then confine-init, pid 1 of the tree's pid namespace; the program is its child.
+     */
+    private readonly initStatusFd = -1,
   ) {
     this.stdio = stdio;
     this.kind = kind;
     this.exited = new Promise((resolve) => {
-      addon.watch(pid, pidfd, (st: PosixExit) => {
+      addon.watch(pid, pidfd, (raw: PosixExit) => {
         this.gone = true;
         // The watcher polls its own copy; ours served signals and is done now.
         if (this.pidfd >= 0) addon.close(this.pidfd);
         this.pidfd = -1;
         drainStdio(stdio);
+        const st = this.programExit(raw);
         resolve({
           exitCode: st.signal ? null : st.exitCode,
           signal: signalName(st.signal),
@@ -307,6 +338,31 @@ class NativeTree implements Tree {
   }
 
   /**
+   * With an init, how the program ended: the wait status the init wrote before it exited (an
+   * int; it exits at once after, and the kernel has ended every other process of the namespace
+   * before the init is reaped, so the pipe holds the record or is at EOF: the read never
+   * blocks). No record: the init itself was killed (forceStop, OOM, pdeathsig): its own status
+   * stands. Usage is the init's, which includes every process it reaped, the program first.
+   */
+  private programExit(raw: PosixExit): PosixExit {
+    if (this.initStatusFd < 0) return raw;
+    const buf = Buffer.alloc(4);
+    let n = 0;
+    try {
+      n = readSync(this.initStatusFd, buf, 0, 4, null);
+    } catch {
+      /* no record */
+    }
+    this.addon.close(this.initStatusFd);
+    if (n !== 4) return raw;
+    const status = buf.readInt32LE(0);
+    const termSignal = status & 0x7f;
+    return termSignal === 0
+      ? { ...raw, exitCode: (status >> 8) & 0xff, signal: 0 }
+      : { ...raw, exitCode: null, signal: termSignal };
+  }
+
+  /**
    * Made on first use (reading /proc/<pid>/stat costs more than the rest of a handle-less
    * start). Until we reap the child its pid cannot be reused, so the start time read then is
    * the child's own; after the exit the handle names no live process and can never verify.
@@ -316,7 +372,13 @@ class NativeTree implements Tree {
       kind: this.kind,
       pid: this.pid,
       startTime: this.gone ? 'exited' : processStartTime(this.pid),
-      extra: this.cgroup ? { cgroup: this.cgroup.paths, cgroupVersion: this.cgroup.version } : undefined,
+      extra:
+        this.cgroup || this.initStatusFd >= 0
+          ? {
+              ...(this.cgroup ? { cgroup: this.cgroup.paths, cgroupVersion: this.cgroup.version } : {}),
+              ...(this.initStatusFd >= 0 ? { init: true } : {}),
+            }
+          : undefined,
     });
     return this.handleText;
   }
@@ -343,6 +405,12 @@ class NativeTree implements Tree {
   }
 
   signalTree(sig: number): void {
+    // With an init, a signal it can catch goes through it, marked for the whole namespace: each
+    // process gets it once (signalled directly too, the program would get it twice).
+    if (this.initStatusFd >= 0 && sig !== SIGKILL && sig !== SIGSTOP) {
+      if (!this.gone) this.addon.signalTree?.(this.pid, this.pidfd, sig);
+      return;
+    }
     if (this.cgroup) {
       this.cgroup.signalAll(sig);
       return;
@@ -474,6 +542,11 @@ class AttachedNativeTree extends AttachedTree {
     super(attachedData);
   }
   override signalTree(sig: number): void {
+    // A tree with an init: through it, as NativeTree.signalTree does (identity checked by start time).
+    if (this.attachedData.extra?.init === true && sig !== SIGKILL && sig !== SIGSTOP && this.signal(0)) {
+      posixAddon()?.signalTree?.(this.pid, -1, sig);
+      return;
+    }
     if (this.cgroup) this.cgroup.signalAll(sig);
     else super.signalTree(sig);
   }

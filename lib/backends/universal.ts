@@ -8,6 +8,7 @@
 // limits, reports any failure on fd 3 (a socket to us) and execs the program. fd 3 reaching EOF
 // without a message means the program was exec'd, the same contract as the native error pipe.
 
+import { isolationEnforcement, isolationSupport } from '../isolation/index.js';
 import { spawn, execFile, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -114,6 +115,8 @@ export class UniversalBackend implements Backend {
       scope: 'process',
       note: 'child_process (libuv) passes on every descriptor the supervisor opened without O_CLOEXEC (Node opens its own with it; native addons and inherited ones may not)',
     };
+    // No namespaces here: every isolation key is reported as not enforced, saying why.
+    if (req.isolation) Object.assign(out, isolationEnforcement(req.isolation, this.kind, isolationSupport));
     return out;
   }
 

@@ -10,6 +10,7 @@
 
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { isolationEnforcement, isolationSupport } from '../isolation/index.js';
 import { randomBytes } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import {
@@ -274,6 +275,8 @@ export class WindowsBackend implements Backend {
       scope: 'process',
       note: 'PROC_THREAD_ATTRIBUTE_HANDLE_LIST: the child inherits its stdio handles and nothing else',
     };
+    // No namespaces here: every isolation key is reported as not enforced, saying why.
+    if (req.isolation) Object.assign(out, isolationEnforcement(req.isolation, this.kind, isolationSupport));
     return out;
   }
 
@@ -331,6 +334,7 @@ export class WindowsBackend implements Backend {
         killOnParentExit: false,
         cgroupParent: undefined,
         customArgv0: false,
+        isolation: null,
       });
       for (const [k, err] of Object.entries(started.limitErrors ?? {})) {
         if (planned[k as keyof Resources]?.enforced)

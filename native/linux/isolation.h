@@ -53,16 +53,21 @@ struct IsolationPlan {
   int ipcnsFd = -1;
 
   // 5c. Mounts: a private mount namespace (checked: its inode differs from the supervisor's),
-  //     propagation private, the sources opened, then the operations. With newRoot, the
-  //     operations build a tmpfs mounted on newRootDir, which then becomes "/" by pivot_root
-  //     and the old root is detached.
+  //     propagation private, the sources opened, then the operations. With newRoot, as
+  //     bubblewrap does: a scratch tmpfs on scratchDir becomes "/" by a first pivot_root, the
+  //     host's root moving to /oldroot (so no host mount contains the scratch, and a recursive
+  //     bind of a source never takes it along); the operations build the view at /newroot
+  //     (sources through /oldroot/proc/self/fd/N); /oldroot is detached; a second pivot_root
+  //     makes /newroot "/" and the scratch goes.
   bool mounts = false;
   uint64_t parentMntNs = 0;
   const char* const* sources = nullptr;  // bind sources, real paths in the supervisor's view
   size_t sourceCount = 0;
   int* sourceFds = nullptr;  // sourceCount ints the child fills (shared memory)
   bool newRoot = false;
-  const char* newRootDir = nullptr;
+  const char* scratchDir = nullptr;      // any real directory of the host: /tmp
+  const char* scratchOldRoot = nullptr;  // scratchDir + "/oldroot"
+  const char* scratchNewRoot = nullptr;  // scratchDir + "/newroot"
   const MountOp* ops = nullptr;
   size_t opCount = 0;
 

@@ -34,9 +34,10 @@ long WriteProcFile(const char* path, const char* text, size_t len) {
   return r < 0 ? r : 0;
 }
 
-// "/proc/self/fd/<n>" into buf (at least 32 bytes).
-const char* FdPath(char* buf, int fd) {
-  static const char kPrefix[] = "/proc/self/fd/";
+// "<prefix>/proc/self/fd/<n>" into buf (at least 48 bytes): prefix "/oldroot" between the two
+// pivots, where the host's /proc is.
+const char* FdPath(char* buf, bool oldRoot, int fd) {
+  const char* kPrefix = oldRoot ? "/oldroot/proc/self/fd/" : "/proc/self/fd/";
   size_t i = 0;
   for (; kPrefix[i]; i++) buf[i] = kPrefix[i];
   char digits[12];
@@ -53,7 +54,7 @@ const char* FdPath(char* buf, int fd) {
 // 5c: one operation of the view. Returns 0 or -errno, and the syscall that failed.
 long RunOp(const IsolationPlan& p, const MountOp& op, Syscall* which) {
   long r = 0;
-  char path[32];
+  char path[48];
   switch (op.kind) {
     case MountOpKind::kMkdir:
       *which = Syscall::kMkdir;
@@ -66,7 +67,7 @@ long RunOp(const IsolationPlan& p, const MountOp& op, Syscall* which) {
       return r < 0 ? r : 0;
     case MountOpKind::kBindSource:
       *which = Syscall::kMount;
-      return sys::Mount(FdPath(path, p.sourceFds[op.sourceIndex]), op.target, nullptr,
+      return sys::Mount(FdPath(path, p.newRoot, p.sourceFds[op.sourceIndex]), op.target, nullptr,
                         MS_BIND | op.flags, nullptr);
     case MountOpKind::kBindPath:
       *which = Syscall::kMount;
@@ -126,10 +127,17 @@ bool BuildView(const IsolationPlan& p, StepFailure* fail) {
   }
 
   if (p.newRoot) {
-    r = sys::Mount("tmpfs", p.newRootDir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+    // The scratch tmpfs becomes "/", the host's root goes to /oldroot.
+    r = sys::Mount("tmpfs", p.scratchDir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+    if (r == 0 && (r = sys::Mkdir(p.scratchOldRoot, 0700)) < 0) r = r == -EEXIST ? 0 : r;
+    if (r == 0 && (r = sys::Mkdir(p.scratchNewRoot, 0755)) < 0) r = r == -EEXIST ? 0 : r;
     if (r < 0) {
       CloseSources(p, p.sourceCount);
       return Failed(fail, Stage::kMounts, Syscall::kMount, r);
+    }
+    if ((r = sys::PivotRoot(p.scratchDir, p.scratchOldRoot)) < 0 || (r = sys::Chdir("/")) < 0) {
+      CloseSources(p, p.sourceCount);
+      return Failed(fail, Stage::kPivotRoot, Syscall::kPivotRoot, r);
     }
   }
   for (size_t i = 0; i < p.opCount; i++) {
@@ -142,19 +150,25 @@ bool BuildView(const IsolationPlan& p, StepFailure* fail) {
   CloseSources(p, p.sourceCount);
   if (!p.newRoot) return true;
 
-  // The new root becomes "/": pivot_root(".", ".") stacks the old root on top of the new one,
-  // and detaching it leaves the new root alone (pivot_root(2)). Nothing of the host's tree is
-  // reachable afterwards, not even through "..".
-  if ((r = sys::Chdir(p.newRootDir)) < 0)
-    return Failed(fail, Stage::kPivotRoot, Syscall::kChdir, r);
+  // The host's root goes, then /newroot becomes "/": pivot_root(".", ".") stacks the scratch on
+  // top of the new root and detaching it leaves the new root alone (pivot_root(2)). Nothing of
+  // the host's tree is reachable afterwards, not even through "..".
+  if ((r = sys::Umount2("/oldroot", MNT_DETACH)) < 0)
+    return Failed(fail, Stage::kPivotRoot, Syscall::kUmount2, r);
+  if ((r = sys::Chdir("/newroot")) < 0) return Failed(fail, Stage::kPivotRoot, Syscall::kChdir, r);
   if ((r = sys::PivotRoot(".", ".")) < 0)
     return Failed(fail, Stage::kPivotRoot, Syscall::kPivotRoot, r);
   if ((r = sys::Umount2(".", MNT_DETACH)) < 0)
     return Failed(fail, Stage::kPivotRoot, Syscall::kUmount2, r);
   if ((r = sys::Chdir("/")) < 0) return Failed(fail, Stage::kPivotRoot, Syscall::kChdir, r);
-  // The new root's own tmpfs (the directories that lead to the binds) is read-only too.
-  r = sys::Mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
-                 nullptr);
+  // The view's root (its tmpfs, or a bind of the host's "/") read-only too: set, never cleared,
+  // so flags the kernel locked on a bind stay as they are.
+  sys::MountAttr attr = {sys::kMountAttrRdonly | sys::kMountAttrNosuid | sys::kMountAttrNodev, 0, 0,
+                         0};
+  r = sys::MountSetattr("/", 0, &attr);
+  if (r == -ENOSYS)
+    r = sys::Mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+                   nullptr);
   if (r < 0) return Failed(fail, Stage::kMounts, Syscall::kMount, r);
   return true;
 }

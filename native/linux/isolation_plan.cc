@@ -53,9 +53,10 @@ bool IsDirectory(const char* path) {
   return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-// Where the new root's tmpfs is mounted before pivot_root: any real directory will do (the
-// sources are opened before it is covered, and the mount lives only in the child's namespace).
-const char* NewRootDir() {
+// Where the scratch tmpfs is mounted before the first pivot_root: any real directory will do
+// (the sources are opened before it is covered, and the mount lives only in the child's
+// namespace).
+const char* ScratchDir() {
   static const char* dir = [] {
     for (const char* d : {"/tmp", "/mnt", "/var/tmp", "/opt", "/usr"}) {
       if (IsDirectory(d)) return d;
@@ -127,7 +128,7 @@ struct IsolationBuilder::Impl {
   };
   std::vector<Mounted> mounted;
   bool newRoot = false;
-  std::string prefix;  // newRootDir when building a new root, else ""
+  std::string prefix;  // "/newroot" while the view is built (between the two pivots), else ""
 
   const char* Keep(std::string s) {
     strings.push_back(std::move(s));
@@ -147,7 +148,7 @@ struct IsolationBuilder::Impl {
       if (Within(path, m.path) && (!best || m.path.size() > best->path.size())) best = &m;
     }
     if (best) return best->ours;
-    return newRoot;
+    return false;  // in place: the host's own directories
   }
 
   void Op(MountOpKind kind, const std::string& target, unsigned long flags = 0,
@@ -322,13 +323,20 @@ int IsolationBuilder::Build(const IsolationRequest& req, const std::string& file
   // 5c. The view.
   if (!req.mounts.empty()) {
     b.newRoot = req.newRoot;
+    const char* scratch = nullptr;
     if (b.newRoot) {
-      const char* dir = NewRootDir();
-      if (dir == nullptr) {
+      scratch = ScratchDir();
+      if (scratch == nullptr) {
         *what = "no directory to build the new root on (/tmp, /mnt, /var/tmp, /opt, /usr)";
         return ENOENT;
       }
-      b.prefix = dir;
+      b.prefix = "/newroot";
+      // The view's own root: a tmpfs, unless the first mount binds something at "/".
+      const MountRequest& first = req.mounts.front();
+      if (!(first.kind == MountRequest::Kind::kBind && first.target == "/")) {
+        b.Op(MountOpKind::kTmpfs, "/", MS_NOSUID | MS_NODEV, "mode=0755");
+        b.mounted.push_back({"/", true});
+      }
     }
     plan->parentMntNs = OwnMountNamespace();
     if (plan->parentMntNs == 0) {
@@ -358,7 +366,11 @@ int IsolationBuilder::Build(const IsolationRequest& req, const std::string& file
     plan->sourceCount = b.sources.size();
     plan->sourceFds = b.sourceFds.data();
     plan->newRoot = b.newRoot;
-    plan->newRootDir = b.newRoot ? b.Keep(b.prefix) : nullptr;
+    if (b.newRoot) {
+      plan->scratchDir = b.Keep(scratch);
+      plan->scratchOldRoot = b.Keep(std::string(scratch) + "/oldroot");
+      plan->scratchNewRoot = b.Keep(std::string(scratch) + "/newroot");
+    }
     plan->ops = b.ops.data();
     plan->opCount = b.ops.size();
   }
