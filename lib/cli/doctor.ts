@@ -2,6 +2,7 @@
 
 import { capabilities } from '../capabilities.js';
 import type { DelegationReport } from '../cgroup/delegation.js';
+import type { IsolationCapabilities } from '../types.js';
 import { doctorOrphans, formatOrphans } from '../lifecycle/orphans.js';
 import { formatEnforced } from './report.js';
 import { DOCTOR_USAGE } from './usage.js';
@@ -55,6 +56,7 @@ export function doctor(argv: readonly string[]): number {
     );
   lines.push('', 'limits:');
   lines.push(formatEnforced(caps.resources));
+  lines.push('', 'isolation:', ...formatIsolation(caps.isolation));
   if (caps.missing.length) {
     lines.push('', 'missing:');
     for (const m of caps.missing) lines.push(`  ${m.what}: ${m.why}`);
@@ -62,6 +64,25 @@ export function doctor(argv: readonly string[]): number {
   lines.push(...formatOrphans(orphans));
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
+}
+
+/** doctor: capabilities().isolation, one line per mechanism. */
+function formatIsolation(iso: IsolationCapabilities): string[] {
+  const row = (what: string, a: { ok: boolean; reason: string | null }, yes = 'yes') =>
+    `  ${what.padEnd(18)} ${a.ok ? yes : `no: ${a.reason ?? 'not available'}`}`;
+  const lines = [
+    `  ${'mechanism'.padEnd(18)} ${iso.mechanism}${iso.mechanism === 'none' ? `: ${iso.reason}` : iso.viaUserNamespace ? " (through a user namespace of the child's own)" : ' (made directly: root)'}`,
+    row('user namespaces', iso.userNamespaces),
+  ];
+  for (const [k, v] of Object.entries(iso.namespaces)) lines.push(row(`${k} namespace`, v));
+  lines.push(row('mounts', iso.mounts), row('fresh /proc', iso.proc), row('loopback', iso.loopback));
+  lines.push(row('init (pid 1)', iso.init, iso.init.path ?? 'yes'));
+  lines.push(`  ${'recursive ro binds'.padEnd(18)} ${iso.recursiveReadOnly ? 'yes' : 'no (kernel < 5.12: mount_setattr)'}`);
+  lines.push(
+    `  ${'landlock'.padEnd(18)} ${iso.landlock.abi !== null ? `ABI ${iso.landlock.abi}` : `no: ${iso.landlock.reason}`}`,
+  );
+  lines.push(`  ${'seccomp'.padEnd(18)} ${iso.seccomp.available ? 'yes' : `no: ${iso.seccomp.reason}`}`);
+  return lines;
 }
 
 /** doctor: the delegated cgroup v2 subtree a non-root supervisor needs for tree limits. */

@@ -7,7 +7,7 @@
 // is FILE and its ARGS, as with env(1), timeout(1), nice(1) and `docker run`. So
 // `confine run ls --help` runs `ls --help`, and `confine run --help` is confine's help.
 
-import type { CommandOptions, Resources, RunAsSpec } from '../types.js';
+import type { CommandOptions, Isolation, Resources, RunAsSpec } from '../types.js';
 import { EXIT_STATUS } from './usage.js';
 import { UsageError, parseDuration, parseInteger, parseIoRate, parseNumber, parseSize } from './values.js';
 
@@ -20,6 +20,10 @@ export interface RunRequest {
   env: [string, string][];
   clearEnv: boolean;
   killOnParentExit: boolean;
+  /** --isolate: isolate()'s preset, then `isolation` over it key by key. */
+  isolate: boolean;
+  /** The isolation flags' keys (--ro/--rw/--tmpfs give the whole filesystem key). */
+  isolation: Isolation;
   report: boolean;
   json: boolean;
   /** The flags as given, by the API name they set ("--memory 64M" under memoryBytes), for messages. */
@@ -32,7 +36,7 @@ interface RunFlag {
   /** The value's placeholder in --help (SIZE, N, DURATION); absent for a switch. */
   value?: string;
   /** The section of --help it is listed in. */
-  group: 'limits' | 'identity and environment' | 'lifetime' | 'output' | 'backend';
+  group: 'limits' | 'identity and environment' | 'isolation' | 'lifetime' | 'output' | 'backend';
   help: string;
   /** The API name it sets (a Resources or CommandOptions key, or runAs): messages say the flag. */
   api?: string;
@@ -94,6 +98,20 @@ function option(
   };
 }
 
+/** A path of the isolated view (--ro, --rw, --tmpfs), repeatable: any of them gives the whole filesystem key. */
+function viewPath(name: string, kind: 'read' | 'write' | 'tmp', help: string): RunFlag {
+  return {
+    name,
+    value: 'PATH',
+    group: 'isolation',
+    help,
+    set: (req, v) => {
+      req.isolation.filesystem ??= { read: [], write: [], tmp: [] };
+      (req.isolation.filesystem[kind] as string[]).push(v);
+    },
+  };
+}
+
 /** A switch of the command line itself (not an API option). */
 function toggle(name: string, group: RunFlag['group'], help: string, set: (req: RunRequest) => void): RunFlag {
   return { name, group, help, set };
@@ -149,6 +167,43 @@ export const RUN_FLAGS: readonly RunFlag[] = [
   toggle('clear-env', 'identity and environment', 'start from an empty environment (--env only)', (req) => {
     req.clearEnv = true;
   }),
+  toggle(
+    'isolate',
+    'isolation',
+    'the isolation preset: system paths read-only, the cwd writable, a private /tmp, no network, its own processes, IPC and hostname (docs/isolation.md)',
+    (req) => {
+      req.isolate = true;
+    },
+  ),
+  viewPath('ro', 'read', "the view holds PATH read-only (repeatable; --ro, --rw and --tmpfs replace the preset's filesystem)"),
+  viewPath('rw', 'write', 'the view holds PATH read-write (repeatable)'),
+  viewPath('tmpfs', 'tmp', 'a fresh tmpfs at PATH (repeatable)'),
+  {
+    name: 'network',
+    value: 'MODE',
+    group: 'isolation',
+    help: 'none (nothing), loopback (its own lo, up) or host',
+    set: (req, v, flag) => {
+      if (v !== 'none' && v !== 'loopback' && v !== 'host')
+        throw new UsageError(`${flag}: none, loopback or host, got ${JSON.stringify(v)}`, 'run');
+      req.isolation.network = v;
+    },
+  },
+  toggle('private-pids', 'isolation', 'its own pid namespace: it sees only its own processes', (req) => {
+    req.isolation.processes = 'private';
+  }),
+  toggle('private-ipc', 'isolation', 'its own System V IPC and POSIX message queues', (req) => {
+    req.isolation.ipc = 'private';
+  }),
+  {
+    name: 'hostname',
+    value: 'NAME',
+    group: 'isolation',
+    help: 'its own hostname',
+    set: (req, v) => {
+      req.isolation.hostname = v;
+    },
+  },
   option('timeout', 'DURATION', 'lifetime', 'timeout', 'stop the tree after DURATION (e.g. 10s, 500ms, 2m)', parseDuration),
   option('grace', 'DURATION', 'lifetime', 'graceMs', 'time between the polite signal and the kill (default 5s)', parseDuration),
   toggle(
@@ -195,6 +250,8 @@ export function parseRunArgs(argv: readonly string[]): ParsedRun {
     env: [],
     clearEnv: false,
     killOnParentExit: true,
+    isolate: false,
+    isolation: {},
     report: false,
     json: false,
     given: new Map(),

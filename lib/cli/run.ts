@@ -48,6 +48,8 @@ function executorFor(file: string, args: string[], req: RunRequest): Executor {
   if (req.killOnParentExit && !ex.enforced.killOnParentExit?.enforced)
     ex = new Executor(file, args, { ...options, killOnParentExit: false }).limit(req.resources);
   if (req.runAs !== null) ex.runAs(req.runAs);
+  if (req.isolate) ex.isolate();
+  if (Object.keys(req.isolation).length) ex.isolate(req.isolation);
   return ex;
 }
 
