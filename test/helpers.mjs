@@ -4,10 +4,34 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 
 export const require = createRequire(import.meta.url);
+
+/**
+ * CONFINE_TEST_ISOLATE=1 (set by test/isolation.test.mjs when it re-runs the executor and
+ * lifecycle suites): every tree those suites start on a backend that isolates is isolated:
+ * the host's filesystem read-only but the temp directory, loopback only, its own pids, IPC and
+ * hostname. What differs by design there (the leader is pid 1's init of the tree) is skipped by
+ * name with `isolatedRun && 'why'`.
+ */
+export const isolatedRun = process.env.CONFINE_TEST_ISOLATE === '1';
+export const TEST_ISOLATION = {
+  filesystem: { read: ['/'], write: [tmpdir()] },
+  network: 'loopback',
+  processes: 'private',
+  ipc: 'private',
+  hostname: 'confine-test',
+};
+const api = await import('../dist/index.mjs');
+/** command() of the package, isolated with TEST_ISOLATION under CONFINE_TEST_ISOLATE=1. */
+export function command(file, args, options) {
+  const ex = api.command(file, args, options);
+  if (isolatedRun && (ex.kind === 'linux' || ex.kind === 'posix')) ex.isolate(TEST_ISOLATION);
+  return ex;
+}
 export const isLinux = process.platform === 'linux';
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { command, openPid, cleanupOrphans, listOrphanCgroups, ConfineArgumentError, ConfineStateError } from '../dist/index.mjs';
+import { openPid, cleanupOrphans, listOrphanCgroups, ConfineArgumentError, ConfineStateError } from '../dist/index.mjs';
 import {
   availableKinds,
   alive,
@@ -24,6 +24,7 @@ import {
   testCgroupParent,
   leftoverTestCgroups,
   zombieChildren,
+  command,
 } from './helpers.mjs';
 
 const kinds = await availableKinds();

@@ -82,8 +82,7 @@ function ensurePrebuild() {
   const sources = Math.max(newestMtime(path.join(root, 'native')), newestMtime(path.join(root, 'binding.gyp')));
   // Linux: the init of private pid namespaces ships beside the addon.
   const initOk = process.platform !== 'linux' || fs.existsSync(path.join(dir, 'confine-init'));
-  if (initOk && built.length > 0 && built.every((f) => fs.statSync(path.join(dir, f)).mtimeMs >= sources))
-    return 'up to date';
+  if (initOk && built.length > 0 && built.every((f) => fs.statSync(path.join(dir, f)).mtimeMs >= sources)) return 'up to date';
   const t0 = Date.now();
   ok(
     run(process.execPath, [path.join(root, 'scripts', 'prebuild.js')], { cwd: root, env: { ...process.env } }),
