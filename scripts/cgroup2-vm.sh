@@ -135,7 +135,10 @@ done
 mkdir -p $N/run/cgroup2-vm && cp /cfg/run.sh $N/run/cgroup2-vm/run.sh
 hostname cgroup2-vm
 ip link set lo up 2>/dev/null
-sh -c "echo \$\$ >$d/cgroup.procs && exec chroot $N /bin/sh /run/cgroup2-vm/run.sh" </dev/null >/dev/vp-out 2>/dev/vp-err &
+# The command's root is the overlay moved onto "/" (as switch_root does), not a chroot into it:
+# a chrooted process may not create user namespaces (EPERM), and confine's isolation tests make
+# them as a supervisor that is not root. This init keeps the initramfs as its own root.
+sh -c "echo \$\$ >$d/cgroup.procs && cd $N && mount --move . / && exec chroot . /bin/sh /run/cgroup2-vm/run.sh" </dev/null >/dev/vp-out 2>/dev/vp-err &
 wait $!
 echo $? >$status
 sync
