@@ -169,19 +169,40 @@ describe('isolation: the init and the tree', { skip }, () => {
     assert.match(out, /\n0\n1\n2\n3\n$/, `fds: ${out}`);
   });
 
-  test('shutdown({ signal: SIGTERM }) ends a plain sleep, once per process', async () => {
-    // The shell traps TERM and counts: a signal both sent directly and forwarded by the init would count 2.
-    const ex = iso(
-      'sh',
-      ['-c', 'n=0; trap "n=$((n+1))" TERM; echo ready; while [ $n -eq 0 ]; do sleep 0.05; done; sleep 0.3; exit $n'],
-      {
-        stdio: ['ignore', 'pipe', 'ignore'],
-      },
-    );
-    await ex.start();
-    await new Promise((r) => ex.stdout.once('data', r));
-    const st = await ex.shutdown({ signal: 'SIGTERM', graceMs: 20_000 });
-    assert.equal(st.exitCode, 1, 'TERM reached the shell once');
+  test('shutdown() signals each process once, through the init; SIGTERM ends a plain sleep', async () => {
+    // A process of the tree (the program's child) blocks SIGUSR2, waits until it is pending,
+    // then unblocks it and prints who sent it (siginfo si_pid as its pid namespace sees the
+    // sender): 1 is the init, which sends a tree-wide signal to every process of the namespace;
+    // 0 a sender outside it: the supervisor signalling the tree's processes directly, which
+    // would hand the program a second copy through the init (a second SIGTERM is "force quit"
+    // to many programs).
+    const hasPerl = spawnSync('perl', ['-MPOSIX', '-e', '1']).status === 0;
+    if (hasPerl) {
+      const script = [
+        'use POSIX; $| = 1; $SIG{USR2} = sub {};',
+        'if (fork() == 0) { my @from;',
+        '  sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGUSR2));',
+        '  sigaction(SIGUSR2, POSIX::SigAction->new(sub { push @from, $_[1]{pid} }, POSIX::SigSet->new, SA_SIGINFO));',
+        '  print "ready\\n"; my $go = <STDIN>;',
+        '  sigprocmask(SIG_UNBLOCK, POSIX::SigSet->new(SIGUSR2)); my $x = 1; print "from @from\\n"; exit 0; }',
+        'wait; exit 0;',
+      ].join(' ');
+      const ex = iso('perl', ['-e', script], { stdio: ['pipe', 'pipe', 'ignore'] });
+      await ex.start();
+      let out = '';
+      ex.stdout.setEncoding('utf8');
+      await new Promise((r) => ex.stdout.on('data', (d) => (out += d).includes('ready') && r()));
+      const childOf = (pid) => Number(fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim());
+      const inner = childOf(childOf(ex.pid)); // init -> program -> its child
+      const stopped = ex.shutdown({ signal: 'SIGUSR2', graceMs: 20_000 });
+      const usr2 = 1n << BigInt(os.constants.signals.SIGUSR2 - 1);
+      const pending = () => BigInt(`0x${/ShdPnd:\s*(\w+)/.exec(fs.readFileSync(`/proc/${inner}/status`, 'utf8'))[1]}`) & usr2;
+      assert.ok(await until(() => pending() !== 0n, 20_000), 'the signal reached every process');
+      ex.stdin.end('go\n');
+      const st = await stopped;
+      assert.equal(st.exitCode, 0, out);
+      assert.match(out, /^from 1$/m, `the copy came from the init: ${out}`);
+    }
     const sleeper = iso('sleep', ['600']);
     await sleeper.start();
     const s2 = await sleeper.shutdown({ signal: 'SIGTERM', graceMs: 20_000 });

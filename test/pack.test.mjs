@@ -202,6 +202,23 @@ test('installed on a PATH without a compiler, the prebuild gives the native back
     'prebuilds',
     `loaded from prebuilds/: ${caps.addon.path}`,
   );
+  // Linux: the init of private pid namespaces comes from the prebuild too, and runs a program.
+  if (process.platform === 'linux') {
+    const iso = probe(
+      dir,
+      env,
+      `const { command, capabilities } = require('confine');
+       const init = capabilities().isolation.init;
+       const ex = command('/bin/sh', ['-c', 'echo $$'], { stdio: ['ignore', 'pipe', 'ignore'], cwd: process.cwd() })
+         .isolate({ processes: 'private' });
+       let out = '';
+       ex.start().then(() => { ex.stdout.on('data', (d) => (out += d)); return ex.wait(); })
+         .then((st) => console.log(JSON.stringify({ init, enforced: ex.enforced.processes, out, code: st.exitCode })));`,
+    );
+    assert.equal(iso.init.ok, true, JSON.stringify(iso.init));
+    assert.equal(path.relative(installed, fs.realpathSync(iso.init.path)).split(path.sep)[0], 'prebuilds', iso.init.path);
+    if (iso.enforced.enforced) assert.deepEqual([iso.out, iso.code], ['2\n', 0], 'the program ran as pid 2, under the init');
+  }
 
   // ESM import and CommonJS require of the installed package: the same objects.
   const same = probe(
