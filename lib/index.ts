@@ -34,4 +34,5 @@ export {
   SystemError,
 } from './errors.js';
 export { RESOURCE_NAMES } from './validate.js';
+export { ISOLATION_KEYS } from './isolation/validate.js';
 export type * from './types.js';

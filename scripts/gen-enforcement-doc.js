@@ -13,7 +13,7 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const { command, capabilities, RESOURCE_NAMES } = require('../dist/index.js');
+const { command, capabilities, RESOURCE_NAMES, ISOLATION_KEYS } = require('../dist/index.js');
 
 const out = path.join(__dirname, '..', 'docs', 'enforcement.md');
 
@@ -39,6 +39,16 @@ const SAMPLE = {
   addressSpaceBytes: 2 ** 34,
 };
 const PROPERTIES = ['runAs', 'groups', 'treeStop', 'killOnParentExit'];
+// Every isolation key, each asking for its isolation (not 'host'); the paths do not change the mechanism.
+const SAMPLE_ISOLATION = {
+  filesystem: { read: ['/usr'], write: [], tmp: ['/tmp'] },
+  network: 'none',
+  processes: 'private',
+  ipc: 'private',
+  hostname: 'sandbox',
+  syscalls: 'default',
+  capabilities: [],
+};
 
 function planOf(kind) {
   const resources = {};
@@ -46,7 +56,9 @@ function planOf(kind) {
     if (!(name in SAMPLE)) throw new Error(`gen-enforcement-doc: no sample value for the new resource ${name}`);
     resources[name] = SAMPLE[name];
   }
-  const ex = command(process.execPath, [], { executor: kind, killOnParentExit: true }).limit(resources);
+  for (const key of ISOLATION_KEYS)
+    if (!(key in SAMPLE_ISOLATION)) throw new Error(`gen-enforcement-doc: no sample value for the new isolation key ${key}`);
+  const ex = command(process.execPath, [], { executor: kind, killOnParentExit: true }).limit(resources).isolate(SAMPLE_ISOLATION);
   // The identity is resolved from the user database; nobody (65534) exists on every Unix here.
   if (process.platform !== 'win32') ex.runAs(65534);
   else ex.runAs('nobody');
@@ -65,7 +77,7 @@ function render() {
   const caps = capabilities();
   const kinds = caps.backends;
   const plans = Object.fromEntries(kinds.map((k) => [k, planOf(k)]));
-  const rows = [...RESOURCE_NAMES, ...PROPERTIES];
+  const rows = [...RESOURCE_NAMES, ...PROPERTIES, ...ISOLATION_KEYS];
   const lines = [];
   lines.push('# What each backend enforces');
   lines.push('');
@@ -89,7 +101,8 @@ function render() {
   lines.push(
     'The answer depends on the host: cgroup v2 or v1 or none, root or not (RLIMIT_NPROC does not hold for root), a delegated ' +
       'cgroup subtree for non-root (see guides/systemd.md), macOS (posix backend) and Windows (the windows backend, Job Objects). ' +
-      'Your program can always ask: `executor.enforced` after `limit()`/`runAs()`, or `capabilities()` / `npx confine doctor`. ' +
+      'Isolation (`isolate()`, docs/isolation.md) needs namespaces: the native addon on Linux, as root or through user namespaces. ' +
+      'Your program can always ask: `executor.enforced` after `limit()`/`runAs()`/`isolate()`, or `capabilities()` / `npx confine doctor`. ' +
       'Run `node scripts/gen-enforcement-doc.js` on another host to regenerate this page for it.',
   );
   lines.push('');
