@@ -1,6 +1,7 @@
 // What bench/run.mjs and bench/many.mjs both need: timing, statistics, number formats, and the
 // children of this process.
 
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 
 export const hr = () => process.hrtime.bigint();
@@ -36,4 +37,70 @@ export function childrenOfSelf() {
     }
   }
   return out;
+}
+
+// ---- the C floor's serve mode ------------------------------------------------------------------
+
+/** The lines of the floor's rounds: per-round ms/spawn, every latency, posix_spawn's own time, RSS. */
+function parseFloor(lines) {
+  const perRound = [];
+  const lat = [];
+  const spawned = [];
+  let rss = null;
+  for (const line of lines) {
+    const f = line.split(' ');
+    if (f[0] === 'spawned') for (const x of f.slice(1)) spawned.push(Number(x) / 1e6);
+    else if (f[0] === 'round') {
+      perRound.push(Number(f[1]) / 1e6 / Number(f[2]));
+      for (const x of f.slice(3)) lat.push(Number(x) / 1e6);
+    } else if (f[0] === 'rss') rss = Number(f[1]);
+  }
+  return { perRound, lat, rss, spawned };
+}
+
+/**
+ * The C floor (bench/posix_spawn_floor.c, built at floorBin) as one process (its ballast mapped
+ * once) that spawns `program args...` a round per request, so that it takes its turns among the
+ * Node variants. round(mode, n, warmup) resolves with that round's
+ * parsed lines; close() ends it and resolves with its RSS.
+ */
+export function startFloor(floorBin, program, args, conc, rssMb) {
+  const c = spawn(floorBin, [program, 'serve', '1', String(conc), '1', '0', String(rssMb), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let buf = '';
+  let stderr = '';
+  let lines = [];
+  let waiting = null;
+  c.stdout.setEncoding('utf8');
+  c.stderr.setEncoding('utf8');
+  c.stderr.on('data', (d) => (stderr += d));
+  c.stdout.on('data', (d) => {
+    buf += d;
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line !== 'done') lines.push(line);
+      else if (waiting) {
+        const w = waiting;
+        waiting = null;
+        w.resolve(parseFloor(lines));
+        lines = [];
+      }
+    }
+  });
+  const ended = new Promise((resolve) => c.once('close', (code, signal) => resolve({ code, signal })));
+  ended.then(({ code, signal }) => waiting?.reject(new Error(`floor ended (${code ?? signal}) mid-round: ${stderr.trim()}`)));
+  return {
+    round: (mode, n, warmup) =>
+      new Promise((resolve, reject) => {
+        waiting = { resolve, reject };
+        c.stdin.write(`${mode} ${n} ${warmup}\n`);
+      }),
+    close: async () => {
+      c.stdin.end();
+      const { code, signal } = await ended;
+      if (code !== 0) throw new Error(`floor failed: ${code ?? signal} ${stderr.trim()}`);
+      return parseFloor(lines).rss;
+    },
+    kill: () => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL'),
+  };
 }

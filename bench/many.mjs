@@ -38,6 +38,7 @@ export const MANY_VARIANTS = [
   { id: 'linux', label: 'confine linux (own cgroup, no cgroup limits)', executor: 'linux', pidfd: true },
   { id: 'linux+cg', label: 'confine linux + memory/pids/cpu limits', executor: 'linux', limits: CG_LIMITS, pidfd: true },
   { id: 'posix', label: 'confine posix (no cgroup)', executor: 'posix', pidfd: true },
+  { id: 'linux+iso', label: 'confine linux + isolate() preset', executor: 'linux', isolate: true, pidfd: true },
   { id: 'universal', label: 'confine universal (child_process + sh ulimit)', executor: 'universal' },
   { id: 'cp', label: 'child_process.spawn' },
   { id: 'floor', label: 'C posix_spawn, one after another (floor)' },
@@ -295,14 +296,20 @@ async function pool(n, conc, fn, timeoutMs, what) {
 /** Starts N children, stops them; returns { startMs, stopMs, rssLive, cgroupsLive }; cleans up. */
 async function confineVariant(command, v, n, file) {
   const execs = [];
+  const isoDir = v.isolate ? fs.mkdtempSync(path.join(os.tmpdir(), 'confine-bench-iso-')) : null;
+  // The preset's syscalls and capabilities are not enforced until issue 17: a warning per start.
+  const warnings = v.isolate ? process.listeners('warning') : [];
+  if (v.isolate) process.removeAllListeners('warning');
   try {
     const t0 = hr();
     await pool(
       n,
       CONC,
       async (i) => {
-        const ex = command(file, SLEEP_ARGS, { executor: v.executor, stdio: 'ignore', cwd: '/' });
+        // Isolated: the preset makes the cwd writable, so each tree gets the variant's own directory.
+        const ex = command(file, SLEEP_ARGS, { executor: v.executor, stdio: 'ignore', cwd: v.isolate ? isoDir : '/' });
         if (v.limits) ex.limit(v.limits);
+        if (v.isolate) ex.isolate();
         execs[i] = ex;
         await ex.start();
         tracked.add(ex.pid);
@@ -344,6 +351,8 @@ async function confineVariant(command, v, n, file) {
       }
     }
     for (const e of execs) if (e?.pid) tracked.delete(e.pid);
+    if (isoDir) fs.rmSync(isoDir, { recursive: true, force: true });
+    for (const w of warnings) process.on('warning', w);
   }
 }
 

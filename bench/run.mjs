@@ -20,8 +20,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { childrenOfSelf, f3, hr, median, ms, quantile, ratio } from './common.mjs';
+import { childrenOfSelf, f3, hr, median, ms, quantile, ratio, startFloor } from './common.mjs';
 import { manyCount, manyDescription, manyTable, measureMany } from './many.mjs';
+import { isolationDescription, isolationTable, isolationTargets, measureIsolation, measureIsolationSteps, stepsTable } from './isolation.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.join(HERE, '..');
@@ -130,69 +131,6 @@ function buildFloor() {
   execFileSync('cc', ['-O2', '-o', cgFloorBin, path.join(HERE, 'cgroup_floor.c')], { stdio: 'inherit' });
 }
 
-/** The lines of the floor's rounds: per-round ms/spawn, every latency, posix_spawn's own time, RSS. */
-function parseFloor(lines) {
-  const perRound = [];
-  const lat = [];
-  const spawned = [];
-  let rss = null;
-  for (const line of lines) {
-    const f = line.split(' ');
-    if (f[0] === 'spawned') for (const x of f.slice(1)) spawned.push(Number(x) / 1e6);
-    else if (f[0] === 'round') {
-      perRound.push(Number(f[1]) / 1e6 / Number(f[2]));
-      for (const x of f.slice(3)) lat.push(Number(x) / 1e6);
-    } else if (f[0] === 'rss') rss = Number(f[1]);
-  }
-  return { perRound, lat, rss, spawned };
-}
-
-/**
- * The C floor as one process (its ballast mapped once) that runs a round per request, so that it
- * takes its turns among the Node variants. round(mode, n, warmup) resolves with that round's
- * parsed lines; close() ends it and resolves with its RSS.
- */
-function startFloor(rssMb) {
-  const c = cpSpawn(floorBin, [PROGRAM, 'serve', '1', String(CONC), '1', '0', String(rssMb)], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let buf = '';
-  let stderr = '';
-  let lines = [];
-  let waiting = null;
-  c.stdout.setEncoding('utf8');
-  c.stderr.setEncoding('utf8');
-  c.stderr.on('data', (d) => (stderr += d));
-  c.stdout.on('data', (d) => {
-    buf += d;
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      if (line !== 'done') lines.push(line);
-      else if (waiting) {
-        const w = waiting;
-        waiting = null;
-        w.resolve(parseFloor(lines));
-        lines = [];
-      }
-    }
-  });
-  const ended = new Promise((resolve) => c.once('close', (code, signal) => resolve({ code, signal })));
-  ended.then(({ code, signal }) => waiting?.reject(new Error(`floor ended (${code ?? signal}) mid-round: ${stderr.trim()}`)));
-  return {
-    round: (mode, n, warmup) =>
-      new Promise((resolve, reject) => {
-        waiting = { resolve, reject };
-        c.stdin.write(`${mode} ${n} ${warmup}\n`);
-      }),
-    close: async () => {
-      c.stdin.end();
-      const { code, signal } = await ended;
-      if (code !== 0) throw new Error(`floor failed: ${code ?? signal} ${stderr.trim()}`);
-      return parseFloor(lines).rss;
-    },
-    kill: () => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL'),
-  };
-}
-
 // ---- the kernel's own cost of a cgroup per spawn -------------------------------------------
 
 /**
@@ -291,7 +229,7 @@ async function measureAll(size, rssMb) {
   const out = {};
   const acc = {};
   const t0 = hr();
-  const floor = startFloor(rssMb);
+  const floor = startFloor(floorBin, PROGRAM, [], CONC, rssMb);
   try {
     for (const v of VARIANTS) {
       const c = counts(size, v.id);
@@ -601,6 +539,10 @@ function targetsTable(small, big) {
       note(d <= 0.5, `cgroup ≤0.5 ms @${sz} ${m}: +${f3(d)} ms`);
     }
   }
+  isolationTargets(isoSmall, isoBig, (target, what, value, ok) => {
+    add(target, what, value, ok);
+    note(ok, `${target} ${what}: ${value}`);
+  });
   return { table: ['| target | case | measured | verdict |', '|---|---|---|---|', ...rows].join('\n'), summary };
 }
 
@@ -756,6 +698,9 @@ const onAbort = () => {
 };
 
 let small, big, phasesPosix, phasesNo, phasesCg, spawnSmall, spawnBig, rssSmall, rssBig;
+let isoSmall = null;
+let isoBig = null;
+let isoSteps = null;
 let manySmall = null;
 let manyBig = null;
 const manySkip = MANY_N ? null : 'BENCH_MANY=0';
@@ -771,6 +716,10 @@ try {
   phasesCg = await profilePhases(Math.max(10, Math.round(30 * SCALE)), true);
   spawnSmall = await profileSpawnOnly(Math.max(10, Math.round(50 * SCALE)));
 
+  log('[2b/6] isolation: the preset against bwrap (50 MB), and the cost of each step');
+  isoSmall = await measureIsolation({ size: 'small', rssMb: 0, floorBin, scale: SCALE, log });
+  isoSteps = await measureIsolationSteps({ n: Math.max(20, Math.round(60 * SCALE)), log });
+
   if (MANY_N) {
     log(`[3/6] ${MANY_N} children alive at once, supervisor RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
     manySmall = await measureMany({ size: 'small', n: MANY_N, floorBin, rssMb: 0, log, onAbort });
@@ -782,6 +731,8 @@ try {
   log(`[4/6] supervisor RSS ${(rssBig / 2 ** 20).toFixed(0)} MB`);
   big = await measureAll('big', BIG_MB);
   spawnBig = await profileSpawnOnly(Math.max(10, Math.round(50 * SCALE)));
+  log('[4b/6] isolation: the preset against bwrap (2 GB)');
+  isoBig = await measureIsolation({ size: 'big', rssMb: BIG_MB, floorBin, scale: SCALE, log });
   rssBig = Math.max(rssBig, process.memoryUsage().rss);
 
   if (MANY_N) {
@@ -868,6 +819,7 @@ One spawn = \`/bin/true\` from start to reaped exit, stdio \`'ignore'\`.
 - Supervisor sizes: ~50 MB (plain Node, RSS ${(rssSmall / 2 ** 20).toFixed(0)} MB) and ~2 GB (${BIG_MB} MiB of Buffers filled in the bench process, RSS ${(rssBig / 2 ** 20).toFixed(0)} MB${big.floor.floorRss ? `; the C floor ${(big.floor.floorRss / 2 ** 20).toFixed(0)} MB` : ''}).
 - Rounds × spawns, 50 MB: ${countsNote('small')}. 2 GB: ${countsNote('big')}. Warm-up spawns before each series are not counted.
 ${MANY_N ? manyDescription(MANY_N) : '- Children alive at once: skipped (BENCH_MANY=0).'}
+${isolationDescription()}
 
 ## Machine
 
@@ -908,6 +860,16 @@ ${resultTable(big, '~2 GB')}
 
 ${cgroupCostTable(small, big)}
 
+## Isolation: the preset against bubblewrap
+
+${isoSmall ? isolationTable(isoSmall, '~50 MB') : '_not measured_'}
+
+${isoBig ? isolationTable(isoBig, '~2 GB') : ''}
+
+The cost of each step (50 MB, sequential, through the addon; ${isoSteps?.user ? 'through a user namespace: not root' : 'as root'}):
+
+${stepsTable(isoSteps)}
+
 ## ${MANY_N ? MANY_N.toLocaleString('en-US') : '1,000'} children alive at once
 
 ${manySection()}
@@ -916,6 +878,7 @@ ${manySection()}
 
 From issues 3 and 4: native ≤ 0.5× child_process at 50 MB, ≤ 1/20 at 2 GB, ≤ 1.5× the C floor;
 cgroup work adds ≤ 0.5 ms per spawn; the full confined spawn (linux + limits) ≤ 0.5× child_process at 50 MB.
+From issue 16: the isolated spawn (the preset) ≤ 0.5× bwrap doing the same isolation from C, at 50 MB and 2 GB.
 
 ${tt}
 
