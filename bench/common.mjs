@@ -39,6 +39,64 @@ export function childrenOfSelf() {
   return out;
 }
 
+/**
+ * The variants in a new order each round (a fixed seed, so runs are alike): with one cyclic order
+ * every variant would always follow the same one, and inherit the same neighbour's leftovers.
+ */
+export function shuffled(list, round) {
+  let x = 0x9e3779b9 ^ (round + 1);
+  const rnd = () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+  const a = list.slice();
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}
+
+// ---- rounds of spawns -------------------------------------------------------------------------
+
+/** rounds of n spawns one after another: per-round ms/spawn and every spawn's latency. */
+export async function measureSeq(run, n, rounds, warmup) {
+  for (let i = 0; i < warmup; i++) await run();
+  const perRound = [];
+  const lat = [];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = hr();
+    for (let i = 0; i < n; i++) {
+      const a = hr();
+      await run();
+      lat.push(ms(a, hr()));
+    }
+    perRound.push(ms(t0, hr()) / n);
+  }
+  return { perRound, lat };
+}
+
+/** rounds of n spawns with `conc` in flight: per-round wall ms / n. */
+export async function measureConc(run, n, conc, rounds, warmup) {
+  for (let i = 0; i < warmup; i++) await run();
+  const perRound = [];
+  for (let r = 0; r < rounds; r++) {
+    let next = 0;
+    const t0 = hr();
+    const worker = async () => {
+      while (next < n) {
+        next++;
+        await run();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(conc, n) }, worker));
+    perRound.push(ms(t0, hr()) / n);
+  }
+  return { perRound, lat: [] };
+}
+
 // ---- the C floor's serve mode ------------------------------------------------------------------
 
 /** The lines of the floor's rounds: per-round ms/spawn, every latency, posix_spawn's own time, RSS. */

@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { f3, hr, median, ms, quantile, ratio, startFloor } from './common.mjs';
+import { f3, hr, measureConc, measureSeq, median, ms, quantile, ratio, shuffled, startFloor } from './common.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DIST = path.join(HERE, '..', 'dist');
@@ -92,46 +92,6 @@ function variants(command, workDir, bwrap) {
   return out;
 }
 
-function shuffled(list, round) {
-  let x = 0x9e3779b9 ^ (round + 7);
-  const rnd = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-  const a = list.slice();
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
-}
-
-async function seqRound(run, n) {
-  const lat = [];
-  const t0 = hr();
-  for (let i = 0; i < n; i++) {
-    const a = hr();
-    await run();
-    lat.push(ms(a, hr()));
-  }
-  return { perRound: [ms(t0, hr()) / n], lat };
-}
-
-async function concRound(run, n) {
-  let next = 0;
-  const t0 = hr();
-  const worker = async () => {
-    while (next < n) {
-      next++;
-      await run();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONC, n) }, worker));
-  return { perRound: [ms(t0, hr()) / n], lat: [] };
-}
-
 /**
  * Every variant at the current supervisor size, in turns, seq and c64. `floorBin`: the compiled
  * bench/posix_spawn_floor.c; `rssMb`: the floor's ballast (the supervisor's size).
@@ -164,8 +124,8 @@ export async function measureIsolation({ size, rssMb, floorBin, scale = 1, log =
           const x = v.floor
             ? await floors[v.id].round(mode, n, r === 0 ? counts(v).warm : 2)
             : mode === 'seq'
-              ? await seqRound(v.run, n)
-              : await concRound(v.run, n);
+              ? await measureSeq(v.run, n, 1, 0)
+              : await measureConc(v.run, n, CONC, 1, 0);
           acc[v.id][mode].perRound.push(...x.perRound);
           if (mode === 'seq') acc[v.id].seq.lat.push(...x.lat);
         }

@@ -20,7 +20,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { childrenOfSelf, f3, hr, median, ms, quantile, ratio, startFloor } from './common.mjs';
+import { childrenOfSelf, f3, hr, measureConc, measureSeq, median, ms, quantile, ratio, shuffled, startFloor } from './common.mjs';
 import { manyCount, manyDescription, manyTable, measureMany } from './many.mjs';
 import { isolationDescription, isolationTable, isolationTargets, measureIsolation, measureIsolationSteps, stepsTable } from './isolation.mjs';
 
@@ -80,42 +80,6 @@ function cpRunner() {
       c.once('error', reject);
       c.once('exit', (code, sig) => (code === 0 ? resolve() : reject(new Error(`child_process: exit ${code} ${sig}`))));
     });
-}
-
-/** rounds of n spawns one after another: per-round ms/spawn and every spawn's latency. */
-async function measureSeq(run, n, rounds, warmup) {
-  for (let i = 0; i < warmup; i++) await run();
-  const perRound = [];
-  const lat = [];
-  for (let r = 0; r < rounds; r++) {
-    const t0 = hr();
-    for (let i = 0; i < n; i++) {
-      const a = hr();
-      await run();
-      lat.push(ms(a, hr()));
-    }
-    perRound.push(ms(t0, hr()) / n);
-  }
-  return { perRound, lat };
-}
-
-/** rounds of n spawns with `conc` in flight: per-round wall ms / n. */
-async function measureConc(run, n, conc, rounds, warmup) {
-  for (let i = 0; i < warmup; i++) await run();
-  const perRound = [];
-  for (let r = 0; r < rounds; r++) {
-    let next = 0;
-    const t0 = hr();
-    const worker = async () => {
-      while (next < n) {
-        next++;
-        await run();
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(conc, n) }, worker));
-    perRound.push(ms(t0, hr()) / n);
-  }
-  return { perRound, lat: [] };
 }
 
 // ---- the C floor ---------------------------------------------------------------------------
@@ -198,26 +162,6 @@ function counts(size, id) {
   if (id === 'floor') return { seqN: s(200), seqR: 5, concN: s(512), concR: 5, warm: 10 };
   if (slow) return { seqN: s(8), seqR: 3, concN: s(64), concR: 2, warm: 2 };
   return { seqN: s(40), seqR: 5, concN: s(128), concR: 4, warm: 5 };
-}
-
-/**
- * The variants in a new order each round (a fixed seed, so runs are alike): with one cyclic order
- * every variant would always follow the same one, and inherit the same neighbour's leftovers.
- */
-function shuffled(list, round) {
-  let x = 0x9e3779b9 ^ (round + 1);
-  const rnd = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-  const a = list.slice();
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
-    [a[i], a[j]] = [a[j], a[i]];
-  }
-  return a;
 }
 
 /**

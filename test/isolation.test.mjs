@@ -13,8 +13,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cases, collect, run } from './fixtures/isolation-cases.mjs';
-import { createUser, zombieChildren, leftoverTestCgroups, until, alive, isLinux, isRoot, openFds } from './helpers.mjs';
+import { cases, run } from './fixtures/isolation-cases.mjs';
+import { createUser, zombieChildren, leftoverTestCgroups, until, alive, isLinux, isRoot, openFds, text } from './helpers.mjs';
 
 const { command, capabilities, ConfineArgumentError, IsolationError, UnenforcedError, openPid } = await import(
   '../dist/index.mjs'
@@ -162,7 +162,7 @@ describe('isolation: the init and the tree', { skip }, () => {
       .runAs('nobody')
       .isolate();
     await ex.start();
-    const [out] = await Promise.all([collect(ex.stdout), ex.wait()]);
+    const [out] = await Promise.all([text(ex.stdout), ex.wait()]);
     assert.match(out, /SigBlk:\s+0000000000000000/);
     assert.match(out, /SigIgn:\s+0000000000000000/);
     assert.match(out, /NoNewPrivs:\s+1/);
@@ -294,7 +294,12 @@ describe('isolation: the init and the tree', { skip }, () => {
   });
 });
 
-describe('isolation: the executor and lifecycle suites, isolated', { skip }, () => {
+describe('isolation: the executor and lifecycle suites, isolated', {
+  skip:
+    skip ||
+    (inVm &&
+      'nested under software emulation the two suites take over 10 minutes and meet their deadlines by luck; test:cgroup2 runs lifecycle itself'),
+}, () => {
   // Every tree those suites start is isolated (test/helpers.mjs, CONFINE_TEST_ISOLATE=1): exit
   // codes, signals, OOM, stats, timeout and tree kill behave as without isolation.
   for (const file of ['executor', 'lifecycle']) {
@@ -429,14 +434,15 @@ describe('isolation: reporting', { skip }, () => {
 });
 
 describe('isolation: no leak', { skip }, () => {
-  test('2,000 isolated spawns: no mount in the supervisor namespace, no fd, no zombie', async () => {
+  test(`${inVm ? 200 : '2,000'} isolated spawns: no mount in the supervisor namespace, no fd, no zombie`, async () => {
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'confine-iso-'));
     try {
       const ctx = { command, workDir };
       await run(ctx, ['/bin/true']); // warm: the probe, the init fd, the spare pool
       const mounts = mountinfo();
       const fds = openFds();
-      const N = 2000;
+      // 2,000 here; in the cgroup v2 VM, under software emulation, 2,000 take half an hour.
+      const N = inVm ? 200 : 2000;
       let inFlight = [];
       for (let i = 0; i < N; i++) {
         inFlight.push(

@@ -40,14 +40,7 @@ const char* FdPath(char* buf, bool oldRoot, int fd) {
   const char* kPrefix = oldRoot ? "/oldroot/proc/self/fd/" : "/proc/self/fd/";
   size_t i = 0;
   for (; kPrefix[i]; i++) buf[i] = kPrefix[i];
-  char digits[12];
-  int n = 0;
-  do {
-    digits[n++] = static_cast<char>('0' + fd % 10);
-    fd /= 10;
-  } while (fd > 0);
-  while (n > 0) buf[i++] = digits[--n];
-  buf[i] = '\0';
+  AppendDecimal(buf + i, fd);
   return buf;
 }
 
