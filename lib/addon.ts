@@ -71,6 +71,8 @@ export interface PosixMount {
   source?: string;
   /** bind: read-only (and nosuid, nodev; every bind is nosuid, nodev). */
   readOnly?: boolean;
+  /** proc: /proc/sys, sysrq-trigger, irq, bus bound read-only (a child that keeps root's capabilities). */
+  readOnlyKernelFiles?: boolean;
   /** symlink: its text. */
   linkTo?: string;
 }

@@ -154,6 +154,27 @@ describe('isolation: the init and the tree', { skip }, () => {
     assert.equal(st.signal, 'SIGSEGV');
   });
 
+  test("a fresh /proc: the kernel's own files read-only for a root child, and no one else can write them", async () => {
+    // Writes the value it reads back (no change), so the control without isolation is harmless.
+    const f = '/proc/sys/kernel/printk_ratelimit';
+    const script = `v=$(cat ${f}); echo "$v" > ${f} 2>/dev/null && echo WROTE; grep -c ' /proc/sys ' /proc/self/mountinfo; true`;
+    const runIt = async (ex) => {
+      await ex.start();
+      const [out] = await Promise.all([text(ex.stdout), ex.wait()]);
+      return out.trim().split('\n');
+    };
+    const control = await runIt(command('sh', ['-c', script], { cwd: workDir, stdio: ['ignore', 'pipe', 'ignore'] }));
+    assert.equal(control[0], 'WROTE', 'control: root writes it without isolation');
+    const root = await runIt(command('sh', ['-c', script], { cwd: workDir, stdio: ['ignore', 'pipe', 'ignore'] }).isolate());
+    assert.deepEqual(root, ['1'], `root child: read-only bind over /proc/sys (${root})`);
+    const nobody = await runIt(
+      command('sh', ['-c', script], { cwd: workDir, stdio: ['ignore', 'pipe', 'ignore'] })
+        .runAs('nobody')
+        .isolate(),
+    );
+    assert.deepEqual(nobody, ['0'], `nobody: no bind needed, and no write (${nobody})`);
+  });
+
   test('the program starts clean: nothing blocked or ignored, no_new_privs, only fds 0-2', async () => {
     const ex = command('sh', ['-c', 'grep -E "^(SigBlk|SigIgn|NoNewPrivs)" /proc/self/status; exec ls /proc/self/fd'], {
       cwd: workDir,

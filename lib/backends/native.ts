@@ -191,7 +191,8 @@ export class NativeBackend implements Backend {
           fds.initFd = openInit();
           fds.statusFd = w;
         }
-        isolation = nativeIsolationRequest(req.isolation.spec, enforced, req.isolation.view, support, fds);
+        const childIsRoot = id ? id.uid === 0 : isRoot();
+        isolation = nativeIsolationRequest(req.isolation.spec, enforced, req.isolation.view, support, fds, childIsRoot);
       }
       const { pid, pidfd } = addon.spawn({
         file: req.file,

@@ -135,6 +135,7 @@ export function nativeIsolationRequest(
   view: View | null,
   support: IsolationSupport,
   fds: { initFd: number; statusFd: number },
+  childIsRoot: boolean,
 ): NativeIsolationRequest | null {
   const on = (k: IsolationKey) => enforced[k]?.enforced === true && enforced[k]?.mechanism !== 'none';
   const fsOn = on('filesystem') && view !== null;
@@ -148,7 +149,10 @@ export function nativeIsolationRequest(
     ipc: on('ipc'),
     uts: on('hostname'),
     newRoot: fsOn,
-    mounts: fsOn ? view!.mounts : pid ? [{ kind: 'proc', target: '/proc' }] : [],
+    // A fresh /proc keeps the kernel's own files read-only for a child with root's capabilities.
+    mounts: (fsOn ? view!.mounts : pid ? [{ kind: 'proc' as const, target: '/proc' }] : []).map((m) =>
+      m.kind === 'proc' ? { ...m, readOnlyKernelFiles: childIsRoot && !support.viaUserNamespace } : m,
+    ),
     hostname: on('hostname') ? (spec.hostname ?? null) : null,
     loopback: net && spec.network === 'loopback',
     // Spare net and IPC namespaces are joined with setns, which needs root over them.

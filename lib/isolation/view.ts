@@ -19,6 +19,7 @@ export interface ViewMount {
   source?: string;
   readOnly?: boolean;
   linkTo?: string;
+  readOnlyKernelFiles?: boolean;
 }
 
 interface Bind {

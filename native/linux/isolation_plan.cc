@@ -206,12 +206,15 @@ struct IsolationBuilder::Impl {
     mounted.push_back({target, true});
   }
 
-  // A fresh procfs of the child's pid namespace, with the files that reach beyond the namespace
-  // (kernel settings, sysrq, interrupts, buses) read-only, as bubblewrap and runc do.
-  void Proc(const std::string& target) {
+  // A fresh procfs of the child's pid namespace. For a child that keeps root's capabilities, the
+  // files that reach beyond the namespace (kernel settings, sysrq, interrupts, buses) are bound
+  // read-only over themselves, as bubblewrap and runc do; any other child cannot write them
+  // (root's 0644/0200 files, no capability outside its namespaces), and is spared 8 mounts.
+  void Proc(const std::string& target, bool readOnlyKernelFiles) {
     MakePath(target, false);
     Op(MountOpKind::kProc, target, MS_NOSUID | MS_NODEV | MS_NOEXEC);
     mounted.push_back({target, true});
+    if (!readOnlyKernelFiles) return;
     for (const char* entry : {"sys", "sysrq-trigger", "irq", "bus"}) {
       std::string host = std::string("/proc/") + entry;
       if (access(host.c_str(), F_OK) != 0) continue;  // not in this kernel
@@ -354,7 +357,7 @@ int IsolationBuilder::Build(const IsolationRequest& req, const std::string& file
         case MountRequest::Kind::kTmpfs:
           b.Tmpfs(m.target, MS_NOSUID | MS_NODEV, "mode=1777");
           break;
-        case MountRequest::Kind::kProc: b.Proc(m.target); break;
+        case MountRequest::Kind::kProc: b.Proc(m.target, m.readOnlyKernelFiles); break;
         case MountRequest::Kind::kDev: b.Dev(m.target); break;
         case MountRequest::Kind::kSymlink: b.Symlink(m.target, m.linkTo); break;
       }

@@ -16,10 +16,10 @@ struct IsolationPlan;
 
 struct MountRequest {
   enum class Kind {
-    kBind,     // source (a real path) at target; readOnly: read and execute, else read-write
-    kTmpfs,    // a fresh tmpfs at target (mode 1777)
-    kProc,     // a fresh procfs at target, /proc/sys and friends read-only
-    kDev,      // a minimal /dev at target: null zero full random urandom tty, shm, fd links
+    kBind,   // source (a real path) at target; readOnly: read and execute, else read-write
+    kTmpfs,  // a fresh tmpfs at target (mode 1777)
+    kProc,   // a fresh procfs at target; with readOnlyKernelFiles, /proc/sys and friends read-only
+    kDev,    // a minimal /dev at target: null zero full random urandom tty, shm, fd links
     kSymlink,  // a symlink at target whose text is linkTo (made after every mount)
   };
   Kind kind = Kind::kBind;
@@ -27,6 +27,7 @@ struct MountRequest {
   std::string source;
   std::string linkTo;
   bool readOnly = false;
+  bool readOnlyKernelFiles = false;  // kProc: for a child that runs as uid 0 with capabilities
 };
 
 struct IsolationRequest {
