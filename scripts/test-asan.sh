@@ -38,7 +38,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 [ "${1:-}" != -- ] || shift
-files=(test/native-addon.test.mjs test/executor.test.mjs "$@")
+files=(test/native-addon.test.mjs test/executor.test.mjs test/isolation.test.mjs "$@")
 
 cc=${CONFINE_ASAN_CC:-cc}
 libasan=$($cc -print-file-name=libasan.so)
@@ -92,6 +92,8 @@ cp package.json "$pkg/"
 cp -r dist test "$pkg/"
 ln -s "$root/node_modules" "$pkg/node_modules"
 cp "$addon" "$pkg/build/Release/confine.node"
+# The init of private pid namespaces lives beside the addon (static, never instrumented).
+cp "$src/build/Release/confine-init" "$pkg/build/Release/confine-init"
 logs=$scratch/logs
 mkdir -p "$logs"
 chmod 1777 "$logs" # children running as other users may report too
