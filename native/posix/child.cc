@@ -379,7 +379,7 @@ long CloseRangesExcept(int first, const Keep& keep) {
   if (!viaInit && (r = sys::UnblockAllSignals()) < 0)
     out.Fail(Stage::kSigmask, Syscall::kSigprocmask, r);
 
-  #ifdef __linux__
+#ifdef __linux__
   // 11b. The system call filter, last: every step before may use what it denies, and after it
   //      only execve runs (linux/seccomp.cc). Needs no_new_privs or CAP_SYS_ADMIN, as 10b. It
   //      holds for the init of a pid namespace too, which needs only its few calls.
