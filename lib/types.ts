@@ -214,9 +214,9 @@ export interface IsolationCapabilities {
   init: IsolationAvailability & { path: string | null };
   /** Read-only binds hold for every mount below them (mount_setattr, Linux 5.12). */
   recursiveReadOnly: boolean;
-  /** Landlock: its ABI version here (issue 17 fills this in; null until then). */
+  /** Landlock: its ABI version here (null: none, reason says why), from the addon's probe. */
   landlock: { abi: number | null; reason: string | null };
-  /** seccomp filters (issue 17 fills this in; null until then). */
+  /** Whether seccomp filters can be installed here (null: not probed), from the addon's probe. */
   seccomp: { available: boolean | null; reason: string | null };
 }
 

@@ -67,11 +67,24 @@ function initPath(): string | null {
 }
 
 const NO_ADDON: Availability = { ok: false, reason: 'needs the native addon on Linux (the linux backend)' };
-/** Landlock and seccomp: issue 17 probes them. */
-const GUARDS_PENDING = {
-  landlock: { abi: null, reason: 'not probed yet (issue 17)' },
-  seccomp: { available: null, reason: 'not probed yet (issue 17)' },
-};
+/** Landlock and seccomp, from the addon's own probe (issue 17's guards use them). */
+function guardsOf(features: Record<string, unknown> | undefined): Pick<IsolationCapabilities, 'landlock' | 'seccomp'> {
+  const abi = typeof features?.landlockAbi === 'number' ? features.landlockAbi : null;
+  const filter = typeof features?.seccompFilter === 'boolean' ? features.seccompFilter : null;
+  return {
+    landlock:
+      abi === null
+        ? { abi: null, reason: 'not probed by this addon' }
+        : {
+            abi: abi > 0 ? abi : null,
+            reason: abi > 0 ? null : 'Landlock is not built into this kernel or not enabled at boot (lsm=)',
+          },
+    seccomp:
+      filter === null
+        ? { available: null, reason: 'not probed by this addon' }
+        : { available: filter, reason: filter ? null : 'seccomp filters cannot be installed here' },
+  };
+}
 
 function unsupported(reason: string): IsolationSupport {
   const no = { ok: false, reason };
@@ -86,7 +99,7 @@ function unsupported(reason: string): IsolationSupport {
     loopback: no,
     init: { ...no, path: null },
     recursiveReadOnly: false,
-    ...GUARDS_PENDING,
+    ...guardsOf(posixAddon()?.probe().features),
   };
 }
 
@@ -141,7 +154,7 @@ export function isolationSupport(): IsolationSupport {
     loopback: avail('loopback'),
     init: initAvail,
     recursiveReadOnly: probe.mountSetattr,
-    ...GUARDS_PENDING,
+    ...guardsOf(addon.probe().features),
   };
   return cached;
 }
