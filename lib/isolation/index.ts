@@ -51,7 +51,7 @@ export async function prepareView(
   opts: { file: string; cwd: string; pathEnv: string | undefined; privatePids: boolean; useView: boolean },
 ): Promise<{ view: View | null; path: string }> {
   if (!spec.filesystem || !opts.useView) return { view: null, path: await lookPath(opts.file, opts.cwd, opts.pathEnv) };
-  const view = View.build(spec.filesystem, opts.privatePids ? 'fresh' : 'host');
+  const view = View.cached(spec.filesystem, opts.privatePids ? 'fresh' : 'host');
   view.checkCwd(opts.cwd);
   let found: string;
   try {
