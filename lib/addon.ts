@@ -75,6 +75,8 @@ export interface PosixMount {
   readOnlyKernelFiles?: boolean;
   /** symlink: its text. */
   linkTo?: string;
+  /** tmpfs: the mount data, `mode=1777` or `mode=1777,size=<bytes>` (lib/isolation/tmp-size.ts). */
+  data?: string;
 }
 
 export interface PosixIsolationRequest {

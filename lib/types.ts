@@ -172,9 +172,10 @@ export interface Isolation {
   /**
    * The filesystem view: paths not listed are absent. Absolute paths; each keeps its location.
    * `read`: read and execute (read-only, nosuid, nodev); `write`: read and write; `tmp`: a fresh
-   * empty tmpfs that goes with the tree. /proc and /dev are provided (a private minimal /dev).
+   * empty tmpfs that goes with the tree (`{ path, sizeBytes }`: of that size, ENOSPC past it; its
+   * pages count toward memoryBytes either way). /proc and /dev are provided (a private minimal /dev).
    */
-  filesystem?: { read?: string[]; write?: string[]; tmp?: string[] };
+  filesystem?: { read?: string[]; write?: string[]; tmp?: (string | { path: string; sizeBytes?: number })[] };
   /** 'none': a network namespace with nothing up; 'loopback': its own lo, up; 'host': unchanged. */
   network?: 'host' | 'loopback' | 'none';
   /** 'private': a pid namespace, the tree sees only itself (pid 1 is confine's init). */

@@ -175,6 +175,30 @@ describe('isolation: the init and the tree', { skip }, () => {
     assert.deepEqual(nobody, ['0'], `nobody: no bind needed, and no write (${nobody})`);
   });
 
+  test('a sized tmp: ENOSPC past its size (issue 20), an unsized one takes more', async () => {
+    const MiB = 2 ** 20;
+    const script = 'dd if=/dev/zero of=/tmp/fill bs=1M count=3 2>/dev/null; echo "dd $?"; stat -c %s /tmp/fill';
+    const runIt = async (tmp) => {
+      const ex = command('sh', ['-c', script], { cwd: workDir, stdio: ['ignore', 'pipe', 'ignore'] }).isolate({
+        filesystem: {
+          read: ['/usr', '/etc', '/bin', '/lib', '/lib64'].filter((p) => fs.existsSync(p)),
+          write: [workDir],
+          tmp: [tmp],
+        },
+      });
+      await ex.start();
+      const [out] = await Promise.all([text(ex.stdout), ex.wait()]);
+      return out.trim().split('\n');
+    };
+    const [sized, sizedBytes] = await runIt({ path: '/tmp', sizeBytes: MiB });
+    assert.notEqual(sized, 'dd 0', 'the write past the size failed');
+    assert.ok(Number(sizedBytes) <= MiB, `at most the size was written: ${sizedBytes}`);
+    const [plain, plainBytes] = await runIt('/tmp');
+    assert.equal(plain, 'dd 0', 'control: without a size the same write succeeds');
+    assert.equal(Number(plainBytes), 3 * MiB);
+    assert.throws(() => command('true').isolate({ filesystem: { tmp: [{ path: '/tmp', sizeBytes: 0 }] } }), /sizeBytes/);
+  });
+
   test('the program starts clean: nothing blocked or ignored, no_new_privs, only fds 0-2', async () => {
     const ex = command('sh', ['-c', 'grep -E "^(SigBlk|SigIgn|NoNewPrivs)" /proc/self/status; exec ls /proc/self/fd'], {
       cwd: workDir,

@@ -3,7 +3,7 @@
 // processes, IPC and hostname, the default syscall filter and no capabilities.
 
 import { readdirSync } from 'node:fs';
-import type { IsolationSpec } from './validate.js';
+import type { FilesystemSpec, IsolationSpec } from './validate.js';
 
 export const PRESET_HOSTNAME = 'sandbox';
 
@@ -33,6 +33,6 @@ export function systemPaths(): string[] {
 }
 
 /** The preset's filesystem for a child whose working directory is cwd (absolute, clean). */
-export function presetFilesystem(cwd: string): { read: string[]; write: string[]; tmp: string[] } {
+export function presetFilesystem(cwd: string): FilesystemSpec {
   return { read: systemPaths(), write: [cwd], tmp: ['/tmp'] };
 }

@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import { ConfineArgumentError } from '../errors.js';
 import type { Isolation } from '../types.js';
+import { tmpMounts } from './tmp-size.js';
 
 export const ISOLATION_KEYS = ['filesystem', 'network', 'processes', 'ipc', 'hostname', 'syscalls', 'capabilities'] as const;
 export type IsolationKey = (typeof ISOLATION_KEYS)[number];
@@ -14,9 +15,17 @@ const NETWORK = ['host', 'loopback', 'none'] as const;
 const PRIVATE = ['host', 'private'] as const;
 const SYSCALLS = ['host', 'default'] as const;
 
+/** The filesystem lists, clean; `tmpSizes` the size of each sized tmp (issue 20), by its path. */
+export interface FilesystemSpec {
+  read: string[];
+  write: string[];
+  tmp: string[];
+  tmpSizes?: Record<string, number>;
+}
+
 /** The validated form: the filesystem lists always present when filesystem is. */
 export interface IsolationSpec {
-  filesystem?: { read: string[]; write: string[]; tmp: string[] };
+  filesystem?: FilesystemSpec;
   network?: (typeof NETWORK)[number];
   processes?: (typeof PRIVATE)[number];
   ipc?: (typeof PRIVATE)[number];
@@ -104,11 +113,20 @@ export function validateIsolation(input: unknown): IsolationSpec {
   if (i.filesystem !== undefined) {
     if (!isPlainObject(i.filesystem)) fail('filesystem must be an object { read, write, tmp }');
     checkKeys('filesystem', i.filesystem, FILESYSTEM_KEYS);
-    const fs = {
+    // tmp entries are paths or { path, sizeBytes } (lib/isolation/tmp-size.ts, issue 20).
+    const tmps = tmpMounts('isolate: filesystem.tmp', i.filesystem.tmp);
+    const tmpSizes: Record<string, number> = {};
+    for (const [n, t] of tmps.entries())
+      if (t.sizeBytes !== null) tmpSizes[cleanPath(`filesystem.tmp[${n}].path`, t.path)] = t.sizeBytes;
+    const fs: FilesystemSpec = {
       read: pathList('filesystem.read', i.filesystem.read),
       write: pathList('filesystem.write', i.filesystem.write),
-      tmp: pathList('filesystem.tmp', i.filesystem.tmp),
+      tmp: pathList(
+        'filesystem.tmp',
+        tmps.map((t) => t.path),
+      ),
     };
+    if (Object.keys(tmpSizes).length) fs.tmpSizes = tmpSizes;
     if (fs.tmp.includes('/')) fail('filesystem.tmp cannot be / (the whole view would be an empty tmpfs)');
     checkOverlap(fs, fail);
     out.filesystem = fs;

@@ -11,7 +11,8 @@
 import { closeSync, lstatSync, openSync, readlinkSync, readSync, type Stats, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { IsolationError } from '../errors.js';
-import { checkOverlap, within } from './validate.js';
+import { tmpfsData } from './tmp-size.js';
+import { checkOverlap, type FilesystemSpec, within } from './validate.js';
 
 export interface ViewMount {
   kind: 'bind' | 'tmpfs' | 'proc' | 'dev' | 'symlink';
@@ -20,6 +21,8 @@ export interface ViewMount {
   readOnly?: boolean;
   linkTo?: string;
   readOnlyKernelFiles?: boolean;
+  /** tmpfs: its mount data (mode, and size for a sized tmp). */
+  data?: string;
 }
 
 interface Bind {
@@ -100,13 +103,21 @@ export class View {
   /** Every directory of the new root that leads to a mount or a link (they exist in the view). */
   private readonly skeleton = new Set<string>(['/']);
 
-  private constructor(binds: Bind[], tmps: string[], links: Map<string, string>, processes: 'fresh' | 'host') {
+  private constructor(
+    binds: Bind[],
+    tmps: string[],
+    links: Map<string, string>,
+    processes: 'fresh' | 'host',
+    tmpSizes: Map<string, number>,
+  ) {
     this.binds = binds;
     this.tmps = tmps;
     const depth = (p: string) => (p === '/' ? 0 : p.split('/').length - 1);
     const entries: ViewMount[] = [
       ...binds.map((b): ViewMount => ({ kind: 'bind', target: b.path, source: b.path, readOnly: b.readOnly })),
-      ...tmps.map((t): ViewMount => ({ kind: 'tmpfs', target: t })),
+      ...tmps.map(
+        (t): ViewMount => ({ kind: 'tmpfs', target: t, data: tmpfsData({ path: t, sizeBytes: tmpSizes.get(t) ?? null }) }),
+      ),
       processes === 'fresh'
         ? { kind: 'proc', target: '/proc' }
         : { kind: 'bind', target: '/proc', source: '/proc', readOnly: false },
@@ -128,8 +139,8 @@ export class View {
    * file, ConfineArgumentError-like IsolationError for overlaps found only on real paths.
    */
   /** build(), or the same spec's view resolved less than VIEW_TTL_MS ago. */
-  static cached(fs: { read: string[]; write: string[]; tmp: string[] }, processes: 'fresh' | 'host'): View {
-    const key = JSON.stringify([fs.read, fs.write, fs.tmp, processes]);
+  static cached(fs: FilesystemSpec, processes: 'fresh' | 'host'): View {
+    const key = JSON.stringify([fs.read, fs.write, fs.tmp, fs.tmpSizes ?? null, processes]);
     const now = Date.now();
     const hit = recent.get(key);
     if (hit && now - hit.at < VIEW_TTL_MS) return hit.view;
@@ -139,8 +150,9 @@ export class View {
     return view;
   }
 
-  static build(fs: { read: string[]; write: string[]; tmp: string[] }, processes: 'fresh' | 'host'): View {
+  static build(fs: FilesystemSpec, processes: 'fresh' | 'host'): View {
     const links = new Map<string, string>();
+    const tmpSizes = new Map<string, number>(); // by real path
     const real = { read: [] as string[], write: [] as string[], tmp: [] as string[] };
     for (const key of ['read', 'write', 'tmp'] as const) {
       for (const p of fs[key]) {
@@ -149,8 +161,10 @@ export class View {
           throw new IsolationError(`filesystem.${key}: ${p}: ${provided} is provided by the view itself (a private one)`, {
             path: p,
           });
+        const size = key === 'tmp' ? fs.tmpSizes?.[p] : undefined;
         if (key === 'tmp' && lstatOrNull(p) === null) {
           real.tmp.push(p); // made in the new root (checked below: not inside a bind)
+          if (size !== undefined) tmpSizes.set(p, size);
           continue;
         }
         const w = hostWalk(p, `filesystem.${key}`);
@@ -162,6 +176,7 @@ export class View {
             syscall: 'stat',
           });
         real[key].push(w.real);
+        if (size !== undefined) tmpSizes.set(w.real, size);
       }
     }
     for (const key of ['read', 'write', 'tmp'] as const) real[key] = [...new Set(real[key])].sort();
@@ -190,7 +205,7 @@ export class View {
       const target = path.posix.resolve('/', linkTo);
       if (binds.some((b) => within(target, b.path))) links.set(at, linkTo);
     }
-    return new View(binds, real.tmp, links, processes);
+    return new View(binds, real.tmp, links, processes, tmpSizes);
   }
 
   private inBind(p: string): boolean {

@@ -84,6 +84,20 @@ bool IsCleanAbsolute(const std::string& p) {
   return true;
 }
 
+// A tmp's mount data as lib/isolation/tmp-size.ts makes it, and nothing else (no owner, no
+// other option slips into the mount).
+bool IsTmpData(const std::string& d) {
+  static const std::string kMode = "mode=1777";
+  if (d.empty() || d == kMode) return true;
+  static const std::string kPrefix = kMode + ",size=";
+  if (d.compare(0, kPrefix.size(), kPrefix) != 0 || d.size() == kPrefix.size() || d.size() > 40)
+    return false;
+  for (size_t i = kPrefix.size(); i < d.size(); i++) {
+    if (d[i] < '0' || d[i] > '9') return false;
+  }
+  return true;
+}
+
 bool Within(const std::string& path, const std::string& dir) {
   if (dir == "/") return true;
   return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
@@ -355,7 +369,11 @@ int IsolationBuilder::Build(const IsolationRequest& req, const std::string& file
       switch (m.kind) {
         case MountRequest::Kind::kBind: b.Bind(m.source, m.target, m.readOnly); break;
         case MountRequest::Kind::kTmpfs:
-          b.Tmpfs(m.target, MS_NOSUID | MS_NODEV, "mode=1777");
+          if (!IsTmpData(m.data)) {
+            *what = "tmpfs data must be mode=1777 or mode=1777,size=<bytes>";
+            return EINVAL;
+          }
+          b.Tmpfs(m.target, MS_NOSUID | MS_NODEV, m.data.empty() ? "mode=1777" : b.Keep(m.data));
           break;
         case MountRequest::Kind::kProc: b.Proc(m.target, m.readOnlyKernelFiles); break;
         case MountRequest::Kind::kDev: b.Dev(m.target); break;
