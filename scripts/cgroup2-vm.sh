@@ -114,11 +114,6 @@ for f in passwd group shadow gshadow subuid subgid; do
 done
 mount -t overlay -o lowerdir=/ro,upperdir=/rw/up,workdir=/rw/work root /root || bail "overlay"
 N=/root
-# The user database copied up now: tests add users (useradd replaces these files), and the
-# host's own copies change under virtiofs while its tests do the same ("cannot open /etc/passwd").
-for f in passwd group shadow gshadow subuid subgid; do
-  [ -e /ro/etc/$f ] && cp -p /ro/etc/$f $N/etc/$f
-done
 mount -t proc proc $N/proc; mount -t sysfs sys $N/sys; mount -t devtmpfs dev $N/dev
 mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 $N/sys/fs/cgroup || bail "cgroup2"
 mkdir -p $N/dev/pts $N/dev/shm
