@@ -341,9 +341,11 @@ export function killPids(pids) {
 
 // Every cgroup a test run makes goes under one parent of its own, named confine-test-<pid>,
 // set through CONFINE_CGROUP_PARENT (child processes such as the CLI inherit it) and removed
-// when this test process exits.
+// when this test process exits. Only for root: a process a test runs as a test user (a
+// supervisor that is not root, importing these helpers) could not use it, and an explicit
+// parent it cannot use is an error (#18); it gets what a real non-root supervisor gets.
 export const testCgroupParent = `/confine-test-${process.pid}`;
-if (!process.env.CONFINE_CGROUP_PARENT) {
+if (!process.env.CONFINE_CGROUP_PARENT && isRoot) {
   process.env.CONFINE_CGROUP_PARENT = testCgroupParent;
   process.on('exit', removeTestCgroupParent);
 }
