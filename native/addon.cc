@@ -260,7 +260,8 @@ bool ReadIsolation(Napi::Env env, const Napi::Value& v, confine::IsolationReques
     } else if (kind == "tmpfs") {
       mr.kind = confine::MountRequest::Kind::kTmpfs;
       Napi::Value data = m.Get("data");
-      if (!(data.IsUndefined() || data.IsNull()) && !ReadString(env, m, "data", &mr.data)) return false;
+      if (!(data.IsUndefined() || data.IsNull()) && !ReadString(env, m, "data", &mr.data))
+        return false;
     } else if (kind == "proc") {
       mr.kind = confine::MountRequest::Kind::kProc;
       mr.readOnlyKernelFiles = ReadBool(m, "readOnlyKernelFiles");

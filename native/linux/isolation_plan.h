@@ -17,7 +17,7 @@ struct IsolationPlan;
 struct MountRequest {
   enum class Kind {
     kBind,   // source (a real path) at target; readOnly: read and execute, else read-write
-    kTmpfs,  // a fresh tmpfs at target: data "mode=1777" or "mode=1777,size=<bytes>" 
+    kTmpfs,  // a fresh tmpfs at target: data "mode=1777" or "mode=1777,size=<bytes>"
     kProc,   // a fresh procfs at target; with readOnlyKernelFiles, /proc/sys and friends read-only
     kDev,    // a minimal /dev at target: null zero full random urandom tty, shm, fd links
     kSymlink,  // a symlink at target whose text is linkTo (made after every mount)
@@ -26,7 +26,7 @@ struct MountRequest {
   std::string target;
   std::string source;
   std::string linkTo;
-  std::string data;  // kTmpfs: empty for "mode=1777" 
+  std::string data;  // kTmpfs: empty for "mode=1777"
   bool readOnly = false;
   bool readOnlyKernelFiles = false;  // kProc: for a child that runs as uid 0 with capabilities
 };
