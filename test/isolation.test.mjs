@@ -35,6 +35,8 @@ const skip = !isLinux
         : false;
 
 const mountinfo = () => fs.readFileSync('/proc/self/mountinfo', 'utf8');
+/** Task cgroups left once the last trees' cleanup ran: it runs after wait() resolves (on 'close'). */
+const cgroupsLeft = async () => ((await until(() => leftoverTestCgroups().length === 0, 20_000)) ? [] : leftoverTestCgroups());
 let secretDir;
 let tcp;
 let abstract;
@@ -81,12 +83,12 @@ describe('isolation: a root supervisor, the preset', { skip }, () => {
     const workDir = workDirFor(0, 0);
     ctx = { ...baseCtx, command, workDir, plantedLink: path.join(workDir, 'planted'), supervisorPid: process.pid };
   });
-  after(() => {
+  after(async () => {
     if (ctx) fs.rmSync(ctx.workDir, { recursive: true, force: true });
     assert.equal(mountinfo(), before_, 'no mount was made in the supervisor namespace');
     assert.ok(!fs.existsSync('/tmp/confine-private'), "the child's /tmp was its own");
     assert.deepEqual(zombieChildren(), []);
-    assert.deepEqual(leftoverTestCgroups(), []);
+    assert.deepEqual(await cgroupsLeft(), []);
   });
   for (const c of cases) test(c.name, () => c.run(ctx));
 });
@@ -510,7 +512,7 @@ describe('isolation: no leak', { skip }, () => {
       await until(() => openFds() <= fds, 5000);
       assert.ok(openFds() <= fds, `fds: ${openFds()} > ${fds}`);
       assert.deepEqual(zombieChildren(), []);
-      assert.deepEqual(leftoverTestCgroups(), []);
+      assert.deepEqual(await cgroupsLeft(), []);
     } finally {
       fs.rmSync(workDir, { recursive: true, force: true });
     }
