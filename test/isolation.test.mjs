@@ -617,6 +617,16 @@ describe('isolation: the CLI', { skip }, () => {
       assert.match(out2, /^cli-box\n2\n/);
       const r = spawnSync(process.execPath, [cli, 'run', '--network', 'nowhere', '--', 'true'], { encoding: 'utf8' });
       assert.equal(r.status, 2, r.stderr);
+      // confine doctor: a line per mechanism, and the same as capabilities().isolation in --json.
+      const doctor = execFileSync(process.execPath, [cli, 'doctor'], { encoding: 'utf8' });
+      const section = doctor.slice(doctor.indexOf('\nisolation:\n'));
+      assert.match(section, new RegExp(`^  mechanism +${support.mechanism}\\b`, 'm'), doctor);
+      for (const n of ['mount', 'pid', 'net', 'ipc', 'uts'])
+        assert.match(section, new RegExp(`^  ${n} namespace +(yes|no: )`, 'm'));
+      assert.match(section, /^ {2}landlock +(ABI \d+|no: )/m);
+      assert.match(section, /^ {2}seccomp +(yes|no: )/m);
+      const json = JSON.parse(execFileSync(process.execPath, [cli, 'doctor', '--json'], { encoding: 'utf8' }));
+      assert.equal(json.isolation.mechanism, support.mechanism);
     } finally {
       fs.rmSync(workDir, { recursive: true, force: true });
     }
