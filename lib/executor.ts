@@ -238,7 +238,7 @@ export class Executor extends EventEmitter {
         cwd,
         pathEnv: env.PATH ?? env.Path,
         privatePids: e.processes?.mechanism === 'pid-namespace',
-        useView: e.filesystem?.mechanism === 'mount-namespace',
+        useView: e.filesystem?.mechanism === 'mount-namespace' || e.filesystem?.mechanism === 'landlock',
       }));
     } else {
       this.#path = await lookPath(this.#file, cwd, env.PATH ?? env.Path);

@@ -200,8 +200,11 @@ export interface IsolationAvailability {
 
 /** capabilities().isolation: what the linux backend can isolate on this host, and why not. */
 export interface IsolationCapabilities {
-  /** 'namespaces' where the child can get them here; 'none' (reason says why) elsewhere. */
-  mechanism: 'namespaces' | 'none';
+  /**
+   * 'namespaces' where the child can get them here; 'landlock' where it cannot but Landlock is
+   * there (files, TCP, scopes: docs/isolation.md); 'none' (reason says why) elsewhere.
+   */
+  mechanism: 'namespaces' | 'landlock' | 'none';
   reason: string | null;
   /** A supervisor that is not root isolates through a user namespace of the child's own. */
   viaUserNamespace: boolean;

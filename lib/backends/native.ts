@@ -13,7 +13,7 @@ import { posixAddon } from '../loader.js';
 import { descendants, isRoot, procStatsOf, processStartTime } from '../proc.js';
 import { RLIMIT_RESOURCES, TREE_RESOURCES, rlimitsOf } from '../resources.js';
 import { signalName } from '../signals.js';
-import type { EnforcedMap, Resources, Stats, StdioValue } from '../types.js';
+import type { EnforcedMap, Identity, Resources, Stats, StdioValue } from '../types.js';
 import { enforcementFor, TaskCgroup, taskCgroupPool, type ParentChoice } from '../cgroup/index.js';
 import { parentOfAdopted, takeTaskCgroup, updateTreeCgroup, usableParent, whyNoCgroupLimit } from '../cgroup/wiring.js';
 import {
@@ -29,6 +29,14 @@ import { AttachedTree } from './attached-tree.js';
 import { drainStdio, forgetAtExit, killAtExit, notEnforced, stdioClosed, streamFd } from './shared.js';
 import { guardCgroup, killOnParentExitEnforcement } from '../lifecycle/watchdog.js';
 import { isolationEnforcement, isolationSupport, nativeIsolationRequest, openInit } from '../isolation/index.js';
+import {
+  type GuardContext,
+  type GuardRequest,
+  isolationMode,
+  nativeGuardRequest,
+  removePrivateTmp,
+  supportUnder,
+} from '../isolation/guards.js';
 
 const isLinux = process.platform === 'linux';
 const SIGKILL = 9;
@@ -116,7 +124,8 @@ export class NativeBackend implements Backend {
             },
       );
     }
-    if (req.isolation) Object.assign(out, isolationEnforcement(req.isolation, this.kind, isolationSupport));
+    if (req.isolation)
+      Object.assign(out, isolationEnforcement(req.isolation, this.kind, isolationSupport, childOf(req.identity, req.runAs)));
     out.closeFds = {
       enforced: true,
       mechanism: 'close_range',
@@ -153,6 +162,7 @@ export class NativeBackend implements Backend {
     const cgroupFds: number[] = [];
     let cgroupDirFd = -1;
     let statusRead = -1; // the init's status pipe, ours after the spawn
+    let privateTmp: string | null = null; // filesystem.tmp on the Landlock path, removed with the tree
     try {
       req.stdio.forEach((s, i) => {
         const { child, parent } = stdioFd(addon, s, i);
@@ -180,9 +190,13 @@ export class NativeBackend implements Backend {
       // isolate(): what the plan says is enforced, as the addon's request. A private pid
       // namespace gets the init as pid 1 and a pipe for the program's own wait status.
       let isolation = null;
+      let guards: GuardRequest | null = null;
+      let env = req.env;
       if (req.isolation) {
+        const mode = isolationMode(true);
         const support = isolationSupport();
-        const enforced = isolationEnforcement(req.isolation.spec, this.kind, () => support);
+        const child = childOf(id, id !== null);
+        const enforced = isolationEnforcement(req.isolation.spec, this.kind, () => support, child, mode);
         const fds = { initFd: -1, statusFd: -1 };
         if (enforced.processes?.mechanism === 'pid-namespace') {
           const [r, w] = addon.pipe();
@@ -191,13 +205,20 @@ export class NativeBackend implements Backend {
           fds.initFd = openInit();
           fds.statusFd = w;
         }
-        const childIsRoot = id ? id.uid === 0 : isRoot();
-        isolation = nativeIsolationRequest(req.isolation.spec, enforced, req.isolation.view, support, fds, childIsRoot);
+        isolation = nativeIsolationRequest(req.isolation.spec, enforced, req.isolation.view, support, fds, child.childIsRoot);
+        // The kernel guards: capabilities, Landlock (where namespaces are not allowed), the filter.
+        guards = nativeGuardRequest(req.isolation.spec, enforced, req.isolation.view, supportUnder(support, mode), {
+          ...child,
+          uid: id ? id.uid : (process.getuid?.() ?? null),
+          gid: id ? id.gid : (process.getgid?.() ?? null),
+        });
+        privateTmp = guards.privateTmp;
+        if (privateTmp) env = { ...env, TMPDIR: privateTmp };
       }
       const { pid, pidfd } = addon.spawn({
         file: req.file,
         argv: req.argv,
-        envp: Object.entries(req.env).map(([k, v]) => `${k}=${v}`),
+        envp: Object.entries(env).map(([k, v]) => `${k}=${v}`),
         cwd: req.cwd,
         uid: id ? id.uid : -1,
         gid: id ? id.gid : -1,
@@ -206,18 +227,33 @@ export class NativeBackend implements Backend {
         rlimits,
         stdio,
         setsid: true,
-        noNewPrivs: changesUser,
+        noNewPrivs: changesUser || guards?.noNewPrivs === true,
+        capabilities: guards?.capabilities ?? null,
+        seccomp: guards?.seccomp ?? null,
+        landlock: guards?.landlock ?? null,
         pdeathsig: req.killOnParentExit && isLinux ? SIGKILL : 0,
         resetOomScoreAdj: true,
         cgroupFd: cgroupDirFd,
         cgroupProcsFds: cgroupFds,
         isolation,
       });
-      const tree = new NativeTree(addon, this.kind, pid, pidfd, parentEnds, cgroup, req.killOnParentExit, parent, statusRead);
+      const tree = new NativeTree(
+        addon,
+        this.kind,
+        pid,
+        pidfd,
+        parentEnds,
+        cgroup,
+        req.killOnParentExit,
+        parent,
+        statusRead,
+        privateTmp,
+      );
       statusRead = -1;
       return tree;
     } catch (e) {
       for (const p of parentEnds) p?.destroy();
+      if (privateTmp) removePrivateTmp(privateTmp);
       if (statusRead >= 0) addon.close(statusRead);
       if (cgroup) await cgroup.remove().catch(() => {});
       throw toTypedError(e, req.file);
@@ -233,6 +269,13 @@ export class NativeBackend implements Backend {
     const cgroup = paths ? TaskCgroup.adopt(paths, version) : null;
     return new AttachedNativeTree(data, cgroup);
   }
+}
+
+/** Whether the child runs as uid 0 on the host (before start(), a runAs not yet resolved is not). */
+function childOf(identity: Identity | null, runAs: boolean): GuardContext {
+  if (identity) return { childIsRoot: identity.uid === 0, childUid: identity.uid };
+  if (runAs) return { childIsRoot: false, childUid: null };
+  return { childIsRoot: isRoot(), childUid: process.getuid?.() ?? null };
 }
 
 /** Whether clone3 can place the child into a v2 cgroup (kernel 5.7+); probed once. */
@@ -314,6 +357,8 @@ class NativeTree implements Tree {
      * leader is then confine-init, pid 1 of the tree's pid namespace; the program is its child.
      */
     private readonly initStatusFd = -1,
+    /** filesystem.tmp on the Landlock path: the tree's own directory, removed once the tree is gone. */
+    private privateTmp: string | null = null,
   ) {
     this.stdio = stdio;
     this.kind = kind;
@@ -485,18 +530,34 @@ class NativeTree implements Tree {
     return this.cgroup?.oomKilled() ?? false;
   }
 
+  /** The tree is gone: its private tmp goes too. */
+  private removeTmp(): void {
+    if (this.privateTmp === null) return;
+    const dir = this.privateTmp;
+    this.privateTmp = null;
+    try {
+      removePrivateTmp(dir);
+    } catch {
+      /* best effort: named in docs/isolation.md */
+    }
+  }
+
   async release(): Promise<void> {
     forgetAtExit(this);
+    // Without a cgroup the leader's exit is all we can know of the tree.
+    if (!this.cgroup) this.removeTmp();
     if (!this.cgroup || this.released) return;
     // Reused by the next tree of its kind when it can be (the watchdog may still list a guarded
     // one: those are removed). From then on this tree has no cgroup: it is gone.
     if (!this.killOnParentExit && taskCgroupPool.giveBack(this.cgroup)) {
       this.cgroup = null;
       this.released = true;
+      this.removeTmp();
       return;
     }
     if (await this.cgroup.removeIfEmpty()) {
       this.released = true;
+      this.removeTmp();
       return;
     }
     // A leader that exited can leave descendants running: the cgroup stays until they are gone

@@ -2,6 +2,7 @@
 // isolation request for a spawn. Mechanism names are the contract's (design.md, "Isolation").
 
 import type { EnforcedMap, Enforcement, ExecutorKind } from '../types.js';
+import { type GuardContext, guardRows, type IsolationMode, isolationMode, supportUnder } from './guards.js';
 import type { Availability, IsolationSupport } from './support.js';
 import type { IsolationKey, IsolationSpec } from './validate.js';
 import type { View, ViewMount } from './view.js';
@@ -13,7 +14,6 @@ const asHost = (what: string): Enforcement => ({
   scope: 'none',
   note: `${what}: the host's, as asked`,
 });
-const GUARDS = 'not enforced yet: the seccomp filter and capability sets come with issue 17';
 
 /** The first availability among `needs` that is missing, as a not-enforced row. */
 function missing(...needs: Availability[]): Enforcement | null {
@@ -23,9 +23,17 @@ function missing(...needs: Availability[]): Enforcement | null {
 
 /**
  * Rows for every key of spec. `kind` is the backend's; isolation is the native backends' on
- * Linux only (linux, and posix where Linux has no usable cgroup).
+ * Linux only (linux, and posix where Linux has no usable cgroup). Namespaces where allowed, the
+ * kernel guards (guards.ts) for syscalls and capabilities, and Landlock where namespaces are not
+ * allowed (or CONFINE_ISOLATION=landlock, `mode`).
  */
-export function isolationEnforcement(spec: IsolationSpec, kind: ExecutorKind, support: () => IsolationSupport): EnforcedMap {
+export function isolationEnforcement(
+  spec: IsolationSpec,
+  kind: ExecutorKind,
+  support: () => IsolationSupport,
+  ctx: GuardContext = { childIsRoot: false, childUid: null },
+  mode: IsolationMode = isolationMode(),
+): EnforcedMap {
   const out: EnforcedMap = {};
   const keys = Object.keys(spec) as IsolationKey[];
   if (keys.length === 0) return out;
@@ -41,7 +49,7 @@ export function isolationEnforcement(spec: IsolationSpec, kind: ExecutorKind, su
     }
     return out;
   }
-  const s = support();
+  const s = supportUnder(support(), mode);
   const via = s.viaUserNamespace ? ' (in a user namespace of its own)' : '';
   const privatePids = spec.processes === 'private';
   if (spec.filesystem) {
@@ -103,8 +111,7 @@ export function isolationEnforcement(spec: IsolationSpec, kind: ExecutorKind, su
       note: `its own hostname, ${spec.hostname}${via}`,
     };
   }
-  if (spec.syscalls !== undefined) out.syscalls = spec.syscalls === 'host' ? asHost('syscalls') : none(GUARDS);
-  if (spec.capabilities !== undefined) out.capabilities = none(GUARDS);
+  guardRows(spec, out, s, mode, ctx);
   return out;
 }
 
@@ -137,7 +144,8 @@ export function nativeIsolationRequest(
   fds: { initFd: number; statusFd: number },
   childIsRoot: boolean,
 ): NativeIsolationRequest | null {
-  const on = (k: IsolationKey) => enforced[k]?.enforced === true && enforced[k]?.mechanism !== 'none';
+  // Only the namespace rows: Landlock and seccomp rows are the guards' (guards.ts).
+  const on = (k: IsolationKey) => enforced[k]?.enforced === true && enforced[k]?.mechanism.endsWith('-namespace') === true;
   const fsOn = on('filesystem') && view !== null;
   const pid = on('processes');
   const net = on('network');

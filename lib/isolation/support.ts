@@ -143,8 +143,10 @@ export function isolationSupport(): IsolationSupport {
       : { ok: false, reason: `the init of private pid namespaces is missing: ${init ?? 'no addon path'}`, path: init };
   const namespaces = { mount: avail('mount'), pid: avail('pid'), net: avail('net'), ipc: avail('ipc'), uts: avail('uts') };
   const any = Object.values(namespaces).some((a) => a.ok);
+  const guards = guardsOf(addon.probe().features);
   cached = {
-    mechanism: any ? 'namespaces' : 'none',
+    // Where no namespace is allowed, Landlock (issue 17) isolates files, TCP, signals and sockets.
+    mechanism: any ? 'namespaces' : guards.landlock.abi ? 'landlock' : 'none',
     viaUserNamespace: viaUser,
     reason: any ? null : (gate ?? namespaces.mount.reason),
     userNamespaces,
@@ -154,7 +156,7 @@ export function isolationSupport(): IsolationSupport {
     loopback: avail('loopback'),
     init: initAvail,
     recursiveReadOnly: probe.mountSetattr,
-    ...guardsOf(addon.probe().features),
+    ...guards,
   };
   return cached;
 }

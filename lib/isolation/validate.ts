@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import { ConfineArgumentError } from '../errors.js';
 import type { Isolation } from '../types.js';
+import { checkGuardNames } from './guards.js';
 import { tmpMounts } from './tmp-size.js';
 
 export const ISOLATION_KEYS = ['filesystem', 'network', 'processes', 'ipc', 'hostname', 'syscalls', 'capabilities'] as const;
@@ -157,5 +158,6 @@ export function validateIsolation(input: unknown): IsolationSpec {
       fail("capabilities must be an array of capability names such as 'CAP_NET_BIND_SERVICE' or 'net_bind_service'");
     out.capabilities = [...new Set(c as string[])].sort();
   }
+  checkGuardNames(out, fail);
   return out;
 }

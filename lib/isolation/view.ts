@@ -208,6 +208,11 @@ export class View {
     return new View(binds, real.tmp, links, processes, tmpSizes);
   }
 
+  /** The host paths the view binds (real, outermost), read-only or not: Landlock's rules where there is no mount namespace. */
+  hostBinds(): readonly Bind[] {
+    return this.binds;
+  }
+
   private inBind(p: string): boolean {
     return this.binds.some((b) => within(p, b.path));
   }
