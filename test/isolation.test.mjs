@@ -457,9 +457,11 @@ describe('isolation: bad input is refused before anything starts', { skip }, () 
   });
 
   test('an unenforceable key with strict rejects before anything runs', async () => {
-    // syscalls and capabilities are issue 17's: not enforced yet, so strict refuses the preset.
-    const ex = command('true', [], { cwd: workDir, strict: true }).isolate();
-    assert.equal(ex.enforced.syscalls.enforced, false);
+    // Capabilities can be kept only by a uid-0 child (issue 17): strict refuses keeping one for nobody.
+    const ex = command('true', [], { cwd: workDir, strict: true })
+      .runAs('nobody')
+      .isolate({ capabilities: ['net_admin'] });
+    assert.equal(ex.enforced.capabilities.enforced, false);
     await assert.rejects(ex.start(), UnenforcedError);
     assert.equal(ex.pid, undefined);
     assert.deepEqual(leftoverTestCgroups(), []);
@@ -484,8 +486,12 @@ describe('isolation: reporting', { skip }, () => {
     assert.equal(e.ipc.mechanism, 'ipc-namespace');
     assert.equal(e.hostname.mechanism, 'uts-namespace');
     for (const k of ['filesystem', 'network', 'processes', 'ipc', 'hostname']) assert.equal(e[k].enforced, true, k);
-    assert.deepEqual([e.syscalls.enforced, e.syscalls.mechanism], [false, 'none']);
-    assert.deepEqual([e.capabilities.enforced, e.capabilities.mechanism], [false, 'none']);
+    // The kernel guards (issue 17; test/guards.test.mjs): the filter, and the root child's capabilities.
+    assert.deepEqual(
+      [e.syscalls.enforced, e.syscalls.mechanism],
+      [caps.isolation.seccomp.available, caps.isolation.seccomp.available ? 'seccomp' : 'none'],
+    );
+    assert.deepEqual([e.capabilities.enforced, e.capabilities.mechanism], [true, 'capabilities']);
     assert.equal(command('true').isolate({ network: 'host' }).enforced.network.enforced, true);
     for (const n of ['mount', 'pid', 'net', 'ipc', 'uts']) assert.equal(support.namespaces[n].ok, true, n);
     assert.equal(typeof support.userNamespaces.ok, 'boolean');

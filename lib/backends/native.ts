@@ -211,6 +211,7 @@ export class NativeBackend implements Backend {
           ...child,
           uid: id ? id.uid : (process.getuid?.() ?? null),
           gid: id ? id.gid : (process.getgid?.() ?? null),
+          initPath: fds.initFd >= 0 ? support.init.path : null,
         });
         privateTmp = guards.privateTmp;
         if (privateTmp) env = { ...env, TMPDIR: privateTmp };

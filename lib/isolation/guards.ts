@@ -9,7 +9,7 @@
 import { chmodSync, chownSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { PosixLandlockRequest, PosixLandlockRule, PosixSeccompRequest } from '../addon.js';
+import type { PosixLandlockPathRule, PosixLandlockRequest, PosixLandlockRule, PosixSeccompRequest } from '../addon.js';
 import { ConfineArgumentError, IsolationError } from '../errors.js';
 import { posixAddon } from '../loader.js';
 import type { EnforcedMap, Enforcement } from '../types.js';
@@ -130,6 +130,13 @@ export function guardRows(
     };
   }
 
+  if (spec.filesystem && rows.filesystem?.mechanism === 'mount-namespace' && secondLayer(s)) {
+    rows.filesystem = {
+      ...rows.filesystem,
+      note: `${rows.filesystem.note}; Landlock ABI ${abi} on top as a second layer (the same paths on the host's inodes; /proc read-only to it)`,
+    };
+  }
+
   if (spec.network !== undefined && spec.network !== 'host' && notNs('network') && fallback) {
     if (spec.network === 'loopback') {
       rows.network = none(`${why('network')}; a private loopback needs a network namespace (Landlock cannot give one)`);
@@ -221,6 +228,11 @@ export function guardRows(
   }
 }
 
+/** Landlock on top of a mount namespace: as root (not in a user namespace), where Landlock is. */
+function secondLayer(s: IsolationSupport): boolean {
+  return !s.viaUserNamespace && (s.landlock.abi ?? 0) > 0 && process.env.CONFINE_LANDLOCK_LAYER !== '0';
+}
+
 function denyIoUring(spec: IsolationSpec): boolean {
   return spec.network === 'none' || spec.network === 'loopback';
 }
@@ -286,7 +298,7 @@ export function nativeGuardRequest(
   enforced: EnforcedMap,
   view: View | null,
   s: IsolationSupport,
-  ctx: GuardContext & { uid: number | null; gid: number | null },
+  ctx: GuardContext & { uid: number | null; gid: number | null; initPath: string | null },
 ): GuardRequest {
   const abi = s.landlock.abi ?? 0;
   const fsLandlock = enforced.filesystem?.mechanism === 'landlock' && view !== null;
@@ -304,24 +316,42 @@ export function nativeGuardRequest(
       }
     : null;
 
+  // As root, Landlock also goes on top of the mount namespace: a second layer that holds on the
+  // host's inodes even where a mount is changed (a child keeping CAP_SYS_ADMIN) or a path leads
+  // out of the new root.
+  const fsLayer = enforced.filesystem?.mechanism === 'mount-namespace' && view !== null && secondLayer(s);
+
   let landlock: PosixLandlockRequest | null = null;
   let privateTmp: string | null = null;
-  if (abi > 0 && (fsLandlock || (netGuard && abi >= 4) || (netGuard && abi >= 6) || scopeSignals)) {
+  if (abi > 0 && (fsLandlock || fsLayer || (netGuard && abi >= 4) || (netGuard && abi >= 6) || scopeSignals)) {
     let rules: PosixLandlockRule[];
-    if (fsLandlock) {
+    const childRules: PosixLandlockPathRule[] = [];
+    if (fsLandlock || fsLayer) {
       rules = view!.hostBinds().map((b) => ruleOf(b.path, b.readOnly ? 'read' : 'write', true)!);
+    } else {
+      rules = [ruleOf('/', 'write', true)!]; // files as the host has them: Landlock here is for the network or signals
+    }
+    if (fsLandlock) {
       for (const [p, access] of DEVICES) {
         const r = ruleOf(p, access, false);
         if (r) rules.push(r);
       }
       rules.push(ruleOf('/proc', 'read', true)!);
-    } else {
-      rules = [ruleOf('/', 'write', true)!]; // files as the host has them: Landlock here is for the network or signals
+      if (spec.filesystem!.tmp.length) privateTmp = makePrivateTmp(ctx.uid, ctx.gid);
+    } else if (fsLayer) {
+      // The new root's own tmpfs (its directories and links) read, its /dev and tmps writable:
+      // opened by the child once it has mounted them. The init is exec'd from the host.
+      childRules.push(
+        { path: '/', access: 'read' },
+        { path: '/dev', access: 'write' },
+        ...view!.tmpTargets().map((t) => ({ path: t, access: 'write' as const })),
+      );
+      if (ctx.initPath) rules.push(ruleOf(ctx.initPath, 'read', true)!);
     }
-    if (fsLandlock && spec.filesystem!.tmp.length) privateTmp = makePrivateTmp(ctx.uid, ctx.gid);
     landlock = {
       rules,
       treeRules: privateTmp ? [{ path: privateTmp, access: 'write' }] : [],
+      childRules,
       denyTcp: netGuard && abi >= 4,
       scopeSignals,
       scopeAbstractUnix: netGuard && abi >= 6,

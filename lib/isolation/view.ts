@@ -213,6 +213,11 @@ export class View {
     return this.binds;
   }
 
+  /** The fresh tmpfs targets of the view (made by the child in its own mount namespace). */
+  tmpTargets(): readonly string[] {
+    return this.tmps;
+  }
+
   private inBind(p: string): boolean {
     return this.binds.some((b) => within(p, b.path));
   }
