@@ -204,6 +204,39 @@ export const RUN_FLAGS: readonly RunFlag[] = [
       req.isolation.hostname = v;
     },
   },
+  {
+    name: 'syscalls',
+    value: 'MODE',
+    group: 'isolation',
+    help: 'default (the system call filter: docs/isolation.md) or host (none)',
+    set: (req, v, flag) => {
+      if (v !== 'default' && v !== 'host') throw new UsageError(`${flag}: default or host, got ${JSON.stringify(v)}`, 'run');
+      if (v === 'host' && typeof req.isolation.syscalls === 'object')
+        throw new UsageError(`${flag} host: --deny-syscall adds to the default filter, which host leaves out`, 'run');
+      if (typeof req.isolation.syscalls !== 'object') req.isolation.syscalls = v;
+    },
+  },
+  {
+    name: 'deny-syscall',
+    value: 'NAME',
+    group: 'isolation',
+    help: 'deny one more system call, on top of the default filter (repeatable)',
+    set: (req, v, flag) => {
+      if (req.isolation.syscalls === 'host')
+        throw new UsageError(`${flag}: adds to the default filter; --syscalls host installs none`, 'run');
+      const before = typeof req.isolation.syscalls === 'object' ? req.isolation.syscalls.deny : [];
+      req.isolation.syscalls = { deny: [...before, v] };
+    },
+  },
+  {
+    name: 'cap',
+    value: 'NAME',
+    group: 'isolation',
+    help: 'keep a capability for a child that runs as root, e.g. net_bind_service (repeatable)',
+    set: (req, v) => {
+      req.isolation.capabilities = [...(req.isolation.capabilities ?? []), v];
+    },
+  },
   option('timeout', 'DURATION', 'lifetime', 'timeout', 'stop the tree after DURATION (e.g. 10s, 500ms, 2m)', parseDuration),
   option('grace', 'DURATION', 'lifetime', 'graceMs', 'time between the polite signal and the kill (default 5s)', parseDuration),
   toggle(
