@@ -22,6 +22,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { childrenOfSelf, f3, hr, measureConc, measureSeq, median, ms, quantile, ratio, shuffled, startFloor } from './common.mjs';
 import { manyCount, manyDescription, manyTable, measureMany } from './many.mjs';
+import { guardsApiTable, measureGuardsApi } from './guards-api.mjs';
 import { isolationDescription, isolationTable, isolationTargets, measureIsolation, measureIsolationSteps, stepsTable } from './isolation.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -645,6 +646,7 @@ let small, big, phasesPosix, phasesNo, phasesCg, spawnSmall, spawnBig, rssSmall,
 let isoSmall = null;
 let isoBig = null;
 let isoSteps = null;
+let guardsApi = null;
 let manySmall = null;
 let manyBig = null;
 const manySkip = MANY_N ? null : 'BENCH_MANY=0';
@@ -663,6 +665,8 @@ try {
   log('[2b/6] isolation: the preset against bwrap (50 MB), and the cost of each step');
   isoSmall = await measureIsolation({ size: 'small', rssMb: 0, floorBin, scale: SCALE, log });
   isoSteps = await measureIsolationSteps({ n: Math.max(20, Math.round(60 * SCALE)), log });
+  log('[2c/6] isolation: what the kernel guards add (the filter, the Landlock path)');
+  guardsApi = await measureGuardsApi({ rounds: Math.max(30, Math.round(300 * SCALE)), log });
 
   if (MANY_N) {
     log(`[3/6] ${MANY_N} children alive at once, supervisor RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
@@ -813,6 +817,14 @@ ${isoBig ? isolationTable(isoBig, '~2 GB') : ''}
 The cost of each step (50 MB, sequential, through the addon; ${isoSteps?.user ? 'through a user namespace: not root' : 'as root'}):
 
 ${stepsTable(isoSteps)}
+
+## Kernel guards: what the filter and the Landlock path add (issue 17)
+
+${guardsApiTable(guardsApi)}
+
+Target from issue 17: each adds at most 0.05 ms per spawn. The filter's floor is the kernel's
+install of any filter (it JIT-compiles it): 0.13–0.19 ms measured from C (\`bench/guards_floor.c\`,
+\`node bench/guards.mjs\` for the addon alone).
 
 ## ${MANY_N ? MANY_N.toLocaleString('en-US') : '1,000'} children alive at once
 

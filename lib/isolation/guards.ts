@@ -271,6 +271,20 @@ function ruleOf(p: string, access: 'read' | 'write', required: boolean): PosixLa
   }
 }
 
+/**
+ * The view's paths as rules, stat'd once per view (a view is reused for VIEW_TTL_MS: view.ts). Safe
+ * to reuse: the addon opens each path again and refuses one whose dev/ino changed (ESTALE).
+ */
+const rulesOfView = new WeakMap<View, PosixLandlockRule[]>();
+function viewRules(view: View): PosixLandlockRule[] {
+  let rules = rulesOfView.get(view);
+  if (!rules) {
+    rules = view.hostBinds().map((b) => ruleOf(b.path, b.readOnly ? 'read' : 'write', true)!);
+    rulesOfView.set(view, rules);
+  }
+  return [...rules];
+}
+
 /** A private tmp directory for one tree: 0700, owned by the child's user. */
 export function makePrivateTmp(uid: number | null, gid: number | null): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'confine-tmp-'));
@@ -327,7 +341,7 @@ export function nativeGuardRequest(
     let rules: PosixLandlockRule[];
     const childRules: PosixLandlockPathRule[] = [];
     if (fsLandlock || fsLayer) {
-      rules = view!.hostBinds().map((b) => ruleOf(b.path, b.readOnly ? 'read' : 'write', true)!);
+      rules = viewRules(view!);
     } else {
       rules = [ruleOf('/', 'write', true)!]; // files as the host has them: Landlock here is for the network or signals
     }
