@@ -222,7 +222,7 @@ export function guardRows(
         enforced: true,
         mechanism: 'uid',
         scope: 'tree',
-        note: `the child runs as uid ${ctx.childUid ?? '(another user)'}: execve leaves it no capabilities`,
+        note: `the child runs as ${ctx.childUid === null ? 'another user (runAs)' : `uid ${ctx.childUid}`}: execve leaves it no capabilities`,
       };
     }
   }
