@@ -546,7 +546,7 @@ describe('isolation: no leak', { skip }, () => {
 describe('isolation: user namespaces off (the VM kernel)', {
   skip: skip || (!inVm && 'changes a kernel-wide sysctl: runs in the cgroup v2 VM only'),
 }, () => {
-  test('a supervisor that is not root: every key unenforced with the reason; strict rejects', () => {
+  test('a supervisor that is not root: Landlock and the filter where they can, the rest unenforced with the reason; strict rejects', () => {
     const user = createUser();
     const sysctl = '/proc/sys/user/max_user_namespaces';
     const saved = fs.readFileSync(sysctl, 'utf8').trim();
@@ -558,7 +558,18 @@ describe('isolation: user namespaces off (the VM kernel)', {
         const enforced = ex.enforced;
         let rejected = null;
         await ex.start().catch((e) => { rejected = e.code; });
-        console.log(JSON.stringify({ enforced, rejected, pid: ex.pid ?? null }));`;
+        // Without strict, the Landlock path runs it: /etc is outside the view (issue 17).
+        const read = async (iso) => {
+          // posix: the test user has no delegated cgroup to write.
+          const c = command('/usr/bin/cat', ['/etc/passwd'], { cwd: '/', stdio: ['ignore', 'ignore', 'ignore'], executor: 'posix' });
+          if (iso) c.isolate({ filesystem: { read: ['/usr', '/lib', '/lib64'].filter((p) => fs.existsSync(p)) } });
+          await c.start();
+          return (await c.wait()).exitCode;
+        };
+        const fs = await import('node:fs');
+        const control = await read(false);
+        const guarded = await read(true);
+        console.log(JSON.stringify({ enforced, rejected, pid: ex.pid ?? null, control, guarded }));`;
       const r = spawnSync(
         'setpriv',
         [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', process.execPath, '--input-type=module', '-e', script],
@@ -567,9 +578,27 @@ describe('isolation: user namespaces off (the VM kernel)', {
       );
       assert.equal(r.status, 0, r.stderr);
       const out = JSON.parse(r.stdout.trim().split('\n').pop());
-      for (const k of ['filesystem', 'network', 'processes', 'ipc', 'hostname']) {
+      // Issue 17: Landlock takes the files, the filter (and from ABI 4 Landlock) the network.
+      const abi = caps.isolation.landlock.abi ?? 0;
+      const fallback = abi > 0 && caps.isolation.seccomp.available;
+      for (const k of fallback ? ['processes', 'ipc', 'hostname'] : ['filesystem', 'network', 'processes', 'ipc', 'hostname']) {
         assert.equal(out.enforced[k].enforced, false, k);
         assert.match(out.enforced[k].note, /max_user_namespaces = 0/, k);
+      }
+      if (fallback) {
+        assert.deepEqual([out.enforced.filesystem.enforced, out.enforced.filesystem.mechanism], [true, 'landlock']);
+        assert.match(
+          out.enforced.filesystem.note,
+          new RegExp(`Landlock ABI ${abi} \\(no mount namespace: .*max_user_namespaces = 0`),
+        );
+        if (abi < 3) assert.match(out.enforced.filesystem.note, /truncate is not controlled before ABI 3/);
+        assert.deepEqual(
+          [out.enforced.network.enforced, out.enforced.network.mechanism],
+          [true, abi >= 4 ? 'landlock-tcp' : 'seccomp'],
+        );
+        if (abi < 6) assert.match(out.enforced.network.note, /abstract unix sockets stay reachable \(scopes need Landlock ABI 6/);
+        assert.equal(out.control, 0, 'cat /etc/passwd without isolation');
+        assert.notEqual(out.guarded, 0, 'cat /etc/passwd outside the Landlock view');
       }
       assert.equal(out.rejected, 'ERR_CONFINE_UNENFORCED');
       assert.equal(out.pid, null, 'nothing ran');

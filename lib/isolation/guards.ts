@@ -158,7 +158,9 @@ export function guardRows(
         );
         const how = [
           tcp ? 'Landlock TCP rules deny every bind and connect' : null,
-          sock ? 'a seccomp filter answers socket() of every family but AF_UNIX with EAFNOSUPPORT, io_uring denied' : null,
+          sock
+            ? `a seccomp filter answers socket() of every family but AF_UNIX with EAFNOSUPPORT, io_uring denied${spec.syscalls === undefined ? " (the filter is the default one: syscalls: 'default' comes with it)" : ''}`
+            : null,
           abi >= 6 ? 'Landlock scopes keep abstract unix sockets inside the tree' : null,
         ].filter(Boolean);
         rows.network = {
