@@ -21,7 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createUser, zombieChildren, until, alive, haveCc, isLinux, isRoot, text } from './helpers.mjs';
 
-const { command, capabilities, ConfineArgumentError, SpawnError } = await import('../dist/index.mjs');
+const { command, capabilities, ConfineArgumentError } = await import('../dist/index.mjs');
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'adversarial', 'guards.c');
