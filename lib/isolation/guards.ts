@@ -277,12 +277,21 @@ function ruleOf(p: string, access: 'read' | 'write', required: boolean): PosixLa
  * The view's paths as rules, stat'd once per view (a view is reused for VIEW_TTL_MS: view.ts). Safe
  * to reuse: the addon opens each path again and refuses one whose dev/ino changed (ESTALE).
  */
-const rulesOfView = new WeakMap<View, PosixLandlockRule[]>();
-function viewRules(view: View): PosixLandlockRule[] {
-  let rules = rulesOfView.get(view);
+const rulesOfView = new WeakMap<View, { layer?: PosixLandlockRule[]; alone?: PosixLandlockRule[] }>();
+/** `alone`: the Landlock path, where /dev's devices and /proc are the host's and need rules too. */
+function viewRules(view: View, alone: boolean): PosixLandlockRule[] {
+  const cached = rulesOfView.get(view) ?? {};
+  let rules = alone ? cached.alone : cached.layer;
   if (!rules) {
     rules = view.hostBinds().map((b) => ruleOf(b.path, b.readOnly ? 'read' : 'write', true)!);
-    rulesOfView.set(view, rules);
+    if (alone) {
+      for (const [p, access] of DEVICES) {
+        const r = ruleOf(p, access, false);
+        if (r) rules.push(r);
+      }
+      rules.push(ruleOf('/proc', 'read', true)!);
+    }
+    rulesOfView.set(view, { ...cached, [alone ? 'alone' : 'layer']: rules });
   }
   return [...rules];
 }
@@ -343,16 +352,11 @@ export function nativeGuardRequest(
     let rules: PosixLandlockRule[];
     const childRules: PosixLandlockPathRule[] = [];
     if (fsLandlock || fsLayer) {
-      rules = viewRules(view!);
+      rules = viewRules(view!, fsLandlock);
     } else {
       rules = [ruleOf('/', 'write', true)!]; // files as the host has them: Landlock here is for the network or signals
     }
     if (fsLandlock) {
-      for (const [p, access] of DEVICES) {
-        const r = ruleOf(p, access, false);
-        if (r) rules.push(r);
-      }
-      rules.push(ruleOf('/proc', 'read', true)!);
       if (spec.filesystem!.tmp.length) privateTmp = makePrivateTmp(ctx.uid, ctx.gid);
     } else if (fsLayer) {
       // The new root's own tmpfs (its directories and links) read, its /dev and tmps writable:
