@@ -348,7 +348,7 @@ export function nativeGuardRequest(
 
   let landlock: PosixLandlockRequest | null = null;
   let privateTmp: string | null = null;
-  if (abi > 0 && (fsLandlock || fsLayer || (netGuard && abi >= 4) || (netGuard && abi >= 6) || scopeSignals)) {
+  if (abi > 0 && (fsLandlock || fsLayer || (netGuard && abi >= 4) || scopeSignals)) {
     let rules: PosixLandlockRule[];
     const childRules: PosixLandlockPathRule[] = [];
     if (fsLandlock || fsLayer) {
