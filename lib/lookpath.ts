@@ -28,7 +28,7 @@ function isExecutableFile(p: string): { ok: true } | { ok: false; errno: string 
  * directory part. Throws CommandNotFoundError (code ERR_CONFINE_COMMAND_NOT_FOUND, errno
  * ENOENT or EACCES) when there is none.
  */
-export async function lookPath(file: string, cwd: string, pathEnv: string | undefined): Promise<string> {
+export function lookPath(file: string, cwd: string, pathEnv: string | undefined): string {
   const hasDir = isWindows ? /[\\/]/.test(file) : file.includes('/');
   const exts = isWindows ? windowsExtensions(file) : [''];
   if (hasDir) {

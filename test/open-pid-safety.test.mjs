@@ -42,6 +42,7 @@ describe('openPid() of a bare pid confine did not start', () => {
     plain.stdout.setEncoding('utf8');
     const [line] = await once(plain.stdout, 'data');
     const grandchild = Number(line.trim());
+    const plainExit = once(plain, 'exit');
     try {
       const ex = await openPid(plain.pid);
       const stop = ex.enforced.treeStop;
@@ -51,7 +52,7 @@ describe('openPid() of a bare pid confine did not start', () => {
       assert.equal(stop.scope, 'process');
       const st = await ex.forceStop();
       assert.equal(st.reattached, true);
-      await once(plain, 'exit');
+      await plainExit;
       assert.ok(alive(grandchild), 'its child was not found by a /proc walk and killed');
     } finally {
       killPids([grandchild]);
