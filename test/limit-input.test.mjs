@@ -5,9 +5,9 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { command, ConfineArgumentError, UnenforcedError } from '../dist/index.mjs';
-import { availableKinds, isLinux, cgroupMounts, zombieChildren } from './helpers.mjs';
+import { availableKinds, isLinux, isRoot, cgroupMounts, testCgroupParent, zombieChildren } from './helpers.mjs';
 
 const kinds = await availableKinds();
 const ARG = 'ERR_CONFINE_INVALID_ARGUMENT';
@@ -46,6 +46,39 @@ describe('cpus the host does not have', { skip: !isLinux && 'Linux CPU lists' },
   });
   test('a CPU that is online is accepted', () => {
     assert.doesNotThrow(() => command('true').limit({ cpus: online }));
+  });
+});
+
+describe('cpus the cgroup parent cannot give', () => {
+  // A parent of our own in the v1 cpuset hierarchy that has CPU 0 only: CPU 1 is online but not
+  // the parent's, which the kernel refuses with ERANGE/EINVAL when the tree's cpuset is written.
+  const cpuset = cgroupMounts().find((m) => m.endsWith('/cpuset'));
+  const online = isLinux ? readFileSync('/sys/devices/system/cpu/online', 'utf8').trim() : '';
+  const skip = (!isRoot || !cpuset || online === '0') && 'needs root, a v1 cpuset hierarchy and two CPUs';
+  test('refused with the parent CPUs named, nothing left behind', { skip }, async () => {
+    const parent = `${testCgroupParent}/cpu0`;
+    mkdirSync(`${cpuset}${testCgroupParent}`, { recursive: true });
+    mkdirSync(`${cpuset}${parent}`);
+    try {
+      writeFileSync(`${cpuset}${parent}/cpuset.cpus`, '0');
+      writeFileSync(`${cpuset}${parent}/cpuset.mems`, readFileSync(`${cpuset}/cpuset.mems`, 'utf8').trim());
+      const ex = command('true', [], { executor: 'linux', cgroupParent: parent }).limit({ cpus: '1' });
+      await assert.rejects(ex.start(), (e) => {
+        assert.ok(e instanceof ConfineArgumentError, `${e.name}: ${e.message}`);
+        assert.match(e.message, /cpus "1".*parent has CPUs 0/);
+        return true;
+      });
+      assert.deepEqual(
+        readdirSync(`${cpuset}${parent}`).filter((n) => n.startsWith('confine')),
+        [],
+      );
+    } finally {
+      for (const m of cgroupMounts()) {
+        try {
+          rmdirSync(`${m}${parent}`);
+        } catch {}
+      }
+    }
   });
 });
 
