@@ -19,7 +19,7 @@ describe('no task cgroup is left when the supervisor exits after the exit', { sk
   afterEach(() => {
     for (const d of leftoverTestCgroups({ drain: false })) rmdirSync(d);
   });
-  for (const how of ['exit-handler', 'after-wait', 'throw-in-end', 'spawn-exit-handler']) {
+  for (const how of ['exit-handler', 'after-wait', 'throw-in-end', 'spawn-exit-handler', 'grandchild-killed-by-exit-handler']) {
     test(how, async () => {
       assert.deepEqual(leftoverTestCgroups(), [], 'clean before');
       const r = spawnSync(process.execPath, [fixture, how, 'linux'], { encoding: 'utf8', timeout: 60_000 });

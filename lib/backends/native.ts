@@ -269,14 +269,18 @@ function toTypedError(e: unknown, file: string): unknown {
  * seen) leaves nothing behind. A tree still running keeps its cgroup: it has members.
  */
 const unreleased = new Set<NativeTree>();
-let releaseHookInstalled = false;
+function releaseUnreleased(): void {
+  for (const t of unreleased) t.releaseNow({ waitMs: 200 });
+}
+/**
+ * Registers `tree` for the exit hook, and puts the hook after every 'exit' listener added so far:
+ * called again when a release has to wait (descendants still in the cgroup), so that a
+ * supervisor's own exit handler that stops them (a kill of a grandchild it knows) runs first.
+ */
 function releaseAtExit(tree: NativeTree): void {
   unreleased.add(tree);
-  if (releaseHookInstalled) return;
-  releaseHookInstalled = true;
-  process.on('exit', () => {
-    for (const t of unreleased) t.releaseNow({ waitMs: 200 });
-  });
+  process.removeListener('exit', releaseUnreleased);
+  process.on('exit', releaseUnreleased);
 }
 
 class NativeTree implements Tree {
@@ -475,6 +479,7 @@ class NativeTree implements Tree {
     // Reused by the next tree of its kind when it can be (the watchdog may still list a guarded
     // one: those are removed). From then on this tree has no cgroup: it is gone.
     if (this.releaseNow()) return;
+    releaseAtExit(this);
     if (await this.cgroup!.removeIfEmpty()) {
       this.released = true;
       unreleased.delete(this);
