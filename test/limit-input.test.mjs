@@ -64,7 +64,8 @@ describe('cpus the cgroup parent cannot give', () => {
       writeFileSync(`${cpuset}${parent}/cpuset.mems`, readFileSync(`${cpuset}/cpuset.mems`, 'utf8').trim());
       const ex = command('true', [], { executor: 'linux', cgroupParent: parent }).limit({ cpus: '1' });
       await assert.rejects(ex.start(), (e) => {
-        assert.ok(e instanceof ConfineArgumentError, `${e.name}: ${e.message}`);
+        assert.equal(e.code, 'ERR_CONFINE_SYSTEM', `${e.name}: ${e.message}`);
+        assert.ok(e.errno, 'the errno is kept');
         assert.match(e.message, /cpus "1".*parent has CPUs 0/);
         return true;
       });

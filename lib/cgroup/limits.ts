@@ -15,7 +15,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Resources } from '../types.js';
-import { ConfineArgumentError } from '../errors.js';
+import { ConfineArgumentError, SystemError } from '../errors.js';
 import { errCode, readNumber, readOpt, writeFile } from './files.js';
 import { validateIoResources, writeIoV1, writeIoV2 } from './io.js';
 
@@ -109,8 +109,8 @@ export function writeV2(dir: string, r: Resources, ctx: LimitContext): void {
 
 /**
  * cpuset.cpus: a list naming CPUs the parent cannot give (v2 says ERANGE or EINVAL, v1 EACCES:
- * "not a subset of the parent") is the caller's mistake, said with the CPUs that are there
- * instead of the raw error and path.
+ * "not a subset of the parent"; CPUs that are not online at all are refused before, by
+ * validateResources) is said with the CPUs that are there instead of the raw error alone.
  */
 function writeCpus(file: string, cpus: string, effectiveName: string): void {
   try {
@@ -124,8 +124,9 @@ function writeCpus(file: string, cpus: string, effectiveName: string): void {
     } catch {
       /* say unknown */
     }
-    throw new ConfineArgumentError(
+    throw new SystemError(
       `cpus ${JSON.stringify(cpus)}: not CPUs this tree may use: its cgroup parent has CPUs ${there} (${errno} from ${path.basename(file)})`,
+      { syscall: 'write', errno, path: file, cause: e },
     );
   }
 }
