@@ -60,7 +60,15 @@ for (const kind of kinds) {
     test('limit() and runAs({ user })', { skip: !isRoot && 'runAs needs root' }, () => {
       const r = polluted('limit-runAs', kind);
       const groups = assertUnpolluted(r, { kind });
-      assert.deepEqual(r.resources, ['cpuSeconds']);
+      assert.deepEqual(r.resources.sort(), ['cpuSeconds', 'cpuWeight']);
+      // The cgroup files hold no inherited cpu, memory or process limit.
+      const f = r.files;
+      if (f['cpu.max'] !== undefined) assert.match(f['cpu.max'], /^max /);
+      if (f['cpu.cfs_quota_us'] !== undefined) assert.equal(f['cpu.cfs_quota_us'], '-1');
+      if (f['memory.max'] !== undefined) assert.equal(f['memory.max'], 'max');
+      if (f['pids.max'] !== undefined) assert.equal(f['pids.max'], 'max');
+      if (kind === 'linux')
+        assert.ok(f['cpu.max'] !== undefined || f['cpu.cfs_quota_us'] !== undefined, 'the cpu controller was read');
       const nobody = execFileSync('id', ['-G', 'nobody'], { encoding: 'utf8' }).trim();
       assert.equal(groups, nobody, "nobody's own groups, not an inherited gid 0 or groups [0]");
     });

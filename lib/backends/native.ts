@@ -270,7 +270,9 @@ function toTypedError(e: unknown, file: string): unknown {
  */
 const unreleased = new Set<NativeTree>();
 function releaseUnreleased(): void {
-  for (const t of unreleased) t.releaseNow({ waitMs: 200 });
+  // One budget for all: a tree whose leader exited may have members on their way out.
+  const deadline = Date.now() + 1000;
+  for (const t of unreleased) t.releaseNow({ waitMs: Math.max(0, deadline - Date.now()) });
 }
 /**
  * Registers `tree` for the exit hook, and puts the hook after every 'exit' listener added so far:

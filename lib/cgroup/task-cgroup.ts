@@ -85,6 +85,7 @@ export class TaskCgroup {
    * enforced). On any failure everything made is removed and a typed error thrown.
    */
   static create(choice: ParentChoice, name: string, resources: Resources): TaskCgroup {
+    resources = ownResources(resources);
     if (!choice.ok || choice.version === null) {
       throw new SystemError(`no usable cgroup parent: ${choice.reason ?? 'unknown'}`, { stage: 'cgroup' });
     }
@@ -357,6 +358,7 @@ export class TaskCgroup {
     resources: Resources,
     beforeMove?: (paths: Readonly<Record<string, string>>) => void,
   ): Promise<string[]> {
+    resources = ownResources(resources);
     const run = (this.extending ?? Promise.resolve()).then(() => this.extendNow(choice, resources, beforeMove));
     const settled = run.then(
       () => {},
@@ -395,6 +397,7 @@ export class TaskCgroup {
 
   /** Change the limits of a running tree: only the keys given are written; Infinity lifts one. */
   update(resources: Resources): void {
+    resources = ownResources(resources);
     validateCgroupResources(resources);
     this.updated = true;
     const ctx = { controllers: this.controllers, swap: this.swap, creating: false };
@@ -604,6 +607,14 @@ export class TaskCgroup {
     await this.remove();
     return true;
   }
+}
+
+/**
+ * The own properties of `r`, without a prototype: what is written to cgroup files is read from
+ * this, so an inherited memoryBytes (a polluted Object.prototype) can never become a limit.
+ */
+function ownResources(r: Resources): Resources {
+  return Object.assign(Object.create(null), r);
 }
 
 /** Sleeps the thread (no event loop turn): for the exit hook, where nothing asynchronous runs any more. */
