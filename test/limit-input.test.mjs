@@ -104,7 +104,17 @@ describe('cgroupParent must be a clean absolute path inside the hierarchy', () =
     assert.deepEqual(before(), dirs, 'no directory was made');
   });
   test('a clean absolute path is accepted', () => {
-    assert.doesNotThrow(() => command('true', [], { cgroupParent: '/confine-test-x/y' }));
+    // Under this run's own parent: command() prepares the parent's directories at once.
+    assert.doesNotThrow(() => command('true', [], { cgroupParent: `${testCgroupParent}/x/y` }));
+    for (const m of cgroupMounts()) {
+      for (const d of [`${m}${testCgroupParent}/x/y`, `${m}${testCgroupParent}/x`]) {
+        try {
+          rmdirSync(d);
+        } catch (e) {
+          if (e.code !== 'ENOENT') throw e;
+        }
+      }
+    }
     assert.doesNotThrow(() => command('true', [], { cgroupParent: '/' }));
   });
 });

@@ -8,6 +8,7 @@
 // its children run with them; Node 20 ignores inherited options the same way.
 
 import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
 import { constants as osConstants } from 'node:os';
 import { ConfineArgumentError } from '../errors.js';
 import type { CommandOptions, StdioOption } from '../types.js';
@@ -27,33 +28,36 @@ export function ownCopy<T extends object>(o: T): T {
   return Object.assign(Object.create(null) as T, o);
 }
 
-/** What `typeof` says, as Node words it in ERR_INVALID_ARG_TYPE ("Received ..."). */
+/** What Node says a value is in ERR_INVALID_ARG_TYPE ("Received ..."), worded as Node words it. */
 function received(v: unknown): string {
   if (v === null || v === undefined) return `Received ${v}`;
-  if (typeof v === 'function') return `Received function ${v.name || '<anonymous>'}`;
-  if (typeof v === 'object') return `Received an instance of ${v.constructor?.name ?? 'Object'}`;
-  let shown = String(v);
+  if (typeof v === 'function' && v.name) return `Received function ${v.name}`;
+  if (typeof v === 'object') {
+    const name = (v as { constructor?: { name?: string } }).constructor?.name;
+    return name ? `Received an instance of ${name}` : `Received ${inspect(v, { depth: -1 })}`;
+  }
+  let shown = inspect(v, { colors: false });
   if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
-  if (typeof v === 'string') shown = `'${shown}'`;
   return `Received type ${typeof v} (${shown})`;
 }
 
+/** Node's word for a name: "options.cwd" is a property, "file" an argument. */
+function kindOf(name: string): string {
+  return name.includes('.') ? 'property' : 'argument';
+}
+
 function typeError(style: ErrorStyle, name: string, expected: string, v: unknown): Error {
-  return argumentError(style, 'ERR_INVALID_ARG_TYPE', `The "${name}" argument must be ${expected}. ${received(v)}`);
+  return argumentError(style, 'ERR_INVALID_ARG_TYPE', `The "${name}" ${kindOf(name)} must be ${expected}. ${received(v)}`);
 }
 
 function valueError(style: ErrorStyle, name: string, v: unknown, reason: string): Error {
-  let shown: string;
-  try {
-    shown = typeof v === 'string' ? `'${v.replaceAll('\0', '\\x00')}'` : (JSON.stringify(v) ?? String(v));
-  } catch {
-    shown = String(v);
-  }
-  return argumentError(style, 'ERR_INVALID_ARG_VALUE', `The argument '${name}' ${reason}. Received ${shown}`);
+  let shown = inspect(v);
+  if (shown.length > 128) shown = `${shown.slice(0, 128)}...`;
+  return argumentError(style, 'ERR_INVALID_ARG_VALUE', `The ${kindOf(name)} '${name}' ${reason}. Received ${shown}`);
 }
 
-function noNul(style: ErrorStyle, v: unknown, name: string): void {
-  if (typeof v === 'string' && v.includes('\0')) throw valueError(style, name, v, 'must be a string without null bytes');
+function noNul(style: ErrorStyle, v: unknown, name: string, what = 'a string'): void {
+  if (typeof v === 'string' && v.includes('\0')) throw valueError(style, name, v, `must be ${what} without null bytes`);
 }
 
 function checkBoolean(style: ErrorStyle, o: CommandOptions, key: keyof CommandOptions): void {
@@ -131,7 +135,7 @@ function checkKillSignal(style: ErrorStyle, v: unknown): void {
     if (!Object.values(signals).includes(v)) throw argumentError(style, 'ERR_UNKNOWN_SIGNAL', `Unknown signal: ${v}`);
     return;
   }
-  throw typeError(style, 'options.killSignal', 'of type string or number', v);
+  throw typeError(style, 'options.killSignal', 'one of type string or number', v);
 }
 
 /**
@@ -177,7 +181,7 @@ export function normalizeSpawnArguments(style: ErrorStyle, file: unknown, args: 
   let list: unknown[];
   if (Array.isArray(args)) list = args.slice();
   else if (args === undefined || args === null) list = [];
-  else if (typeof args !== 'object') throw typeError(style, 'args', 'an instance of Array', args);
+  else if (typeof args !== 'object') throw typeError(style, 'args', 'of type object', args);
   else {
     options = args;
     list = [];
@@ -197,18 +201,18 @@ export function normalizeSpawnArguments(style: ErrorStyle, file: unknown, args: 
     else if (Buffer.isBuffer(o.cwd)) o.cwd = (o.cwd as Buffer).toString();
     else if (typeof o.cwd !== 'string')
       throw typeError(style, 'options.cwd', 'of type string or an instance of Buffer or URL', o.cwd);
-    noNul(style, o.cwd, 'options.cwd');
+    noNul(style, o.cwd, 'options.cwd', 'a string, Uint8Array, or URL');
   }
   checkBoolean(style, o, 'detached');
   checkBoolean(style, o, 'windowsHide');
   checkBoolean(style, o, 'windowsVerbatimArguments');
   for (const k of ['uid', 'gid'] as const) {
     if (o[k] === null) delete o[k];
-    else if (o[k] !== undefined && !isInt32(o[k])) throw typeError(style, `options.${k}`, 'of type int32', o[k]);
+    else if (o[k] !== undefined && !isInt32(o[k])) throw typeError(style, `options.${k}`, 'int32', o[k]);
   }
   const shell = o.shell;
   if (shell !== undefined && shell !== null && typeof shell !== 'boolean' && typeof shell !== 'string')
-    throw typeError(style, 'options.shell', 'of type boolean or string', shell);
+    throw typeError(style, 'options.shell', 'one of type boolean or string', shell);
   if (o.argv0 === null) delete o.argv0;
   else if (o.argv0 !== undefined) {
     if (typeof o.argv0 !== 'string') throw typeError(style, 'options.argv0', 'of type string', o.argv0);
