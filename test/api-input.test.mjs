@@ -47,7 +47,7 @@ describe('command(): bad input is a typed error at once', () => {
     throwsTyped(() => command(undefined), ConfineArgumentError, ARG);
   });
   test('args that are not an array, NUL bytes in file, args and env', () => {
-    throwsTyped(() => command('true', 'not-an-array'), ConfineArgumentError, ARG, /Array/);
+    throwsTyped(() => command('true', 'not-an-array'), ConfineArgumentError, ARG, /"args" argument must be of type object/);
     throwsTyped(() => command('tr\0ue'), ConfineArgumentError, ARG, /null bytes/);
     throwsTyped(() => command('true', ['a\0b']), ConfineArgumentError, ARG, /args\[0\].*null bytes/);
     throwsTyped(() => command('true', [], { env: { A: 'x\0y' } }), ConfineArgumentError, ARG, /null bytes/);
