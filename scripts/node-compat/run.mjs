@@ -2,7 +2,7 @@
 // The yardstick of issue #14: Node 20's own child_process tests, run against confine.spawn.
 //
 //   node scripts/node-compat/run.mjs [--target spawn|command-start|command-shim] [--jobs N]
-//                                    [--timeout-ms N] [--no-write] [FILE-SUBSTRING...]
+//                                    [--timeout-ms N] [--no-write] [--check] [FILE-SUBSTRING...]
 //
 // 1. Fetches Node's source with `apt-get source --download-only nodejs` from Debian (trixie holds
 //    Node 20), through an apt configuration of its own in the cache directory, so the host's
@@ -13,6 +13,11 @@
 //    the one binding child_process.spawn with the target and counts the calls it gets.
 // 4. Writes the table (file, plain Node, confine, why any differs) into docs/compatibility.md,
 //    between its node-compat markers, when the target is `spawn` and every file ran.
+//
+// A file confine fails on purpose is listed in reasons.json with its reason and the output that
+// proves it (`expect`: regular expressions the failed run's output must all match); a listed
+// file whose output does not match, or that passes now, counts as unexplained. --check exits 1
+// when any file that passes on plain Node fails against the target unexplained (CI runs that).
 //
 // A file passes when it exits 0 and does not report itself skipped. A confine run also fails
 // when it leaves a task cgroup behind (every run gets a cgroup parent of its own) or when the
@@ -33,6 +38,7 @@ const { values: opt, positionals: only } = parseArgs({
     jobs: { type: 'string', default: '2' },
     'timeout-ms': { type: 'string', default: '120000' },
     'no-write': { type: 'boolean', default: false },
+    check: { type: 'boolean', default: false },
   },
   allowPositionals: true,
 });
@@ -264,7 +270,7 @@ async function runOne(root, file, mode, threadId) {
     outcome = 'unexercised';
     why = 'passed without calling spawn() on this host';
   }
-  return { outcome, why, calls };
+  return { outcome, why, calls, output: `${stderr}\n${stdout}` };
 }
 
 async function pool(items, jobs, fn) {
@@ -288,11 +294,23 @@ function reasonsFile() {
   return existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')) : {};
 }
 
+/**
+ * Why a file that passes on plain Node does not pass against the target: the reason listed in
+ * reasons.json when the run's output shows it (every `expect` pattern matches), else null.
+ */
+function explained(r, reasons) {
+  const known = reasons[r.file];
+  if (!known || r.confine.outcome !== 'fail') return null;
+  return known.expect.every((re) => new RegExp(re, 'm').test(r.confine.output)) ? known.why : null;
+}
+
 function table(rows, source) {
   const reasons = reasonsFile();
   const pass = (r) => r.outcome === 'pass';
   const baseline = rows.filter((r) => pass(r.plain));
   const both = baseline.filter((r) => pass(r.confine));
+  const unexplained = baseline.filter((r) => !pass(r.confine) && !explained(r, reasons)).map((r) => r.file);
+  const stale = both.filter((r) => reasons[r.file]).map((r) => r.file);
   const count = (o) => rows.filter((r) => r.plain.outcome === o).length;
   const lines = [
     `Node ${source.upstream} (Debian source package nodejs ${source.version}), run on Node ${process.versions.node}, ` +
@@ -305,10 +323,10 @@ function table(rows, source) {
   ];
   for (const r of rows) {
     const differs = r.plain.outcome !== r.confine.outcome;
-    const why = reasons[r.file] ?? (differs || r.confine.outcome !== 'pass' ? r.confine.why || r.plain.why : '');
+    const why = explained(r, reasons) ?? (differs || r.confine.outcome !== 'pass' ? r.confine.why || r.plain.why : '');
     lines.push(`| ${r.file} | ${r.plain.outcome} | ${r.confine.outcome} | ${why.replaceAll('|', '\\|')} |`);
   }
-  return { text: lines.join('\n'), both: both.length, baseline: baseline.length };
+  return { text: lines.join('\n'), both: both.length, baseline: baseline.length, unexplained, stale };
 }
 
 const source = fetchSource();
@@ -327,6 +345,8 @@ for (const m of cgroupMounts()) {
 }
 const t = table(rows, source);
 console.log(`\nnode-compat: ${t.both} of ${t.baseline} files that pass on plain Node pass against ${opt.target}`);
+for (const f of t.unexplained) console.log(`node-compat: UNEXPLAINED: ${f} passes on plain Node, not against ${opt.target}`);
+for (const f of t.stale) console.log(`node-compat: STALE: ${f} passes now; drop it from scripts/node-compat/reasons.json`);
 const doc = path.join(repo, 'docs', 'compatibility.md');
 if (!opt['no-write'] && opt.target === 'spawn' && only.length === 0) {
   const old = readFileSync(doc, 'utf8');
@@ -340,3 +360,4 @@ if (!opt['no-write'] && opt.target === 'spawn' && only.length === 0) {
 } else {
   console.log(`\n${t.text}`);
 }
+if (opt.check && opt.target === 'spawn' && (t.unexplained.length > 0 || t.stale.length > 0)) process.exitCode = 1;
