@@ -183,7 +183,10 @@ for (const kind of kinds) {
         assert.throws(
           () => spawn(...a),
           (e) => {
-            assert.deepEqual({ code: e.code, name: e.name, message: e.message }, { code: expected.code, name: expected.name, message: expected.message });
+            assert.deepEqual(
+              { code: e.code, name: e.name, message: e.message },
+              { code: expected.code, name: expected.name, message: expected.message },
+            );
             assert.match(String(e), new RegExp(`^${e.name} \\[${e.code}\\]: `));
             return true;
           },
