@@ -77,6 +77,8 @@ function parentOf(pid: number): number | null {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
     }
+    // Not Linux: ps (node:child_process is loaded here only, not by every run on Linux).
+    const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
     const out = execFileSync('ps', ['-o', 'ppid=', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     return Number(out.trim()) || null;
   } catch {
