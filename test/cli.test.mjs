@@ -277,7 +277,7 @@ describe('confine speaks the command line', () => {
 
   test('usage errors exit 2, worded in flags, never in API names', () => {
     const cases = [
-      [['--memory', '0'], /^confine: --memory must be between 1 and \d+ \(bytes\), got 0$/m],
+      [['--memory', '0'], /^confine: --memory must be at least 1048576 \(1 MiB\), got 0: below that no program can even exec/m],
       [['--pids', '99999999'], /^confine: --pids must be between 1 and 4194304 \(processes\), got 99999999$/m],
       [['--cpu', '0'], /^confine: --cpu must be between 0\.001 and \d+ \(cores\), got 0$/m],
       [['--timeout', '0'], /^confine: --timeout must be a positive integer of milliseconds, got 0$/m],
