@@ -11,7 +11,11 @@ import type { Identity, RunAsSpec } from './types.js';
 
 /** execFileSync, from node:child_process required here, when getent or id runs, not at load: a
  * run with the addon never needs it (loading it costs every `confine run` ~5 ms). */
-function execFileSync(file: string, args: string[], options: import('node:child_process').ExecFileSyncOptionsWithStringEncoding): string {
+function execFileSync(
+  file: string,
+  args: string[],
+  options: import('node:child_process').ExecFileSyncOptionsWithStringEncoding,
+): string {
   return (require('node:child_process') as typeof import('node:child_process')).execFileSync(file, args, options);
 }
 
