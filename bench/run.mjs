@@ -43,7 +43,7 @@ if (!fs.existsSync(path.join(DIST, 'index.mjs'))) {
   console.error('dist/ is missing: run `npm run build:ts` first');
   process.exit(1);
 }
-const { command } = await import(path.join(DIST, 'index.mjs'));
+const { command, spawn } = await import(path.join(DIST, 'index.mjs'));
 const require = createRequire(import.meta.url);
 const internals = {
   users: require(path.join(DIST, 'users.js')),
@@ -72,6 +72,16 @@ function confineRunner(executor, extra = {}) {
     const st = await ex.wait();
     if (st.exitCode !== 0) throw new Error(`${executor}: ${PROGRAM} exited ${st.exitCode} ${st.signal}`);
   };
+}
+
+/** confine's spawn(): the same run as confineRunner('linux'), through child_process's contract. */
+function spawnRunner(executor) {
+  return () =>
+    new Promise((resolve, reject) => {
+      const c = spawn(PROGRAM, [], { executor, stdio: 'ignore', limits: RLIMITS, runAs: RUN_AS });
+      c.once('error', reject);
+      c.once('exit', (code, sig) => (code === 0 ? resolve() : reject(new Error(`spawn(): exit ${code} ${sig}`))));
+    });
 }
 
 function cpRunner() {
@@ -149,12 +159,13 @@ function runCgroupFloor(specs, mode, n, rounds, warmup) {
 const VARIANTS = [
   { id: 'linux', label: 'confine linux (own cgroup, no cgroup limits)', run: confineRunner('linux') },
   { id: 'linux+cg', label: 'confine linux + memory/pids/cpu limits', run: confineRunner('linux', CG_LIMITS) },
+  { id: 'spawn', label: "confine spawn() (linux, as 'confine linux')", run: spawnRunner('linux') },
   { id: 'posix', label: 'confine posix (no cgroup)', run: confineRunner('posix') },
   { id: 'universal', label: 'confine universal (child_process + sh ulimit)', run: confineRunner('universal') },
   { id: 'cp', label: 'child_process.spawn', run: cpRunner() },
   { id: 'floor', label: 'C posix_spawn loop (floor)' }, // no run: bench/posix_spawn_floor.c serves its rounds
 ];
-const NATIVE = new Set(['linux', 'linux+cg', 'posix']);
+const NATIVE = new Set(['linux', 'linux+cg', 'spawn', 'posix']);
 
 /** spawn counts per (size, variant): the fork-based ones cost ~100 ms each at 2 GB. */
 function counts(size, id) {
@@ -477,6 +488,15 @@ function targetsTable(small, big) {
   for (const [res, sz] of [[small, '50 MB'], [big, '2 GB']]) {
     for (const mode of ['seq', 'conc']) {
       const m = mode === 'seq' ? 'seq' : 'c64';
+      // Not slower: within 5 %, the noise between two runs of the same code on this machine.
+      const r4 = res.spawn[mode].med / res.linux[mode].med;
+      add('spawn() not slower than command() + start()', `spawn ÷ linux, ${m}, ${sz}`, `${ratio(r4)}× (${f3(res.spawn[mode].med)} vs ${f3(res.linux[mode].med)} ms)`, r4 <= 1.05);
+      note(r4 <= 1.05, `spawn ≤ command+start @${sz} ${m}: ${ratio(r4)}×`);
+    }
+  }
+  for (const [res, sz] of [[small, '50 MB'], [big, '2 GB']]) {
+    for (const mode of ['seq', 'conc']) {
+      const m = mode === 'seq' ? 'seq' : 'c64';
       const d = res['linux+cg'][mode].med - res.posix[mode].med;
       const k = res.cgFloor?.[mode].added;
       const kernel = k === undefined ? '' : ` (the kernel's own, in C: ${f3(k)} ms; confine's part ${f3(d - k)} ms)`;
@@ -757,6 +777,7 @@ One spawn = \`/bin/true\` from start to reaped exit, stdio \`'ignore'\`.
 
 - **confine linux / posix / universal**: \`command('/bin/true', [], { executor, stdio: 'ignore' }).limit({ openFiles: 256, coreBytes: 0, cpuSeconds: 60 }).runAs('nobody')\`, then \`start()\` and \`wait()\`.
   The linux backend puts every tree in a cgroup of its own even without cgroup limits (for the exact tree stop), so "linux" already pays for a cgroup; **linux + limits** adds \`memoryBytes: 256 MiB, maxProcesses: 64, cpu: 1\` (cgroup created, limits written, cgroup removed per spawn). **posix** is the same native spawn without any cgroup.
+- **confine spawn()**: \`spawn('/bin/true', [], { executor: 'linux', stdio: 'ignore', limits: { openFiles: 256, coreBytes: 0, cpuSeconds: 60 }, runAs: 'nobody' })\` until \`'exit'\`: the run of "confine linux" through child_process's contract.
 - **child_process.spawn**: \`spawn('/bin/true', [], { stdio: 'ignore' })\` until \`'exit'\` (no uid change, no limits).
 - **C floor**: [bench/posix_spawn_floor.c](../bench/posix_spawn_floor.c), compiled at run time with \`cc -O2\`, a loop of \`posix_spawn\` + \`waitpid\` timed by itself (no Node in the figure). At the 2 GB size it first maps as much memory as the supervisor's ballast, every page faulted in (\`MAP_POPULATE\`: real pages and page tables, in its RSS).
 - **The kernel's own cgroup cost**: [bench/cgroup_floor.c](../bench/cgroup_floor.c), also compiled at run time, spawns the same program with \`vfork\` + \`execve\` in alternating rounds, plainly and with a fresh cgroup per child: one directory in each parent the linux + limits tree uses, the same limit files written, the child joining by a write to each \`cgroup.procs\` before \`execve\`, the directories removed after \`waitpid\`. The difference of the two is what the kernel alone takes for "a cgroup of its own with memory/pids/cpu limits, created and removed per spawn", the least any implementation adds; same counts as the C floor, no ballast.

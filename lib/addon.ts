@@ -180,6 +180,8 @@ export interface PosixAddon {
   close(fd: number): void;
   spawn(req: PosixSpawnRequest): { pid: number; pidfd: number };
   watch(pid: number, pidfd: number, onExit: (exit: PosixExit) => void): void;
+  /** Whether the watch of `pid` keeps the event loop alive; false when there is none (exited, or a thread watch). */
+  watchRef(pid: number, ref: boolean): boolean;
   /** null when delivered, else the errno name ('ESRCH' for a child that is gone). */
   signal(pid: number, pidfd: number, sig: number): string | null;
   killGroup(pgid: number, sig: number): string | null;

@@ -3,9 +3,21 @@
 // time differs now names another process, and is rejected before anything is signalled.
 
 import { ConfineArgumentError, StaleHandleError } from './errors.js';
-import { processStartTime } from './proc.js';
+import { ancestorsOfSelf, processStartTime } from './proc.js';
 import { decodeHandle, type Backend, type HandleData, type Tree } from './backends/backend.js';
 import { autoselectKind, backendFor } from './backends/select.js';
+
+/**
+ * Processes openPid() must never stop: init (whose tree is the host), the supervisor itself and
+ * its ancestors (stopping one would take the supervisor with it).
+ */
+function refuseOwnLine(pid: number): void {
+  let why: string | null = null;
+  if (pid === 1) why = 'is init: its tree is the whole host';
+  else if (pid === process.pid) why = 'is this process, the supervisor itself';
+  else if (ancestorsOfSelf().includes(pid)) why = 'is an ancestor of this process: stopping it would stop the supervisor';
+  if (why) throw new ConfineArgumentError(`openPid: pid ${pid} ${why}; open the trees confine started by their executor.handle`);
+}
 
 /** Verifies the identity of the process named and attaches the backend's tree to it. */
 export async function attachTree(handleOrPid: string | number): Promise<{ tree: Tree; backend: Backend }> {
@@ -14,13 +26,23 @@ export async function attachTree(handleOrPid: string | number): Promise<{ tree: 
     const pid = Number(handleOrPid);
     if (!Number.isInteger(pid) || pid <= 0 || pid > 2 ** 31 - 1)
       throw new ConfineArgumentError(`openPid: invalid pid ${handleOrPid}`);
+    refuseOwnLine(pid);
     const startTime = processStartTime(pid);
     if (startTime === null)
       throw new StaleHandleError(`openPid: no process with pid ${pid}`, { errno: 'ESRCH', syscall: 'kill' });
-    data = { kind: autoselectKind(), pid, startTime };
+    // A bare pid is one process, not a tree: confine did not start it (or it would be opened by
+    // its handle), so nothing says which processes are its tree. No prototype: nothing inherited
+    // (an `extra` naming a cgroup) can be read from it.
+    data = Object.assign(Object.create(null) as HandleData, {
+      kind: autoselectKind(),
+      pid,
+      startTime,
+      scope: 'process' as const,
+    });
   } else if (typeof handleOrPid === 'string') {
     const d = decodeHandle(handleOrPid);
     if (!d) throw new ConfineArgumentError('openPid: not a confine handle (expected a pid or executor.handle)');
+    refuseOwnLine(d.pid);
     // Windows proves identity in the backend (the job by name, the pid in it, its creation
     // time from the addon): there is no ps there.
     if (d.kind === 'windows' && process.platform === 'win32') return attachWith(d);

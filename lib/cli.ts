@@ -11,6 +11,9 @@ import type { ConfineError } from './errors.js';
 import { DOCTOR_USAGE, TOP_USAGE } from './cli/usage.js';
 import { UsageError } from './cli/values.js';
 
+/** execve errnos that mean "found, but cannot be executed" (exit status 126). */
+const NOT_EXECUTABLE = new Set(['EACCES', 'ENOEXEC', 'EISDIR', 'ETXTBSY', 'ELOOP', 'ENAMETOOLONG', 'ENOTDIR', 'EPERM']);
+
 function version(): string {
   return (require('../package.json') as { version: string }).version;
 }
@@ -51,7 +54,10 @@ function failed(e: unknown): number {
     process.stderr.write(`confine: ${message} [${err.code}${where ? `; ${where}` : ''}]\n`);
     // Found but not runnable (a directory, no x bit, a bad ELF) is 126; missing is 127: bash's,
     // env's and timeout's convention (ENOENT or not).
-    if (err.code === 'ERR_CONFINE_COMMAND_NOT_FOUND' || err.stage === 'execve') return err.errno === 'ENOENT' ? 127 : 126;
+    if (err.code === 'ERR_CONFINE_COMMAND_NOT_FOUND') return err.errno === 'ENOENT' ? 127 : 126;
+    // Any other execve failure (ENOMEM under a tight limit, E2BIG) is not the file's fault but
+    // confine's to report: 125.
+    if (err.stage === 'execve') return err.errno === 'ENOENT' ? 127 : NOT_EXECUTABLE.has(err.errno ?? '') ? 126 : 125;
     return 125;
   }
   process.stderr.write(`confine: ${(e as Error)?.stack ?? String(e)}\n`);

@@ -98,9 +98,13 @@ export class IsolationError extends ConfineError {
 /** strict: a requested limit or identity cannot be enforced by the chosen backend. */
 export class UnenforcedError extends ConfineError {
   readonly limits: string[];
-  constructor(limits: string[], backend: string, why: string) {
-    super('ERR_CONFINE_UNENFORCED', `strict: the ${backend} backend cannot enforce ${limits.join(', ')}: ${why}`);
-    this.limits = limits;
+  /** Each limit with why it is not enforced. */
+  constructor(missing: { limit: string; why: string }[], backend: string) {
+    super(
+      'ERR_CONFINE_UNENFORCED',
+      `strict: the ${backend} backend cannot enforce ${missing.map((m) => `${m.limit} (${m.why})`).join('; ')}`,
+    );
+    this.limits = missing.map((m) => m.limit);
   }
 }
 

@@ -2,14 +2,26 @@
 // warnings, strict, timeout and abort, the order of events, idempotent stops) and leaves the
 // mechanisms to a backend. "Nomad's executor" in comments is the API this one descends from:
 // HashiCorp Nomad's first exec package (client/exec, 2015).
+//
+// One start path serves command() + start() and spawn(): everything before the clone (cwd, user
+// and PATH lookups, the plan, the cgroup) is synchronous, as libuv's is, so spawn() returns a
+// started process and start() only awaits what the backend confirms later. The two differ in
+// how they report (the `style`): start() rejects with confine's typed errors; spawn() emits
+// child_process's events and error shapes (lib/child-process/).
 
 import { EventEmitter } from 'node:events';
-import { promises as fs, readlinkSync } from 'node:fs';
+import { readlinkSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
-import type { Readable, Writable } from 'node:stream';
-import { ConfineArgumentError, ConfineError, ConfineStateError, SpawnError, UnenforcedError } from './errors.js';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import {
+  BackendUnavailableError,
+  ConfineArgumentError,
+  ConfineError,
+  ConfineStateError,
+  SpawnError,
+  UnenforcedError,
+} from './errors.js';
 import { lookPath } from './lookpath.js';
 import {
   concreteSpec,
@@ -23,10 +35,13 @@ import {
 } from './isolation/index.js';
 import { signalNumber } from './signals.js';
 import { resolveIdentity } from './users.js';
-import { validateArgs, validateFile, validateGrace, validateOptions, validateResources, validateRunAs } from './validate.js';
+import { validateCgroupParent, validateGrace, validateOptions, validateResources, validateRunAs } from './validate.js';
+import { flattenEnv, normalizeSpawnArguments, type SpawnArguments } from './child-process/arguments.js';
+import { abortError, toChildProcessError, uvErrno } from './child-process/errors.js';
 import { attachTree } from './attach.js';
-import type { Backend, Tree } from './backends/backend.js';
+import type { Backend, LaunchRequest, Tree } from './backends/backend.js';
 import { backendFor } from './backends/select.js';
+import { notEnforced } from './backends/shared.js';
 import { guardHandle, startWatchdog } from './lifecycle/watchdog.js';
 import { statsStream, type StatsSample, type StatsStreamOptions } from './lifecycle/stats-stream.js';
 import type {
@@ -46,9 +61,12 @@ import type {
 
 type State = 'new' | 'starting' | 'running' | 'exited' | 'failed';
 
+/** How an executor reports: confine's typed errors (command()), or child_process's (spawn()). */
+type Style = 'confine' | 'child_process';
+
 const DEFAULT_GRACE_MS = 5000;
 
-/** Raised by start() when options.signal was aborted before the start. */
+/** Raised by start() when options.signal was aborted before start() resolved. */
 export class AbortedError extends ConfineError {
   constructor(reason: unknown) {
     super('ERR_CONFINE_ABORTED', 'the operation was aborted', { cause: reason });
@@ -56,11 +74,18 @@ export class AbortedError extends ConfineError {
   }
 }
 
+/** Internal (lib/child-process/spawn.ts): makes and starts an executor as spawn() does. */
+export const kSpawn = Symbol('confine.spawn');
+
+/** The normalized spec the next constructor call takes instead of its arguments (see kSpawn). */
+let pendingSpec: SpawnArguments | null = null;
+
 export class Executor extends EventEmitter {
   readonly #file: string;
   readonly #args: string[];
   readonly #options: CommandOptions;
-  #resources: Resources = {};
+  #style: Style = 'confine';
+  #resources: Resources = Object.create(null);
   #runAs: RunAsSpec | null = null;
   #isolation: IsolationRequest | null = null;
   /** isolate()'s spec made concrete for the working directory, once start() knows it. */
@@ -74,20 +99,41 @@ export class Executor extends EventEmitter {
   #status: ExitStatus | null = null;
   #startedAt = 0;
   #flags = { timedOut: false, canceled: false, stopped: false, reattached: false };
+  #killed = false;
+  #refed = true;
   #timer: NodeJS.Timeout | null = null;
   #abortListener: (() => void) | null = null;
+  /** The abort that came before start() resolved: start() rejects with it. */
+  #abortedEarly: unknown = null;
+  #startResolved = false;
+  #started: Promise<void> | null = null;
+  /** spawn() after a failed start: child_process's exitCode (the negative errno) and stand-in stdio. */
+  #failure: { exitCode: number; stdio: (Readable | Writable | null)[] } | null = null;
   #shutdownPromise: Promise<ExitStatus> | null = null;
   #forcePromise: Promise<ExitStatus> | null = null;
   readonly #exit: Promise<ExitStatus>;
   #resolveExit!: (s: ExitStatus) => void;
   #rejectExit!: (e: unknown) => void;
 
-  constructor(file: string, args?: readonly string[], options?: CommandOptions) {
+  constructor(file: string, args?: readonly unknown[], options?: CommandOptions) {
     super();
-    this.#file = validateFile(file);
-    this.#args = validateArgs(args);
-    this.#options = validateOptions(options);
-    this.#backend = backendFor(this.#options.executor);
+    const spec = pendingSpec ?? normalizeSpawnArguments('confine', file, args, options);
+    const unknownKeys = pendingSpec ? 'ignore' : 'reject'; // child_process ignores unknown options
+    pendingSpec = null;
+    this.#file = spec.file;
+    this.#args = spec.args;
+    const o = validateOptions(spec.options, unknownKeys);
+    this.#options = o;
+    this.#backend = backendFor(o.executor);
+    if (o.limits) this.#resources = Object.assign(Object.create(null), o.limits);
+    if (o.runAs !== undefined) this.#runAs = o.runAs;
+    else if (o.uid !== undefined || o.gid !== undefined) this.#runAs = runAsOfIds(o.uid ?? undefined, o.gid ?? undefined);
+    if (o.isolate !== undefined) {
+      const isolate = (this as unknown as { isolate?: (spec: unknown) => unknown }).isolate;
+      if (typeof isolate !== 'function')
+        throw new ConfineArgumentError('command: options.isolate: this version of confine has no isolate()');
+      isolate.call(this, o.isolate);
+    }
     this.#enforced = this.#plan();
     this.#exit = new Promise<ExitStatus>((resolve, reject) => {
       this.#resolveExit = resolve;
@@ -95,6 +141,27 @@ export class Executor extends EventEmitter {
     });
     // wait() may never be called: a rejected start must not become an unhandled rejection here.
     this.#exit.catch(() => {});
+  }
+
+  /**
+   * spawn(): the executor made from child_process's arguments and started now. Argument errors
+   * are thrown (Node's codes); a start that fails is an 'error' event, as with child_process.
+   */
+  static [kSpawn](file: unknown, args: unknown, options: unknown): Executor {
+    pendingSpec = normalizeSpawnArguments('node', file, args, options);
+    let ex: Executor;
+    try {
+      ex = new Executor(pendingSpec.file);
+    } finally {
+      pendingSpec = null;
+    }
+    ex.#style = 'child_process';
+    try {
+      ex.#launch();
+    } catch {
+      // Reported by #failed() as 'error' and 'close' on a later tick.
+    }
+    return ex;
   }
 
   /** The backend this executor runs on. */
@@ -126,11 +193,11 @@ export class Executor extends EventEmitter {
 
   /** Serializable identity of the running tree for openPid(); null before start. */
   get handle(): string | null {
-    return this.#tree?.handle ?? null;
+    return this.#tree?.pid !== undefined ? this.#tree.handle : null;
   }
 
   get stdio(): (Readable | Writable | null)[] {
-    return this.#tree?.stdio ?? [null, null, null];
+    return this.#tree?.stdio ?? this.#failure?.stdio ?? [null, null, null];
   }
 
   get stdin(): Writable | null {
@@ -150,10 +217,61 @@ export class Executor extends EventEmitter {
     return this.#status;
   }
 
+  // ---- the ChildProcess look-alike -----------------------------------------------------------
+
+  /** child_process's: the exit code (a negative errno after a failed spawn()), else null. */
+  get exitCode(): number | null {
+    return this.#status?.exitCode ?? this.#failure?.exitCode ?? null;
+  }
+
+  /** child_process's: the signal that ended the leader, else null. */
+  get signalCode(): NodeJS.Signals | null {
+    return this.#status?.signal ?? null;
+  }
+
+  /** child_process's: true once kill() has delivered a signal. */
+  get killed(): boolean {
+    return this.#killed;
+  }
+
+  /** The program as started (the shell, with the `shell` option). */
+  get spawnfile(): string {
+    return this.#file;
+  }
+
+  /** argv as the program gets it, argv[0] included. */
+  get spawnargs(): string[] {
+    return [this.#options.argv0 ?? this.#file, ...this.#args];
+  }
+
+  /** child_process's IPC channel: never open ('ipc' in stdio is refused). */
+  get connected(): false {
+    return false;
+  }
+
+  /** The leader keeps the event loop alive until it exits (the default), as ChildProcess.ref(). */
+  ref(): void {
+    this.#refed = true;
+    this.#tree?.ref?.();
+  }
+
+  /** The supervisor may exit while the leader runs, as ChildProcess.unref(). */
+  unref(): void {
+    this.#refed = false;
+    this.#tree?.unref?.();
+  }
+
+  /** `using child = spawn(...)`: kill() unless killed already, as ChildProcess does. */
+  [Symbol.dispose](): void {
+    if (!this.#killed) this.kill();
+  }
+
+  // ---- before the start ----------------------------------------------------------------------
+
   /** Adds resource limits. Called before start(), as in Nomad's executor; may be called repeatedly. */
   limit(resources: Resources): this {
     this.#assertNew('limit');
-    this.#resources = { ...this.#resources, ...validateResources(resources) };
+    this.#resources = Object.assign(Object.create(null), this.#resources, validateResources(resources));
     this.#enforced = this.#plan();
     return this;
   }
@@ -198,42 +316,96 @@ export class Executor extends EventEmitter {
     });
   }
 
-  /** Starts the program; resolves once it has been exec'd, rejects with a typed error. */
+  // ---- the start -----------------------------------------------------------------------------
+
+  /**
+   * Starts the program; resolves once it has been exec'd, rejects with a typed error. An abort
+   * of options.signal before it resolves makes it reject with AbortedError (and stops whatever
+   * started).
+   */
   async start(): Promise<this> {
-    this.#assertNew('start');
-    this.#state = 'starting';
+    if (this.#state !== 'new')
+      throw new ConfineStateError(`start(): this executor was already ${this.#tree ? 'started' : 'started once, and failed'}`);
+    this.#launch(); // throws the typed error (the executor is failed then)
     try {
-      await this.#start();
-    } catch (e) {
-      this.#state = 'failed';
-      this.#rejectExit(e);
-      if (this.listenerCount('error') > 0) this.emit('error', e);
-      throw e;
+      await this.#started;
+    } finally {
+      this.#startResolved = true;
     }
+    if (this.#abortedEarly) throw this.#abortedEarly;
     return this;
   }
 
-  async #start(): Promise<void> {
+  /** The synchronous part of every start: checks, lookups, the plan, the backend's launch. */
+  #launch(): void {
+    this.#state = 'starting';
+    this.#startedAt = performance.now();
     const o = this.#options;
-    if (o.signal?.aborted) throw new AbortedError(o.signal.reason);
-    const why = this.#backend.unavailable();
-    if (why) throw new ConfineStateError(`the ${this.#backend.kind} backend is not available: ${why}`);
+    let tree: Tree;
+    try {
+      // start() does not run a program whose run was cancelled before it began; spawn() does, and
+      // stops it at once, as child_process does (see #running).
+      if (o.signal?.aborted && this.#style === 'confine') throw new AbortedError(o.signal.reason);
+      const why = this.#backend.unavailable();
+      if (why) throw new BackendUnavailableError(this.#backend.kind, why);
+      const req = this.#request();
+      if (o.killOnParentExit) startWatchdog();
+      tree = this.#backend.launch(req);
+    } catch (e) {
+      this.#failed(e);
+      throw e;
+    }
+    this.#tree = tree;
+    if (!this.#refed) tree.unref?.();
+    // The whole tree dies with us, even by SIGKILL.
+    if (o.killOnParentExit && tree.pid !== undefined) guardHandle(tree.handle);
+    if (o.timeout !== undefined && o.timeout !== null) {
+      this.#timer = setTimeout(() => {
+        this.#flags.timedOut = true;
+        void this.#politeStop();
+      }, o.timeout);
+      this.#timer.unref();
+    }
+    // Before anything can settle: an abort while the start is pending is not lost.
+    if (o.signal && !o.signal.aborted) {
+      const signal = o.signal;
+      this.#abortListener = () => this.#onAbort(signal.reason);
+      signal.addEventListener('abort', this.#abortListener, { once: true });
+    }
+    const started = tree.started.then(
+      () => this.#running(),
+      (e: unknown) => {
+        this.#failed(e);
+        throw e;
+      },
+    );
+    started.catch(() => {});
+    this.#started = started;
+    // 'exit' never comes before 'spawn'.
+    started.then(
+      () => tree.exited.then((raw) => this.#onExit(raw)),
+      () => {},
+    );
+  }
 
-    const cwd = await checkCwd(o.cwd);
+  /** The launch request: cwd, identity, environment and program resolved, the plan checked. */
+  #request(): LaunchRequest {
+    const o = this.#options;
+    const cwd = checkCwd(o.cwd ?? undefined);
     const restricted = isRestricted(this.#runAs);
     if (restricted && process.platform !== 'win32') {
       throw new ConfineArgumentError(
         'runAs({ restricted: true }) is a Windows token; on POSIX run as another user: runAs("nobody")',
       );
     }
-    this.#identity = this.#runAs === null || restricted ? null : await resolveIdentity(this.#runAs);
-    const env = childEnv(o.env, this.#identity);
+    this.#identity = this.#runAs === null || restricted ? null : resolveIdentity(this.#runAs);
+    const env = childEnv(o.env ?? undefined, this.#identity);
     let view: View | null = null;
     if (this.#isolation) {
       // The program and the cwd are looked up in the view the child will have.
       this.#isolationSpec = concreteSpec(this.#isolation, cwd);
       const e = this.#plan();
-      ({ view, path: this.#path } = await prepareView(this.#isolationSpec, {
+      ({ view, path: this.#path } = prepareView(this.#isolationSpec, {
         file: this.#file,
         cwd,
         pathEnv: env.PATH ?? env.Path,
@@ -241,15 +413,13 @@ export class Executor extends EventEmitter {
         useView: e.filesystem?.mechanism === 'mount-namespace' || e.filesystem?.mechanism === 'landlock',
       }));
     } else {
-      this.#path = await lookPath(this.#file, cwd, env.PATH ?? env.Path);
+      this.#path = lookPath(this.#file, cwd, env.PATH ?? env.Path);
     }
     this.#enforced = this.#plan();
     this.#checkEnforcement();
-
-    if (o.killOnParentExit) startWatchdog();
-    this.#tree = await this.#backend.launch({
+    return {
       file: this.#path,
-      argv: [o.argv0 ?? this.#file, ...this.#args],
+      argv: this.spawnargs,
       env,
       cwd,
       stdio: normalizeStdio(o.stdio),
@@ -260,9 +430,8 @@ export class Executor extends EventEmitter {
       cgroupParent: cgroupParentOf(o),
       customArgv0: o.argv0 !== undefined && o.argv0 !== this.#file,
       isolation: this.#isolationSpec ? { spec: this.#isolationSpec, view } : null,
-    });
-    if (o.killOnParentExit) guardHandle(this.#tree.handle); // the whole tree dies with us, even by SIGKILL
-    this.#running();
+      windowsVerbatimArguments: o.windowsVerbatimArguments === true,
+    };
   }
 
   /** strict: reject; otherwise one process warning per unenforced request. */
@@ -272,9 +441,8 @@ export class Executor extends EventEmitter {
     if (missing.length === 0) return;
     if (this.#options.strict) {
       throw new UnenforcedError(
-        missing.map(([k]) => k),
+        missing.map(([k, e]) => ({ limit: k, why: e!.note ?? e!.mechanism })),
         this.#backend.kind,
-        missing.map(([k, e]) => `${k}: ${e!.note ?? e!.mechanism}`).join('; '),
       );
     }
     for (const [k, e] of missing) {
@@ -285,28 +453,44 @@ export class Executor extends EventEmitter {
     }
   }
 
+  /** The program runs: 'spawn', and the abort spawn() was given already aborted. */
   #running(): void {
-    const tree = this.#tree!;
-    const o = this.#options;
-    this.#state = 'running';
-    // A monotonic clock: durationMs must not jump with the wall clock (NTP, a manual set).
-    this.#startedAt = performance.now();
-    tree.exited.then((raw) => this.#onExit(raw));
-    if (o.timeout !== undefined) {
-      this.#timer = setTimeout(() => {
-        this.#flags.timedOut = true;
-        void this.#politeStop();
-      }, o.timeout);
-      this.#timer.unref();
-    }
-    if (o.signal) {
-      this.#abortListener = () => {
-        this.#flags.canceled = true;
-        void this.#politeStop();
-      };
-      o.signal.addEventListener('abort', this.#abortListener, { once: true });
-    }
+    if (this.#state === 'starting') this.#state = 'running';
     this.emit('spawn');
+    const signal = this.#options.signal;
+    if (this.#style === 'child_process' && signal?.aborted && !this.#flags.canceled) this.#onAbort(signal.reason);
+  }
+
+  /** The start failed: the typed error (or child_process's) rejects wait() and is reported. */
+  #failed(e: unknown): void {
+    this.#state = 'failed';
+    this.#clearWatchers();
+    if (this.#style === 'confine') {
+      this.#rejectExit(e);
+      if (this.listenerCount('error') > 0) this.emit('error', e);
+      return;
+    }
+    // child_process: 'error' (an uncaught exception without a listener), then 'close' with the
+    // negative errno as exit code; stdio is there as with child_process, ended.
+    const err = toChildProcessError(e, this.#file, this.#args);
+    this.#rejectExit(err);
+    this.#failure = {
+      exitCode: uvErrno(e instanceof ConfineError ? e.errno : null),
+      stdio: this.#tree?.stdio ?? standInStdio(normalizeStdio(this.#options.stdio)),
+    };
+    process.nextTick(() => {
+      this.emit('error', err);
+      setImmediate(() => this.emit('close', this.exitCode, null));
+    });
+  }
+
+  #onAbort(reason: unknown): void {
+    if (this.#state !== 'starting' && this.#state !== 'running') return;
+    this.#flags.canceled = true;
+    const err = this.#style === 'child_process' ? abortError(reason) : new AbortedError(reason);
+    if (!this.#startResolved && this.#style === 'confine') this.#abortedEarly = err;
+    void this.#politeStop();
+    if (this.#style === 'child_process' || this.listenerCount('error') > 0) this.emit('error', err);
   }
 
   #politeStop(): Promise<ExitStatus> {
@@ -316,10 +500,16 @@ export class Executor extends EventEmitter {
     }).catch(() => this.#exit);
   }
 
+  #clearWatchers(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (this.#abortListener) this.#options.signal?.removeEventListener('abort', this.#abortListener);
+    this.#abortListener = null;
+  }
+
   #onExit(raw: Awaited<Tree['exited']>): void {
     const tree = this.#tree!;
-    if (this.#timer) clearTimeout(this.#timer);
-    if (this.#abortListener) this.#options.signal?.removeEventListener('abort', this.#abortListener);
+    this.#clearWatchers();
     const status: ExitStatus = {
       exitCode: raw.exitCode,
       signal: raw.signal,
@@ -335,25 +525,26 @@ export class Executor extends EventEmitter {
     };
     this.#status = status;
     this.#state = 'exited';
+    // The tree's cgroup goes now, not at 'close': a supervisor may exit as soon as it has seen
+    // the exit (process.exit() in an 'exit' handler), while the stdio streams still drain.
+    tree.release().catch((e: unknown) => {
+      // The run is over and reported; a cgroup that cannot be removed must not crash the
+      // supervisor (`confine doctor` lists it).
+      process.emitWarning(`cleanup after ${this.#file} failed: ${(e as Error)?.message ?? String(e)}`, {
+        type: 'ConfineWarning',
+        code: 'CONFINE_CLEANUP',
+      });
+    });
     this.#resolveExit(status);
     this.emit('exit', status.exitCode, status.signal);
-    void tree.closed.then(() => {
-      // The cleanup does not depend on the listeners: one that throws gets the usual treatment.
-      tree.release().catch((e: unknown) => {
-        // The run is over and reported; a cgroup that cannot be removed must not crash the
-        // supervisor (`confine doctor` lists it).
-        process.emitWarning(`cleanup after ${this.#file} failed: ${(e as Error)?.message ?? String(e)}`, {
-          type: 'ConfineWarning',
-          code: 'CONFINE_CLEANUP',
-        });
-      });
-      // On a later turn of the event loop than wait() resolved: code that awaits wait() (even
-      // through Promise.all) and then listens for 'close' must not miss it. When stdio closed
-      // before the exit, `closed` is settled already and 'close' would otherwise come a microtask
-      // or two after wait(), how many depending on the backend.
-      setImmediate(() => this.emit('close', status.exitCode, status.signal));
-    });
+    // On a later turn of the event loop than wait() resolved: code that awaits wait() (even
+    // through Promise.all) and then listens for 'close' must not miss it. When stdio closed
+    // before the exit, `closed` is settled already and 'close' would otherwise come a microtask
+    // or two after wait(), how many depending on the backend.
+    void tree.closed.then(() => setImmediate(() => this.emit('close', status.exitCode, status.signal)));
   }
+
+  // ---- the running tree ----------------------------------------------------------------------
 
   /** Resolves once with the leader's exit status. */
   wait(): Promise<ExitStatus> {
@@ -364,27 +555,40 @@ export class Executor extends EventEmitter {
   /** Sends a signal to the leader only, like ChildProcess.kill(). False when it is gone. */
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
     const n = signalNumber(signal, 'kill');
-    if (!this.#tree || this.#state !== 'running') return false;
-    return this.#tree.signal(n);
+    if (!this.#tree || this.#tree.pid === undefined || (this.#state !== 'running' && this.#state !== 'starting')) return false;
+    const delivered = this.#tree.signal(n);
+    if (delivered) this.#killed = true;
+    return delivered;
   }
 
   /**
    * Graceful stop: `signal` to every process of the tree, then forceStop() after `graceMs`.
-   * Resolves with the exit status. Safe to call twice, concurrently with forceStop(), and after
-   * the exit.
+   * Resolves with the exit status. Safe to call twice, concurrently with forceStop(), after the
+   * exit, and while start() is pending (what starts is stopped).
    */
   shutdown(opts: ShutdownOptions = {}): Promise<ExitStatus> {
-    const sig = signalNumber(opts.signal ?? this.#options.killSignal ?? 'SIGTERM', 'shutdown: signal');
-    const graceMs = validateGrace(opts.graceMs ?? this.#options.graceMs ?? DEFAULT_GRACE_MS, 'shutdown: graceMs');
-    const tree = this.#startedTree('shutdown');
+    let sig: number;
+    let graceMs: number;
+    let tree: Tree;
+    try {
+      sig = signalNumber(opts.signal ?? this.#options.killSignal ?? 'SIGTERM', 'shutdown: signal');
+      graceMs = validateGrace(opts.graceMs ?? this.#options.graceMs ?? DEFAULT_GRACE_MS, 'shutdown: graceMs');
+      tree = this.#startedTree('shutdown');
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (this.#shutdownPromise) return this.#shutdownPromise;
-    if (this.#state === 'running') this.#flags.stopped = true;
+    const live = this.#live();
+    if (live) this.#flags.stopped = true;
     this.#shutdownPromise = (async () => {
-      if (this.#state === 'running') {
+      if (live) {
         tree.signalTree(sig);
         let timer: NodeJS.Timeout | undefined;
         const graceOver = await Promise.race([
-          this.#exit.then(() => false),
+          this.#exit.then(
+            () => false,
+            () => false,
+          ),
           new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
         ]);
         clearTimeout(timer);
@@ -397,11 +601,21 @@ export class Executor extends EventEmitter {
 
   /** Kills the whole tree now; resolves with the exit status. */
   forceStop(): Promise<ExitStatus> {
-    const tree = this.#startedTree('forceStop');
+    let tree: Tree;
+    try {
+      tree = this.#startedTree('forceStop');
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (this.#forcePromise) return this.#forcePromise;
-    if (this.#state === 'running') this.#flags.stopped = true;
+    if (this.#live()) this.#flags.stopped = true;
     this.#forcePromise = tree.killTree().then(() => this.#exit);
     return this.#forcePromise;
+  }
+
+  /** The tree is there and has not exited (it may still be starting). */
+  #live(): boolean {
+    return this.#state === 'running' || this.#state === 'starting';
   }
 
   #startedTree(what: string): Tree {
@@ -417,6 +631,7 @@ export class Executor extends EventEmitter {
 
   /** Samples of stats() (plus cpuPercent, atMs) every intervalMs until the tree exits. */
   statsStream(opts?: StatsStreamOptions): AsyncGenerator<StatsSample, void, undefined> {
+    // Not a promise: its state and argument errors are thrown here, before any iteration.
     this.#startedTree('statsStream');
     return statsStream(this, opts);
   }
@@ -425,8 +640,14 @@ export class Executor extends EventEmitter {
   async update(resources: Resources): Promise<EnforcedMap> {
     const tree = this.#startedTree('update');
     const valid = validateResources(resources, 'update');
+    if (this.#state === 'exited') {
+      const out: EnforcedMap = {};
+      for (const k of Object.keys(valid) as (keyof Resources)[])
+        out[k] = notEnforced('the tree has exited: there is nothing to limit');
+      return out;
+    }
     const result = await tree.update(valid);
-    this.#resources = { ...this.#resources, ...valid };
+    this.#resources = Object.assign(Object.create(null), this.#resources, valid);
     Object.assign(this.#enforced, result);
     return structuredClone(result);
   }
@@ -436,26 +657,46 @@ export class Executor extends EventEmitter {
    * Nomad's executor did. Prefer openPid(), which makes the executor for you.
    */
   async open(handleOrPid: string | number): Promise<this> {
-    this.#assertNew('open');
-    const { tree, backend } = await attachTree(handleOrPid);
+    if (this.#state !== 'new') throw new ConfineStateError('open(): this executor was already started');
+    this.#state = 'starting';
+    let attached: Awaited<ReturnType<typeof attachTree>>;
+    try {
+      attached = await attachTree(handleOrPid);
+    } catch (e) {
+      this.#state = 'new';
+      throw e;
+    }
+    const { tree, backend } = attached;
     this.#backend = backend;
     this.#tree = tree;
+    if (!this.#refed) tree.unref?.();
     this.#flags.reattached = true;
+    this.#startedAt = performance.now();
+    this.#enforced = { ...this.#plan(), ...tree.enforcement?.() };
+    this.#started = tree.started;
+    this.#startResolved = true;
     this.#running();
+    void tree.exited.then((raw) => this.#onExit(raw));
     return this;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.#state === 'running') await this.forceStop();
+    if (this.#live()) await this.forceStop();
   }
 }
 
-async function checkCwd(cwd: string | URL | undefined): Promise<string> {
+/** child_process's uid/gid options as a runAs spec (the user's groups when the uid is known). */
+function runAsOfIds(uid: number | undefined, gid: number | undefined): RunAsSpec {
+  if (uid === undefined) return { uid: process.getuid?.() ?? 0, gid: gid! };
+  return gid === undefined ? uid : { uid, gid };
+}
+
+function checkCwd(cwd: string | URL | undefined): string {
   // The supervisor's own cwd exists (or the child reports chdir failing).
   if (cwd === undefined) return process.cwd();
-  const dir = path.resolve(cwd instanceof URL ? fileURLToPath(cwd) : cwd);
+  const dir = path.resolve(String(cwd));
   try {
-    const st = await fs.stat(dir);
+    const st = statSync(dir);
     if (!st.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR', syscall: 'chdir' });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
@@ -470,13 +711,12 @@ async function checkCwd(cwd: string | URL | undefined): Promise<string> {
 }
 
 /**
- * The child's environment: the given one, or the supervisor's. When running as another user
- * with the supervisor's environment, HOME, USER and LOGNAME are the target's (Nomad once handed
- * root's HOME to its tasks).
+ * The child's environment: the given one (already flattened by normalizeSpawnArguments), or the
+ * supervisor's. When running as another user with the supervisor's environment, HOME, USER and
+ * LOGNAME are the target's (Nomad once handed root's HOME to its tasks).
  */
 function childEnv(env: NodeJS.ProcessEnv | undefined, identity: Identity | null): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env ?? process.env)) if (v !== undefined) out[k] = String(v);
+  const out = env === undefined ? flattenEnv('confine', process.env) : { ...(env as Record<string, string>) };
   if (identity && env === undefined) {
     if (identity.home) out.HOME = identity.home;
     if (identity.name) {
@@ -493,7 +733,9 @@ function isRestricted(spec: RunAsSpec | null): boolean {
 
 /** options.cgroupParent, else CONFINE_CGROUP_PARENT (so operators and test suites can set it). */
 function cgroupParentOf(o: CommandOptions): string | undefined {
-  return o.cgroupParent ?? (process.env.CONFINE_CGROUP_PARENT || undefined);
+  if (o.cgroupParent !== undefined) return o.cgroupParent;
+  const env = process.env.CONFINE_CGROUP_PARENT;
+  return env ? validateCgroupParent(env, 'CONFINE_CGROUP_PARENT') : undefined;
 }
 
 function normalizeStdio(stdio: CommandOptions['stdio']): StdioValue[] {
@@ -502,6 +744,20 @@ function normalizeStdio(stdio: CommandOptions['stdio']): StdioValue[] {
   const out = [...stdio];
   while (out.length < 3) out.push('pipe');
   return out.map((s, i) => (s === null || s === undefined ? (i < 3 ? 'pipe' : 'ignore') : s));
+}
+
+/**
+ * child_process sets up stdio even for a spawn that fails (ENOENT), so that
+ * `spawn(...).stdout.on(...)` never throws: ended streams where pipes were asked for.
+ */
+function standInStdio(stdio: StdioValue[]): (Readable | Writable | null)[] {
+  return stdio.map((s, i) => {
+    if (s !== 'pipe' && s !== 'overlapped') return null;
+    const stream = new PassThrough();
+    if (i === 0) stream.destroy();
+    else stream.end();
+    return stream;
+  });
 }
 
 /** Internal: an executor attached to an existing tree (openPid). */

@@ -13,6 +13,7 @@ export function command(file: string, args?: readonly string[], options?: Comman
   return new Executor(file, args, options);
 }
 
+export { spawn } from './child-process/spawn.js';
 export { Executor, AbortedError } from './executor.js';
 export { openPid } from './open-pid.js';
 export { capabilities, autoselectExecutor } from './capabilities.js';

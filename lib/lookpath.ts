@@ -29,12 +29,12 @@ function isExecutableFile(p: string): { ok: true } | { ok: false; errno: string 
  * ENOENT or EACCES) when there is none. `accept`, when given, skips candidates it refuses as
  * if they were absent (isolation: only what the child's view holds).
  */
-export async function lookPath(
+export function lookPath(
   file: string,
   cwd: string,
   pathEnv: string | undefined,
   accept: (candidate: string) => boolean = () => true,
-): Promise<string> {
+): string {
   const hasDir = isWindows ? /[\\/]/.test(file) : file.includes('/');
   const exts = isWindows ? windowsExtensions(file) : [''];
   if (hasDir) {

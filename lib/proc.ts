@@ -57,6 +57,35 @@ export function processState(pid: number): string | null {
   }
 }
 
+/**
+ * The supervisor's ancestors, from its parent up to init: on Linux by the /proc parent links,
+ * elsewhere `ps -o ppid=` step by step.
+ */
+export function ancestorsOfSelf(): number[] {
+  const out: number[] = [];
+  let pid = process.ppid;
+  while (pid > 1 && out.length < 4096 && !out.includes(pid)) {
+    out.push(pid);
+    pid = parentOf(pid) ?? 0;
+  }
+  return out;
+}
+
+function parentOf(pid: number): number | null {
+  try {
+    if (isLinux) {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    }
+    // Not Linux: ps (node:child_process is loaded here only, not by every run on Linux).
+    const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
+    const out = execFileSync('ps', ['-o', 'ppid=', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return Number(out.trim()) || null;
+  } catch {
+    return null;
+  }
+}
+
 /** True while a process with this pid exists (it may be a zombie). */
 export function pidExists(pid: number): boolean {
   try {

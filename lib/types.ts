@@ -95,41 +95,71 @@ export interface Identity {
   home: string | null;
 }
 
-export type StdioValue = 'pipe' | 'inherit' | 'ignore' | number | Stream | null | undefined;
-export type StdioOption = 'pipe' | 'inherit' | 'ignore' | StdioValue[];
+export type StdioValue = 'pipe' | 'overlapped' | 'inherit' | 'ignore' | number | Stream | null | undefined;
+export type StdioOption = 'pipe' | 'overlapped' | 'inherit' | 'ignore' | StdioValue[];
 
+/**
+ * Options of `command()` and `spawn()`: child_process.spawn's (same names, same meaning, same
+ * defaults) and confine's own. Only own properties are read.
+ */
 export interface CommandOptions {
-  cwd?: string | URL;
-  /** The whole environment of the child. Default: the supervisor's (process.env). */
-  env?: NodeJS.ProcessEnv;
+  /** Working directory; '' and null mean the supervisor's, as in child_process. */
+  cwd?: string | URL | null;
+  /**
+   * The whole environment of the child. Default: the supervisor's (process.env). Keys the object
+   * inherits through its own prototype chain count too, as in child_process; Object.prototype's
+   * never do.
+   */
+  env?: NodeJS.ProcessEnv | null;
   /** argv[0] as the program sees it. Default: the file as given. */
   argv0?: string;
   stdio?: StdioOption;
   /** Cancels the run: the tree is shut down with `killSignal` and `graceMs`. */
   signal?: AbortSignal;
-  /** Milliseconds after start when the tree is shut down with `killSignal` and `graceMs`. */
-  timeout?: number;
+  /** Milliseconds after start when the tree is shut down with `killSignal` and `graceMs`; 0 = none. */
+  timeout?: number | null;
   /** Signal for timeout, abort and the first step of shutdown. Default SIGTERM. */
-  killSignal?: NodeJS.Signals | number;
+  killSignal?: NodeJS.Signals | number | null;
   /** Grace between the polite signal and forceStop, for timeout and abort. Default 5000. */
   graceMs?: number;
   /** Accepted for child_process compatibility: the tree always gets its own session. */
-  detached?: boolean;
+  detached?: boolean | null;
+  /**
+   * Run `file` and its arguments, joined by spaces, through a shell as child_process does:
+   * `/bin/sh -c` (a string names another shell); on Windows `cmd.exe /d /s /c`.
+   */
+  shell?: boolean | string | null;
+  /** Run as this uid (and `gid`): what `runAs({ uid, gid })` does, with the user's groups. */
+  uid?: number | null;
+  gid?: number | null;
+  /** Windows: pass the command line as it is, without quoting (set by `shell` with cmd.exe). */
+  windowsVerbatimArguments?: boolean | null;
+  /** Accepted for child_process compatibility; without an 'ipc' channel it changes nothing. */
+  serialization?: 'json' | 'advanced';
+  /** Windows: hide the console window of the child. Accepted for compatibility. */
+  windowsHide?: boolean | null;
+  /** Resource limits: what `limit()` takes. */
+  limits?: Resources;
+  /** Who the child runs as: what `runAs()` takes. */
+  runAs?: RunAsSpec;
+  /** Isolation: what `isolate()` takes, where this version has it. */
+  isolate?: unknown;
   /** Force a backend instead of `autoselectExecutor()`. */
   executor?: ExecutorKind;
   /** Reject `start()` when any requested limit or identity cannot be enforced. */
   strict?: boolean;
   /**
-   * Parent cgroup for the tree's own cgroup (Linux): a path inside the hierarchy, or 'delegated':
-   * the supervisor's delegated cgroup v2 subtree, with leave to move the supervisor's processes
-   * into a leaf of it (v2's no-internal-processes rule; docs/cgroups.md).
+   * Parent cgroup for the tree's own cgroup (Linux): a clean absolute path inside the hierarchy,
+   * or 'delegated': the supervisor's delegated cgroup v2 subtree, with leave to move the
+   * supervisor's processes into a leaf of it (v2's no-internal-processes rule; docs/cgroups.md).
    */
   cgroupParent?: string;
   /** Kill the tree when the supervisor dies. Off by default (reattach is the default). */
   killOnParentExit?: boolean;
-  /** Windows: hide the console window of the child. Accepted for compatibility. */
-  windowsHide?: boolean;
 }
+
+/** spawn()'s options: the same as command()'s. */
+export type SpawnOptions = CommandOptions;
 
 /**
  * The read-only spec of an executor, as `Command()` of Nomad's executor (HashiCorp Nomad's first

@@ -1,19 +1,22 @@
 // Resolving who the child runs as: a user name or uid becomes uid, primary gid, home and the full
 // supplementary group list, as initgroups(3) would set it. The addon asks the C library (NSS:
 // files, LDAP, sssd, ...); without the addon, the files /etc/passwd and /etc/group are read and
-// `getent` covers other NSS sources.
+// `getent` covers other NSS sources. Synchronous, as libuv's own work before a spawn is: spawn()
+// returns a started process, and a lookup is a few file reads (or one getent) at most.
 
-import { promises as fs } from 'node:fs';
-import { promisify } from 'node:util';
+import { readFileSync } from 'node:fs';
 import { ConfineArgumentError, UnknownUserError } from './errors.js';
 import { posixAddon } from './loader.js';
 import type { Identity, RunAsSpec } from './types.js';
 
-/** execFile as a promise. node:child_process is required here, when getent or id runs, not at
- * load: a run with the addon never needs it (loading it costs every `confine run` ~5 ms). */
-function execFileP(file: string, args: string[], options: { timeout: number }): Promise<{ stdout: string }> {
-  const { execFile } = require('node:child_process') as typeof import('node:child_process');
-  return promisify(execFile)(file, args, { ...options, encoding: 'utf8' });
+/** execFileSync, from node:child_process required here, when getent or id runs, not at load: a
+ * run with the addon never needs it (loading it costs every `confine run` ~5 ms). */
+function execFileSync(
+  file: string,
+  args: string[],
+  options: import('node:child_process').ExecFileSyncOptionsWithStringEncoding,
+): string {
+  return (require('node:child_process') as typeof import('node:child_process')).execFileSync(file, args, options);
 }
 
 interface PasswdEntry {
@@ -33,35 +36,35 @@ function parsePasswd(text: string): PasswdEntry[] {
   return out;
 }
 
-async function readFileOr(path: string): Promise<string> {
+function readFileOr(path: string): string {
   try {
-    return await fs.readFile(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch {
     return '';
   }
 }
 
-async function getent(db: string, key: string): Promise<string | null> {
+function getent(db: string, key: string): string | null {
   try {
-    const { stdout } = await execFileP('getent', [db, key], { timeout: 10_000 });
+    const stdout = execFileSync('getent', [db, key], { timeout: 10_000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     return stdout.trim() || null;
   } catch {
     return null;
   }
 }
 
-async function lookupPasswdJs(user: string | number): Promise<PasswdEntry | null> {
+function lookupPasswdJs(user: string | number): PasswdEntry | null {
   const match = (e: PasswdEntry) => (typeof user === 'number' ? e.uid === user : e.name === user);
-  const fromFile = parsePasswd(await readFileOr('/etc/passwd')).find(match);
+  const fromFile = parsePasswd(readFileOr('/etc/passwd')).find(match);
   if (fromFile) return fromFile;
-  const line = await getent('passwd', String(user));
+  const line = getent('passwd', String(user));
   return line ? (parsePasswd(line).find(match) ?? null) : null;
 }
 
 /** Groups that list `name` as a member, plus the primary gid: what initgroups sets. */
-async function groupListJs(name: string, gid: number): Promise<number[]> {
+function groupListJs(name: string, gid: number): number[] {
   const groups = new Set<number>([gid]);
-  const text = await readFileOr('/etc/group');
+  const text = readFileOr('/etc/group');
   for (const line of text.split('\n')) {
     const f = line.split(':');
     if (f.length < 4) continue;
@@ -69,7 +72,11 @@ async function groupListJs(name: string, gid: number): Promise<number[]> {
   }
   // Other NSS sources (LDAP, sssd): `id -G` asks them all.
   try {
-    const { stdout } = await execFileP('id', ['-G', '--', name], { timeout: 10_000 });
+    const stdout = execFileSync('id', ['-G', '--', name], {
+      timeout: 10_000,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     for (const g of stdout.trim().split(/\s+/)) if (/^\d+$/.test(g)) groups.add(Number(g));
   } catch {
     /* files only */
@@ -77,17 +84,15 @@ async function groupListJs(name: string, gid: number): Promise<number[]> {
   return [...groups];
 }
 
-async function lookupUser(
-  user: string | number,
-): Promise<{ uid: number; gid: number; name: string; home: string; groups: number[] } | null> {
+function lookupUser(user: string | number): { uid: number; gid: number; name: string; home: string; groups: number[] } | null {
   const addon = posixAddon();
   if (addon && typeof addon.lookupUser === 'function') {
     const u = addon.lookupUser(user);
     return u ? { uid: u.uid, gid: u.gid, name: u.name, home: u.home, groups: u.groups } : null;
   }
-  const e = await lookupPasswdJs(user);
+  const e = lookupPasswdJs(user);
   if (!e) return null;
-  return { ...e, groups: await groupListJs(e.name, e.gid) };
+  return { ...e, groups: groupListJs(e.name, e.gid) };
 }
 
 /**
@@ -95,7 +100,7 @@ async function lookupUser(
  * (its gid and groups come from there); "uid:gid" may name ids the database does not know (as
  * container images often do) and then runs with that gid as its only group.
  */
-export async function resolveIdentity(spec: RunAsSpec): Promise<Identity> {
+export function resolveIdentity(spec: RunAsSpec): Identity {
   if (process.platform === 'win32') {
     throw new ConfineArgumentError('runAs by user name or uid is not supported on Windows');
   }
@@ -108,23 +113,23 @@ export async function resolveIdentity(spec: RunAsSpec): Promise<Identity> {
   if (typeof spec === 'number') return fromUser(spec);
   const base =
     spec.user !== undefined
-      ? await resolveIdentity(spec.user)
+      ? resolveIdentity(spec.user)
       : spec.gid !== undefined
-        ? await idPair(spec.uid!, spec.gid)
-        : await fromUser(spec.uid!);
+        ? idPair(spec.uid!, spec.gid)
+        : fromUser(spec.uid!);
   const gid = spec.gid ?? base.gid;
   const groups = spec.groups ? [...spec.groups] : spec.gid !== undefined && spec.gid !== base.gid ? [gid] : base.groups;
   return { ...base, gid, groups: dedupe(groups) };
 }
 
-async function fromUser(user: string | number): Promise<Identity> {
-  const u = await lookupUser(user);
+function fromUser(user: string | number): Identity {
+  const u = lookupUser(user);
   if (!u) throw new UnknownUserError(user);
   return { uid: u.uid, gid: u.gid, groups: dedupe(u.groups.length ? u.groups : [u.gid]), name: u.name, home: u.home };
 }
 
-async function idPair(uid: number, gid: number): Promise<Identity> {
-  const u = await lookupUser(uid);
+function idPair(uid: number, gid: number): Identity {
+  const u = lookupUser(uid);
   return { uid, gid, groups: [gid], name: u?.name ?? null, home: u?.home ?? null };
 }
 

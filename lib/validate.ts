@@ -3,6 +3,7 @@
 
 import { resolveBlockDevice } from './block-devices.js';
 import { DELEGATED } from './cgroup/delegation.js';
+import { readFileSync } from 'node:fs';
 import { ConfineArgumentError } from './errors.js';
 import { signalNumber } from './signals.js';
 import type { CommandOptions, ExecutorKind, IoDeviceRate, Resources, RunAsSpec } from './types.js';
@@ -30,7 +31,11 @@ export type IoRateKey = 'ioReadBytesPerSecond' | 'ioWriteBytesPerSecond' | 'ioRe
 
 /** The resources and their rules; the single list the API, the CLI and the docs read. */
 export const RESOURCE_RULES: Record<Exclude<keyof Resources, 'cpus' | IoRateKey>, ResourceRule> = {
-  memoryBytes: { min: 1, max: MAX, integer: true, unit: 'bytes' },
+  // Below 1 MiB no program can even start: the kernel charges the new process's kernel stack,
+  // page tables and the pages exec maps to the tree's memory cgroup. Smaller limits failed in
+  // ways the kernel does not report (measured: 4 KiB makes execve fail with ENOMEM; 1 KiB kills
+  // the child before it can write why, so the start looked fine and the child exited 127).
+  memoryBytes: { min: 1 << 20, max: MAX, integer: true, unit: 'bytes' },
   memorySwapBytes: { min: 0, max: MAX, integer: true, unit: 'bytes' },
   cpu: { min: 0.001, max: 1 << 16, integer: false, unit: 'cores' },
   cpuWeight: { min: 1, max: 10000, integer: true, unit: 'weight 1..10000' },
@@ -96,16 +101,17 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Validates a resources object; returns a copy without undefined entries. */
+/** Validates a resources object; returns a copy (own properties only, no prototype) without undefined entries. */
 export function validateResources(input: unknown, what = 'limit'): Resources {
   if (!isPlainObject(input)) throw new ConfineArgumentError(`${what}: expected an object of resources`);
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = Object.create(null);
   for (const [key, value] of Object.entries(input)) {
     if (value === undefined) continue;
     if (key === 'cpus') {
       if (typeof value !== 'string' || !CPUSET.test(value)) {
         throw new ConfineArgumentError(`${what}: cpus must be a CPU list such as "0-1" or "0,2", got ${show(value)}`);
       }
+      checkCpusOnline(value, what);
       out[key] = value;
       continue;
     }
@@ -121,12 +127,73 @@ export function validateResources(input: unknown, what = 'limit'): Resources {
     if (rule.integer && !Number.isInteger(value)) {
       throw new ConfineArgumentError(`${what}: ${key} must be an integer (${rule.unit}), got ${value}`);
     }
+    if (key === 'memoryBytes' && value < rule.min) {
+      throw new ConfineArgumentError(
+        `${what}: memoryBytes must be at least ${rule.min} (1 MiB), got ${value}: below that no program can even exec ` +
+          "(the kernel charges the new process's kernel stack, page tables and the pages exec maps to the tree's cgroup, " +
+          'and the start then fails in ways the kernel does not report)',
+      );
+    }
+    if (key === 'openFiles') checkNrOpen(value, what);
     if (value < rule.min || value > rule.max) {
       throw new ConfineArgumentError(`${what}: ${key} must be between ${rule.min} and ${rule.max} (${rule.unit}), got ${value}`);
     }
     out[key] = value;
   }
   return out as Resources;
+}
+
+/** Linux: the kernel's ceiling for RLIMIT_NOFILE; null elsewhere or when unreadable. */
+let nrOpen: number | null | undefined;
+function nrOpenLimit(): number | null {
+  if (nrOpen === undefined) {
+    try {
+      nrOpen = process.platform === 'linux' ? Number(readFileSync('/proc/sys/fs/nr_open', 'utf8')) || null : null;
+    } catch {
+      nrOpen = null;
+    }
+  }
+  return nrOpen;
+}
+
+/** openFiles above fs.nr_open fails in the child with EPERM (prlimit), even for root: say why now. */
+function checkNrOpen(value: number, what: string): void {
+  const max = nrOpenLimit();
+  if (max !== null && value > max) {
+    throw new ConfineArgumentError(
+      `${what}: openFiles must be between ${RESOURCE_RULES.openFiles.min} and ${max} here, got ${value}: ` +
+        `fs.nr_open (/proc/sys/fs/nr_open), the kernel's ceiling for RLIMIT_NOFILE, is ${max}`,
+    );
+  }
+}
+
+/** The CPUs of a list such as "0-3,8". */
+function cpuSet(list: string): Set<number> {
+  const out = new Set<number>();
+  for (const part of list.split(',')) {
+    const [a, b] = part.split('-').map(Number) as [number, number | undefined];
+    for (let c = a; c <= (b ?? a) && out.size <= 65536; c++) out.add(c);
+  }
+  return out;
+}
+
+/** Linux: a CPU list naming CPUs that are not online would fail later as ERANGE from the cgroup. */
+function checkCpusOnline(value: string, what: string): void {
+  if (process.platform !== 'linux') return;
+  let online: string;
+  try {
+    online = readFileSync('/sys/devices/system/cpu/online', 'utf8').trim();
+  } catch {
+    return;
+  }
+  const have = cpuSet(online);
+  const missing = [...cpuSet(value)].filter((c) => !have.has(c));
+  if (missing.length > 0) {
+    throw new ConfineArgumentError(
+      `${what}: cpus ${JSON.stringify(value)} names CPUs that are not online here (${missing.slice(0, 5).join(', ')}` +
+        `${missing.length > 5 ? ', ...' : ''}); online: ${online}`,
+    );
+  }
 }
 
 /** Validates a string that becomes part of argv, envp or a path: no NUL bytes. */
@@ -152,18 +219,6 @@ function typeOf(v: unknown): string {
   return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
 }
 
-export function validateFile(file: unknown): string {
-  validateCString(file, 'command: file');
-  if (file === '') throw new ConfineArgumentError('command: file must not be empty');
-  return file as string;
-}
-
-export function validateArgs(args: unknown): string[] {
-  if (args === undefined || args === null) return [];
-  if (!Array.isArray(args)) throw new ConfineArgumentError(`command: args must be an array of strings, got ${typeOf(args)}`);
-  return args.map((a, i) => validateCString(a, `command: args[${i}]`));
-}
-
 const OPTION_KEYS = [
   'cwd',
   'env',
@@ -179,51 +234,37 @@ const OPTION_KEYS = [
   'cgroupParent',
   'killOnParentExit',
   'windowsHide',
+  'windowsVerbatimArguments',
+  'uid',
+  'gid',
+  'serialization',
+  'limits',
+  'runAs',
+  'isolate',
 ] as const;
-
-/** child_process options that confine expresses differently: the hint says how. */
-const REDIRECTED: Record<string, string> = {
-  uid: 'use executor.runAs(uid) or runAs("uid:gid")',
-  gid: 'use executor.runAs("uid:gid")',
-  shell: 'run a shell explicitly: command("sh", ["-c", script])',
-  serialization: 'IPC channels are not supported',
-  windowsVerbatimArguments: 'not supported',
-};
 
 const KINDS: readonly ExecutorKind[] = ['linux', 'posix', 'windows', 'universal'];
 
-export function validateOptions(input: unknown): CommandOptions {
-  if (input === undefined || input === null) return {};
-  if (!isPlainObject(input)) throw new ConfineArgumentError('command: options must be an object');
-  for (const key of Object.keys(input)) {
-    if (input[key] === undefined) continue;
-    if (Object.hasOwn(REDIRECTED, key))
-      throw new ConfineArgumentError(`command: option ${key} is not supported: ${REDIRECTED[key]}`);
-    if (!(OPTION_KEYS as readonly string[]).includes(key)) throw unknownKey('command: options', key, OPTION_KEYS);
-  }
-  const o = input as CommandOptions;
-  if (o.cwd !== undefined) {
-    const cwd = o.cwd instanceof URL ? o.cwd : validateCString(o.cwd, 'command: options.cwd');
-    if (cwd === '') throw new ConfineArgumentError('command: options.cwd must not be empty');
-  }
-  if (o.env !== undefined) {
-    if (!isPlainObject(o.env)) throw new ConfineArgumentError('command: options.env must be an object');
-    for (const [k, v] of Object.entries(o.env)) {
-      if (v === undefined) continue;
-      validateCString(k, 'command: options.env key');
-      if (k === '' || k.includes('='))
-        throw new ConfineArgumentError(`command: options.env key ${JSON.stringify(k)} is not a valid name`);
-      validateCString(String(v), `command: options.env.${k}`);
+/**
+ * confine's own checks of options that normalizeSpawnArguments() (lib/child-process) has already
+ * checked by child_process's rules and copied (own properties only). `unknownKeys: 'reject'`
+ * (command()) names a typo with a hint; spawn() ignores unknown keys, as child_process does.
+ */
+export function validateOptions(o: CommandOptions, unknownKeys: 'reject' | 'ignore'): CommandOptions {
+  if (unknownKeys === 'reject') {
+    for (const key of Object.keys(o)) {
+      if (o[key as keyof CommandOptions] === undefined) continue;
+      if (!(OPTION_KEYS as readonly string[]).includes(key)) throw unknownKey('command: options', key, OPTION_KEYS);
     }
   }
-  if (o.argv0 !== undefined) validateCString(o.argv0, 'command: options.argv0');
-  if (o.timeout !== undefined && (!Number.isInteger(o.timeout) || o.timeout <= 0)) {
-    throw new ConfineArgumentError(
-      `command: options.timeout must be a positive integer of milliseconds, got ${String(o.timeout)}`,
-    );
+  if (o.env !== undefined && o.env !== null) {
+    for (const k of Object.keys(o.env)) {
+      if (k === '' || k.includes('='))
+        throw new ConfineArgumentError(`command: options.env key ${JSON.stringify(k)} is not a valid name`);
+    }
   }
   if (o.graceMs !== undefined) validateGrace(o.graceMs, 'command: options.graceMs');
-  if (o.killSignal !== undefined) signalNumber(o.killSignal, 'command: options.killSignal');
+  if (o.killSignal !== undefined && o.killSignal !== null) signalNumber(o.killSignal, 'command: options.killSignal');
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw new ConfineArgumentError('command: options.signal must be an AbortSignal');
   }
@@ -231,24 +272,38 @@ export function validateOptions(input: unknown): CommandOptions {
     throw new ConfineArgumentError(`command: options.executor must be one of ${KINDS.join(', ')}, got ${show(o.executor)}`);
   }
   if (o.cgroupParent !== undefined) validateCgroupParent(o.cgroupParent, 'command: options.cgroupParent');
-  for (const k of ['strict', 'killOnParentExit', 'detached', 'windowsHide'] as const) {
+  for (const k of ['strict', 'killOnParentExit'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'boolean')
       throw new ConfineArgumentError(`command: options.${k} must be a boolean`);
   }
-  if (o.stdio !== undefined) validateStdio(o.stdio);
-  return { ...o };
+  if (o.limits !== undefined) o.limits = validateResources(o.limits, 'command: options.limits');
+  if (o.runAs !== undefined) {
+    if (o.uid !== undefined || o.gid !== undefined)
+      throw new ConfineArgumentError('command: give options.runAs or options.uid/gid, not both');
+    o.runAs = validateRunAs(o.runAs);
+  }
+  return o;
 }
 
 /**
  * cgroupParent: the keyword 'delegated' (the supervisor's delegated cgroup v2 subtree, with leave
- * to move its processes into a leaf: lib/cgroup/delegation.ts), or a path in the hierarchy.
+ * to move its processes into a leaf: lib/cgroup/delegation.ts), or a directory inside the cgroup
+ * hierarchy as a clean absolute path. Anything else was silently normalised before ('rel/path'
+ * became /rel/path, '/../../etc' became /etc), which made directories where nobody asked for
+ * them. Whether this supervisor may use the path is checked when the parent is chosen
+ * (lib/cgroup/parent.ts), before anything starts.
  */
 export function validateCgroupParent(value: unknown, what: string): string {
-  const s = validateCString(value, what);
-  if (s === DELEGATED) return s;
-  // A path: where it lies in the hierarchy and whether this supervisor may use it are checked
-  // when the parent is chosen (lib/cgroup/parent.ts), before anything starts.
-  return s;
+  const p = validateCString(value, what);
+  if (p === DELEGATED) return p;
+  const clean = p === '/' || (/^(\/[^/]+)+$/.test(p) && !p.split('/').some((seg) => seg === '.' || seg === '..'));
+  if (!clean) {
+    throw new ConfineArgumentError(
+      `${what} must be 'delegated' or a clean absolute path inside the cgroup hierarchy (such as "/confine" or "/services/ci"), ` +
+        `got ${show(p)}: no relative path, no "." or ".." segment, no empty segment or trailing slash`,
+    );
+  }
+  return p;
 }
 
 export function validateGrace(ms: unknown, what: string): number {
@@ -256,21 +311,6 @@ export function validateGrace(ms: unknown, what: string): number {
     throw new ConfineArgumentError(`${what} must be a non-negative integer of milliseconds, got ${String(ms)}`);
   }
   return ms;
-}
-
-function validateStdio(stdio: unknown): void {
-  const entries = typeof stdio === 'string' ? [stdio] : stdio;
-  if (!Array.isArray(entries)) throw new ConfineArgumentError('command: options.stdio must be a string or an array');
-  entries.forEach((e, i) => {
-    if (e === null || e === undefined || e === 'pipe' || e === 'inherit' || e === 'ignore') return;
-    if (typeof e === 'number' && Number.isInteger(e) && e >= 0) return;
-    if (typeof e === 'object' && typeof (e as { pipe?: unknown }).pipe === 'function') return;
-    if (typeof e === 'object' && typeof (e as { on?: unknown }).on === 'function') return;
-    throw new ConfineArgumentError(`command: options.stdio[${i}] must be 'pipe', 'inherit', 'ignore', an fd or a stream`);
-  });
-  if (typeof stdio === 'string' && !['pipe', 'inherit', 'ignore'].includes(stdio)) {
-    throw new ConfineArgumentError(`command: options.stdio must be 'pipe', 'inherit', 'ignore' or an array`);
-  }
 }
 
 /** Validates a runAs spec's shape (the user database is asked later, in start()). */
@@ -297,7 +337,9 @@ export function validateRunAs(spec: unknown): RunAsSpec {
     for (const k of Object.keys(spec)) {
       if (!keys.includes(k)) throw unknownKey('runAs', k, keys);
     }
-    const s = spec as {
+    // Own properties only: an inherited gid or groups (a polluted Object.prototype) must never
+    // decide whom the child runs as.
+    const s = Object.assign(Object.create(null), spec) as {
       user?: unknown;
       uid?: unknown;
       gid?: unknown;
@@ -327,8 +369,9 @@ export function validateRunAs(spec: unknown): RunAsSpec {
       if (!Array.isArray(s.groups)) throw new ConfineArgumentError('runAs: groups must be an array of gids');
       s.groups.forEach((g, i) => validateId(g, `runAs: groups[${i}]`));
       if (s.groups.length > 65536) throw new ConfineArgumentError('runAs: too many groups');
+      s.groups = [...s.groups];
     }
-    return { ...(spec as object) } as RunAsSpec;
+    return s as RunAsSpec;
   }
   throw new ConfineArgumentError(`runAs: expected a user name, uid, "uid:gid" or an object, got ${typeOf(spec)}`);
 }

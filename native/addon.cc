@@ -648,6 +648,25 @@ Napi::Value KillGroup(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, NameOfErrno(err));
 }
 
+// watchRef(pid, ref): whether the loop watch of `pid` keeps the event loop alive. false when
+// there is no such watch (the child has exited, or it is watched by a thread: Linux without
+// pidfd, where the loop is held until the exit).
+Napi::Value WatchRef(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || !info[1].IsBoolean()) {
+    Fail(env, "watchRef: expected (pid, ref)");
+    return env.Undefined();
+  }
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  bool ref = info[1].As<Napi::Boolean>().Value();
+  for (confine::LoopWatch* w : DataOf(env)->watches) {
+    if (confine::LoopWatchPid(w) != pid) continue;
+    confine::RefLoopWatch(w, ref);
+    return Napi::Boolean::New(env, true);
+  }
+  return Napi::Boolean::New(env, false);
+}
+
 void Teardown(void* arg) {
   auto* data = static_cast<AddonData*>(arg);
   for (confine::LoopWatch* w : data->watches) confine::CancelLoopWatch(w);
@@ -669,6 +688,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
   exports.Set("watch", Napi::Function::New(env, Watch, "watch"));
+  exports.Set("watchRef", Napi::Function::New(env, WatchRef, "watchRef"));
   exports.Set("signal", Napi::Function::New(env, Signal, "signal"));
   exports.Set("killGroup", Napi::Function::New(env, KillGroup, "killGroup"));
 #endif

@@ -79,6 +79,21 @@ describe('confine run', () => {
     assert.match(user.stderr, /ERR_CONFINE_UNKNOWN_USER/);
   });
 
+  test('an execve failure that is not "not executable" is confine failing (125), not 126', () => {
+    // Under a small stack limit execve takes 128 KiB of arguments at most (ARG_MAX): 150 KB of them,
+    // fine for confine's own exec, make the child's execve fail with E2BIG.
+    const half = 'x'.repeat(75_000);
+    const big = run(['run', '--executor', 'posix', '--stack', '64K', '--', 'true', half, half]);
+    assert.equal(big.status, 125, big.stderr);
+    assert.match(big.stderr, /E2BIG/);
+  });
+
+  test('memory below what any program needs to start is a usage error naming the floor', () => {
+    const r = run(['run', '--memory', '4K', '--', 'true']);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /at least 1048576/);
+  });
+
   test('the tree dies with confine when confine is killed (killOnParentExit)', { skip: !isLinux && 'reads /proc' }, async (t) => {
     const caps = JSON.parse(run(['doctor', '--json']).stdout);
     if (!caps.detail.killOnParentExit?.enforced)
@@ -262,7 +277,7 @@ describe('confine speaks the command line', () => {
 
   test('usage errors exit 2, worded in flags, never in API names', () => {
     const cases = [
-      [['--memory', '0'], /^confine: --memory must be between 1 and \d+ \(bytes\), got 0$/m],
+      [['--memory', '0'], /^confine: --memory must be at least 1048576 \(1 MiB\), got 0: below that no program can even exec/m],
       [['--pids', '99999999'], /^confine: --pids must be between 1 and 4194304 \(processes\), got 99999999$/m],
       [['--cpu', '0'], /^confine: --cpu must be between 0\.001 and \d+ \(cores\), got 0$/m],
       [['--timeout', '0'], /^confine: --timeout must be a positive integer of milliseconds, got 0$/m],

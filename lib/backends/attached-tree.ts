@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { descendants, pidExists, procStatsOf, processStartTime } from '../proc.js';
-import type { EnforcedMap, Resources, Stats } from '../types.js';
+import type { EnforcedMap, Enforcement, Resources, Stats } from '../types.js';
 import { encodeHandle, type HandleData, type RawExit, type Tree } from './backend.js';
 import { notEnforced, sigkillEach } from './shared.js';
 
@@ -37,9 +37,13 @@ export function notUpdatable(resources: Resources): EnforcedMap {
 /**
  * A process that is not our child: attached by openPid(). Its exit is seen by polling (the
  * pure-JS backend has no pidfd), its identity re-checked by start time before every signal.
+ * The poll keeps the event loop alive while the process lives, as a ChildProcess does (unref()
+ * lets go), and stops once it is gone. A bare pid confine did not start (`scope: 'process'`) is
+ * that one process: signals and stops never reach processes found by a /proc walk.
  */
 export class AttachedTree implements Tree {
   readonly pid: number;
+  readonly started: Promise<void> = Promise.resolve();
   readonly stdio: (Readable | Writable | null)[] = [null, null, null];
   /** Re-encoded by a subclass when what it names grows (AttachedNativeTree after update()). */
   handle: string;
@@ -47,22 +51,50 @@ export class AttachedTree implements Tree {
   readonly closed: Promise<void>;
   private gone = false;
   private timer: NodeJS.Timeout | null = null;
+  private refed = true;
+  /** Only this process: a bare pid confine did not start. */
+  protected readonly processOnly: boolean;
 
   constructor(private readonly data: HandleData) {
     this.pid = data.pid;
+    this.processOnly = data.scope === 'process';
     this.handle = encodeHandle(data);
     this.exited = new Promise((resolve) => {
       const check = () => {
         if (!this.alive()) {
           this.gone = true;
+          this.timer = null;
           resolve({ exitCode: null, signal: null, cpuUserMicros: null, cpuSystemMicros: null, memoryPeakBytes: null });
           return;
         }
         this.timer = setTimeout(check, 100);
+        if (!this.refed) this.timer.unref();
       };
       check();
     });
     this.closed = this.exited.then(() => undefined);
+  }
+
+  ref(): void {
+    this.refed = true;
+    this.timer?.ref();
+  }
+
+  unref(): void {
+    this.refed = false;
+    this.timer?.unref();
+  }
+
+  /** How an attached process is stopped; a bare pid's stop is that of one process. */
+  enforcement(): EnforcedMap {
+    if (!this.processOnly) return {};
+    const stop: Enforcement = {
+      enforced: false,
+      mechanism: 'signal',
+      scope: 'process',
+      note: 'a pid confine did not start is stopped as that one process; its descendants are not looked for (open a tree confine started by its handle to stop the whole tree)',
+    };
+    return { treeStop: stop };
   }
 
   /** The pid still names the process we attached to. */
@@ -101,7 +133,7 @@ export class AttachedTree implements Tree {
 
   signalTree(sig: number): void {
     if (this.gone || !this.alive()) return;
-    if (this.isGroupLeader()) {
+    if (!this.processOnly && this.isGroupLeader()) {
       try {
         process.kill(-this.pid, sig);
         return;
@@ -114,12 +146,13 @@ export class AttachedTree implements Tree {
 
   async killTree(): Promise<void> {
     if (this.gone || !this.alive()) return;
-    const kids = descendants(this.pid);
+    const kids = this.processOnly ? [] : descendants(this.pid);
     this.signalTree(9);
     sigkillEach(kids);
   }
 
   async stats(): Promise<Stats> {
+    if (this.processOnly && isLinux) return procStatsOf(this.gone ? [] : [this.pid]);
     return pidTreeStats(this.pid, this.gone);
   }
 

@@ -26,6 +26,8 @@ export interface LaunchRequest {
   customArgv0: boolean;
   /** isolate(): the spec (the preset made concrete) and its filesystem view, resolved on the host. */
   isolation: { spec: IsolationSpec; view: View | null } | null;
+  /** Windows: the command line as given, without quoting (child_process's option of that name). */
+  windowsVerbatimArguments?: boolean;
 }
 
 export interface PlanRequest {
@@ -50,9 +52,19 @@ export interface RawExit {
   memoryPeakBytes: number | null;
 }
 
-/** A started (or attached) tree. */
+/**
+ * A started (or attached) tree. launch() returns it at once, the process already there (as
+ * child_process's spawn() does); `started` settles when the program is known to run.
+ */
 export interface Tree {
-  readonly pid: number;
+  /** The leader's pid; undefined only while a backend that learns it later has not (a failed start). */
+  readonly pid: number | undefined;
+  /**
+   * Resolves once the program has been exec'd (at once for the native backends, whose launch
+   * reports exec failures itself); rejects with the typed error when it could not be, after the
+   * backend has released what it held.
+   */
+  readonly started: Promise<void>;
   /** The parent's ends of the child's stdio; null where not piped. */
   readonly stdio: (Readable | Writable | null)[];
   /** Serializable identity of the tree for openPid(). */
@@ -72,8 +84,17 @@ export interface Tree {
   update(resources: Resources): Promise<EnforcedMap>;
   /** The tree was OOM-killed, from the kernel's own counter. */
   oomKilled(): boolean;
-  /** Release what the tree held (cgroup, job, fds) once it is gone. Idempotent. */
+  /**
+   * Release what the tree held (cgroup, job, fds) once it is gone. Idempotent. Called at the
+   * leader's exit: what can be released then is released before it returns (synchronously), so
+   * a supervisor that exits right after 'exit' or wait() leaves nothing behind.
+   */
   release(): Promise<void>;
+  /** Whether the leader keeps the supervisor's event loop alive, as ChildProcess.ref()/unref(). */
+  ref?(): void;
+  unref?(): void;
+  /** Attached trees: how they are stopped, which a plan of the backend cannot know. */
+  enforcement?(): EnforcedMap;
 }
 
 /** The parsed form of `executor.handle`. */
@@ -81,6 +102,11 @@ export interface HandleData {
   kind: ExecutorKind;
   pid: number;
   startTime: string | null;
+  /**
+   * 'process' for a bare pid confine did not start (openPid(pid)): only that process is
+   * signalled and stopped, never descendants found by a /proc walk. Absent for confine's trees.
+   */
+  scope?: 'process';
   /** Backend-specific: cgroup paths, job name. */
   extra?: Record<string, unknown>;
 }
@@ -91,7 +117,8 @@ export interface Backend {
   unavailable(): string | null;
   /** How this backend would enforce the request. Pure: starts nothing. */
   plan(req: PlanRequest): EnforcedMap;
-  launch(req: LaunchRequest): Promise<Tree>;
+  /** Starts the tree now (synchronously, as libuv's spawn does); throws the typed error. */
+  launch(req: LaunchRequest): Tree;
   /** Attach to a running process already verified to be `data`. */
   attach(data: HandleData): Promise<Tree>;
 }
@@ -106,11 +133,25 @@ export function encodeHandle(data: HandleData): string {
 export function decodeHandle(handle: string): HandleData | null {
   if (!handle.startsWith(`${HANDLE_PREFIX}.`)) return null;
   try {
-    const data = JSON.parse(Buffer.from(handle.slice(HANDLE_PREFIX.length + 1), 'base64url').toString('utf8')) as HandleData;
-    if (typeof data !== 'object' || data === null || !Number.isInteger(data.pid) || data.pid <= 0) return null;
+    const parsed: unknown = JSON.parse(Buffer.from(handle.slice(HANDLE_PREFIX.length + 1), 'base64url').toString('utf8'));
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
+    // Own properties only, all the way down: an `extra` (cgroup paths) planted on Object.prototype
+    // must never become the cgroup a forceStop() kills.
+    const data = nullProto(parsed) as HandleData;
+    if (!Number.isInteger(data.pid) || data.pid <= 0) return null;
     if (!['linux', 'posix', 'windows', 'universal'].includes(data.kind)) return null;
+    if (data.startTime !== null && typeof data.startTime !== 'string') return null;
     return data;
   } catch {
     return null;
   }
+}
+
+/** A JSON value with every object copied into one without a prototype. */
+function nullProto(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(nullProto);
+  if (typeof v !== 'object' || v === null) return v;
+  const out: Record<string, unknown> = Object.create(null);
+  for (const [k, x] of Object.entries(v)) out[k] = nullProto(x);
+  return out;
 }

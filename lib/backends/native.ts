@@ -10,7 +10,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { AddonError, PosixAddon, PosixExit } from '../addon.js';
 import { ConfineArgumentError, ConfineError, SpawnError, SystemError } from '../errors.js';
 import { posixAddon } from '../loader.js';
-import { descendants, isRoot, procStatsOf, processStartTime } from '../proc.js';
+import { descendants, isRoot, procStatsOf, processStartTime, processState } from '../proc.js';
 import { RLIMIT_RESOURCES, TREE_RESOURCES, rlimitsOf } from '../resources.js';
 import { signalName } from '../signals.js';
 import type { EnforcedMap, Identity, Resources, Stats, StdioValue } from '../types.js';
@@ -153,7 +153,7 @@ export class NativeBackend implements Backend {
     return out;
   }
 
-  async launch(req: LaunchRequest): Promise<Tree> {
+  launch(req: LaunchRequest): Tree {
     const addon = this.addon;
     const childFds: number[] = []; // ours to close after the spawn
     const parentEnds: (Readable | Writable | null)[] = [];
@@ -256,7 +256,8 @@ export class NativeBackend implements Backend {
       for (const p of parentEnds) p?.destroy();
       if (privateTmp) removePrivateTmp(privateTmp);
       if (statusRead >= 0) addon.close(statusRead);
-      if (cgroup) await cgroup.remove().catch(() => {});
+      // Nothing was placed in it: its rmdir succeeds synchronously (remove() starts that way).
+      if (cgroup) cgroup.remove().catch(() => {});
       throw toTypedError(e, req.file);
     } finally {
       for (const fd of [...childFds, ...cgroupFds]) addon.close(fd);
@@ -331,8 +332,33 @@ function toTypedError(e: unknown, file: string): unknown {
   return e;
 }
 
+/**
+ * Trees whose cgroup is not released yet. The process-exit hook removes each one that is empty
+ * by then, as the last resort: a supervisor that ends right after a child has exited (process.exit()
+ * in an 'exit' handler, a throw in a stdout 'end' handler that came before the exit was even
+ * seen) leaves nothing behind. A tree still running keeps its cgroup: it has members.
+ */
+const unreleased = new Set<NativeTree>();
+function releaseUnreleased(): void {
+  // One budget for all: a tree whose leader exited may have members on their way out.
+  const deadline = Date.now() + 1000;
+  for (const t of unreleased) t.releaseNow({ waitMs: Math.max(0, deadline - Date.now()) });
+}
+/**
+ * Registers `tree` for the exit hook, and puts the hook after every 'exit' listener added so far:
+ * called again when a release has to wait (descendants still in the cgroup), so that a
+ * supervisor's own exit handler that stops them (a kill of a grandchild it knows) runs first.
+ */
+function releaseAtExit(tree: NativeTree): void {
+  unreleased.add(tree);
+  process.removeListener('exit', releaseUnreleased);
+  process.on('exit', releaseUnreleased);
+}
+
 class NativeTree implements Tree {
   private handleText: string | null = null;
+  /** The native start is synchronous: exec failures are thrown by launch() itself. */
+  readonly started: Promise<void> = Promise.resolve();
   readonly stdio: (Readable | Writable | null)[];
   readonly exited: Promise<RawExit>;
   readonly closed: Promise<void>;
@@ -382,6 +408,7 @@ class NativeTree implements Tree {
     });
     this.closed = stdioClosed(stdio, this.exited);
     if (killOnParentExit) killAtExit(this);
+    if (cgroup) releaseAtExit(this);
   }
 
   /**
@@ -449,6 +476,20 @@ class NativeTree implements Tree {
   signal(sig: number): boolean {
     if (this.gone) return false;
     return this.addon.signal(this.pid, this.pidfd, sig) === null;
+  }
+
+  /** The leader has exited, seen by the watch or not yet (a zombie not reaped yet counts). */
+  private leaderExited(): boolean {
+    const state = processState(this.pid);
+    return state === null || state === 'Z';
+  }
+
+  ref(): void {
+    if (!this.gone) this.addon.watchRef(this.pid, true);
+  }
+
+  unref(): void {
+    if (!this.gone) this.addon.watchRef(this.pid, false);
   }
 
   signalTree(sig: number): void {
@@ -543,21 +584,39 @@ class NativeTree implements Tree {
     }
   }
 
+  /**
+   * What release() can do without waiting: the cgroup back to the pool (kept as a spare) or
+   * removed, and the private tmp with it. True when nothing is left to release. At exit
+   * (`waitMs`) the pool is not asked: its own exit hook may have drained already.
+   */
+  releaseNow(opts: { waitMs?: number } = {}): boolean {
+    // Without a cgroup the leader's exit is all we can know of the tree.
+    if (!this.cgroup || this.released) {
+      this.removeTmp();
+      return true;
+    }
+    if (opts.waitMs === undefined && !this.killOnParentExit && taskCgroupPool.giveBack(this.cgroup)) {
+      this.cgroup = null;
+    } else if (!this.cgroup.removeNowIfEmpty({ ...opts, whileMembers: this.gone || this.leaderExited() })) {
+      // A tree whose leader is gone may still have descendants on their way out (killed by an
+      // exit handler of the supervisor that ran before this one): they get the moment too.
+      return false;
+    }
+    this.released = true;
+    unreleased.delete(this);
+    this.removeTmp();
+    return true;
+  }
+
   async release(): Promise<void> {
     forgetAtExit(this);
-    // Without a cgroup the leader's exit is all we can know of the tree.
-    if (!this.cgroup) this.removeTmp();
-    if (!this.cgroup || this.released) return;
     // Reused by the next tree of its kind when it can be (the watchdog may still list a guarded
     // one: those are removed). From then on this tree has no cgroup: it is gone.
-    if (!this.killOnParentExit && taskCgroupPool.giveBack(this.cgroup)) {
-      this.cgroup = null;
+    if (this.releaseNow()) return;
+    releaseAtExit(this);
+    if (await this.cgroup!.removeIfEmpty()) {
       this.released = true;
-      this.removeTmp();
-      return;
-    }
-    if (await this.cgroup.removeIfEmpty()) {
-      this.released = true;
+      unreleased.delete(this);
       this.removeTmp();
       return;
     }

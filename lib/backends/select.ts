@@ -8,8 +8,8 @@
 
 import { BackendUnavailableError } from '../errors.js';
 import { nativeAddon, nativeLoadError } from '../loader.js';
-import type { ExecutorKind } from '../types.js';
-import type { Backend } from './backend.js';
+import type { EnforcedMap, ExecutorKind } from '../types.js';
+import type { Backend, PlanRequest } from './backend.js';
 
 const cache = new Map<ExecutorKind, Backend>();
 
@@ -21,7 +21,7 @@ function make(kind: ExecutorKind): Backend {
       b = new (require('./native.js') as typeof import('./native.js')).NativeBackend(kind);
     else if (kind === 'windows' && whyUnavailable(kind) === null)
       b = new (require('./windows.js') as typeof import('./windows.js')).WindowsBackend();
-    else b = unavailableBackend(kind);
+    else b = new UnavailableBackend(kind);
     cache.set(kind, b);
   }
   return b;
@@ -29,17 +29,25 @@ function make(kind: ExecutorKind): Backend {
 
 const universal = () => require('./universal.js') as typeof import('./universal.js');
 
-/** A native backend that cannot run on this host: every call says why. */
-function unavailableBackend(wanted: ExecutorKind): Backend {
-  // The pure-JS plan is still a useful answer to "what would happen", but launch refuses.
-  return new (class UnavailableBackend extends universal().UniversalBackend {
-    override unavailable(): string {
-      return whyUnavailable(wanted) ?? 'not implemented';
-    }
-    override launch(): never {
-      throw new BackendUnavailableError(wanted, this.unavailable());
-    }
-  })();
+/**
+ * A backend that cannot run on this host: it answers plan() as the pure-JS backend would (a
+ * useful "what would happen"), and every start or attach is BackendUnavailableError naming it.
+ */
+class UnavailableBackend implements Backend {
+  private readonly fallback = new (universal().UniversalBackend)();
+  constructor(readonly kind: ExecutorKind) {}
+  unavailable(): string {
+    return whyUnavailable(this.kind) ?? 'not implemented';
+  }
+  plan(req: PlanRequest): EnforcedMap {
+    return this.fallback.plan(req);
+  }
+  launch(): never {
+    throw new BackendUnavailableError(this.kind, this.unavailable());
+  }
+  attach(): never {
+    throw new BackendUnavailableError(this.kind, this.unavailable());
+  }
 }
 
 function whyUnavailable(kind: ExecutorKind): string | null {

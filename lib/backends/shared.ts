@@ -12,12 +12,36 @@ export function notEnforced(note: string): Enforcement {
   return { enforced: false, mechanism: 'none', scope: 'none', note };
 }
 
-/** The file descriptor behind a stream given as a stdio entry, or null when it has none (yet). */
+/**
+ * The file descriptor behind a stream given as a stdio entry, or null when it has none (yet).
+ * The stream is the child's from now on, as child_process makes it: a readable one stops
+ * reading here and is never resumed by us (drainStdio skips it), or this process would race
+ * the child for its input (another child's stdout given as this one's stdin).
+ */
 export function streamFd(s: unknown): number | null {
   const o = s as { fd?: unknown; _handle?: { fd?: unknown } };
-  if (typeof o.fd === 'number' && o.fd >= 0) return o.fd;
-  if (typeof o._handle?.fd === 'number' && o._handle.fd >= 0) return o._handle.fd;
-  return null;
+  let fd: number | null = null;
+  if (typeof o.fd === 'number' && o.fd >= 0) fd = o.fd;
+  else if (typeof o._handle?.fd === 'number' && o._handle.fd >= 0) fd = o._handle.fd;
+  const r = s as Readable & {
+    _handle?: { reading?: boolean; readStop?: () => number };
+    _readableState?: { reading?: boolean };
+  };
+  if (fd !== null && typeof r.pause === 'function' && r.readable) {
+    // What child_process does to a stream it gives a child: a net.Socket reads from its fd as
+    // soon as it exists (into its buffer, flowing or not), so its handle must stop reading too;
+    // and the stream must not think a read is pending, so that a resume() later (once the
+    // child is done with it) starts reading again.
+    const h = r._handle;
+    if (h && typeof h.readStop === 'function') {
+      h.reading = false;
+      h.readStop();
+    }
+    r.pause();
+    (r as { readableFlowing: boolean | null }).readableFlowing = false;
+    if (r._readableState) r._readableState.reading = false;
+  }
+  return fd;
 }
 
 /**

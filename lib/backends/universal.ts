@@ -120,7 +120,7 @@ export class UniversalBackend implements Backend {
     return out;
   }
 
-  async launch(req: LaunchRequest): Promise<Tree> {
+  launch(req: LaunchRequest): Tree {
     const rlimits =
       isWindows || req.customArgv0
         ? []
@@ -168,40 +168,35 @@ export class UniversalBackend implements Backend {
     } catch (e) {
       throw fromNodeError(e, 'spawn', `cannot start ${req.file}`);
     }
+    const spawned = new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (e) => reject(fromNodeError(e, 'execve', `cannot start ${req.file}`)));
+    });
+    // The exit watcher is in place at once, before anything can happen to the child.
+    const tree = new UniversalTree(child, req.killOnParentExit, handshake ? 3 : child.stdio.length);
+    // The handshake below waits across turns of the event loop: the output stays ours till then
+    // (the tree has its own copy of the streams for the caller).
     const fd3 = child.stdio[3] as Readable | undefined;
-    // The handshake below waits across turns of the event loop: the output stays ours till then.
     const held = handshake ? holdOutput(child) : null;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        child.once('spawn', resolve);
-        child.once('error', (e) => reject(fromNodeError(e, 'execve', `cannot start ${req.file}`)));
-      });
-      // Without a handshake the exit watcher must be in place at once.
-      const tree = new UniversalTree(
-        child,
-        { kind: 'universal', pid: child.pid!, startTime: processStartTime(child.pid!) },
-        req.killOnParentExit,
-      );
-      if (handshake) {
-        const message = await readAll(fd3!);
-        if (message) {
-          await tree.exited;
-          const [stage, what] = message.trim().split(' ');
-          throw new SpawnError(
-            `cannot set ${what} limit for ${req.file}: the shell's ulimit failed (raising a hard limit needs privilege)`,
-            {
-              stage: stage ?? 'rlimit',
-              syscall: 'setrlimit',
-              errno: 'EPERM',
-            },
-          );
-        }
-        if (rlimits.some(([, r]) => r!.rlimit === 'nofile')) await execDone(tree.pid, tree.exited, wrapperToken);
+    const handshakeDone = spawned.then(async () => {
+      if (!handshake) return;
+      const message = await readAll(fd3!);
+      if (message) {
+        await tree.exited;
+        const [stage, what] = message.trim().split(' ');
+        throw new SpawnError(
+          `cannot set ${what} limit for ${req.file}: the shell's ulimit failed (raising a hard limit needs privilege)`,
+          {
+            stage: stage ?? 'rlimit',
+            syscall: 'setrlimit',
+            errno: 'EPERM',
+          },
+        );
       }
-      return tree;
-    } finally {
-      held?.release();
-    }
+      if (rlimits.some(([, r]) => r!.rlimit === 'nofile')) await execDone(child.pid!, tree.exited, wrapperToken);
+    });
+    tree.started = held ? handshakeDone.finally(() => held.release()) : handshakeDone;
+    return tree;
   }
 
   async attach(data: HandleData): Promise<Tree> {
@@ -267,21 +262,21 @@ function readAll(stream: Readable): Promise<string> {
 
 /** A tree whose leader is our own ChildProcess. */
 class UniversalTree implements Tree {
-  readonly pid: number;
   readonly stdio: (Readable | Writable | null)[];
-  readonly handle: string;
+  /** Set by launch(): the spawn, then (with rlimits) the wrapper shell's handshake. */
+  started: Promise<void> = Promise.resolve();
   readonly exited: Promise<RawExit>;
   readonly closed: Promise<void>;
+  private handleText: string | null = null;
   private gone = false;
 
   constructor(
     private readonly child: ChildProcess,
-    data: HandleData,
     killOnParentExit: boolean,
+    /** How many of the child's stdio entries are the caller's (the rlimit handshake uses fd 3). */
+    stdioCount: number,
   ) {
-    this.pid = child.pid!;
-    this.stdio = [child.stdin, child.stdout, child.stderr];
-    this.handle = encodeHandle(data);
+    this.stdio = child.stdio.slice(0, stdioCount) as (Readable | Writable | null)[];
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.gone = true;
@@ -292,6 +287,24 @@ class UniversalTree implements Tree {
     // Errors after spawn (a failed kill) are reported by the calls that cause them.
     child.on('error', () => {});
     if (killOnParentExit) killAtExit(this);
+  }
+
+  /** child_process's pid: undefined when the spawn failed. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get handle(): string {
+    this.handleText ??= encodeHandle({ kind: 'universal', pid: this.child.pid!, startTime: processStartTime(this.child.pid!) });
+    return this.handleText;
+  }
+
+  ref(): void {
+    this.child.ref();
+  }
+
+  unref(): void {
+    this.child.unref();
   }
 
   signal(sig: number): boolean {
@@ -308,6 +321,7 @@ class UniversalTree implements Tree {
       this.signal(sig);
       return;
     }
+    if (this.pid === undefined) return;
     try {
       process.kill(-this.pid, sig);
     } catch (e) {
@@ -320,7 +334,7 @@ class UniversalTree implements Tree {
   }
 
   killNow(): void {
-    if (isWindows) {
+    if (isWindows || this.pid === undefined) {
       this.signal(9);
       return;
     }
@@ -334,6 +348,7 @@ class UniversalTree implements Tree {
   }
 
   async killTree(): Promise<void> {
+    if (this.pid === undefined) return;
     if (isWindows) {
       await new Promise<void>((resolve) => execFile('taskkill', ['/T', '/F', '/PID', String(this.pid)], () => resolve()));
       return;
@@ -347,7 +362,7 @@ class UniversalTree implements Tree {
   }
 
   async stats(): Promise<Stats> {
-    return pidTreeStats(this.pid, this.gone);
+    return pidTreeStats(this.pid ?? 0, this.gone || this.pid === undefined);
   }
 
   async update(resources: Resources): Promise<EnforcedMap> {

@@ -12,7 +12,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { isolationEnforcement, isolationSupport } from '../isolation/index.js';
 import { randomBytes } from 'node:crypto';
-import type { Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import {
   CommandNotFoundError,
   ConfineArgumentError,
@@ -163,30 +163,43 @@ function batchCommand(file: string, args: string[]): { file: string; argv: strin
   return { file: cmd, argv: ['cmd.exe', '/d', '/v:off', '/s', '/c', `"${line}"`] };
 }
 
-/** One named-pipe server for a 'pipe' slot: the addon connects the child's end during spawn. */
+/**
+ * One named-pipe server for a 'pipe' slot: the addon connects the child's end during spawn. Its
+ * listen is synchronous (libuv creates the first pipe instance in bind), so spawn can follow at
+ * once; the accepted socket arrives on a later turn of the loop, so the caller gets a stand-in
+ * stream now (`end`) that is joined to the socket when it comes: spawn() returns with its stdio.
+ */
 interface PipeSlot {
   path: string;
   server: net.Server;
   socket: Promise<net.Socket>;
+  /** The parent's end as the caller sees it. */
+  end: PassThrough;
 }
 
-async function pipeSlot(): Promise<PipeSlot> {
+function pipeSlot(fd: number): PipeSlot {
   const name = `\\\\.\\pipe\\confine-${process.pid}-${randomBytes(16).toString('hex')}`;
   const server = net.createServer();
-  const socket = new Promise<net.Socket>((resolve) =>
+  const end = new PassThrough();
+  const socket = new Promise<net.Socket>((resolve, reject) => {
+    server.once('error', reject);
     server.once('connection', (s) => {
       server.close();
       resolve(s);
-    }),
-  );
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(name, () => {
-      server.off('error', reject);
-      resolve();
     });
   });
-  return { path: name, server, socket };
+  server.listen(name);
+  void socket.then(
+    (s) => {
+      // fd 0 is written by us, the others read.
+      if (fd === 0) end.pipe(s);
+      else s.pipe(end);
+      s.on('error', (e) => end.destroy(e));
+      end.once('close', () => s.destroy());
+    },
+    (e: unknown) => end.destroy(e as Error),
+  );
+  return { path: name, server, socket, end };
 }
 
 /** The addon's errors carry stage/syscall/errno (Win32) and posixErrno: give them their class. */
@@ -280,7 +293,7 @@ export class WindowsBackend implements Backend {
     return out;
   }
 
-  async launch(req: LaunchRequest): Promise<Tree> {
+  launch(req: LaunchRequest): Tree {
     const addon = this.addon;
     const slots: (PipeSlot | null)[] = [];
     const stdio: WinStdio[] = [];
@@ -293,8 +306,8 @@ export class WindowsBackend implements Backend {
       });
       for (let i = 0; i < 3; i++) {
         const s: StdioValue = req.stdio[i] ?? 'ignore';
-        if (s === 'pipe') {
-          const slot = await pipeSlot();
+        if (s === 'pipe' || s === 'overlapped') {
+          const slot = pipeSlot(i);
           slots[i] = slot;
           stdio.push({ type: 'pipe', path: slot.path });
           continue;
@@ -314,7 +327,7 @@ export class WindowsBackend implements Backend {
       started = addon.spawn({
         file: cmd.file,
         argv: cmd.argv,
-        verbatimArguments: cmd.file !== req.file,
+        verbatimArguments: cmd.file !== req.file || req.windowsVerbatimArguments === true,
         env: Object.entries(req.env).map(([k, v]) => `${k}=${v}`),
         cwd: req.cwd,
         stdio,
@@ -324,8 +337,6 @@ export class WindowsBackend implements Backend {
         strictLimits: false, // strict is the Executor's, from plan(); a limit the job refuses is warned about below
         windowsHide: true,
       });
-      const parentEnds: (Readable | Writable | null)[] = [];
-      for (const slot of slots) parentEnds.push(slot ? await slot.socket : null);
       // A limit the plan expected to hold but the job refused is never silent.
       const planned = this.plan({
         resources: req.resources,
@@ -342,7 +353,17 @@ export class WindowsBackend implements Backend {
             `${k} is not enforced by the windows backend: the Job Object refused it (${err.errno ?? ''} ${err.message ?? ''})`.trim(),
           );
       }
-      return new WindowsTree(addon, started.job, started.pid, started.jobName, String(started.startTimeMicros), parentEnds);
+      const tree = new WindowsTree(
+        addon,
+        started.job,
+        started.pid,
+        started.jobName,
+        String(started.startTimeMicros),
+        slots.map((slot) => slot?.end ?? null),
+      );
+      // Running once every pipe the addon connected has been accepted.
+      tree.started = Promise.all(slots.map((slot) => slot?.socket)).then(() => undefined);
+      return tree;
     } catch (e) {
       if (started) {
         try {
@@ -355,7 +376,11 @@ export class WindowsBackend implements Backend {
       for (const slot of slots) {
         if (!slot) continue;
         slot.server.close();
-        void slot.socket.then((s) => s.destroy());
+        slot.end.destroy();
+        void slot.socket.then(
+          (s) => s.destroy(),
+          () => {},
+        );
       }
       throw toTypedError(e, req.file);
     }
@@ -392,6 +417,8 @@ export class WindowsBackend implements Backend {
 }
 
 class WindowsTree implements Tree {
+  /** Set by launch() (the pipes accepted); resolved for an attached job. */
+  started: Promise<void> = Promise.resolve();
   readonly handle: string;
   readonly stdio: (Readable | Writable | null)[];
   readonly exited: Promise<RawExit>;

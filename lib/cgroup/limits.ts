@@ -12,9 +12,10 @@
 // memorySwapBytes is not, swap is set to 0 (v1: memsw = memory) where the kernel accounts
 // swap, so that "hard" holds: past memoryBytes the tree is OOM-killed instead of swapping.
 
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Resources } from '../types.js';
-import { ConfineArgumentError } from '../errors.js';
+import { ConfineArgumentError, SystemError } from '../errors.js';
 import { errCode, readNumber, readOpt, writeFile } from './files.js';
 import { validateIoResources, writeIoV1, writeIoV2 } from './io.js';
 
@@ -100,10 +101,34 @@ export function writeV2(dir: string, r: Resources, ctx: LimitContext): void {
     }
     if (r.cpuWeight !== undefined) w('cpu.weight', String(r.cpuWeight));
   }
-  if (has('cpuset') && r.cpus !== undefined) w('cpuset.cpus', r.cpus.replace(/\s+/g, ''));
+  if (has('cpuset') && r.cpus !== undefined) writeCpus(path.join(dir, 'cpuset.cpus'), r.cpus, 'cpuset.cpus.effective');
   if (has('pids') && r.maxProcesses !== undefined)
     w('pids.max', Number.isFinite(r.maxProcesses) ? String(r.maxProcesses) : 'max');
   if (has('io')) writeIoV2(dir, r);
+}
+
+/**
+ * cpuset.cpus: a list naming CPUs the parent cannot give (v2 says ERANGE or EINVAL, v1 EACCES:
+ * "not a subset of the parent"; CPUs that are not online at all are refused before, by
+ * validateResources) is said with the CPUs that are there instead of the raw error alone.
+ */
+function writeCpus(file: string, cpus: string, effectiveName: string): void {
+  try {
+    writeFile(file, cpus.replace(/\s+/g, ''));
+  } catch (e) {
+    const errno = (e as { errno?: unknown }).errno;
+    if (errno !== 'ERANGE' && errno !== 'EINVAL' && errno !== 'EACCES') throw e;
+    let there = 'unknown';
+    try {
+      there = fs.readFileSync(path.join(path.dirname(path.dirname(file)), effectiveName), 'utf8').trim() || 'none';
+    } catch {
+      /* say unknown */
+    }
+    throw new SystemError(
+      `cpus ${JSON.stringify(cpus)}: not CPUs this tree may use: its cgroup parent has CPUs ${there} (${errno} from ${path.basename(file)})`,
+      { syscall: 'write', errno, path: file, cause: e },
+    );
+  }
 }
 
 /** Write the limits into v1 directories (controller -> dir). */
@@ -165,7 +190,7 @@ export function writeV1(paths: Record<string, string>, r: Resources, ctx: LimitC
     }
     if (r.cpuWeight !== undefined) writeFile(path.join(d, 'cpu.shares'), String(weightToShares(r.cpuWeight)));
   }
-  if (has('cpuset') && r.cpus !== undefined) writeFile(path.join(paths.cpuset!, 'cpuset.cpus'), r.cpus.replace(/\s+/g, ''));
+  if (has('cpuset') && r.cpus !== undefined) writeCpus(path.join(paths.cpuset!, 'cpuset.cpus'), r.cpus, 'cpuset.effective_cpus');
   if (has('pids') && r.maxProcesses !== undefined) {
     writeFile(path.join(paths.pids!, 'pids.max'), Number.isFinite(r.maxProcesses) ? String(r.maxProcesses) : 'max');
   }

@@ -205,7 +205,9 @@ export class TaskCgroupPool {
 }
 
 function cgroupLimits(r: Resources): Resources {
-  const out: Record<string, unknown> = {};
+  // No prototype: the cgroup files are written from what is read here (an inherited memoryBytes
+  // on a polluted Object.prototype must not become memory.max).
+  const out: Record<string, unknown> = Object.create(null);
   // The keys TaskCgroup.create() writes.
   for (const k of TREE_RESOURCES) if (r[k] !== undefined) out[k] = r[k];
   return out as Resources;

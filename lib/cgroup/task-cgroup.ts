@@ -85,6 +85,7 @@ export class TaskCgroup {
    * enforced). On any failure everything made is removed and a typed error thrown.
    */
   static create(choice: ParentChoice, name: string, resources: Resources): TaskCgroup {
+    resources = ownResources(resources);
     if (!choice.ok || choice.version === null) {
       throw new SystemError(`no usable cgroup parent: ${choice.reason ?? 'unknown'}`, { stage: 'cgroup' });
     }
@@ -357,6 +358,7 @@ export class TaskCgroup {
     resources: Resources,
     beforeMove?: (paths: Readonly<Record<string, string>>) => void,
   ): Promise<string[]> {
+    resources = ownResources(resources);
     const run = (this.extending ?? Promise.resolve()).then(() => this.extendNow(choice, resources, beforeMove));
     const settled = run.then(
       () => {},
@@ -395,6 +397,7 @@ export class TaskCgroup {
 
   /** Change the limits of a running tree: only the keys given are written; Infinity lifts one. */
   update(resources: Resources): void {
+    resources = ownResources(resources);
     validateCgroupResources(resources);
     this.updated = true;
     const ctx = { controllers: this.controllers, swap: this.swap, creating: false };
@@ -556,9 +559,40 @@ export class TaskCgroup {
   }
 
   /**
-   * remove() when no process is left; false, and nothing removed, while the tree has members
-   * (a leader that exited can leave descendants running). One rmdir of the tree's directory
+   * Synchronously, every directory of the tree when no process is left in it: true when they are
+   * gone; false, and the rest kept, while the tree has members or a moment after the last one
+   * left (then waiting up to `waitMs`, the thread blocked: for the exit hook; with
+   * `whileMembers` also while members are listed, which may be dying). One rmdir per directory
    * answers both: EBUSY with members listed means keep it.
+   */
+  removeNowIfEmpty(opts: { waitMs?: number; whileMembers?: boolean } = {}): boolean {
+    if (this.removed) return true;
+    if (this.extending) return false; // its new directories: the asynchronous path handles them
+    const deadline = Date.now() + (opts.waitMs ?? 0);
+    for (const d of uniqueDirs(this.paths)) {
+      for (let i = 0; ; i++) {
+        try {
+          fs.rmdirSync(d);
+          break;
+        } catch (e) {
+          const c = errCode(e);
+          if (c === 'ENOENT') break;
+          // Members: the tree is not gone (unless `whileMembers`: they may be on their way out).
+          // EBUSY without members: the kernel has not let go of the last exited task yet (a
+          // moment after the reap), worth a short wait at exit.
+          if (c !== 'EBUSY' || Date.now() >= deadline) return false;
+          if (!opts.whileMembers && readPids(d).length > 0) return false;
+          sleepSync(Math.min(1 + i, 10));
+        }
+      }
+    }
+    this.removed = true;
+    return true;
+  }
+
+  /**
+   * removeNowIfEmpty() where waiting is allowed: false, and nothing removed, while the tree has
+   * members (a leader that exited can leave descendants running).
    */
   async removeIfEmpty(): Promise<boolean> {
     if (this.removed) return true;
@@ -573,6 +607,19 @@ export class TaskCgroup {
     await this.remove();
     return true;
   }
+}
+
+/**
+ * The own properties of `r`, without a prototype: what is written to cgroup files is read from
+ * this, so an inherited memoryBytes (a polluted Object.prototype) can never become a limit.
+ */
+function ownResources(r: Resources): Resources {
+  return Object.assign(Object.create(null), r);
+}
+
+/** Sleeps the thread (no event loop turn): for the exit hook, where nothing asynchronous runs any more. */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 async function rmdirRetrying(d: string, deadline: number): Promise<void> {

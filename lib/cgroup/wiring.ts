@@ -140,7 +140,7 @@ export async function updateTreeCgroup(
 ): Promise<EnforcedMap> {
   const cgKeys = (Object.keys(resources) as (keyof Resources)[]).filter((k) => TREE_RESOURCES.includes(k));
   if (cgKeys.length === 0) return {};
-  const sub: Resources = {};
+  const sub: Resources = Object.create(null);
   for (const k of cgKeys) (sub as Record<string, unknown>)[k] = resources[k];
   if (parent && (await cgroup.extend(parent, sub, hooks.beforeMove)).length > 0) hooks.extended?.(cgroup);
   cgroup.update(sub);

@@ -9,7 +9,16 @@
 
 import type { CommandOptions, Isolation, Resources, RunAsSpec } from '../types.js';
 import { EXIT_STATUS } from './usage.js';
-import { UsageError, parseDuration, parseInteger, parseIoRate, parseNumber, parseSize } from './values.js';
+import {
+  UsageError,
+  parseDirectory,
+  parseDuration,
+  parseInteger,
+  parseIoRate,
+  parseNumber,
+  parsePositiveDuration,
+  parseSize,
+} from './values.js';
 
 /** What the flags ask for, before it becomes an Executor. */
 export interface RunRequest {
@@ -151,7 +160,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
       req.runAs = v;
     },
   },
-  option('cwd', 'DIR', 'identity and environment', 'cwd', 'working directory'),
+  option('cwd', 'DIR', 'identity and environment', 'cwd', 'working directory', parseDirectory),
   {
     name: 'env',
     value: 'K=V',
@@ -237,7 +246,14 @@ export const RUN_FLAGS: readonly RunFlag[] = [
       req.isolation.capabilities = [...(req.isolation.capabilities ?? []), v];
     },
   },
-  option('timeout', 'DURATION', 'lifetime', 'timeout', 'stop the tree after DURATION (e.g. 10s, 500ms, 2m)', parseDuration),
+  option(
+    'timeout',
+    'DURATION',
+    'lifetime',
+    'timeout',
+    'stop the tree after DURATION (e.g. 10s, 500ms, 2m)',
+    parsePositiveDuration,
+  ),
   option('grace', 'DURATION', 'lifetime', 'graceMs', 'time between the polite signal and the kill (default 5s)', parseDuration),
   toggle(
     'no-kill-on-parent-exit',

@@ -30,6 +30,22 @@ export function parseDuration(text: string, flag: string): number {
   return Math.round(Number(m[1]) * scale);
 }
 
+/**
+ * A duration that must be more than 0: the API takes timeout 0 as "none" (child_process's
+ * meaning), but on the command line a zero --timeout is a mistake, and no flag at all says "none".
+ */
+export function parsePositiveDuration(text: string, flag: string): number {
+  const ms = parseDuration(text, flag);
+  if (ms <= 0) throw new UsageError(`${flag} must be a positive integer of milliseconds, got ${ms}`, 'run');
+  return ms;
+}
+
+/** A directory: the API takes cwd '' as "the supervisor's" (child_process's meaning); here it is a mistake. */
+export function parseDirectory(text: string, flag: string): string {
+  if (text === '') throw new UsageError(`${flag} must not be empty`, 'run');
+  return text;
+}
+
 export function parseInteger(text: string, flag: string): number {
   if (!/^\d+$/.test(text.trim())) throw new UsageError(`${flag}: not a whole number: ${JSON.stringify(text)}`, 'run');
   return Number(text);

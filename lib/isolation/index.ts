@@ -44,26 +44,30 @@ export function plannedSpec(req: IsolationRequest): IsolationSpec {
  * start()'s part: the view of spec.filesystem resolved on the host, the program looked up in PATH
  * inside it (candidates outside the view are skipped), the program's interpreters and the cwd
  * checked. Throws IsolationError (a path missing, a program or cwd outside the view) before
- * anything has started. `useView` false: the filesystem is not enforced here (no view is built).
+ * anything has started; synchronous, as the rest of the start before the clone. `useView` false: the filesystem is not enforced here (no view is built).
  */
-export async function prepareView(
+export function prepareView(
   spec: IsolationSpec,
   opts: { file: string; cwd: string; pathEnv: string | undefined; privatePids: boolean; useView: boolean },
-): Promise<{ view: View | null; path: string }> {
-  if (!spec.filesystem || !opts.useView) return { view: null, path: await lookPath(opts.file, opts.cwd, opts.pathEnv) };
+): { view: View | null; path: string } {
+  if (!spec.filesystem || !opts.useView) return { view: null, path: lookPath(opts.file, opts.cwd, opts.pathEnv) };
   const view = View.cached(spec.filesystem, opts.privatePids ? 'fresh' : 'host');
   view.checkCwd(opts.cwd);
   let found: string;
   try {
-    found = await lookPath(opts.file, opts.cwd, opts.pathEnv, (candidate) => {
+    found = lookPath(opts.file, opts.cwd, opts.pathEnv, (candidate) => {
       const real = view.resolve(candidate);
       return real !== null && view.hostContent(real);
     });
   } catch (e) {
     if (!(e instanceof CommandNotFoundError)) throw e;
     // On the host, outside the view? Say so rather than "not found".
-    const outside = await lookPath(opts.file, opts.cwd, opts.pathEnv).catch(() => null);
-    if (outside === null) throw e;
+    let outside: string;
+    try {
+      outside = lookPath(opts.file, opts.cwd, opts.pathEnv);
+    } catch {
+      throw e;
+    }
     throw new IsolationError(`the program ${outside} is not in the isolated view (filesystem.read/write do not hold it)`, {
       path: outside,
       errno: 'ENOENT',

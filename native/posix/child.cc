@@ -300,6 +300,16 @@ long CloseRangesExcept(int first, const Keep& keep) {
   for (int i = 0; i < n; i++) {
     if ((r = sys::DupTo(p.stdioScratch[i], i)) < 0) out.Fail(Stage::kStdio, Syscall::kDup3, r);
   }
+  //    Programs expect blocking stdin, stdout and stderr; a supervisor's stream (a socket or
+  //    pipe end Node opened O_NONBLOCK, given as a child's stdio) would make their reads fail
+  //    with EAGAIN. O_NONBLOCK belongs to the open file description, shared with whoever else
+  //    holds it: libuv clears it on fds 0-2 in the child all the same, and so do we.
+  for (int i = 0; i < n && i <= 2; i++) {
+    if ((r = sys::GetStatusFlags(i)) < 0) out.Fail(Stage::kStdio, Syscall::kFcntl, r);
+    if ((r & O_NONBLOCK) != 0 &&
+        (r = sys::SetStatusFlags(i, r & ~static_cast<long>(O_NONBLOCK))) < 0)
+      out.Fail(Stage::kStdio, Syscall::kFcntl, r);
+  }
 
   // 6. Close everything else, except the error pipe (close-on-exec: execve closes it, which is
   //    how the parent learns that exec succeeded), p.keepFd (Landlock's ruleset, for step 10b;

@@ -74,6 +74,10 @@ inline long SetRlimit(int resource, uint64_t value) {
 inline long DupAbove(int fd, int min) { return Ret(syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, min)); }
 // dup3 with no flags: the copy does not have O_CLOEXEC, whatever the source had.
 inline long DupTo(int from, int to) { return Ret(syscall(SYS_dup3, from, to, 0)); }
+inline long GetStatusFlags(int fd) { return Ret(syscall(SYS_fcntl, fd, F_GETFL)); }
+inline long SetStatusFlags(int fd, long flags) {
+  return Ret(syscall(SYS_fcntl, fd, F_SETFL, flags));
+}
 #ifdef SYS_close_range
 inline long CloseRange(unsigned first, unsigned last) {
   return Ret(syscall(SYS_close_range, first, last, 0));
@@ -135,6 +139,10 @@ inline long SetRlimit(int resource, uint64_t value) {
 inline long DupAbove(int fd, int min) { return Ret(fcntl(fd, F_DUPFD_CLOEXEC, min)); }
 // dup2 clears FD_CLOEXEC on the new descriptor.
 inline long DupTo(int from, int to) { return Ret(dup2(from, to)); }
+inline long GetStatusFlags(int fd) { return Ret(fcntl(fd, F_GETFL)); }
+inline long SetStatusFlags(int fd, long flags) {
+  return Ret(fcntl(fd, F_SETFL, static_cast<int>(flags)));
+}
 inline long CloseRange(unsigned, unsigned) { return -ENOSYS; }
 inline long SetGroups(size_t n, const gid_t* g) { return Ret(setgroups(static_cast<int>(n), g)); }
 // No setresgid/setresuid here; for root, setgid/setuid set the real, effective and saved ids.

@@ -127,8 +127,21 @@ void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
 }  // namespace
 
 void CancelLoopWatch(LoopWatch* w) {
+  // The callback (and the JavaScript function it holds) goes now, while the environment that
+  // cancels is still alive: OnClosed runs on a later loop turn, after it is gone (an unref()'d
+  // watch at a natural exit, a worker's teardown).
+  ExitCallback().swap(w->onExit);
   if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&w->poll))) return;
   uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnClosed);
+}
+
+pid_t LoopWatchPid(const LoopWatch* w) { return w->pid; }
+
+void RefLoopWatch(LoopWatch* w, bool ref) {
+  auto* handle = reinterpret_cast<uv_handle_t*>(&w->poll);
+  if (uv_is_closing(handle)) return;
+  if (ref) uv_ref(handle);
+  else uv_unref(handle);
 }
 
 int WatchExitOnLoop(uv_loop_t* loop, pid_t pid, int pidfd, ExitCallback onExit,

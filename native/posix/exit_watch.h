@@ -36,6 +36,13 @@ int WatchExitOnLoop(uv_loop_t* loop, pid_t pid, int pidfd, ExitCallback onExit,
 // a worker thread's loop must have no handles left). The child is not reaped.
 void CancelLoopWatch(LoopWatch* watch);
 
+// The pid a loop watch waits for.
+pid_t LoopWatchPid(const LoopWatch* watch);
+
+// Whether the watch keeps its loop alive (uv_ref / uv_unref of its poll handle), as
+// ChildProcess.ref()/unref() do for libuv's process handle. A new watch is referenced.
+void RefLoopWatch(LoopWatch* watch, bool ref);
+
 // The fallback: a small thread blocks in wait4(pid, 0) and calls onExit on that thread (the
 // caller forwards it to the loop, e.g. with a thread-safe function).
 int WatchExitOnThread(pid_t pid, ExitCallback onExit, const char** syscall);

@@ -125,6 +125,32 @@ test('stdio pipes: stdin → node.exe → stdout, stderr; cmd echo; a .cmd file 
   await assert.rejects(confine.command(bat, ['%PATH%'], { stdio: 'ignore' }).start(), { code: 'ERR_CONFINE_INVALID_ARGUMENT' });
 });
 
+test('spawn(): stdio at once, spawn then exit then close; shell runs cmd.exe /d /s /c; ENOENT as an error event', {
+  skip,
+}, async () => {
+  const child = confine.spawn(NODE, ['-e', 'process.stdin.pipe(process.stdout)']);
+  assert.equal(typeof child.pid, 'number');
+  assert.ok(child.stdin && child.stdout && child.stderr, 'stdio is there before any event');
+  const seen = events(child);
+  const out = h.collect(child.stdout);
+  child.stdin.end('through the job');
+  assert.equal(await out, 'through the job');
+  await new Promise((r) => child.once('close', r));
+  assert.deepEqual(seen, ['spawn', 'exit', 'close']);
+  assert.equal(child.exitCode, 0);
+
+  const sh = confine.spawn('echo', ['shell', 'line'], { shell: true, stdio: ['ignore', 'pipe', 'ignore'] });
+  assert.match(sh.spawnfile, /cmd(\.exe)?$/i);
+  assert.deepEqual(sh.spawnargs.slice(1), ['/d', '/s', '/c', '"echo shell line"']);
+  assert.equal((await h.collect(sh.stdout)).trim(), 'shell line');
+  assert.equal((await sh.wait()).exitCode, 0);
+
+  const missing = confine.spawn('confine-no-such-program.exe');
+  const [err] = await new Promise((r) => missing.once('error', (...a) => r(a)));
+  assert.equal(err.code, 'ENOENT');
+  assert.equal(err.syscall, 'spawn confine-no-such-program.exe');
+});
+
 test('forceStop kills the child and its grandchild (checked by pid); stats count both', { skip }, async (t) => {
   const script = `const c = require('child_process').spawn(process.execPath, ['-e', '${IDLE}'], { stdio: 'ignore' }); console.log(c.pid); ${IDLE}`;
   const ex = stopAfter(t, confine.command(NODE, ['-e', script], { stdio: ['ignore', 'pipe', 'ignore'] }));
