@@ -57,7 +57,8 @@ export async function attachTree(handleOrPid: string | number): Promise<{ tree: 
       throw new StaleHandleError(`openPid: pid ${d.pid} now belongs to another process (start time differs)`, { errno: 'ESRCH' });
     }
     const otherwise = process.platform === 'linux' ? notConfinesAnyMore(d) : null;
-    if (otherwise) throw new StaleHandleError(`openPid: pid ${d.pid} now belongs to another process (${otherwise})`, { errno: 'ESRCH' });
+    if (otherwise)
+      throw new StaleHandleError(`openPid: pid ${d.pid} now belongs to another process (${otherwise})`, { errno: 'ESRCH' });
     data = d;
   } else {
     throw new ConfineArgumentError('openPid: expected a pid or a handle string');

@@ -345,7 +345,9 @@ describe('PID reuse', () => {
       : !unshare
         ? 'no unshare (util-linux)'
         : false;
-  test('forced in a new PID namespace: openPid(oldHandle) rejects, also within one clock tick, and the new process gets no signal', { skip }, () => {
+  test('forced in a new PID namespace: openPid(oldHandle) rejects, also within one clock tick, and the new process gets no signal', {
+    skip,
+  }, () => {
     const r = spawnSync(
       unshare,
       // --kill-child: when the timeout kills unshare, the namespace's init (and so every process
@@ -367,7 +369,11 @@ describe('PID reuse', () => {
       assert.equal(x.newPid, x.oldPid);
       assert.equal(x.rejected, true, `[${x.kind}] openPid rejected the stale handle`);
       assert.equal(x.errorCode, 'ERR_CONFINE_STALE_HANDLE');
-      assert.equal(x.sameTickRejected, true, `[${x.kind}] the same pid and start time (a reuse within one 10 ms tick) is rejected`);
+      assert.equal(
+        x.sameTickRejected,
+        true,
+        `[${x.kind}] the same pid and start time (a reuse within one 10 ms tick) is rejected`,
+      );
       assert.equal(x.sameTickError, 'ERR_CONFINE_STALE_HANDLE');
       assert.equal(x.aliveAfter, true, `[${x.kind}] the new process is alive`);
       assert.equal(x.trapped, false, `[${x.kind}] and received no signal`);
