@@ -1,9 +1,14 @@
 // Finding a tree again by handle (or bare pid), for openPid() and Executor.open(): the identity
 // check and the backend's attach. A handle carries the process start time; a pid whose start
 // time differs now names another process, and is rejected before anything is signalled.
+// On Linux the start time counts clock ticks (10 ms): a pid freed and taken again within one
+// tick keeps it. So a handle's pid must also still be what confine made it: a member of the
+// tree's cgroup, or (a tree without one) the leader of its own session, as every leader confine
+// starts is (setsid) and no process can stop being.
 
 import { ConfineArgumentError, StaleHandleError } from './errors.js';
-import { ancestorsOfSelf, processStartTime } from './proc.js';
+import { readPids } from './cgroup/files.js';
+import { ancestorsOfSelf, processSessionId, processStartTime } from './proc.js';
 import { decodeHandle, type Backend, type HandleData, type Tree } from './backends/backend.js';
 import { autoselectKind, backendFor } from './backends/select.js';
 
@@ -51,11 +56,27 @@ export async function attachTree(handleOrPid: string | number): Promise<{ tree: 
     if (d.startTime !== null && now !== d.startTime) {
       throw new StaleHandleError(`openPid: pid ${d.pid} now belongs to another process (start time differs)`, { errno: 'ESRCH' });
     }
+    const otherwise = process.platform === 'linux' ? notConfinesAnyMore(d) : null;
+    if (otherwise)
+      throw new StaleHandleError(`openPid: pid ${d.pid} now belongs to another process (${otherwise})`, { errno: 'ESRCH' });
     data = d;
   } else {
     throw new ConfineArgumentError('openPid: expected a pid or a handle string');
   }
   return attachWith(data);
+}
+
+/** Linux: why the handle's pid is no longer the process confine started, or null when it is. */
+function notConfinesAnyMore(d: HandleData): string | null {
+  const cgroup = d.extra?.cgroup;
+  if (cgroup && typeof cgroup === 'object') {
+    const dirs = Object.values(cgroup).filter((x): x is string => typeof x === 'string');
+    // One directory suffices: on v1 every hierarchy's holds the tree's processes.
+    if (dirs.length > 0 && !readPids(dirs[0]!).includes(d.pid)) return `not in the tree's cgroup ${dirs[0]}`;
+    return null;
+  }
+  if (processSessionId(d.pid) !== d.pid) return 'not the leader of its own session, as the tree confine started was';
+  return null;
 }
 
 async function attachWith(data: HandleData): Promise<{ tree: Tree; backend: Backend }> {

@@ -46,6 +46,17 @@ export function processStartTime(pid: number): string | null {
   }
 }
 
+/** Linux: the session id of `pid` (field 6 of /proc/<pid>/stat), null when gone or elsewhere. */
+export function processSessionId(pid: number): number | null {
+  if (!isLinux) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+  } catch {
+    return null;
+  }
+}
+
 /** Linux: the process state letter ('R', 'S', 'Z', ...), null when gone. */
 export function processState(pid: number): string | null {
   if (!isLinux) return null;

@@ -630,7 +630,10 @@ test('listOrphans finds cgroups of a dead supervisor; removeEmptyOrphans removes
   assert.deepEqual(byName.get(busyName).pids, [p.child.pid]);
   assert.deepEqual(byName.get(emptyName).pids, []);
   assert.deepEqual(Object.values(byName.get(emptyName).paths).sort(), Object.values(empty.paths).sort());
-  const removed = removeEmptyOrphans(layout);
+  // Only under this run's parent: a supervisor judged dead from here may be alive elsewhere
+  // (another pid namespace), and other runs' cgroups are not ours to remove.
+  const ownLayout = { ...layout, hierarchies: layout.hierarchies.map((h) => ({ ...h, mount: path.join(h.mount, TEST_PARENT) })) };
+  const removed = removeEmptyOrphans(ownLayout);
   for (const d of dirsOf(empty)) assert.ok(removed.includes(d), `${d} removed`);
   for (const d of dirsOf(busy)) assert.ok(!removed.includes(d) && fs.existsSync(d), `${d} kept`);
   assert.ok(fs.existsSync(live.dir));

@@ -330,7 +330,7 @@ describe('the watchdog', { skip: !isLinux && 'Linux only' }, () => {
     const { child, info } = await startSupervisor({ kind, count: 1, killOnParentExit: true }, { detached: true });
     const pids = treePids(info);
     process.kill(-child.pid, 'SIGINT');
-    await once(child, 'exit');
+    assert.ok(await until(() => child.exitCode !== null || child.signalCode !== null, 30_000), 'SIGINT ended the supervisor');
     assert.ok(await until(() => pids.every((p) => !alive(p)), 30_000), 'the watchdog survived SIGINT and killed the tree');
     killPids(pids.filter(alive));
     assert.ok(await until(() => !alive(info.watchdog), 30_000));
@@ -346,11 +346,15 @@ describe('PID reuse', () => {
       : !unshare
         ? 'no unshare (util-linux)'
         : false;
-  test('forced in a new PID namespace: openPid(oldHandle) rejects and the new process gets no signal', { skip }, () => {
+  test('forced in a new PID namespace: openPid(oldHandle) rejects, also within one clock tick, and the new process gets no signal', {
+    skip,
+  }, () => {
     const r = spawnSync(
       unshare,
-      ['--pid', '--fork', '--mount-proc', process.execPath, fixture('pid-reuse.mjs'), kinds.join(',')],
-      { encoding: 'utf8', timeout: 120_000 },
+      // --kill-child: when the timeout kills unshare, the namespace's init (and so every process
+      // in it) dies too, and its pipes close: spawnSync returns instead of waiting for ever.
+      ['--pid', '--fork', '--kill-child', '--mount-proc', process.execPath, fixture('pid-reuse.mjs'), kinds.join(',')],
+      { encoding: 'utf8', timeout: 120_000, killSignal: 'SIGKILL' },
     );
     assert.equal(r.status, 0, r.stderr);
     const rows = r.stdout
@@ -366,6 +370,12 @@ describe('PID reuse', () => {
       assert.equal(x.newPid, x.oldPid);
       assert.equal(x.rejected, true, `[${x.kind}] openPid rejected the stale handle`);
       assert.equal(x.errorCode, 'ERR_CONFINE_STALE_HANDLE');
+      assert.equal(
+        x.sameTickRejected,
+        true,
+        `[${x.kind}] the same pid and start time (a reuse within one 10 ms tick) is rejected`,
+      );
+      assert.equal(x.sameTickError, 'ERR_CONFINE_STALE_HANDLE');
       assert.equal(x.aliveAfter, true, `[${x.kind}] the new process is alive`);
       assert.equal(x.trapped, false, `[${x.kind}] and received no signal`);
     }
