@@ -106,11 +106,30 @@ function spec(who, extra = {}) {
   };
 }
 
-/** Runs file under CONFINE_ISOLATION=mech (null: no isolate()); stdout and stderr together. */
-async function run(mech, who, file, args, isolation, { limit, env = {} } = {}) {
-  const saved = process.env.CONFINE_ISOLATION;
-  process.env.CONFINE_ISOLATION = mech ?? 'namespaces';
+/** Runs fn with the supervisor's environment changed by vars (undefined: unset), then restores it. */
+async function withEnv(vars, fn) {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  const set = (values) => {
+    for (const [k, v] of Object.entries(values)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+  set(vars);
   try {
+    return await fn();
+  } finally {
+    set(saved);
+  }
+}
+
+/**
+ * Runs file under CONFINE_ISOLATION=mech (null: no isolate()); stdout and stderr together.
+ * `layer: false` leaves out the Landlock second layer over the mount namespace (root only).
+ */
+async function run(mech, who, file, args, isolation, { limit, env = {}, layer = true } = {}) {
+  const vars = { CONFINE_ISOLATION: mech ?? 'namespaces', CONFINE_LANDLOCK_LAYER: layer ? undefined : '0' };
+  return withEnv(vars, async () => {
     const ex = command(file, args, {
       cwd: work[who],
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -129,15 +148,12 @@ async function run(mech, who, file, args, isolation, { limit, env = {} } = {}) {
     }
     const [out, err, st] = await Promise.all([text(ex.stdout), text(ex.stderr), ex.wait()]);
     return { ...st, out: out + err, enforced: ex.enforced, ex };
-  } finally {
-    if (saved === undefined) delete process.env.CONFINE_ISOLATION;
-    else process.env.CONFINE_ISOLATION = saved;
-  }
+  });
 }
 
 /** The fixture's answers: Map(attempt -> 'allowed' | 'denied EPERM' | ...). */
-async function attempts(mech, who, list, isolation) {
-  const r = await run(mech, who, bin, list, isolation);
+async function attempts(mech, who, list, isolation, options) {
+  const r = await run(mech, who, bin, list, isolation, options);
   assert.equal(r.exitCode, 0, `fixture failed: ${r.out}`);
   const answers = new Map();
   for (const line of r.out.trim().split('\n')) {
@@ -209,8 +225,10 @@ describe('guards: the system call filter', { skip }, () => {
         for (const name of ['mount', 'ptrace', 'open_by_handle'])
           assert.equal(guarded.map.get(name), 'denied EPERM', `${mech} ${who} ${name}`);
         // Without the filter: what needs no privilege works for both (ptrace of one's own child,
-        // keyctl, io_uring, a new user namespace); root can do the rest but mount, which Landlock
-        // refuses on its own (the Landlock path, and its second layer over the mount namespace).
+        // keyctl, io_uring, a new user namespace); root can do the rest. Mount is refused by
+        // Landlock on its own (the Landlock path, and its second layer over the mount namespace)
+        // and by the kernel to a test user: its control is below, root in the mount namespace
+        // without the second layer.
         for (const name of [...UNPRIVILEGED, 'userns', 'userns-clone', 'clone3-userns'])
           assert.equal(control.map.get(name), 'allowed', `${mech} ${who} ${name} without the filter`);
         if (who === 'root') {
@@ -218,6 +236,14 @@ describe('guards: the system call filter', { skip }, () => {
             assert.equal(control.map.get(name), 'allowed', `${mech} root ${name} without the filter`);
         }
       });
+
+      if (mech === 'namespaces' && who === 'root')
+        test('namespaces, as root without the Landlock layer: mount gets past no filter, the filter stops it', async () => {
+          const mount = async (syscalls) =>
+            (await attempts(mech, who, ['mount:/tmp'], spec(who, { syscalls }), { layer: false })).get('mount');
+          assert.equal(await mount('host'), 'allowed', "the control: a tmpfs mounted in the tree's own mount namespace");
+          assert.equal(await mount('default'), 'denied EPERM');
+        });
 
       test(`${mech}, as ${who}: unshare -U -r fails under the filter`, { skip: skipMechanism(mech) }, async (t) => {
         // The control makes the namespace without mapping root in it: Landlock keeps /proc/self's
@@ -283,16 +309,9 @@ describe('guards: the system call filter', { skip }, () => {
       assert.equal(code.exitCode, 7);
       const oom = await run(mech, 'user', '/usr/bin/tail', ['/dev/zero'], spec('user'), { limit: { memoryBytes: 32 * 2 ** 20 } });
       assert.equal(oom.oomKilled, true, JSON.stringify(oom));
-      const saved = process.env.CONFINE_ISOLATION;
-      process.env.CONFINE_ISOLATION = mech;
       const ex = command('/bin/sh', ['-c', 'sleep 600 & sleep 600 & wait'], { cwd: work.user, stdio: 'ignore' });
       ex.runAs(user.name).isolate(spec('user'));
-      try {
-        await ex.start();
-      } finally {
-        if (saved === undefined) delete process.env.CONFINE_ISOLATION;
-        else process.env.CONFINE_ISOLATION = saved;
-      }
+      await withEnv({ CONFINE_ISOLATION: mech }, () => ex.start());
       assert.ok(await until(async () => (await ex.stats()).processes >= 3, 30_000), 'the tree is up');
       await ex.forceStop();
       const st = await ex.wait();
@@ -321,15 +340,10 @@ describe('guards: the system call filter', { skip }, () => {
   });
 
   test('CONFINE_ISOLATION other than namespaces or landlock is a typed error from start(), nothing left', async () => {
-    const saved = process.env.CONFINE_ISOLATION;
-    process.env.CONFINE_ISOLATION = 'chroot';
-    try {
+    await withEnv({ CONFINE_ISOLATION: 'chroot' }, async () => {
       const ex = command('/usr/bin/true', [], { stdio: 'ignore' }).isolate({ syscalls: 'default' });
       await assert.rejects(ex.start(), (e) => e instanceof ConfineArgumentError && /CONFINE_ISOLATION/.test(e.message));
-    } finally {
-      if (saved === undefined) delete process.env.CONFINE_ISOLATION;
-      else process.env.CONFINE_ISOLATION = saved;
-    }
+    });
     assert.deepEqual(zombieChildren(), []);
   });
 });
@@ -365,17 +379,12 @@ describe('guards: capabilities of a uid-0 child', { skip }, () => {
     const r = await run('namespaces', 'user', '/usr/bin/true', [], { capabilities: [] });
     assert.equal(r.enforced.capabilities.enforced, true);
     assert.equal(r.enforced.capabilities.mechanism, 'uid');
-    const saved = process.env.CONFINE_ISOLATION;
-    try {
-      process.env.CONFINE_ISOLATION = 'namespaces';
+    await withEnv({ CONFINE_ISOLATION: 'namespaces' }, async () => {
       const ex = command('/usr/bin/true', [], { stdio: 'ignore', strict: true })
         .runAs(user.name)
         .isolate({ capabilities: ['net_admin'] });
       await assert.rejects(ex.start(), (e) => e.code === 'ERR_CONFINE_UNENFORCED' && /uid 0/.test(e.message));
-    } finally {
-      if (saved === undefined) delete process.env.CONFINE_ISOLATION;
-      else process.env.CONFINE_ISOLATION = saved;
-    }
+    });
     assert.throws(
       () => command('true').isolate({ capabilities: ['CAP_FLY'] }),
       (e) => {
@@ -524,6 +533,39 @@ describe('guards: the Landlock path (no namespaces)', { skip: skip || skipMechan
     assert.equal(res.filesystem, 'landlock');
     assert.equal(res.exitCode, 0);
     assert.equal(res.out, `read denied EACCES\nread allowed\nuserns denied EPERM\nconnect denied EAFNOSUPPORT\n`);
+  });
+});
+
+describe('guards: the Landlock second layer over the mount namespace (root)', {
+  skip: skip || skipMechanism('namespaces') || skipMechanism('landlock'),
+}, () => {
+  // A root child keeps its capabilities unless told (no `capabilities` key). With CAP_SYS_ADMIN and
+  // no filter (syscalls: 'host') the view alone does not hold: the child remounts a read path of
+  // the view read-write and writes through it to the host. The second layer refuses the mount
+  // (Landlock denies every mount to a sandboxed process) and the write (a read rule).
+  test('a root child with CAP_SYS_ADMIN and no filter cannot make a read path writable (the view alone lets it)', async () => {
+    const escaped = path.join(binDir, 'escaped');
+    const list = [`remount:${binDir}`, `write:${escaped}`];
+    const isolation = spec('root', { syscalls: 'host' });
+    try {
+      const alone = await run('namespaces', 'root', bin, list, isolation, { layer: false });
+      assert.equal(alone.out, 'remount allowed\nwrite allowed\n', 'the control: the view alone is escaped');
+      assert.ok(fs.existsSync(escaped), 'the control wrote to the host');
+      assert.doesNotMatch(alone.enforced.filesystem.note, /second layer/);
+      fs.rmSync(escaped);
+      const layered = await run('namespaces', 'root', bin, list, isolation);
+      assert.equal(layered.out, 'remount denied EPERM\nwrite denied EROFS\n');
+      assert.ok(!fs.existsSync(escaped));
+      assert.equal(layered.enforced.filesystem.mechanism, 'mount-namespace');
+      assert.match(
+        layered.enforced.filesystem.note,
+        new RegExp(
+          `; Landlock ABI ${abi} on top as a second layer \\(the same paths on the host's inodes; /proc read-only to it\\)$`,
+        ),
+      );
+    } finally {
+      fs.rmSync(escaped, { force: true });
+    }
   });
 });
 
