@@ -301,6 +301,43 @@ describe('isolation: the init and the tree', { skip }, () => {
     assert.ok(left, 'the double-forked daemon died with the tree');
   });
 
+  test('an orphan inside the namespace is reaped by the init while the tree runs: no zombie', async () => {
+    // The subshell starts a sleep and ends: the sleep is orphaned and the kernel hands it to the
+    // namespace's pid 1, the init. Killed from here, it must not stay a zombie of the init.
+    const marker = `sleep\0${601 + process.pid / 1e7}\0`; // a command line no other process has
+    const ex = iso('sh', ['-c', `(${marker.replaceAll('\0', ' ')}&); echo ready; exec sleep 600`], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    await ex.start();
+    try {
+      await new Promise((r) => ex.stdout.once('data', r));
+      const children = () =>
+        fs.readFileSync(`/proc/${ex.pid}/task/${ex.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+      const cmdline = (pid) => {
+        try {
+          return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        } catch {
+          return null;
+        }
+      };
+      let orphan;
+      assert.ok(
+        await until(() => (orphan = children().find((p) => cmdline(p) === marker)) !== undefined, 20_000),
+        `the orphan is the init's child: ${children()}`,
+      );
+      process.kill(orphan, 'SIGKILL');
+      const state = (pid) => /^\d+ \(.*\) (\S)/.exec(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1];
+      assert.ok(
+        await until(() => !children().includes(orphan), 20_000),
+        `the orphan was reaped; the init's children: ${children().map((p) => `${p} ${state(p)}`)}`,
+      );
+      assert.equal(children().length, 1, 'the program alone is left');
+      assert.equal(alive(ex.pid), true, 'the tree still runs');
+    } finally {
+      await ex.forceStop();
+    }
+  });
+
   test('forceStop() kills the whole tree; stats() counts it', async () => {
     const ex = iso('sh', ['-c', 'sleep 600 & sleep 600 & echo ready; wait'], { stdio: ['ignore', 'pipe', 'ignore'] });
     await ex.start();
