@@ -657,35 +657,97 @@ describe('isolation: the CLI', { skip }, () => {
       );
       assert.match(out, /^sandbox\n/);
       assert.doesNotMatch(out, /\bvar\b|\bhome\b/);
-      const out2 = execFileSync(
-        process.execPath,
-        [
-          cli,
-          'run',
-          '--ro',
-          '/usr',
-          '--ro',
-          '/etc',
-          '--rw',
-          workDir,
-          '--tmpfs',
-          '/tmp',
-          '--network',
-          'loopback',
-          '--private-pids',
-          '--private-ipc',
-          '--hostname',
-          'cli-box',
-          '--cwd',
-          workDir,
-          '--',
-          '/usr/bin/sh',
-          '-c',
-          'hostname; echo $$; ls /',
-        ],
-        { encoding: 'utf8' },
-      );
-      assert.match(out2, /^cli-box\n2\n/);
+      // The single flags, each checked for its effect. Paths the host has that no flag lists.
+      const absent = ['/home', '/root', '/opt', '/srv', '/boot', '/work', '/var/lib'].filter((p) => fs.existsSync(p));
+      assert.ok(absent.length > 0, 'the host has a directory outside the listed paths');
+      assert.ok(fs.readdirSync('/tmp').length > 1, "the host's /tmp holds more than the work dir");
+      const hostRoutes = fs.readFileSync('/proc/net/route', 'utf8').trim().split('\n').length - 1;
+      const queue = /(\d+)\s*$/.exec(execFileSync('ipcmk', ['-Q'], { encoding: 'utf8' }).trim())[1];
+      // What the tree sees (also run on the host, the control), then what it writes (only inside).
+      const tmpFile = `/tmp/confine-cli-${process.pid}`; // on the host only if --tmpfs failed
+      const look = [
+        ...absent.map((p) => `test -e ${p} && echo "present ${p}"`),
+        "echo \"queues $(awk 'NR > 1 { print $2 }' /proc/sysvipc/msg | tr '\\n' ' ')\"",
+        'echo "interfaces $(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | tr "\\n" " ")"',
+        'echo "routes $(tail -n +2 /proc/net/route | wc -l)"',
+        'echo "lo addresses $(grep -c "127.0.0.1" /proc/net/fib_trie)"',
+      ];
+      const probe = [
+        'hostname',
+        'echo "pid $$"',
+        ...look,
+        'test -r /etc/passwd && echo "etc readable"',
+        'touch /usr/confine-cli-x 2>/dev/null && echo "wrote /usr"',
+        'echo rw > rw-file && echo "rw written"',
+        'echo "tmp $(stat -f -c %T /tmp) $(ls -A /tmp | tr "\\n" " ")"',
+        `echo t > ${tmpFile} && echo "tmp written $(cat ${tmpFile})"`,
+        'true',
+      ].join('; ');
+      const flags = (network) => [
+        cli,
+        'run',
+        '--ro',
+        '/usr',
+        '--ro',
+        '/etc',
+        '--rw',
+        workDir,
+        '--tmpfs',
+        '/tmp',
+        '--network',
+        network,
+        '--private-pids',
+        '--private-ipc',
+        '--hostname',
+        'cli-box',
+        '--cwd',
+        workDir,
+        '--',
+        '/usr/bin/sh',
+        '-c',
+        probe,
+      ];
+      try {
+        const lines = (network) => execFileSync(process.execPath, flags(network), { encoding: 'utf8' }).split('\n');
+        const lo = lines('loopback');
+        assert.deepEqual(lo.slice(0, 2), ['cli-box', 'pid 2'], lo.join('\n'));
+        assert.deepEqual(
+          lo.filter((l) => /^(present|wrote) /.test(l)),
+          [],
+          'outside --ro nothing is there; --ro is read-only',
+        );
+        assert.ok(lo.includes('etc readable'));
+        assert.ok(lo.includes('rw written'));
+        assert.equal(fs.readFileSync(path.join(workDir, 'rw-file'), 'utf8'), 'rw\n', '--rw writes to the host');
+        const tmp = lo.find((l) => l.startsWith('tmp ')) ?? '';
+        assert.equal(
+          tmp,
+          `tmp tmpfs ${path.basename(workDir)} `,
+          `--tmpfs: a fresh tmpfs, empty but for the --rw mount: ${tmp.slice(0, 200)}`,
+        );
+        assert.ok(lo.includes('tmp written t'));
+        assert.ok(lo.includes('queues '), `--private-ipc: the host's queue ${queue} out of sight: ${lo}`);
+        assert.ok(lo.includes('interfaces lo '), `--network loopback: lo alone: ${lo}`);
+        assert.ok(Number(lo.find((l) => l.startsWith('lo addresses ')).split(' ')[2]) > 0, 'loopback: lo is up');
+        const none = lines('none');
+        assert.ok(none.includes('interfaces lo '), `--network none: lo alone: ${none}`);
+        assert.ok(none.includes('lo addresses 0'), `--network none: lo down, no address: ${none}`);
+        assert.ok(none.includes('routes 0'), `--network none: no route (the host has ${hostRoutes}): ${none}`);
+        // The control: without the flags the same probe sees the host.
+        const host = execFileSync('/usr/bin/sh', ['-c', `${look.join('; ')}; true`], { encoding: 'utf8' }).split('\n');
+        assert.ok(host.includes(`present ${absent[0]}`));
+        assert.ok(
+          host.some((l) => l.startsWith('queues ') && l.split(' ').includes(queue)),
+          'the host lists its queue',
+        );
+        assert.ok(
+          host.some((l) => /^interfaces lo \S/.test(l) || /^routes [1-9]/.test(l)),
+          'the host has more network',
+        );
+      } finally {
+        execFileSync('ipcrm', ['-q', queue]);
+        fs.rmSync(tmpFile, { force: true });
+      }
       const r = spawnSync(process.execPath, [cli, 'run', '--network', 'nowhere', '--', 'true'], { encoding: 'utf8' });
       assert.equal(r.status, 2, r.stderr);
       // confine doctor: a line per mechanism, and the same as capabilities().isolation in --json.
