@@ -3,8 +3,12 @@
 // A denylist, not an allowlist: a program that works today keeps working on a newer kernel, and
 // the filter stays short. What it denies is what Docker's default profile denies (moby/profiles
 // seccomp/default.json is an allowlist; these are the calls it leaves out for a container with
-// Docker's default capabilities), plus ptrace and its relatives (Docker allows them since 4.8),
-// and new user namespaces by argument. systemd's @system-service leaves out the same families
+// Docker's default capabilities, compared with it as of moby/profiles cd3bed8, June 2026), plus
+// ptrace and its relatives (Docker allows them since 4.8), and new user namespaces by argument.
+// Left out on purpose although Docker's allowlist lacks them: chroot (Docker's default
+// capabilities grant it; here it needs CAP_SYS_CHROOT, dropped unless kept) and file_getattr,
+// file_setattr (newer than its profile; the same as the FS_IOC_FSGETXATTR/FSSETXATTR ioctls it
+// allows). systemd's @system-service leaves out the same families
 // (@mount, @module, @reboot, @swap, @clock, @debug, @raw-io, @obsolete, most of @privileged),
 // though it allows the keyring calls and userfaultfd, which are denied here.
 //
@@ -150,6 +154,22 @@ constexpr Denied kDefaultDeny[] = {
     {"ustat",                   EPERM,  Check::kAlways},
     {"sysfs",                   EPERM,  Check::kAlways},
     {"_sysctl",                 EPERM,  Check::kAlways},
+    // Numbers without an implementation in today's kernels (ENOSYS from the kernel), which
+    // Docker's profile leaves out too: denied, so an old or patched kernel that has them does
+    // not expose them.
+    {"create_module",           EPERM,  Check::kAlways},
+    {"get_kernel_syms",         EPERM,  Check::kAlways},
+    {"query_module",            EPERM,  Check::kAlways},
+    {"nfsservctl",              EPERM,  Check::kAlways},
+    {"afs_syscall",             EPERM,  Check::kAlways},
+    {"tuxcall",                 EPERM,  Check::kAlways},
+    {"security",                EPERM,  Check::kAlways},
+    {"vserver",                 EPERM,  Check::kAlways},
+    {"getpmsg",                 EPERM,  Check::kAlways},
+    {"putpmsg",                 EPERM,  Check::kAlways},
+    // Newer than Docker's profile, which leaves it out: lists the namespaces a program can see,
+    // nothing a tool needs.
+    {"listns",                  EPERM,  Check::kAlways},
     // By argument, as Docker: personality flags that weaken the process (ADDR_NO_RANDOMIZE,
     // READ_IMPLIES_EXEC, ...); the kernel crypto API and vsock sockets.
     {"personality",             EPERM,  Check::kPersonality},
