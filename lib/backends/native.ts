@@ -280,6 +280,9 @@ function childOf(identity: Identity | null, runAs: boolean): GuardContext {
   return { childIsRoot: isRoot(), childUid: process.getuid?.() ?? null };
 }
 
+/** Failed removals of an emptied cgroup tried again (once a second) before release() gives up. */
+const MAX_RELEASE_FAILURES = 60;
+
 /** Whether clone3 can place the child into a v2 cgroup (kernel 5.7+); probed once. */
 let intoCgroup: boolean | undefined;
 function cloneIntoCgroup(addon: PosixAddon): boolean {
@@ -365,6 +368,7 @@ class NativeTree implements Tree {
   private gone = false;
   private released = false;
   private releaseTimer: NodeJS.Timeout | null = null;
+  private releaseFailures = 0;
   private peak: number | null = null;
 
   private readonly kind: 'linux' | 'posix';
@@ -614,7 +618,16 @@ class NativeTree implements Tree {
     // one: those are removed). From then on this tree has no cgroup: it is gone.
     if (this.releaseNow()) return;
     releaseAtExit(this);
-    if (await this.cgroup!.removeIfEmpty()) {
+    let removed = false;
+    try {
+      removed = await this.cgroup!.removeIfEmpty();
+    } catch (e) {
+      // Still EBUSY past remove()'s deadline with no member listed: the kernel had not let go of
+      // the last exited task yet (seen at load 9 on 2 cores). Tried again below, as for a tree
+      // with members; only a failure that outlasts every retry is the caller's.
+      if (++this.releaseFailures >= MAX_RELEASE_FAILURES) throw e;
+    }
+    if (removed) {
       this.released = true;
       unreleased.delete(this);
       this.removeTmp();
