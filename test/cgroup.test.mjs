@@ -215,6 +215,17 @@ test('names: taskCgroupName is unique, parseable and traceable to this superviso
   assert.equal(p.pid, process.pid);
   assert.equal(supervisorAlive(p), true);
   assert.equal(supervisorAlive({ ...p, startTicks: p.startTicks + 1 }), false, 'same pid, other start time: not us');
+  // The pid namespace is in the name: a dead pid of another namespace is judged by whether that
+  // namespace has any process left (from the host's namespace), never by the pid.
+  const ownNs = fs.statSync('/proc/self/ns/pid').ino;
+  assert.equal(p.pidNamespace, ownNs);
+  const dead = { ...p, pid: 2 ** 22 + 1, startTicks: 1 };
+  assert.equal(supervisorAlive(dead), false, 'a dead pid of our namespace: gone');
+  assert.equal(supervisorAlive({ ...dead, pidNamespace: null }), false, 'an older name without the namespace: judged here');
+  assert.equal(supervisorAlive({ ...dead, pidNamespace: ownNs + 1 }, new Set([ownNs + 1])), true, 'its namespace lives: alive');
+  assert.equal(supervisorAlive({ ...dead, pidNamespace: ownNs + 1 }, null), true, 'not known: alive');
+  if (ownNs === 0xeffffffc)
+    assert.equal(supervisorAlive({ ...dead, pidNamespace: ownNs + 1 }, new Set([ownNs])), false, 'no process left in it: gone');
   assert.equal(parseTaskCgroupName('confine-test-1'), null);
   assert.equal(parseTaskCgroupName('system.slice'), null);
 });

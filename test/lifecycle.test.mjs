@@ -447,4 +447,57 @@ describe('orphaned cgroups', { skip: !cgroupsHere && 'needs root and the linux b
     for (const d of dirsOf(b)) assert.ok(!existsSync(d), `removed ${d}`);
     assert.deepEqual(listOrphanCgroups({ under: testCgroupParent }), []);
   });
+
+  test('across pid namespaces: a live supervisor of another namespace is never an orphan; one whose namespace is gone is', {
+    skip: !existsSync('/usr/bin/unshare') && 'no unshare (util-linux)',
+  }, async () => {
+    // Inside a new pid namespace our pid names nothing (or another process): without the
+    // namespace in the name, cleanupOrphans({ stop }) there took this live supervisor's tree for
+    // an orphan and killed it.
+    const ours = command('sleep', ['300'], { executor: 'linux', stdio: 'ignore' }).limit({ maxProcesses: 10 });
+    await ours.start();
+    const ourDirs = [...new Set(Object.values(decode(ours.handle).extra.cgroup))];
+    const dist = JSON.stringify(new URL('../dist/index.mjs', import.meta.url).href);
+    // The namespace's init cleans up as a supervisor would, and starts a tree of its own that
+    // it leaves behind when it exits (the namespace, and so the tree, end with it).
+    const script = `
+      const { command, cleanupOrphans } = await import(${dist});
+      const r = await cleanupOrphans({ under: ${JSON.stringify(testCgroupParent)}, stop: true });
+      const theirs = command('sleep', ['300'], { executor: 'linux', stdio: 'ignore' }).limit({ maxProcesses: 10 });
+      await theirs.start();
+      const dirs = Object.values(JSON.parse(Buffer.from(theirs.handle.split('.')[1], 'base64url').toString()).extra.cgroup);
+      console.log(JSON.stringify({ touched: [...r.removed, ...r.stopped.map((o) => o.path), ...r.left.map((o) => o.path)], dirs }));
+      process.exit(0);`;
+    const r = spawnSync(
+      '/usr/bin/unshare',
+      ['--pid', '--fork', '--kill-child', '--mount-proc', process.execPath, '--input-type=module', '-e', script],
+      { encoding: 'utf8', timeout: 120_000, killSignal: 'SIGKILL' },
+    );
+    try {
+      assert.equal(r.status, 0, r.stderr);
+      const { touched, dirs } = JSON.parse(r.stdout.trim());
+      for (const d of ourDirs) assert.ok(!touched.some((t) => t === d), `the other namespace left ${d} alone`);
+      assert.ok(
+        ourDirs.every((d) => existsSync(d)),
+        'our cgroup is still there',
+      );
+      assert.ok(alive(ours.pid), 'and our tree runs on');
+      // Back here: the namespace is gone, so is its supervisor. Its tree's cgroup is an orphan.
+      assert.ok(await until(() => dirs.every((d) => readFileSync(`${d}/cgroup.procs`, 'utf8').trim() === ''), 30_000));
+      const orphans = listOrphanCgroups({ under: testCgroupParent });
+      assert.ok(
+        orphans.some((o) => dirs.includes(o.path)),
+        `the gone namespace's cgroup is listed: ${dirs}`,
+      );
+      assert.ok(!orphans.some((o) => ourDirs.includes(o.path)), 'ours is not');
+      const c = await cleanupOrphans({ under: testCgroupParent });
+      assert.deepEqual(c.errors, []);
+      assert.ok(
+        dirs.every((d) => !existsSync(d)),
+        'and removed',
+      );
+    } finally {
+      await ours.forceStop();
+    }
+  });
 });

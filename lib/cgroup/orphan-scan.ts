@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CgroupLayout } from './hierarchy.js';
 import { errCode, readPids } from './files.js';
-import { parseTaskCgroupName, supervisorAlive, type ParsedTaskName } from './names.js';
+import { parseTaskCgroupName, pidNamespaceOf, supervisorAlive, visiblePidNamespaces, type ParsedTaskName } from './names.js';
 
 export interface OrphanCgroup {
   /** The task cgroup (v2), or its directory in the first v1 hierarchy. */
@@ -65,11 +65,19 @@ export function listTaskCgroups(layout: CgroupLayout): OrphanCgroup[] {
 
 /**
  * confine task cgroups whose owning supervisor is gone (its pid is not running, or runs a
- * process with another start time). Judged in the caller's pid namespace: run it where the
- * supervisors ran. Those with pids can be adopted (TaskCgroup.adopt(o.paths)) or killed.
+ * process with another start time). Judged in the caller's pid namespace; a cgroup made in
+ * another one is an orphan only when the caller, in the host's namespace, sees no process left in it
+ * (see supervisorAlive).
+ * Those with pids can be adopted (TaskCgroup.adopt(o.paths)) or killed.
  */
 export function listOrphans(layout: CgroupLayout): OrphanCgroup[] {
-  return listTaskCgroups(layout).filter((o) => !supervisorAlive(o.supervisor));
+  let namespaces: Set<number> | null | undefined;
+  return listTaskCgroups(layout).filter((o) => {
+    // /proc is scanned once per listing, and only when a cgroup of another namespace is met.
+    const other = o.supervisor.pidNamespace !== null && o.supervisor.pidNamespace !== pidNamespaceOf('self');
+    if (other && namespaces === undefined) namespaces = visiblePidNamespaces();
+    return !supervisorAlive(o.supervisor, namespaces);
+  });
 }
 
 /** Remove the orphans that hold no process; returns the directories removed. */

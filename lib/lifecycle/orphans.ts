@@ -22,7 +22,7 @@ export interface OrphanInfo {
   /** Processes still in it. */
   pids: number[];
   /** The supervisor that created it (gone now), as recorded in the name. */
-  supervisor: { pid: number; startTicks: number };
+  supervisor: { pid: number; startTicks: number; pidNamespace: number | null };
   /**
    * A handle that openPid() adopts: the oldest process still in the cgroup as its leader, and
    * the cgroup itself, so stats, shutdown and forceStop cover the whole tree. null when empty.
@@ -78,7 +78,7 @@ function info(o: OrphanCgroup): OrphanInfo {
     path: o.path,
     paths: { ...o.paths },
     pids: o.pids.slice(),
-    supervisor: { pid: o.supervisor.pid, startTicks: o.supervisor.startTicks },
+    supervisor: { pid: o.supervisor.pid, startTicks: o.supervisor.startTicks, pidNamespace: o.supervisor.pidNamespace },
     handle: adoptionHandle(o),
   };
 }
