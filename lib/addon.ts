@@ -175,6 +175,8 @@ export interface PosixExit {
 export interface PosixAddon {
   probe(): AddonProbe;
   lookupUser(nameOrUid: string | number): PosixUser | null;
+  /** What changes when any of the files changes (device, inode, size, mtime, ctime); "-" for one missing. */
+  fileStamp(paths: string[]): string;
   pipe(): [readFd: number, writeFd: number];
   openDevNull(flags: number): number;
   close(fd: number): void;

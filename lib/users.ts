@@ -4,7 +4,7 @@
 // `getent` covers other NSS sources. Synchronous, as libuv's own work before a spawn is: spawn()
 // returns a started process, and a lookup is a few file reads (or one getent) at most.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { ConfineArgumentError, UnknownUserError } from './errors.js';
 import { posixAddon } from './loader.js';
 import type { Identity, RunAsSpec } from './types.js';
@@ -84,7 +84,52 @@ function groupListJs(name: string, gid: number): number[] {
   return [...groups];
 }
 
-function lookupUser(user: string | number): { uid: number; gid: number; name: string; home: string; groups: number[] } | null {
+type UserRecord = { uid: number; gid: number; name: string; home: string; groups: number[] };
+
+/**
+ * Lookups by name or uid, kept while the user database's files are unchanged. A lookup costs a
+ * spawn more than anything else in JS (getpwnam_r, then initgroups' walk of every group source);
+ * a supervisor starts the same user's programs again and again. The files are stat'ed on every
+ * lookup: a user added, removed or given a group (useradd, userdel, usermod, gpasswd, vipw all
+ * write a new file: new inode, mtime, ctime) is seen by the very next spawn, and a new
+ * nsswitch.conf empties the cache too. NSS sources without a file (LDAP, sssd, systemd's dynamic
+ * users) are looked up again once an entry is USER_CACHE_MAX_AGE_MS old, as nscd would (nscd
+ * keeps them for minutes).
+ */
+const USER_DB_FILES = ['/etc/passwd', '/etc/group', '/etc/nsswitch.conf'];
+export const USER_CACHE_MAX_AGE_MS = 1000;
+const userCache = new Map<string | number, { at: number; user: UserRecord | null }>();
+let userDbStamp = '';
+
+/** What changes when any of the user database's files changes: inode, size, mtime and ctime. */
+function userDbStampNow(): string {
+  const addon = posixAddon();
+  if (addon && typeof addon.fileStamp === 'function') return addon.fileStamp(USER_DB_FILES);
+  let out = '';
+  for (const f of USER_DB_FILES) {
+    const st = statSync(f, { throwIfNoEntry: false });
+    out += st ? `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs};` : '-;';
+  }
+  return out;
+}
+
+function lookupUser(user: string | number): UserRecord | null {
+  const stamp = userDbStampNow();
+  if (stamp !== userDbStamp) {
+    userCache.clear();
+    userDbStamp = stamp;
+  }
+  const now = performance.now();
+  const hit = userCache.get(user);
+  if (hit && now - hit.at < USER_CACHE_MAX_AGE_MS) return hit.user && { ...hit.user, groups: [...hit.user.groups] };
+  const found = lookupUserUncached(user);
+  // Unknown users are not kept: the next spawn looks again (and fails again, or finds it).
+  if (found) userCache.set(user, { at: now, user: { ...found, groups: [...found.groups] } });
+  else userCache.delete(user);
+  return found;
+}
+
+function lookupUserUncached(user: string | number): UserRecord | null {
   const addon = posixAddon();
   if (addon && typeof addon.lookupUser === 'function') {
     const u = addon.lookupUser(user);

@@ -472,6 +472,25 @@ Napi::Value SignalTree(const Napi::CallbackInfo& info) {
 }
 #endif
 
+Napi::Value FileStamp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) {
+    Fail(env, "fileStamp: expected an array of paths");
+    return env.Undefined();
+  }
+  Napi::Array list = info[0].As<Napi::Array>();
+  std::vector<std::string> paths;
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Value v = list.Get(i);
+    if (!v.IsString()) {
+      Fail(env, "fileStamp: expected an array of paths");
+      return env.Undefined();
+    }
+    paths.push_back(v.As<Napi::String>().Utf8Value());
+  }
+  return Napi::String::New(env, confine::FilesStamp(paths));
+}
+
 Napi::Value LookupUser(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   confine::LookupResult r;
@@ -683,6 +702,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   napi_add_env_cleanup_hook(env, Teardown, data);
   exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
   exports.Set("lookupUser", Napi::Function::New(env, LookupUser, "lookupUser"));
+  exports.Set("fileStamp", Napi::Function::New(env, FileStamp, "fileStamp"));
   exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
   exports.Set("openDevNull", Napi::Function::New(env, OpenDevNull, "openDevNull"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
