@@ -11,6 +11,7 @@
           "sources": [
             "native/addon.cc",
             "native/posix/child.cc",
+            "native/posix/environ.cc",
             "native/posix/errno_name.cc",
             "native/posix/exit_watch.cc",
             "native/posix/fd.cc",
@@ -35,6 +36,7 @@
           "sources": [
             "native/addon.cc",
             "native/posix/child.cc",
+            "native/posix/environ.cc",
             "native/posix/errno_name.cc",
             "native/posix/exit_watch.cc",
             "native/posix/fd.cc",

@@ -39,7 +39,7 @@ export interface PosixUser {
 export interface PosixSpawnRequest {
   file: string;
   argv: string[];
-  envp: string[];
+  envp: readonly string[];
   cwd?: string | null;
   uid?: number;
   gid?: number;
@@ -177,6 +177,8 @@ export interface PosixAddon {
   lookupUser(nameOrUid: string | number): PosixUser | null;
   /** What changes when any of the files changes (device, inode, size, mtime, ctime); "-" for one missing. */
   fileStamp(paths: string[]): string;
+  /** Changes whenever the process environment (environ) differs from the last call's. Main thread only. */
+  environGeneration(): number;
   pipe(): [readFd: number, writeFd: number];
   openDevNull(flags: number): number;
   close(fd: number): void;

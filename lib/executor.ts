@@ -36,7 +36,8 @@ import {
 import { signalNumber } from './signals.js';
 import { resolveIdentity } from './users.js';
 import { validateCgroupParent, validateGrace, validateOptions, validateResources, validateRunAs } from './validate.js';
-import { flattenEnv, normalizeSpawnArguments, type SpawnArguments } from './child-process/arguments.js';
+import { normalizeSpawnArguments, type SpawnArguments } from './child-process/arguments.js';
+import { childEnv } from './environment.js';
 import { abortError, toChildProcessError, uvErrno } from './child-process/errors.js';
 import { attachTree } from './attach.js';
 import type { Backend, LaunchRequest, Tree } from './backends/backend.js';
@@ -708,23 +709,6 @@ function checkCwd(cwd: string | URL | undefined): string {
     });
   }
   return dir;
-}
-
-/**
- * The child's environment: the given one (already flattened by normalizeSpawnArguments), or the
- * supervisor's. When running as another user with the supervisor's environment, HOME, USER and
- * LOGNAME are the target's (Nomad once handed root's HOME to its tasks).
- */
-function childEnv(env: NodeJS.ProcessEnv | undefined, identity: Identity | null): Record<string, string> {
-  const out = env === undefined ? flattenEnv('confine', process.env) : { ...(env as Record<string, string>) };
-  if (identity && env === undefined) {
-    if (identity.home) out.HOME = identity.home;
-    if (identity.name) {
-      out.USER = identity.name;
-      out.LOGNAME = identity.name;
-    }
-  }
-  return out;
 }
 
 function isRestricted(spec: RunAsSpec | null): boolean {

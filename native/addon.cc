@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 
+#include "posix/environ.h"
 #include "posix/errno_name.h"
 #include "posix/exit_watch.h"
 #include "posix/fd.h"
@@ -472,6 +473,10 @@ Napi::Value SignalTree(const Napi::CallbackInfo& info) {
 }
 #endif
 
+Napi::Value EnvironGeneration(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(confine::EnvironGeneration()));
+}
+
 Napi::Value FileStamp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsArray()) {
@@ -703,6 +708,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
   exports.Set("lookupUser", Napi::Function::New(env, LookupUser, "lookupUser"));
   exports.Set("fileStamp", Napi::Function::New(env, FileStamp, "fileStamp"));
+  exports.Set("environGeneration",
+              Napi::Function::New(env, EnvironGeneration, "environGeneration"));
   exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
   exports.Set("openDevNull", Napi::Function::New(env, OpenDevNull, "openDevNull"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));

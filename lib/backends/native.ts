@@ -10,6 +10,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { AddonError, PosixAddon, PosixExit } from '../addon.js';
 import { ConfineArgumentError, ConfineError, SpawnError, SystemError } from '../errors.js';
 import { posixAddon } from '../loader.js';
+import { envBlock } from '../environment.js';
 import { descendants, isRoot, procStatsOf, processStartTime, processState } from '../proc.js';
 import { RLIMIT_RESOURCES, TREE_RESOURCES, rlimitsOf } from '../resources.js';
 import { signalName } from '../signals.js';
@@ -219,7 +220,7 @@ export class NativeBackend implements Backend {
       const { pid, pidfd } = addon.spawn({
         file: req.file,
         argv: req.argv,
-        envp: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+        envp: envBlock(env),
         cwd: req.cwd,
         uid: id ? id.uid : -1,
         gid: id ? id.gid : -1,
