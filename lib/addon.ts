@@ -177,6 +177,8 @@ export interface PosixAddon {
   lookupUser(nameOrUid: string | number): PosixUser | null;
   /** What changes when any of the files changes (device, inode, size, mtime, ctime); "-" for one missing. */
   fileStamp(paths: string[]): string;
+  /** null when `path` is a regular file this process may execute; else the errno name (EISDIR for a directory, EACCES for another non-regular file). */
+  executableFile(path: string): string | null;
   /** Changes whenever the process environment (environ) differs from the last call's. Main thread only. */
   environGeneration(): number;
   pipe(): [readFd: number, writeFd: number];

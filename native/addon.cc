@@ -17,6 +17,7 @@
 #include "posix/environ.h"
 #include "posix/errno_name.h"
 #include "posix/exit_watch.h"
+#include "posix/file_stat.h"
 #include "posix/fd.h"
 #include "posix/probe.h"
 #include "posix/signal.h"
@@ -496,6 +497,18 @@ Napi::Value FileStamp(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, confine::FilesStamp(paths));
 }
 
+Napi::Value ExecutableFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) {
+    Fail(env, "executableFile: expected a path");
+    return env.Undefined();
+  }
+  const char* syscall = nullptr;
+  int err = confine::ExecutableFile(info[0].As<Napi::String>().Utf8Value(), &syscall);
+  if (err == 0) return env.Null();
+  return Napi::String::New(env, NameOfErrno(err));
+}
+
 Napi::Value LookupUser(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   confine::LookupResult r;
@@ -708,6 +721,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
   exports.Set("lookupUser", Napi::Function::New(env, LookupUser, "lookupUser"));
   exports.Set("fileStamp", Napi::Function::New(env, FileStamp, "fileStamp"));
+  exports.Set("executableFile", Napi::Function::New(env, ExecutableFile, "executableFile"));
   exports.Set("environGeneration",
               Napi::Function::New(env, EnvironGeneration, "environGeneration"));
   exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));

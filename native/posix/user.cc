@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 namespace confine {
@@ -94,29 +93,6 @@ LookupResult LookupUserById(uint32_t uid) {
         return getpwuid_r(static_cast<uid_t>(uid), pw, buf, len, out);
       },
       "getpwuid_r");
-}
-
-std::string FilesStamp(const std::vector<std::string>& paths) {
-  std::string out;
-  for (const auto& p : paths) {
-    struct stat st;
-    if (stat(p.c_str(), &st) != 0) {
-      out += "-;";
-      continue;
-    }
-#ifdef __APPLE__
-    const struct timespec& m = st.st_mtimespec;
-    const struct timespec& c = st.st_ctimespec;
-#else
-    const struct timespec& m = st.st_mtim;
-    const struct timespec& c = st.st_ctim;
-#endif
-    out += std::to_string(st.st_dev) + ':' + std::to_string(st.st_ino) + ':' +
-           std::to_string(st.st_size) + ':' + std::to_string(m.tv_sec) + '.' +
-           std::to_string(m.tv_nsec) + ':' + std::to_string(c.tv_sec) + '.' +
-           std::to_string(c.tv_nsec) + ';';
-  }
-  return out;
 }
 
 }  // namespace confine

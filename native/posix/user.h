@@ -28,9 +28,4 @@ struct LookupResult {
 LookupResult LookupUserByName(const std::string& name);
 LookupResult LookupUserById(uint32_t uid);
 
-// What changes when any of these files changes (device, inode, size, mtime and ctime to the
-// nanosecond; "-" for one that cannot be stat'ed): the user lookup cache's key, one call
-// instead of a statSync per file.
-std::string FilesStamp(const std::vector<std::string>& paths);
-
 }  // namespace confine
