@@ -178,7 +178,10 @@ export class NativeBackend implements Backend {
         // the child joins every directory itself, before exec and before it drops privileges;
         // on a hybrid host that is also the cheaper way into the v2 tree: measured here,
         // CLONE_INTO_CGROUP into a fresh cgroup added ~0.37 ms to a spawn, the child's own
-        // write to its cgroup.procs ~0.06 ms.
+        // write to its cgroup.procs ~0.06 ms. Into a reused v2 directory on a hybrid host it
+        // would be cheaper still, but there it is wrong: the child shows the directory in
+        // /proc/<pid>/cgroup and is missing from its cgroup.procs (kernel 6.18, seen on every
+        // reuse), so membership, populated and cgroup.kill would not see it.
         if (cgroup.version === 2 && cloneIntoCgroup(addon)) cgroupDirFd = cgroup.openDirFd();
         cgroupFds.push(...cgroup.openProcsFds(cgroupDirFd >= 0 ? 'v1' : 'all'));
       }
