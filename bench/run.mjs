@@ -1005,6 +1005,10 @@ ${readingOf(small, big, phasesPosix, phasesCg, phasesNo, spawnSmall, spawnBig, s
 
 ### Each miss, from this run's floors and phases
 
+The phase profile and the addon's own spawn are measured after the turns, not in them: on a loaded
+machine their figures and the turns' medians come from different moments, and "the rest" below
+takes up the difference (it is large, or the addon's floor below the C floor, when the load moved).
+
 ${missesOf(small, big, phasesPosix, phasesNo, phasesCg, spawnSmall, spawnBig)}
 ${manyMisses(summary, [
   [manySmall, small, '50 MB'],
