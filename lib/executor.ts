@@ -8,12 +8,16 @@
 // started process and start() only awaits what the backend confirms later. The two differ in
 // how they report (the `style`): start() rejects with confine's typed errors; spawn() emits
 // child_process's events and error shapes (lib/child-process/).
+//
+// What only some executors use (open()'s attach, statsStream(), runAs's user lookup, spawn()'s
+// error shapes) is required where it is used, not imported above: a `confine run` loads what a run
+// needs and no more (docs/startup.md).
 
 import { EventEmitter } from 'node:events';
 import { readlinkSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import {
   BackendUnavailableError,
   ConfineArgumentError,
@@ -34,17 +38,15 @@ import {
   type View,
 } from './isolation/index.js';
 import { signalNumber } from './signals.js';
-import { resolveIdentity } from './users.js';
 import { validateCgroupParent, validateGrace, validateOptions, validateResources, validateRunAs } from './validate.js';
 import { normalizeSpawnArguments, type SpawnArguments } from './child-process/arguments.js';
 import { childEnv } from './environment.js';
-import { abortError, toChildProcessError, uvErrno } from './child-process/errors.js';
-import { attachTree } from './attach.js';
+import type { attachTree } from './attach.js';
 import type { Backend, LaunchRequest, Tree } from './backends/backend.js';
 import { backendFor } from './backends/select.js';
 import { notEnforced } from './backends/shared.js';
 import { guardHandle, startWatchdog } from './lifecycle/watchdog.js';
-import { statsStream, type StatsSample, type StatsStreamOptions } from './lifecycle/stats-stream.js';
+import type { StatsSample, StatsStreamOptions } from './lifecycle/stats-stream.js';
 import type {
   CommandOptions,
   CommandSpec,
@@ -399,7 +401,10 @@ export class Executor extends EventEmitter {
         'runAs({ restricted: true }) is a Windows token; on POSIX run as another user: runAs("nobody")',
       );
     }
-    this.#identity = this.#runAs === null || restricted ? null : resolveIdentity(this.#runAs);
+    this.#identity =
+      this.#runAs === null || restricted
+        ? null
+        : (require('./users.js') as typeof import('./users.js')).resolveIdentity(this.#runAs);
     const env = childEnv(o.env ?? undefined, this.#identity);
     let view: View | null = null;
     if (this.#isolation) {
@@ -473,6 +478,7 @@ export class Executor extends EventEmitter {
     }
     // child_process: 'error' (an uncaught exception without a listener), then 'close' with the
     // negative errno as exit code; stdio is there as with child_process, ended.
+    const { toChildProcessError, uvErrno } = childProcessErrors();
     const err = toChildProcessError(e, this.#file, this.#args);
     this.#rejectExit(err);
     this.#failure = {
@@ -488,7 +494,7 @@ export class Executor extends EventEmitter {
   #onAbort(reason: unknown): void {
     if (this.#state !== 'starting' && this.#state !== 'running') return;
     this.#flags.canceled = true;
-    const err = this.#style === 'child_process' ? abortError(reason) : new AbortedError(reason);
+    const err = this.#style === 'child_process' ? childProcessErrors().abortError(reason) : new AbortedError(reason);
     if (!this.#startResolved && this.#style === 'confine') this.#abortedEarly = err;
     void this.#politeStop();
     if (this.#style === 'child_process' || this.listenerCount('error') > 0) this.emit('error', err);
@@ -634,7 +640,7 @@ export class Executor extends EventEmitter {
   statsStream(opts?: StatsStreamOptions): AsyncGenerator<StatsSample, void, undefined> {
     // Not a promise: its state and argument errors are thrown here, before any iteration.
     this.#startedTree('statsStream');
-    return statsStream(this, opts);
+    return (require('./lifecycle/stats-stream.js') as typeof import('./lifecycle/stats-stream.js')).statsStream(this, opts);
   }
 
   /** Changes limits of the running tree. Resolves to the new enforcement of those limits. */
@@ -662,7 +668,7 @@ export class Executor extends EventEmitter {
     this.#state = 'starting';
     let attached: Awaited<ReturnType<typeof attachTree>>;
     try {
-      attached = await attachTree(handleOrPid);
+      attached = await (require('./attach.js') as typeof import('./attach.js')).attachTree(handleOrPid);
     } catch (e) {
       this.#state = 'new';
       throw e;
@@ -735,6 +741,7 @@ function normalizeStdio(stdio: CommandOptions['stdio']): StdioValue[] {
  * `spawn(...).stdout.on(...)` never throws: ended streams where pipes were asked for.
  */
 function standInStdio(stdio: StdioValue[]): (Readable | Writable | null)[] {
+  const { PassThrough } = require('node:stream') as typeof import('node:stream');
   return stdio.map((s, i) => {
     if (s !== 'pipe' && s !== 'overlapped') return null;
     const stream = new PassThrough();
@@ -742,6 +749,11 @@ function standInStdio(stdio: StdioValue[]): (Readable | Writable | null)[] {
     else stream.end();
     return stream;
   });
+}
+
+/** child_process's error shapes: only spawn() (the child_process style) reports in them. */
+function childProcessErrors(): typeof import('./child-process/errors.js') {
+  return require('./child-process/errors.js') as typeof import('./child-process/errors.js');
 }
 
 /** Internal: an executor attached to an existing tree (openPid). */

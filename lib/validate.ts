@@ -1,7 +1,6 @@
 // Input validation. Everything a caller can get wrong is checked here, in JavaScript, before
 // any backend sees it: the native side trusts what it is given.
 
-import { resolveBlockDevice } from './block-devices.js';
 import { DELEGATED } from './cgroup/delegation.js';
 import { readFileSync } from 'node:fs';
 import { ConfineArgumentError } from './errors.js';
@@ -393,6 +392,8 @@ function validateIoRates(what: string, value: unknown, rule: ResourceRule): IoDe
   const list = Array.isArray(value) ? value : [value];
   if (list.length === 0) throw new ConfineArgumentError(`${what}: give at least one { device, rate }`);
   const disks = new Map<string, string>();
+  // Loaded here, not above: only IO limits name devices, and a run without them need not load it.
+  const { resolveBlockDevice } = require('./block-devices.js') as typeof import('./block-devices.js');
   return list.map((entry, i) => {
     const at = Array.isArray(value) ? `${what}[${i}]` : what;
     if (!isPlainObject(entry))

@@ -15,7 +15,11 @@ import { descendants, isRoot, procStatsOf, processStartTime, processState } from
 import { RLIMIT_RESOURCES, TREE_RESOURCES, rlimitsOf } from '../resources.js';
 import { signalName } from '../signals.js';
 import type { EnforcedMap, Identity, Resources, Stats, StdioValue } from '../types.js';
-import { enforcementFor, TaskCgroup, taskCgroupPool, type ParentChoice } from '../cgroup/index.js';
+// The cgroup modules themselves, not the cgroup/index.js barrel: that one also loads the orphan
+// scan, which a run does not use.
+import { enforcementFor, type ParentChoice } from '../cgroup/parent.js';
+import { taskCgroupPool } from '../cgroup/pool.js';
+import { TaskCgroup } from '../cgroup/task-cgroup.js';
 import { parentOfAdopted, takeTaskCgroup, updateTreeCgroup, usableParent, whyNoCgroupLimit } from '../cgroup/wiring.js';
 import {
   encodeHandle,

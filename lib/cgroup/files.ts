@@ -123,3 +123,11 @@ export function mkdirV1(parent: string, dir: string): void {
     }
   }
 }
+
+/**
+ * The IO layer (io.ts, and the block-device lookup it brings), loaded on first use: only trees
+ * with IO limits, and stats(), need it; a run without them does not pay for loading it.
+ */
+export function ioLayer(): typeof import('./io.js') {
+  return require('./io.js') as typeof import('./io.js');
+}

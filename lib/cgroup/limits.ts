@@ -14,10 +14,10 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { asksForIo } from '../resources.js';
 import type { Resources } from '../types.js';
 import { ConfineArgumentError, SystemError } from '../errors.js';
-import { errCode, readNumber, readOpt, writeFile } from './files.js';
-import { validateIoResources, writeIoV1, writeIoV2 } from './io.js';
+import { errCode, readNumber, readOpt, writeFile, ioLayer } from './files.js';
 
 export const CPU_PERIOD_US = 100000;
 /** The kernel refuses a cfs quota below 1 ms. */
@@ -51,7 +51,7 @@ export function validateCgroupResources(r: Resources): void {
   ) {
     throw new ConfineArgumentError(`cpus must be a CPU list such as "0-1" or "0,2", got ${JSON.stringify(r.cpus)}`);
   }
-  validateIoResources(r);
+  if (asksForIo(r)) ioLayer().validateIoResources(r);
 }
 
 const bytes = (v: number) => (Number.isFinite(v) ? String(Math.floor(v)) : 'max');
@@ -104,7 +104,7 @@ export function writeV2(dir: string, r: Resources, ctx: LimitContext): void {
   if (has('cpuset') && r.cpus !== undefined) writeCpus(path.join(dir, 'cpuset.cpus'), r.cpus, 'cpuset.cpus.effective');
   if (has('pids') && r.maxProcesses !== undefined)
     w('pids.max', Number.isFinite(r.maxProcesses) ? String(r.maxProcesses) : 'max');
-  if (has('io')) writeIoV2(dir, r);
+  if (has('io') && asksForIo(r)) ioLayer().writeIoV2(dir, r);
 }
 
 /**
@@ -194,5 +194,5 @@ export function writeV1(paths: Record<string, string>, r: Resources, ctx: LimitC
   if (has('pids') && r.maxProcesses !== undefined) {
     writeFile(path.join(paths.pids!, 'pids.max'), Number.isFinite(r.maxProcesses) ? String(r.maxProcesses) : 'max');
   }
-  if (has('blkio')) writeIoV1(paths.blkio!, r);
+  if (has('blkio') && asksForIo(r)) ioLayer().writeIoV1(paths.blkio!, r);
 }

@@ -51,9 +51,8 @@ import { isRoot } from '../proc.js';
 import { asksForIo } from '../resources.js';
 import type { Enforcement, Resources } from '../types.js';
 import { detectCgroups, type CgroupLayout } from './hierarchy.js';
-import { errCode, exists, readOpt, readPids, writeFile } from './files.js';
+import { errCode, exists, readOpt, readPids, writeFile, ioLayer } from './files.js';
 import { DELEGATED, findDelegation, moveToLeaf, SUPERVISOR_LEAF, type Delegation } from './delegation.js';
-import { ioEnforcement } from './io.js';
 
 export interface ParentChoice {
   ok: boolean;
@@ -649,6 +648,7 @@ export function enforcementFor(choice: CgroupCapacity, resources: Resources): Pa
   if (resources.cpus !== undefined && has('cpuset')) out.cpus = e('cpuset.cpus');
   if (resources.maxProcesses !== undefined && has('pids')) out.maxProcesses = e('pids.max (processes and threads)');
   const ioDir = v === 2 ? choice.paths?.unified : choice.paths?.blkio;
-  if (has(v === 2 ? 'io' : 'blkio') && ioDir !== undefined) Object.assign(out, ioEnforcement(v, ioDir, has('memory'), resources));
+  if (has(v === 2 ? 'io' : 'blkio') && ioDir !== undefined && asksForIo(resources))
+    Object.assign(out, ioLayer().ioEnforcement(v, ioDir, has('memory'), resources));
   return out;
 }

@@ -13,10 +13,10 @@ import { USER_HZ } from '../proc.js';
 import type { Resources, Stats } from '../types.js';
 import { ConfineArgumentError, SystemError } from '../errors.js';
 import type { ParentChoice } from './parent.js';
-import { hierarchiesToJoin, joinHierarchies } from './extend.js';
 import {
   errCode,
   exists,
+  ioLayer,
   mkdirNew,
   mkdirV1,
   parseKeyed,
@@ -27,7 +27,6 @@ import {
   sysError,
   writeFile,
 } from './files.js';
-import { readIoStats } from './io.js';
 import { validateCgroupResources, writeV1, writeV2 } from './limits.js';
 
 const NAME_OK = /^[A-Za-z0-9_.@:+-]+$/;
@@ -277,6 +276,7 @@ export class TaskCgroup {
       if (p.pids) st.processes = readNumber(path.join(p.pids, 'pids.current'));
     }
     if (st.processes === null) st.processes = this.pids().length;
+    const { readIoStats } = ioLayer();
     const io =
       this.version === 2
         ? readIoStats(2, this.controllers.includes('io') ? this.paths.unified : undefined)
@@ -378,6 +378,8 @@ export class TaskCgroup {
   ): Promise<string[]> {
     validateCgroupResources(resources);
     if (this.version !== 1 || this.removed || this.removing || choice.version !== 1) return [];
+    // extend.js only here: most trees never join another hierarchy, and a run need not load it.
+    const { hierarchiesToJoin, joinHierarchies } = require('./extend.js') as typeof import('./extend.js');
     const add = hierarchiesToJoin(this.paths, choice, resources);
     if (add.length === 0) return [];
     this.updated = true;

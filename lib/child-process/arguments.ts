@@ -12,7 +12,12 @@ import { inspect } from 'node:util';
 import { constants as osConstants } from 'node:os';
 import { ConfineArgumentError } from '../errors.js';
 import type { CommandOptions, StdioOption } from '../types.js';
-import { argumentError, type ErrorStyle } from './errors.js';
+import type { ErrorStyle } from './errors.js';
+
+/** child_process's argument error (./errors.js is loaded on a bad argument only). */
+function argumentError(...args: Parameters<typeof import('./errors.js').argumentError>): Error {
+  return (require('./errors.js') as typeof import('./errors.js')).argumentError(...args);
+}
 
 export interface SpawnArguments {
   /** The program as the executor runs it (the shell, with `shell`). */
