@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Finishes the TypeScript build: makes the CLI executable and writes the ESM entry point next to
-// the CommonJS build. The ESM entry re-exports the one
+// Finishes the TypeScript build: bundles the CLI into one file (below), makes it executable, and
+// writes the ESM entry point next to the CommonJS build. The ESM entry re-exports the one
 // CommonJS module instance, so `import` and `require` share state (no dual-package hazard:
 // one loader, one set of error classes that `instanceof` agrees on).
 'use strict';
@@ -22,4 +22,33 @@ fs.writeFileSync(
   path.join(dist, 'index.d.mts'),
   "export * from './index.js';\nimport * as confine from './index.js';\nexport default confine;\n",
 );
+bundleCli(path.join(dist, 'cli.js'));
 fs.chmodSync(path.join(dist, 'cli.js'), 0o755);
+
+/**
+ * The `confine` command as one file: tsc's dist/cli.js bundled by esbuild, in place, with every
+ * module it can load (the library's CommonJS build and node-gyp-build). Loading ~35 files cost a
+ * third of what confine added to a `confine run` (resolving, reading and compiling each;
+ * docs/startup.md); one file costs its parse. The modules in it still run only when first
+ * required (a require() inside a function stays lazy), so what a run does not use costs no more
+ * than that parse. Only the command is bundled: `require('confine')` and `import` load dist/ as
+ * tsc wrote it, one module instance as before. The addon is found at run time as before
+ * (node-gyp-build from dist/..: the bundle sits where tsc's file did).
+ */
+function bundleCli(file) {
+  const mark = '// Bundled by scripts/finish-build.js';
+  if (fs.readFileSync(file, 'utf8').includes(mark)) return; // bundled already (this ran twice)
+  require('esbuild').buildSync({
+    entryPoints: [file],
+    outfile: file,
+    allowOverwrite: true,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    // Class and function names as in the source: error names, stack traces.
+    keepNames: true,
+    banner: { js: `${mark} from tsc's output (lib/cli.ts and what it loads).` },
+    logLevel: 'warning',
+  });
+}

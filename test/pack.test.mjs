@@ -245,6 +245,21 @@ test('installed on a PATH without a compiler, the prebuild gives the native back
     'confine doctor',
   );
   assert.equal(JSON.parse(doctor.stdout).native, true);
+  // The binary is the bundled command (scripts/finish-build.js): it runs a program on the native
+  // backend, the addon found from the bundle's place in the install (prebuilds/ here).
+  assert.match(
+    fs.readFileSync(path.join(installed, 'dist', 'cli.js'), 'utf8'),
+    /^#!.*\n\/\/ Bundled by scripts\/finish-build\.js/,
+  );
+  const ran = run(
+    path.join(dir, 'node_modules', '.bin', 'confine'),
+    ['run', '--report', '--json', '--', process.execPath, '-e', 'process.exit(3)'],
+    { cwd: dir, env },
+  );
+  assert.equal(ran.status, 3, ran.stderr);
+  const report = JSON.parse(ran.stderr.trim().split('\n').pop());
+  assert.equal(report.backend, caps.backend, ran.stderr);
+  assert.equal(report.status.exitCode, 3);
 
   // The TypeScript consumer compiles against the published types (import via .mts, require via .cts).
   const typesNode = path.join(dir, 'node_modules', '@types');
