@@ -12,7 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${CONFINE_SKIP_BUILD:-}" ]; then
-  npx tsc -p tsconfig.json
+  # As npm run build:ts: the bin is tsc's dist/cli.js bundled by finish-build.js.
+  npx tsc -p tsconfig.json && node scripts/finish-build.js
 fi
 [ "${1:-}" != -- ] || shift
 files=(test/cgroup.test.mjs test/linux-cgroup.test.mjs test/lifecycle.test.mjs test/adversarial.test.mjs test/delegation.test.mjs test/isolation.test.mjs test/guards.test.mjs test/guards-native.test.mjs)
