@@ -38,7 +38,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 [ "${1:-}" != -- ] || shift
-files=(test/native-addon.test.mjs test/executor.test.mjs test/isolation.test.mjs "$@")
+# Not test/isolation.test.mjs yet: under the preloaded ASan runtime its programs' SIGSEGV/SIGABRT
+# are ASan's (exit 1, not the signal), and a package under /tmp puts the init's mount point in
+# the view's /tmp; both break the suite's assertions, not the addon (pass it after -- to look).
+files=(test/native-addon.test.mjs test/executor.test.mjs "$@")
 
 cc=${CONFINE_ASAN_CC:-cc}
 libasan=$($cc -print-file-name=libasan.so)
@@ -75,8 +78,12 @@ fi
 nodedir=()
 [ -z "$(npm config get nodedir 2>/dev/null | grep -v '^undefined$' || true)" ] || nodedir=(--nodedir="$(npm config get nodedir)")
 t0=$(date +%s)
-(cd "$src" && CFLAGS="$san" CXXFLAGS="$san" LDFLAGS="-fsanitize=address,undefined" \
-  $gyp rebuild "${nodedir[@]}" -j 2 >"$scratch/build.log" 2>&1) || {
+# Only the addon (target `confine`): the init of private pid namespaces is a static executable
+# without libc, which the environment's sanitizer flags (they come after its -fno-sanitize=all)
+# would instrument and leave unlinkable; it is taken unsanitized from the working tree's build.
+(cd "$src" && export CFLAGS="$san" CXXFLAGS="$san" LDFLAGS="-fsanitize=address,undefined" &&
+  $gyp configure "${nodedir[@]}" >"$scratch/build.log" 2>&1 &&
+  make -C build BUILDTYPE=Release -j 2 confine >>"$scratch/build.log" 2>&1) || {
   tail -40 "$scratch/build.log" >&2
   echo "test:asan: the sanitized build failed" >&2
   exit 1
@@ -92,8 +99,18 @@ cp package.json "$pkg/"
 cp -r dist test "$pkg/"
 ln -s "$root/node_modules" "$pkg/node_modules"
 cp "$addon" "$pkg/build/Release/confine.node"
-# The init of private pid namespaces lives beside the addon (static, never instrumented).
-cp "$src/build/Release/confine-init" "$pkg/build/Release/confine-init"
+# The init of private pid namespaces lives beside the addon (static, never instrumented): the
+# working tree's (npm ci builds it), or a plain build of it from the copied sources.
+init=$root/build/Release/confine-init
+if [ -n "${CONFINE_ASAN_NATIVE:-}" ] || [ ! -x "$init" ]; then
+  (cd "$src" && make -C build BUILDTYPE=Release -j 2 confine-init >>"$scratch/build.log" 2>&1) || {
+    tail -40 "$scratch/build.log" >&2
+    echo "test:asan: the init's build failed" >&2
+    exit 1
+  }
+  init=$src/build/Release/confine-init
+fi
+cp "$init" "$pkg/build/Release/confine-init"
 logs=$scratch/logs
 mkdir -p "$logs"
 chmod 1777 "$logs" # children running as other users may report too

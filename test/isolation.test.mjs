@@ -95,6 +95,12 @@ describe('isolation: a root supervisor, the preset', { skip }, () => {
   for (const c of cases) test(c.name, () => c.run(ctx));
 });
 
+/** What npm run test:asan sets for every node process (the ASan runtime first, its logs, the addon). */
+function sanitizerEnv() {
+  const keep = ['LD_PRELOAD', 'ASAN_OPTIONS', 'UBSAN_OPTIONS', 'CONFINE_ADDON_PATH'];
+  return Object.fromEntries(keep.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]]));
+}
+
 describe('isolation: a supervisor that is not root (user namespaces)', { skip }, () => {
   let user;
   let workDir;
@@ -113,7 +119,7 @@ describe('isolation: a supervisor that is not root (user namespaces)', { skip },
         path.join(ROOT, 'test', 'fixtures', 'isolation-supervisor.mjs'),
         JSON.stringify(ctx),
       ],
-      { cwd: workDir, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: workDir }, timeout: 240_000 },
+      { cwd: workDir, encoding: 'utf8', env: { ...sanitizerEnv(), PATH: process.env.PATH, HOME: workDir }, timeout: 240_000 },
     );
     assert.equal(r.status, 0, `the supervisor ran: ${r.stderr}`);
     report = JSON.parse(r.stdout.trim().split('\n').pop());
