@@ -11,8 +11,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { getSystemErrorName } from 'node:util';
-import { spawn, command, Executor, ConfineArgumentError } from '../dist/index.mjs';
-import { availableKinds, createUser, zombieChildren, alive, until, text, killPids, isLinux, isRoot } from './helpers.mjs';
+import { spawn, command, Executor, ConfineArgumentError, cleanupOrphans } from '../dist/index.mjs';
+import {
+  availableKinds,
+  createUser,
+  zombieChildren,
+  alive,
+  until,
+  text,
+  killPids,
+  isLinux,
+  isRoot,
+  leftoverTestCgroups,
+  testCgroupParent,
+} from './helpers.mjs';
 
 const kinds = await availableKinds();
 const dir = mkdtempSync(join(tmpdir(), 'confine-test-spawn-'));
@@ -298,6 +310,12 @@ for (const kind of kinds) {
       assert.ok(alive(pid), 'the child outlived its supervisor');
       killPids([pid]);
       await until(() => !alive(pid));
+      // Its supervisor is gone: the tree's cgroup (linux) is an orphan now, emptied by the kill.
+      if (isLinux && isRoot) {
+        const r = await cleanupOrphans({ under: testCgroupParent });
+        assert.deepEqual(r.errors, []);
+        assert.deepEqual(leftoverTestCgroups(), [], 'no task cgroup of the gone supervisor left');
+      }
     });
 
     test("confine's own options in the same object: limits, runAs, strict, graceMs", async () => {
