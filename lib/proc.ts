@@ -24,14 +24,7 @@ export function isRoot(): boolean {
  */
 export function processStartTime(pid: number): string | null {
   if (isLinux) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // comm (field 2) may contain spaces and parentheses: fields after it start at the last ')'.
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return rest[19] ?? null; // field 22 overall is index 19 after pid and comm
-    } catch {
-      return null;
-    }
+    return statFields(pid)?.[19] ?? null; // field 22 overall is index 19 after pid and comm
   }
   try {
     // Not Linux: ps (node:child_process is loaded here only, not by every run on Linux).
@@ -48,10 +41,18 @@ export function processStartTime(pid: number): string | null {
 
 /** Linux: the session id of `pid` (field 6 of /proc/<pid>/stat), null when gone or elsewhere. */
 export function processSessionId(pid: number): number | null {
-  if (!isLinux) return null;
+  const f = isLinux ? statFields(pid) : null;
+  return f ? Number(f[3]) : null;
+}
+
+/**
+ * Linux: the fields of /proc/<pid>/stat after comm (index 0 is field 3, the state), null when
+ * gone. comm (field 2) may hold spaces and parentheses: the fields start after the last ')'.
+ */
+function statFields(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return null;
   }

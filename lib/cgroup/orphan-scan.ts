@@ -71,10 +71,11 @@ export function listTaskCgroups(layout: CgroupLayout): OrphanCgroup[] {
  * Those with pids can be adopted (TaskCgroup.adopt(o.paths)) or killed.
  */
 export function listOrphans(layout: CgroupLayout): OrphanCgroup[] {
+  const own = pidNamespaceOf('self');
   let namespaces: Set<number> | null | undefined;
   return listTaskCgroups(layout).filter((o) => {
     // /proc is scanned once per listing, and only when a cgroup of another namespace is met.
-    const other = o.supervisor.pidNamespace !== null && o.supervisor.pidNamespace !== pidNamespaceOf('self');
+    const other = o.supervisor.pidNamespace !== null && o.supervisor.pidNamespace !== own;
     if (other && namespaces === undefined) namespaces = visiblePidNamespaces();
     return !supervisorAlive(o.supervisor, namespaces);
   });
