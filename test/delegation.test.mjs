@@ -476,5 +476,16 @@ describe('hybrid host: a non-root supervisor and the v2 tree', { skip: skipHybri
     // confine doctor, as this user: no v1 directory of its own, and why delegation does not help
     assert.match(s.cases.doctor.out, /cgroups: {3}hybrid, unusable: no writable cgroup v1 parent/);
     assert.match(s.cases.doctor.out, /systemd does not delegate them to unprivileged users/);
+    // each reason once: the directories tried in the v1 hierarchies are named once, and their
+    // shared refusal is said once (not once per hierarchy, nor again in every limit row)
+    const tried = s.cases.doctor.out.match(/\/sys\/fs\/cgroup\/[^\s,:]*\/confine(?=[\s,:])/g) ?? [];
+    assert.ok(tried.length >= 2, s.cases.doctor.out);
+    assert.deepEqual(tried, [...new Set(tried)], 'each directory named once');
+    assert.equal(s.cases.doctor.out.split('not delegated to us').length - 1, 1, s.cases.doctor.out);
+    assert.match(s.cases.doctor.out, /memoryBytes +NOT enforced .*: no writable cgroup v1 parent \(cgroups: above says why\)\n/);
+    assert.match(
+      s.cases.doctor.out,
+      /\n {2}memoryBytes, memorySwapBytes, cpu, .*: no writable cgroup v1 parent \(cgroups: above says why\)\n/,
+    );
   });
 });

@@ -231,6 +231,16 @@ function rmdirQuiet(dir: string): void {
   }
 }
 
+/**
+ * "dir, dir: why" per distinct why: a reason shared by every hierarchy (EACCES in all seven of a
+ * host's v1 hierarchies) is said once, naming its directories once.
+ */
+function sayOnce(failed: { dir: string; why: string }[]): string[] {
+  const dirsBy = new Map<string, string[]>();
+  for (const f of failed) dirsBy.set(f.why, [...(dirsBy.get(f.why) ?? []), f.dir]);
+  return [...dirsBy].map(([why, dirs]) => `${dirs.join(', ')}: ${why}`);
+}
+
 function explain(e: unknown): string {
   const c = errCode(e);
   if (c === 'EBUSY') return 'EBUSY: the cgroup holds processes (no-internal-processes rule)';
@@ -467,6 +477,7 @@ function chooseV1(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
   const paths: Record<string, string> = {};
   const created: string[] = [];
   const problems: string[] = [];
+  const failed: { dir: string; why: string }[] = []; // v1 directories that could not be made or used
   const got: string[] = [];
   // One relative path for every hierarchy: "/sys/fs/cgroup/<any mount>/x" and "/x" alike.
   // 'delegated' on v1: the supervisor's own cgroups (v1 has no internal-process rule), also as root.
@@ -502,9 +513,10 @@ function chooseV1(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
           dir: (cause as NodeJS.ErrnoException).path ?? path.join(h.mount, rel),
           syscall: (cause as NodeJS.ErrnoException).syscall ?? 'mkdir',
         };
-      problems.push(`${path.join(h.mount, rel)}: ${explain(cause)}`);
+      failed.push({ dir: path.join(h.mount, rel), why: explain(cause) });
     }
   }
+  problems.push(...sayOnce(failed));
   if (got.length === 0) {
     for (const d of created.slice().reverse()) rmdirQuiet(d);
     const reason = `no writable cgroup v1 parent: ${problems.join('; ') || 'no v1 hierarchy carries a useful controller'}`;

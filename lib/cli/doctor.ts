@@ -43,11 +43,20 @@ export function doctor(argv: readonly string[]): number {
         delegation?: DelegationReport;
       }
     | undefined;
+  const delegation = cg?.delegation && (!caps.root || cg.delegation.allowed) ? formatDelegation(cg.delegation) : [];
+  // Each reason is said once. Why no cgroup parent can be used (naming every directory tried) is
+  // long and explains most limit rows and the missing list; those rows point at it. When the
+  // delegation lines already say it (no delegated v2 subtree), the cgroups line points at them.
+  const unusable = cg && !cg.parent ? cg.reason : null;
+  const head = unusable?.split(': ')[0] ?? '';
+  const toldBelow = !!(unusable && delegation.length && cg?.delegation?.reason && unusable.includes(cg.delegation.reason));
+  const pointer = `${head} (${toldBelow ? 'delegated:' : 'cgroups:'} above says why)`;
+  const once = (why: string) => (unusable && why.includes(unusable) ? why.replace(unusable, pointer) : why);
   if (cg)
     lines.push(
-      `cgroups:   ${cg.mode}${cg.parent ? `, tasks under ${[...new Set(Object.values(cg.parent))].join(' ')}` : `, unusable: ${cg.reason}`}`,
+      `cgroups:   ${cg.mode}${cg.parent ? `, tasks under ${[...new Set(Object.values(cg.parent))].join(' ')}` : `, unusable: ${toldBelow ? `${head} (delegated: below says why)` : cg.reason}`}`,
     );
-  if (cg?.delegation && (!caps.root || cg.delegation.allowed)) lines.push(...formatDelegation(cg.delegation));
+  lines.push(...delegation);
   if (Object.keys(caps.features).length)
     lines.push(
       `kernel:    ${Object.entries(caps.features)
@@ -55,11 +64,18 @@ export function doctor(argv: readonly string[]): number {
         .join(' ')}`,
     );
   lines.push('', 'limits:');
-  lines.push(formatEnforced(caps.resources));
+  lines.push(
+    formatEnforced(
+      Object.fromEntries(Object.entries(caps.resources).map(([k, e]) => [k, e?.note ? { ...e, note: once(e.note) } : e])),
+    ),
+  );
   lines.push('', 'isolation:', ...formatIsolation(caps.isolation));
   if (caps.missing.length) {
+    // One line per reason, naming everything it keeps from being enforced.
+    const whatBy = new Map<string, string[]>();
+    for (const m of caps.missing) whatBy.set(once(m.why), [...(whatBy.get(once(m.why)) ?? []), m.what]);
     lines.push('', 'missing:');
-    for (const m of caps.missing) lines.push(`  ${m.what}: ${m.why}`);
+    for (const [why, what] of whatBy) lines.push(`  ${what.join(', ')}: ${why}`);
   }
   lines.push(...formatOrphans(orphans));
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -111,7 +127,7 @@ function formatDelegation(d: DelegationReport): string[] {
     out.push('delegated: not what tree limits need here: they come from the cgroup v1 hierarchies');
   }
   if (d.howTo.length) {
-    out.push(d.subtree && d.applies ? 'to use it:' : 'to get one:');
+    out.push(!d.applies ? 'to get tree limits here:' : d.subtree ? 'to use it:' : 'to get one:');
     for (const h of d.howTo) out.push(`  ${h}`);
   }
   return out;
