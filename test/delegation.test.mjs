@@ -320,6 +320,12 @@ describe('pure cgroup v2: a non-root supervisor and its delegated subtree', { sk
     assert.equal(c.after.self, relOf(d), 'not moved');
     assert.match(c.doctor.out, /BLOCKED: it holds \d+ process/);
     assert.match(c.doctor.out, /cgroupParent: 'delegated' or CONFINE_CGROUP_PARENT=delegated/);
+    // each reason once: the note states the rule once, and doctor's limit rows point at its
+    // delegation lines instead of repeating the note
+    const note = c.limits.enforced.memoryBytes.note;
+    assert.equal(note.split('no-internal-processes').length - 1, 1, note);
+    assert.equal(c.doctor.out.includes(note), false, c.doctor.out);
+    assert.match(c.doctor.out, /memoryBytes +NOT enforced .*: no controllers for task cgroups: .*\(delegated: above says why/);
     assert.deepEqual(tree(d), ['confine'], 'no leaf was made, no task cgroup is left');
   });
 
@@ -376,8 +382,13 @@ describe('pure cgroup v2: a non-root supervisor and its delegated subtree', { sk
     assert.match(c.doctor.out, /delegated: none: /);
     assert.match(
       c.doctor.out,
-      fs.existsSync('/run/systemd/system') ? /systemd-run --user --scope -p Delegate=yes/ : /no systemd on this host/,
+      fs.existsSync('/run/systemd/system')
+        ? /systemd-run --user --scope -p Delegate=yes/
+        : /no systemd on this host .*NAME\/supervisor\/cgroup\.procs/,
     );
+    // each reason once: why there is no delegated subtree is said on the delegated line only
+    const why = c.where.detail.delegation.reason;
+    assert.equal(c.doctor.out.split(why).length - 1, 1, c.doctor.out);
     // with leave to move, too: there is nothing to move into
     const t = await supervise({ cases: ['limits'], cgroupParent: 'delegated' }, { cgroup: leaf });
     assert.equal(t.cases.limits.enforced.memoryBytes.enforced, false);

@@ -264,8 +264,9 @@ export function describeDelegation(
         `from a shell of ${who}: CONFINE_CGROUP_PARENT=${DELEGATED} systemd-run --user --scope -p Delegate=yes -- node main.js`,
       );
     } else {
+      const mount = unified?.mount ?? '/sys/fs/cgroup';
       howTo.push(
-        `no systemd on this host (/run/systemd/system is absent): as root, make a cgroup for ${who} (mkdir /sys/fs/cgroup/NAME; enable memory, pids and cpu in /sys/fs/cgroup/cgroup.subtree_control; chown ${user ?? 'USER'} the directory and its ${delegateFiles().join(', ')}), start the supervisor with its pid written to NAME/cgroup.procs, and give it cgroupParent '${DELEGATED}'`,
+        `no systemd on this host (/run/systemd/system is absent): as root, make a cgroup for ${who} with a leaf for the supervisor (mkdir -p ${mount}/NAME/supervisor; enable memory, pids and cpu in ${mount}/cgroup.subtree_control; chown ${user ?? 'USER'} ${mount}/NAME and its ${delegateFiles().join(', ')}), and start the supervisor with its pid written to NAME/supervisor/cgroup.procs: confine then puts its trees under NAME, nothing to pass`,
         'or run it in a container with a cgroup namespace of its own whose cgroup is delegated to it (podman, docker --cgroupns=private with a delegated cgroup)',
       );
     }

@@ -403,20 +403,24 @@ function chooseV2(layout: CgroupLayout, opts: ChooseOptions): ParentChoice {
   const { a } = best;
   const notes: string[] = [best.why];
   const lacking = opts.needed.filter((n) => !a.controllers.includes(n));
-  if (lacking.length) {
-    notes.push(`controllers not available to task cgroups: ${lacking.join(', ')}`);
-    if (missingAtRoot.length) notes.push(`not in this kernel's cgroup2 root: ${missingAtRoot.join(', ')}`);
-    notes.push(...a.problems);
-  }
-  if (a.controllers.length === 0) {
+  if (delegation && delegation.processes.length > 0 && !delegatedMode && a.controllers.length === 0) {
+    // Blocked by the no-internal-processes rule: best.why (blockedNote) says so once; the
+    // problems of prepareV2 would only say it again. What the trees still get, and what to do.
     notes.push(
-      'task cgroups give tree membership, cgroup.kill/freeze and CPU usage only; resource limits need a parent whose cgroup.subtree_control can be set (a delegated cgroup without processes)',
+      'task cgroups still give tree membership, cgroup.kill/freeze and CPU usage',
+      `to have limits, let confine move those processes into ${path.join(uni.mount, delegation.subtree!, SUPERVISOR_LEAF)}: cgroupParent '${DELEGATED}' or CONFINE_CGROUP_PARENT=${DELEGATED}; or start the supervisor in a leaf of the delegated cgroup (systemd: DelegateSubgroup=)`,
     );
+  } else {
+    if (lacking.length) {
+      notes.push(`controllers not available to task cgroups: ${lacking.join(', ')}`);
+      if (missingAtRoot.length) notes.push(`not in this kernel's cgroup2 root: ${missingAtRoot.join(', ')}`);
+      notes.push(...a.problems);
+    }
+    if (a.controllers.length === 0)
+      notes.push(
+        'task cgroups give tree membership, cgroup.kill/freeze and CPU usage only; resource limits need a parent whose cgroup.subtree_control can be set (a delegated cgroup without processes)',
+      );
   }
-  if (delegation && a.controllers.length === 0 && delegation.processes.length > 0 && !delegatedMode)
-    notes.push(
-      `to have limits, let confine move those processes into ${path.join(uni.mount, delegation.subtree!, SUPERVISOR_LEAF)}: cgroupParent 'delegated' or CONFINE_CGROUP_PARENT=delegated; or start the supervisor in a leaf of a delegated cgroup (systemd: DelegateSubgroup=)`,
-    );
   const memOk = a.controllers.includes('memory');
   // The parent itself is never the root, so with memory enabled above it, its memory.swap.max
   // exists exactly when the kernel accounts swap.

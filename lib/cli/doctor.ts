@@ -40,18 +40,26 @@ export function doctor(argv: readonly string[]): number {
         version: number | null;
         parent: Record<string, string> | null;
         reason: string | null;
+        note: string | null;
         delegation?: DelegationReport;
       }
     | undefined;
   const delegation = cg?.delegation && (!caps.root || cg.delegation.allowed) ? formatDelegation(cg.delegation) : [];
-  // Each reason is said once. Why no cgroup parent can be used (naming every directory tried) is
-  // long and explains most limit rows and the missing list; those rows point at it. When the
-  // delegation lines already say it (no delegated v2 subtree), the cgroups line points at them.
+  // Each reason is said once. Why no cgroup parent can be used (naming every directory tried),
+  // or why the delegated cgroup gives task cgroups no controllers, is long and explains most limit
+  // rows and the missing list; those rows point at where it is said. When the delegation lines
+  // say it (no delegated v2 subtree, or one the no-internal-processes rule blocks), they are it.
   const unusable = cg && !cg.parent ? cg.reason : null;
   const head = unusable?.split(': ')[0] ?? '';
   const toldBelow = !!(unusable && delegation.length && cg?.delegation?.reason && unusable.includes(cg.delegation.reason));
-  const pointer = `${head} (${toldBelow ? 'delegated:' : 'cgroups:'} above says why)`;
-  const once = (why: string) => (unusable && why.includes(unusable) ? why.replace(unusable, pointer) : why);
+  const said: [string, string][] = [];
+  if (unusable) said.push([unusable, `${head} (${toldBelow ? 'delegated:' : 'cgroups:'} above says why)`]);
+  if (cg?.parent && cg.note && cg.delegation?.blocked && !cg.delegation.allowed && delegation.length)
+    said.push([
+      cg.note,
+      'no controllers for task cgroups: the no-internal-processes rule (delegated: above says why and what to do)',
+    ]);
+  const once = (why: string) => said.reduce((w, [text, pointer]) => w.replace(text, pointer), why);
   if (cg)
     lines.push(
       `cgroups:   ${cg.mode}${cg.parent ? `, tasks under ${[...new Set(Object.values(cg.parent))].join(' ')}` : `, unusable: ${toldBelow ? `${head} (delegated: below says why)` : cg.reason}`}`,
