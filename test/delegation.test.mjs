@@ -202,7 +202,7 @@ describe('pure cgroup v2: a non-root supervisor and its delegated subtree', { sk
     chownTree(leaf);
 
     const a = await supervise(
-      { cases: ['where', 'limits', 'oom', 'forkbomb', 'stats', 'kill', 'update', 'outlive', 'after'] },
+      { cases: ['where', 'limits', 'oom', 'forkbomb', 'stats', 'kill', 'update', 'leak', 'outlive', 'after'] },
       { cgroup: leaf },
     );
     const c = a.cases;
@@ -262,6 +262,12 @@ describe('pure cgroup v2: a non-root supervisor and its delegated subtree', { sk
       'cpu.max': '25000 100000',
       'cpu.weight': '200',
     });
+    // nothing leaks: fds, zombies, task cgroups (trees that exited, failed to start, were killed)
+    for (const r of c.leak.rounds) assert.deepEqual(r, { ok: 0, failed: 'ERR_CONFINE_SPAWN', killed: 'SIGKILL' });
+    assert.equal(c.leak.parent, path.join(d, 'confine'));
+    assert.equal(c.leak.fds.after, c.leak.fds.before, 'the supervisor has as many fds as before');
+    assert.deepEqual(c.leak.zombies, [], 'no zombie child');
+    assert.deepEqual(c.leak.left, [], 'no task cgroup left');
     assert.equal(c.after.self, relOf(leaf));
 
     // reattach by handle, from a new supervisor process
