@@ -6,11 +6,13 @@
 //   pure cgroup v2 (npm run test:cgroup2 -- test/delegation.test.mjs):
 //     - in a leaf of a delegated cgroup: memoryBytes with OOM, maxProcesses (a fork bomb), cpu,
 //       cpuWeight, stats, the tree kill, update(), reattach by handle from a new supervisor,
-//       killOnParentExit of a SIGKILLed one, and nothing left behind;
+//       killOnParentExit of a SIGKILLed one, no leak (fds, zombies, task cgroups after trees that
+//       exit, fail in the child and are killed), and nothing left behind;
 //     - in the delegated cgroup itself, without leave to move (limits reported unenforced with
 //       why and what to do) and with it (CONFINE_CGROUP_PARENT or the option: every process of
 //       the cgroup moves to a confine leaf, the watchdog and a forking shell included);
-//     - in a cgroup not delegated to it: everything reported unenforced, nothing made;
+//     - in a cgroup not delegated to it, or half (the directory chowned, not cgroup.procs and
+//       cgroup.subtree_control): everything reported unenforced, nothing made;
 //     - bad cgroupParent (outside the delegated subtree, not writable): typed errors, nothing made;
 //     - confine doctor's account of each.
 //   hybrid (this machine's kind: v1 controllers, a v2 tree without any): the v2 tree is used only
@@ -400,6 +402,18 @@ describe('pure cgroup v2: a non-root supervisor and its delegated subtree', { sk
     assert.equal(t.cases.limits.enforced.memoryBytes.enforced, false);
     assert.equal(t.cases.limits.own, relOf(leaf));
     assert.deepEqual(tree(p), before, 'nothing was made');
+  });
+
+  test('half delegated (the directory chowned, its cgroup.procs and cgroup.subtree_control not): not delegated', async () => {
+    const h = mkcg(uni, 'half');
+    fs.chownSync(h, user.uid, user.gid);
+    const s = await supervise({ cases: ['where', 'limits'], cgroupParent: 'delegated' }, { cgroup: h });
+    const c = s.cases;
+    assert.equal(c.where.detail.delegation.subtree, null);
+    assert.match(c.where.detail.delegation.reason, /cgroup\.(procs|subtree_control) is owned by uid 0/);
+    assert.equal(c.limits.enforced.memoryBytes.enforced, false);
+    assert.equal(c.limits.own, relOf(h), 'not moved');
+    assert.deepEqual(tree(h), [], 'nothing was made');
   });
 
   test('bad cgroupParent: outside the delegated subtree, or not writable: typed errors before anything starts', async () => {
