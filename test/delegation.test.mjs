@@ -267,7 +267,7 @@ describe('pure cgroup v2: a non-root supervisor and its delegated subtree', { sk
     // nothing leaks: fds, zombies, task cgroups (trees that exited, failed to start, were killed)
     for (const r of c.leak.rounds) assert.deepEqual(r, { ok: 0, failed: 'ERR_CONFINE_SPAWN', killed: 'SIGKILL' });
     assert.equal(c.leak.parent, path.join(d, 'confine'));
-    assert.equal(c.leak.fds.after, c.leak.fds.before, 'the supervisor has as many fds as before');
+    assert.ok(c.leak.fds.after <= c.leak.fds.before, `the supervisor's fds: ${c.leak.fds.before} -> ${c.leak.fds.after}`);
     assert.deepEqual(c.leak.zombies, [], 'no zombie child');
     assert.deepEqual(c.leak.left, [], 'no task cgroup left');
     assert.equal(c.after.self, relOf(leaf));
