@@ -69,6 +69,21 @@ export function processState(pid: number): string | null {
   }
 }
 
+/** PF_EXITING in the flags of /proc/<pid>/stat: set as the kernel begins the process's exit. */
+const PF_EXITING = 0x4;
+
+/**
+ * Linux: whether `pid` has begun to exit: gone, a zombie (Z) or dead (X), or inside the kernel's
+ * exit (PF_EXITING, set before its files close: a pipe's EOF can be seen while the state still
+ * says R). From then on the process runs no code of its own. False elsewhere.
+ */
+export function processExiting(pid: number): boolean {
+  if (!isLinux) return false;
+  const f = statFields(pid);
+  if (!f) return true;
+  return f[0] === 'Z' || f[0] === 'X' || (Number(f[6]) & PF_EXITING) !== 0;
+}
+
 /**
  * The supervisor's ancestors, from its parent up to init: on Linux by the /proc parent links,
  * elsewhere `ps -o ppid=` step by step.

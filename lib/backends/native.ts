@@ -11,7 +11,7 @@ import type { AddonError, PosixAddon, PosixExit } from '../addon.js';
 import { ConfineArgumentError, ConfineError, SpawnError, SystemError } from '../errors.js';
 import { posixAddon } from '../loader.js';
 import { envBlock } from '../environment.js';
-import { descendants, isRoot, procStatsOf, processStartTime, processState } from '../proc.js';
+import { descendants, isRoot, procStatsOf, processExiting, processStartTime } from '../proc.js';
 import { RLIMIT_RESOURCES, TREE_RESOURCES, rlimitsOf } from '../resources.js';
 import { signalName } from '../signals.js';
 import type { EnforcedMap, Identity, Resources, Stats, StdioValue } from '../types.js';
@@ -490,10 +490,12 @@ class NativeTree implements Tree {
     return this.addon.signal(this.pid, this.pidfd, sig) === null;
   }
 
-  /** The leader has exited, seen by the watch or not yet (a zombie not reaped yet counts). */
+  /**
+   * The leader has exited or begun to (inside the kernel's exit, a zombie not reaped yet): seen by
+   * the watch or not yet. Its stdout's EOF can come first (its files close during the exit).
+   */
   private leaderExited(): boolean {
-    const state = processState(this.pid);
-    return state === null || state === 'Z';
+    return processExiting(this.pid);
   }
 
   ref(): void {
