@@ -179,9 +179,13 @@ export interface PosixAddon {
   fileStamp(paths: string[]): string;
   /** null when `path` is a regular file this process may execute; else the errno name (EISDIR for a directory, EACCES for another non-regular file). */
   executableFile(path: string): string | null;
-  /** Changes whenever the process environment (environ) differs from the last call's. Main thread only. */
-  environGeneration(): number;
-  pipe(): [readFd: number, writeFd: number];
+  /**
+   * Changes whenever the process environment (environ) differs from the last call's; null off
+   * the process's initial thread (a worker, whose process.env is not environ).
+   */
+  environGeneration(): number | null;
+  /** Both ends close-on-exec; `nonBlockingWrite`: the write end O_NONBLOCK (EAGAIN when full). */
+  pipe(nonBlockingWrite?: boolean): [readFd: number, writeFd: number];
   openDevNull(flags: number): number;
   close(fd: number): void;
   spawn(req: PosixSpawnRequest): { pid: number; pidfd: number };

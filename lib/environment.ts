@@ -19,15 +19,14 @@ interface SupervisorEnv {
 /** Distinct runAs users kept per generation: a supervisor runs programs as a handful. */
 const MAX_USERS = 16;
 let cached: SupervisorEnv | null = null;
-let mainThread: boolean | undefined;
 
 /**
  * Where environ can tell when process.env changed: the main thread (in a worker, process.env
- * is the worker's own copy, not environ) with the addon. null elsewhere: no cache.
+ * is the worker's own copy, not environ) with the addon. null elsewhere: no cache. The addon
+ * answers for the thread itself (gettid), so node:worker_threads is not loaded (about 3 ms).
  */
 function environGeneration(): number | null {
-  mainThread ??= (require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread;
-  const addon = mainThread ? posixAddon() : null;
+  const addon = posixAddon();
   return addon && typeof addon.environGeneration === 'function' ? addon.environGeneration() : null;
 }
 

@@ -16,7 +16,6 @@
 import { EventEmitter } from 'node:events';
 import { readlinkSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
 import {
   BackendUnavailableError,
@@ -61,6 +60,7 @@ import type {
   Stats,
   StdioValue,
 } from './types.js';
+import { monotonicMs } from './clock.js';
 
 type State = 'new' | 'starting' | 'running' | 'exited' | 'failed';
 
@@ -342,7 +342,7 @@ export class Executor extends EventEmitter {
   /** The synchronous part of every start: checks, lookups, the plan, the backend's launch. */
   #launch(): void {
     this.#state = 'starting';
-    this.#startedAt = performance.now();
+    this.#startedAt = monotonicMs();
     const o = this.#options;
     let tree: Tree;
     try {
@@ -528,7 +528,7 @@ export class Executor extends EventEmitter {
       cpuUserMicros: raw.cpuUserMicros,
       cpuSystemMicros: raw.cpuSystemMicros,
       memoryPeakBytes: raw.memoryPeakBytes,
-      durationMs: Math.round(performance.now() - this.#startedAt),
+      durationMs: Math.round(monotonicMs() - this.#startedAt),
     };
     this.#status = status;
     this.#state = 'exited';
@@ -678,7 +678,7 @@ export class Executor extends EventEmitter {
     this.#tree = tree;
     if (!this.#refed) tree.unref?.();
     this.#flags.reattached = true;
-    this.#startedAt = performance.now();
+    this.#startedAt = monotonicMs();
     this.#enforced = { ...this.#plan(), ...tree.enforcement?.() };
     this.#started = tree.started;
     this.#startResolved = true;

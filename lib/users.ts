@@ -8,6 +8,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { ConfineArgumentError, UnknownUserError } from './errors.js';
 import { posixAddon } from './loader.js';
 import type { Identity, RunAsSpec } from './types.js';
+import { monotonicMs } from './clock.js';
 
 /** execFileSync, from node:child_process required here, when getent or id runs, not at load: a
  * run with the addon never needs it (loading it costs every `confine run` ~5 ms). */
@@ -119,7 +120,7 @@ function lookupUser(user: string | number): UserRecord | null {
     userCache.clear();
     userDbStamp = stamp;
   }
-  const now = performance.now();
+  const now = monotonicMs();
   const hit = userCache.get(user);
   if (hit && now - hit.at < USER_CACHE_MAX_AGE_MS) return hit.user && { ...hit.user, groups: [...hit.user.groups] };
   const found = lookupUserUncached(user);

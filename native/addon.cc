@@ -475,6 +475,7 @@ Napi::Value SignalTree(const Napi::CallbackInfo& info) {
 #endif
 
 Napi::Value EnvironGeneration(const Napi::CallbackInfo& info) {
+  if (!confine::OnInitialThread()) return info.Env().Null();
   return Napi::Number::New(info.Env(), static_cast<double>(confine::EnvironGeneration()));
 }
 
@@ -543,7 +544,9 @@ Napi::Value LookupUser(const Napi::CallbackInfo& info) {
 Napi::Value Pipe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fds[2];
-  confine::FdResult r = confine::MakePipe(fds);
+  bool nonBlockingWrite =
+      info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
+  confine::FdResult r = confine::MakePipe(fds, nonBlockingWrite);
   if (r.err != 0) {
     ThrowSystemError(env, "ERR_CONFINE_SYSTEM", "pipe", nullptr, r.syscall, r.err);
     return env.Undefined();

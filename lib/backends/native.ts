@@ -4,7 +4,6 @@
 // (clone3 CLONE_INTO_CGROUP on v2, cgroup.procs fds on v1) which holds the tree-wide limits and
 // makes the tree stop exact; which cgroup, and how update() changes it, is lib/cgroup/wiring.ts.
 
-import * as net from 'node:net';
 import { constants as fsConstants, readSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import type { AddonError, PosixAddon, PosixExit } from '../addon.js';
@@ -305,10 +304,12 @@ function stdioFd(
   i: number,
 ): { child: { fd: number; owned: boolean }; parent: Readable | Writable | null } {
   if (s === 'pipe') {
+    // Loaded here, not above: a run without pipes (the command line's) needs no node:net.
+    const { Socket } = require('node:net') as typeof import('node:net');
     const [r, w] = addon.pipe();
     // fd 0 (and only it) is written by us; the others are read.
-    if (i === 0) return { child: { fd: r, owned: true }, parent: new net.Socket({ fd: w, readable: false, writable: true }) };
-    return { child: { fd: w, owned: true }, parent: new net.Socket({ fd: r, readable: true, writable: false }) };
+    if (i === 0) return { child: { fd: r, owned: true }, parent: new Socket({ fd: w, readable: false, writable: true }) };
+    return { child: { fd: w, owned: true }, parent: new Socket({ fd: r, readable: true, writable: false }) };
   }
   if (s === 'inherit') return { child: { fd: i, owned: false }, parent: null };
   if (s === 'ignore' || s === null || s === undefined) {

@@ -17,12 +17,12 @@
 // pool off (depth 0).
 
 import * as fs from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { TREE_RESOURCES } from '../resources.js';
 import type { Resources } from '../types.js';
 import type { ParentChoice } from './parent.js';
 import { TaskCgroup } from './task-cgroup.js';
 import { taskCgroupName } from './names.js';
+import { monotonicMs } from '../clock.js';
 /** Spares kept per kind (parent and limits). */
 const DEPTH = 2;
 /** A kind not taken for this long loses its spares (TaskCgroupPool.idleMs). */
@@ -77,7 +77,7 @@ export class TaskCgroupPool {
       this.kinds.delete(key); // re-insert: Map order is the recency order
     else kind = { choice, resources: limits, spares: [], lastTake: -Infinity, filling: false, live: true, recycles: false };
     this.kinds.set(key, kind);
-    const now = performance.now(); // monotonic: a wall-clock step must not make kinds hot or idle
+    const now = monotonicMs(); // monotonic: a wall-clock step must not make kinds hot or idle
     const hot = now - kind.lastTake < this.idleMs;
     kind.lastTake = now;
     let tc = kind.spares.pop();
@@ -160,7 +160,7 @@ export class TaskCgroupPool {
     }
     if (this.timer) return;
     this.timer = setInterval(() => {
-      const now = performance.now();
+      const now = monotonicMs();
       let held = 0;
       for (const kind of this.kinds.values()) {
         if (now - kind.lastTake >= this.idleMs) this.dropSpares(kind);

@@ -3,9 +3,9 @@
 // one every intervalMs; the iteration ends when the leader has exited, or when the consumer
 // breaks out of its loop (the timer is cleared either way).
 
-import { performance } from 'node:perf_hooks';
 import { ConfineArgumentError } from '../errors.js';
 import type { ExitStatus, Stats } from '../types.js';
+import { monotonicMs } from '../clock.js';
 
 export interface StatsSample extends Stats {
   /**
@@ -66,7 +66,7 @@ async function* samples(ex: Sampled, intervalMs: number): AsyncGenerator<StatsSa
       if (exited) return;
       const atMs = Date.now();
       // The interval for cpuPercent from a monotonic clock: a wall-clock step must not skew it.
-      const at = performance.now();
+      const at = monotonicMs();
       const cpu = cpuTotal(s);
       let cpuPercent: number | null = null;
       if (prev && prev.cpu !== null && cpu !== null && at > prev.at) {

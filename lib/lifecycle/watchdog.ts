@@ -23,7 +23,7 @@
 //   del <id>                         forget a registration
 // Registrations whose cgroup is gone, or whose group is empty, are pruned as new ones arrive.
 
-import { constants as fsConstants, existsSync, readFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, existsSync, readFileSync, writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { PosixAddon } from '../addon.js';
 import { decodeHandle } from '../backends/backend.js';
@@ -196,9 +196,76 @@ EOF
 exit 0
 `;
 
+/**
+ * The supervisor's end of the watchdog's stdin. From the addon it is a non-blocking pipe written
+ * with plain write(2) calls: the line is in the pipe when write() returns, and node:net (with
+ * node:stream, about a tenth of a `confine run`) is not loaded for it. A blocking pipe would not
+ * do: a watchdog that is stopped (SIGSTOP) would stall the supervisor once 64 KB of lines are
+ * unread. So a write that would block (EAGAIN, or only part of the line taken) hands the rest,
+ * and every later line, to a net.Socket on the same descriptor, which queues them in order.
+ */
+class LineWriter {
+  #fd: number;
+  #socket: Socket | null;
+
+  constructor(fd: number, socket: Socket | null, dead: () => void) {
+    this.#fd = fd;
+    this.#socket = socket;
+    this.#dead = dead;
+    if (socket) this.#own(socket);
+  }
+
+  readonly #dead: () => void;
+
+  #own(socket: Socket): void {
+    socket.on('error', this.#dead);
+    socket.unref(); // the watchdog's pipe does not keep the supervisor's event loop alive
+  }
+
+  write(line: string): void {
+    if (this.#socket) {
+      this.#socket.write(line);
+      return;
+    }
+    let rest = line;
+    try {
+      // A line is ASCII (ids, keywords, checked paths): string length is byte length.
+      const n = writeSync(this.#fd, line);
+      if (n === line.length) return;
+      rest = line.slice(n);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') {
+        this.#dead(); // EPIPE: the watchdog is gone
+        return;
+      }
+    }
+    const { Socket } = require('node:net') as typeof import('node:net');
+    this.#socket = new Socket({ fd: this.#fd, readable: false, writable: true });
+    this.#own(this.#socket);
+    this.#socket.write(rest);
+  }
+
+  /** Bytes written but not yet in the pipe (queued by the socket); null while written directly. */
+  get queuedBytes(): number | null {
+    return this.#socket ? this.#socket.writableLength : null;
+  }
+
+  close(): void {
+    if (this.#socket) this.#socket.destroy();
+    else if (this.#fd >= 0) {
+      try {
+        closeSync(this.#fd);
+      } catch {
+        /* closed already */
+      }
+    }
+    this.#fd = -1;
+  }
+}
+
 interface Watchdog {
   pid: number;
-  stdin: Socket;
+  stdin: LineWriter;
   alive: boolean;
   /** Reaps it once it has exited (the addon's start; child_process reaps its own). */
   reap: (() => void) | null;
@@ -222,8 +289,8 @@ const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C', CONFINE_WATCHD
  * exit watch would hold the event loop, so the process is not watched while it lives: ensure()
  * asks /proc whether it still runs before each use, and then reaps it.
  */
-function startWithAddon(addon: PosixAddon): Watchdog {
-  const [r, w] = addon.pipe();
+function startWithAddon(addon: PosixAddon, dead: () => void): Watchdog {
+  const [r, w] = addon.pipe(true);
   let nul = -1;
   try {
     nul = addon.openDevNull(fsConstants.O_WRONLY);
@@ -236,7 +303,6 @@ function startWithAddon(addon: PosixAddon): Watchdog {
       // setsid: no controlling terminal, no share in the supervisor's process group.
       setsid: true,
     });
-    const { Socket } = require('node:net') as typeof import('node:net');
     // Once dead it is reaped at once, so the watch holds the loop for a moment only (without a
     // pidfd, on kernels before 5.3, the addon waits on a thread).
     const closePidfd = () => {
@@ -249,7 +315,7 @@ function startWithAddon(addon: PosixAddon): Watchdog {
         closePidfd();
       }
     };
-    return { pid, stdin: new Socket({ fd: w, readable: false, writable: true }), alive: true, reap };
+    return { pid, stdin: new LineWriter(w, null, dead), alive: true, reap };
   } catch (e) {
     addon.close(w);
     throw e;
@@ -272,7 +338,7 @@ function startWithChildProcess(dead: () => void): Watchdog {
   child.once('error', dead);
   child.once('exit', dead);
   child.unref(); // the process does not keep the event loop alive (nor does our end of its pipe)
-  return { pid: child.pid ?? 0, stdin: child.stdin as Socket, alive: true, reap: null };
+  return { pid: child.pid ?? 0, stdin: new LineWriter(-1, child.stdin as Socket, dead), alive: true, reap: null };
 }
 
 function ensure(): Watchdog | null {
@@ -288,12 +354,10 @@ function ensure(): Watchdog | null {
   const dead = () => markDead(wd);
   try {
     const addon = posixAddon();
-    wd = addon ? startWithAddon(addon) : startWithChildProcess(dead);
+    wd = addon ? startWithAddon(addon, dead) : startWithChildProcess(dead);
   } catch {
     return null;
   }
-  wd.stdin.on('error', dead);
-  wd.stdin.unref();
   current = wd;
   return wd;
 }
@@ -301,6 +365,7 @@ function ensure(): Watchdog | null {
 function markDead(wd: Watchdog): void {
   if (!wd.alive) return;
   wd.alive = false;
+  wd.stdin.close();
   wd.reap?.();
   if (current === wd) {
     current = null;
@@ -380,6 +445,15 @@ export function unguard(id: number): void {
   if (id <= 0 || !current?.alive) return;
   for (const [line, i] of registered) if (i === id) registered.delete(line);
   current.stdin.write(`del ${id}\n`);
+}
+
+/**
+ * Bytes of registrations the current watchdog has not been handed yet (its pipe was full: it is
+ * stopped, or slow), or null while lines go straight into the pipe; null without a watchdog.
+ * For tests: a registration counts once it is in the pipe.
+ */
+export function watchdogQueuedBytes(): number | null {
+  return current?.alive ? current.stdin.queuedBytes : null;
 }
 
 /** The watchdog's pid, or null when none runs (for tests and `confine doctor`). */

@@ -1,6 +1,12 @@
 #include "environ.h"
 
 #include <string.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#elif defined(__APPLE__)
+#include <pthread.h>
+#endif
 
 #include <string>
 
@@ -22,6 +28,16 @@ uint64_t EnvironGeneration() {
     generation++;
   }
   return generation;
+}
+
+bool OnInitialThread() {
+#ifdef __linux__
+  return syscall(SYS_gettid) == getpid();
+#elif defined(__APPLE__)
+  return pthread_main_np() != 0;
+#else
+  return false;
+#endif
 }
 
 }  // namespace confine

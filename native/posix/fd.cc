@@ -23,10 +23,23 @@ int PipeCloexec(int fds[2]) {
 #endif
 }
 
-FdResult MakePipe(int fds[2]) {
+FdResult MakePipe(int fds[2], bool nonBlockingWrite) {
   FdResult r;
   r.err = PipeCloexec(fds);
-  if (r.err != 0) r.syscall = "pipe2";
+  if (r.err != 0) {
+    r.syscall = "pipe2";
+    return r;
+  }
+  if (nonBlockingWrite) {
+    // On the write end's open file description only: the reader's end stays blocking.
+    int flags = fcntl(fds[1], F_GETFL);
+    if (flags < 0 || fcntl(fds[1], F_SETFL, flags | O_NONBLOCK) != 0) {
+      r.err = errno;
+      r.syscall = "fcntl";
+      close(fds[0]);
+      close(fds[1]);
+    }
+  }
   return r;
 }
 

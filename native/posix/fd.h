@@ -9,8 +9,9 @@ struct FdResult {
   const char* syscall = nullptr;  // the call that failed
 };
 
-// fds[0] is the read end, fds[1] the write end; both O_CLOEXEC.
-FdResult MakePipe(int fds[2]);
+// fds[0] is the read end, fds[1] the write end; both O_CLOEXEC. nonBlockingWrite: the write end
+// O_NONBLOCK (a write to a full pipe fails with EAGAIN instead of waiting for its reader).
+FdResult MakePipe(int fds[2], bool nonBlockingWrite = false);
 // open("/dev/null", flags | O_CLOEXEC); *fd receives the descriptor.
 FdResult OpenDevNull(int flags, int* fd);
 // close(fd). EINTR counts as closed (Linux and macOS release the descriptor either way).
