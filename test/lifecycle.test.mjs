@@ -324,6 +324,73 @@ describe('the watchdog', { skip: !isLinux && 'Linux only' }, () => {
       assert.ok(await until(() => !alive(second), 5000), 'the new one exits after the supervisor');
     });
 
+  test('a stopped watchdog stalls nothing: what its full pipe cannot take waits in order, and still guards the tree', async () => {
+    // The supervisor writes registrations straight into the watchdog's non-blocking pipe; with
+    // the watchdog stopped (SIGSTOP) the pipe fills, and the rest (the tree started last among
+    // them) must queue without blocking the supervisor and reach the watchdog once it runs.
+    const kind = kinds[0];
+    const script = `
+      const { command } = await import(${JSON.stringify(new URL('../dist/index.mjs', import.meta.url).href)});
+      const require = (await import('node:module')).createRequire(${JSON.stringify(import.meta.url)});
+      const { watchdogPid, watchdogQueuedBytes, guardCgroup } = require('../dist/lifecycle/watchdog.js');
+      const { readFileSync } = require('node:fs');
+      const state = (pid) => { try { const s = readFileSync('/proc/' + pid + '/stat', 'utf8'); return s.slice(s.lastIndexOf(')') + 2)[0]; } catch { return null; } };
+      const until = async (f) => { for (let i = 0; i < 6000 && !f(); i++) await new Promise((r) => setTimeout(r, 10)); return f(); };
+      const first = command('true', [], { executor: ${JSON.stringify(kind)}, killOnParentExit: true, stdio: 'ignore' });
+      await first.start();
+      await first.wait();
+      const wd = watchdogPid();
+      const direct = watchdogQueuedBytes();
+      console.log(JSON.stringify({ wd }));
+      process.kill(wd, 'SIGSTOP');
+      await until(() => state(wd) === 'T');
+      // About 250 KB of registrations (of directories that do not exist): several pipes full.
+      const pad = 'x'.repeat(100);
+      for (let i = 0; i < 2000; i++) guardCgroup({ unified: '/confine-test-absent/' + pad + i });
+      const queued = watchdogQueuedBytes();
+      // Registered after all of them: a leader (pdeathsig) and a grandchild only the watchdog kills.
+      const ex = command('sh', ['-c', 'sleep 300 & wait'], { executor: ${JSON.stringify(kind)}, killOnParentExit: true, stdio: 'ignore' });
+      await ex.start();
+      let grandchild = 0;
+      await until(() => {
+        try { grandchild = Number(readFileSync('/proc/' + ex.pid + '/task/' + ex.pid + '/children', 'utf8').trim().split(' ')[0]) || 0; } catch {}
+        return grandchild > 0;
+      });
+      process.kill(wd, 'SIGCONT');
+      // In the pipe, all of it: from there the watchdog reads it even after we are gone.
+      const drained = await until(() => watchdogQueuedBytes() === 0);
+      console.log(JSON.stringify({ wd, direct, queued, drained, leader: ex.pid, grandchild }));
+      setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    seen.add(child.pid);
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
+    const lines = () => out.split('\n').slice(0, -1);
+    try {
+      // The watchdog's pid first (killed by after() whatever happens: a stopped one would stay).
+      assert.ok(
+        await until(() => lines().length > 0 || child.exitCode !== null, 120_000),
+        `the watchdog started (stderr: ${err})`,
+      );
+      seen.add(JSON.parse(lines()[0]).wd);
+      const ok = await until(() => lines().length > 1 || child.exitCode !== null, 120_000);
+      assert.ok(ok && lines().length > 1, `the supervisor went on with its watchdog stopped (stderr: ${err})`);
+      const info = JSON.parse(lines()[1]);
+      for (const p of [info.wd, info.leader, info.grandchild]) seen.add(p);
+      assert.equal(info.direct, null, 'lines go straight into the pipe while it has room');
+      assert.ok(info.queued > 0, `the full pipe left lines queued (${info.queued} bytes)`);
+      assert.ok(info.drained, 'the queue reached the pipe once the watchdog ran again');
+      assert.ok(info.grandchild > 0 && alive(info.grandchild), 'the tree runs');
+    } finally {
+      await sigkill(child);
+    }
+    const info = JSON.parse(lines()[1]);
+    assert.ok(await until(() => !alive(info.grandchild), 30_000), 'the watchdog killed the tree registered after the queue');
+    assert.ok(await until(() => !alive(info.wd), 30_000), 'the watchdog exits after the supervisor');
+  });
+
   test("a Ctrl-C to the supervisor's process group does not reach it", async () => {
     const kind = kinds[0];
     // detached: the supervisor leads a process group of its own, as a shell job would.
