@@ -429,6 +429,52 @@ describe('confine speaks the command line', () => {
     }
   });
 
+  test("start-up: require('confine') loads what a run needs; spawn(), openPid, capabilities() and the orphan scan on their first call", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'confine-cli-'));
+    const preload = fileURLToPath(new URL('./fixtures/loaded-modules.js', import.meta.url));
+    const out = join(dir, 'loaded.json');
+    const load = (code) => {
+      const r = spawnSync(process.execPath, ['-r', preload, '-e', code], {
+        encoding: 'utf8',
+        cwd: fileURLToPath(new URL('..', import.meta.url)),
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, CONFINE_TEST_LOADED: out },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(readFileSync(out, 'utf8')).files;
+    };
+    const later = [
+      'dist/child-process/spawn.js',
+      'dist/open-pid.js',
+      'dist/capabilities.js',
+      'dist/lifecycle/orphans.js',
+      'dist/cgroup/index.js',
+      'dist/cgroup/orphan-scan.js',
+      'dist/cgroup/pool.js',
+    ];
+    try {
+      const files = load("require('./dist/index.js')");
+      assert.ok(files.includes('dist/executor.js'));
+      assert.deepEqual(
+        files.filter((f) => later.includes(f)),
+        [],
+      );
+      // Each is the module's own function once called (names kept for stack traces and logs).
+      const called = load(`
+        const c = require('./dist/index.js');
+        const names = ['spawn', 'openPid', 'capabilities', 'autoselectExecutor', 'cleanupOrphans', 'listOrphanCgroups', 'dropSpareCgroups'];
+        if (names.some((n) => typeof c[n] !== 'function' || c[n].name !== n)) process.exit(3);
+        if (typeof c.capabilities().backend !== 'string' || c.autoselectExecutor() !== c.capabilities().backend) process.exit(4);
+        if (!Array.isArray(c.listOrphanCgroups({ under: '/confine-test-absent' }))) process.exit(5);
+        c.dropSpareCgroups();
+        c.openPid('not a handle').then(() => process.exit(6), (e) => { if (!(e instanceof c.ConfineArgumentError)) process.exit(7); });`);
+      for (const f of ['dist/open-pid.js', 'dist/capabilities.js', 'dist/lifecycle/orphans.js', 'dist/cgroup/pool.js'])
+        assert.ok(called.includes(f), f);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("the README's synopsis has every flag of confine run --help, and exit status 2", () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
     const section = readme.slice(
