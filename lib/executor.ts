@@ -9,8 +9,8 @@
 // how they report (the `style`): start() rejects with confine's typed errors; spawn() emits
 // child_process's events and error shapes (lib/child-process/).
 //
-// What only some executors use (open()'s attach, statsStream(), runAs's user lookup, spawn()'s
-// error shapes) is required where it is used, not imported above: a `confine run` loads what a run
+// What only some executors use (isolate(), open()'s attach, statsStream(), runAs's user lookup,
+// spawn()'s error shapes) is required where it is used, not imported above: a `confine run` loads what a run
 // needs and no more (docs/startup.md).
 
 import { EventEmitter } from 'node:events';
@@ -26,16 +26,7 @@ import {
   UnenforcedError,
 } from './errors.js';
 import { lookPath } from './lookpath.js';
-import {
-  concreteSpec,
-  mergeIsolation,
-  plannedSpec,
-  prepareView,
-  validateIsolation,
-  type IsolationRequest,
-  type IsolationSpec,
-  type View,
-} from './isolation/index.js';
+import type { IsolationRequest, IsolationSpec, View } from './isolation/index.js';
 import { signalNumber } from './signals.js';
 import { validateCgroupParent, validateGrace, validateOptions, validateResources, validateRunAs } from './validate.js';
 import { normalizeSpawnArguments, type SpawnArguments } from './child-process/arguments.js';
@@ -295,6 +286,7 @@ export class Executor extends EventEmitter {
    */
   isolate(spec?: Isolation): this {
     this.#assertNew('isolate');
+    const { mergeIsolation, validateIsolation } = isolationLayer();
     const next: IsolationRequest =
       spec === undefined ? { preset: true, overrides: {} } : { preset: false, spec: validateIsolation(spec) };
     this.#isolation = mergeIsolation(this.#isolation, next);
@@ -315,7 +307,7 @@ export class Executor extends EventEmitter {
       killOnParentExit: this.#options.killOnParentExit === true,
       cgroupParent: cgroupParentOf(this.#options),
       customArgv0: this.#options.argv0 !== undefined && this.#options.argv0 !== this.#file,
-      isolation: this.#isolationSpec ?? (this.#isolation ? plannedSpec(this.#isolation) : null),
+      isolation: this.#isolationSpec ?? (this.#isolation ? isolationLayer().plannedSpec(this.#isolation) : null),
     });
   }
 
@@ -409,6 +401,7 @@ export class Executor extends EventEmitter {
     let view: View | null = null;
     if (this.#isolation) {
       // The program and the cwd are looked up in the view the child will have.
+      const { concreteSpec, prepareView } = isolationLayer();
       this.#isolationSpec = concreteSpec(this.#isolation, cwd);
       const e = this.#plan();
       ({ view, path: this.#path } = prepareView(this.#isolationSpec, {
@@ -749,6 +742,11 @@ function standInStdio(stdio: StdioValue[]): (Readable | Writable | null)[] {
     else stream.end();
     return stream;
   });
+}
+
+/** The isolation modules: only an executor with isolate() loads them. */
+function isolationLayer(): typeof import('./isolation/index.js') {
+  return require('./isolation/index.js') as typeof import('./isolation/index.js');
 }
 
 /** child_process's error shapes: only spawn() (the child_process style) reports in them. */

@@ -32,17 +32,13 @@ import {
 import { AttachedTree } from './attached-tree.js';
 import { drainStdio, forgetAtExit, killAtExit, notEnforced, stdioClosed, streamFd } from './shared.js';
 import { guardCgroup, killOnParentExitEnforcement } from '../lifecycle/watchdog.js';
-import { isolationEnforcement, isolationSupport, nativeIsolationRequest, openInit } from '../isolation/index.js';
-import {
-  type GuardContext,
-  type GuardRequest,
-  isolationMode,
-  nativeGuardRequest,
-  removePrivateTmp,
-  supportUnder,
-} from '../isolation/guards.js';
+import type { GuardContext, GuardRequest } from '../isolation/guards.js';
 
 const isLinux = process.platform === 'linux';
+
+/** The isolation modules, loaded by the first tree that asks for isolate(): a run without it never does. */
+const isolationLayer = () => require('../isolation/index.js') as typeof import('../isolation/index.js');
+const guardsLayer = () => require('../isolation/guards.js') as typeof import('../isolation/guards.js');
 const SIGKILL = 9;
 const SIGSTOP = 19;
 
@@ -128,8 +124,10 @@ export class NativeBackend implements Backend {
             },
       );
     }
-    if (req.isolation)
+    if (req.isolation) {
+      const { isolationEnforcement, isolationSupport } = isolationLayer();
       Object.assign(out, isolationEnforcement(req.isolation, this.kind, isolationSupport, childOf(req.identity, req.runAs)));
+    }
     out.closeFds = {
       enforced: true,
       mechanism: 'close_range',
@@ -200,6 +198,8 @@ export class NativeBackend implements Backend {
       let guards: GuardRequest | null = null;
       let env = req.env;
       if (req.isolation) {
+        const { isolationEnforcement, isolationSupport, nativeIsolationRequest, openInit } = isolationLayer();
+        const { isolationMode, nativeGuardRequest, supportUnder } = guardsLayer();
         const mode = isolationMode(true);
         const support = isolationSupport();
         const child = childOf(id, id !== null);
@@ -261,7 +261,7 @@ export class NativeBackend implements Backend {
       return tree;
     } catch (e) {
       for (const p of parentEnds) p?.destroy();
-      if (privateTmp) removePrivateTmp(privateTmp);
+      if (privateTmp) guardsLayer().removePrivateTmp(privateTmp);
       if (statusRead >= 0) addon.close(statusRead);
       // Nothing was placed in it: its rmdir succeeds synchronously (remove() starts that way).
       if (cgroup) cgroup.remove().catch(() => {});
@@ -593,7 +593,7 @@ class NativeTree implements Tree {
     const dir = this.privateTmp;
     this.privateTmp = null;
     try {
-      removePrivateTmp(dir);
+      guardsLayer().removePrivateTmp(dir);
     } catch {
       /* best effort: named in docs/isolation.md */
     }
