@@ -10,8 +10,8 @@
 // child_process's events and error shapes (lib/child-process/).
 //
 // What only some executors use (isolate(), open()'s attach, statsStream(), runAs's user lookup,
-// spawn()'s error shapes) is required where it is used, not imported above: a `confine run` loads what a run
-// needs and no more (docs/startup.md).
+// spawn()'s error shapes) is required where it is used, not imported above: a `confine run`
+// loads what a run needs and no more (docs/startup.md).
 
 import { EventEmitter } from 'node:events';
 import { readlinkSync, statSync } from 'node:fs';

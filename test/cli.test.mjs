@@ -394,10 +394,10 @@ describe('confine speaks the command line', () => {
       const run = loaded(['-e', "require('./dist/cli/run.js').run(['--', 'true']).then((c) => { process.exitCode = c; })"]);
       for (const f of ['dist/executor.js', 'dist/cli/run.js']) assert.ok(run.files.includes(f), f);
       // Not a run's business: the package index (openPid, the orphan scan, capabilities()), the
-      // backends not in use, isolation (no isolate()), attaching by handle, stats streams, users (no runAs), spawn()'s error
-      // shapes, the IO layer and its block-device lookup (no IO limits), joining more cgroup v1
-      // hierarchies (update()); nor node:crypto and node:child_process (the watchdog is started
-      // by the addon where it loads).
+      // backends not in use, isolation (no isolate()), attaching by handle, stats streams, users
+      // (no runAs), spawn()'s error shapes, the IO layer and its block-device lookup (no IO
+      // limits), joining more cgroup v1 hierarchies (update()); nor node:crypto and
+      // node:child_process (the watchdog is started by the addon where it loads).
       const never = [
         'dist/index.js',
         'dist/open-pid.js',
