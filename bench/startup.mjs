@@ -12,7 +12,7 @@
 // node_modules/), measured in the same turns: a before/after comparison on equal terms.
 //
 // Target (issue 15): `confine run -- true` at most 20 ms over `node -e 0`; docs/startup.md has the
-// figures (about 26 ms over: missed) and where the time goes.
+// figures (about 17 ms over at load 5, about 21 under load 7 to 10) and where the time goes.
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
