@@ -207,6 +207,7 @@ exit 0
 class LineWriter {
   #fd: number;
   #socket: Socket | null;
+  readonly #dead: () => void;
 
   constructor(fd: number, socket: Socket | null, dead: () => void) {
     this.#fd = fd;
@@ -214,8 +215,6 @@ class LineWriter {
     this.#dead = dead;
     if (socket) this.#own(socket);
   }
-
-  readonly #dead: () => void;
 
   #own(socket: Socket): void {
     socket.on('error', this.#dead);
