@@ -42,14 +42,18 @@ export function childrenOfSelf() {
 /**
  * The variants in a new order each round (a fixed seed, so runs are alike): with one cyclic order
  * every variant would always follow the same one, and inherit the same neighbour's leftovers.
+ * mulberry32, whose first outputs already differ for neighbouring seeds (a plain xorshift seeded
+ * with round + 1 gave nearly the same order every round: 'spawn' always ran right after 'cp', the
+ * last two of every round).
  */
 export function shuffled(list, round) {
-  let x = 0x9e3779b9 ^ (round + 1);
+  let x = Math.imul(round + 1, 0x9e3779b9) >>> 0;
   const rnd = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
+    x = (x + 0x6d2b79f5) >>> 0;
+    let t = x;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
   };
   const a = list.slice();
   for (let i = a.length - 1; i > 0; i--) {

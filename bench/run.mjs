@@ -185,21 +185,26 @@ function counts(size, id) {
  * round in a new order), so a slow stretch of this shared machine hits all of them
  * alike instead of whichever ran then. Then the kernel's own cgroup cost, in its own process.
  */
-async function measureAll(size, rssMb) {
+async function measureAll(size, rssMb, profiles = []) {
   const out = {};
   const acc = {};
   const t0 = hr();
   const floor = startFloor(floorBin, PROGRAM, [], CONC, rssMb);
+  // The profilers (phaseProfiler, spawnOnlyProfiler) take the seq turns too: not in the tables
+  // above, but their figures come from the same rounds as the variants they explain.
+  const all = [...VARIANTS, ...profiles];
   try {
-    for (const v of VARIANTS) {
+    for (const v of all) {
       const c = counts(size, v.id);
       if (v.run) for (let i = 0; i < c.warm; i++) await v.run();
+      v.reset?.();
       acc[v.id] = { seq: { perRound: [], lat: [], spawned: [] }, conc: { perRound: [] } };
     }
     const turns = async (mode) => {
-      const rounds = Math.max(...VARIANTS.map((v) => counts(size, v.id)[mode === 'seq' ? 'seqR' : 'concR']));
+      const list = mode === 'seq' ? all : VARIANTS;
+      const rounds = Math.max(...list.map((v) => counts(size, v.id)[mode === 'seq' ? 'seqR' : 'concR']));
       for (let r = 0; r < rounds; r++) {
-        for (const v of shuffled(VARIANTS, r)) {
+        for (const v of shuffled(list, r + (mode === 'seq' ? 0 : 50))) {
           const c = counts(size, v.id);
           if (r >= (mode === 'seq' ? c.seqR : c.concR)) continue;
           const n = mode === 'seq' ? c.seqN : c.concN;
@@ -233,6 +238,7 @@ async function measureAll(size, rssMb) {
         `(${(ms(t2, hr()) / 1000).toFixed(1)} s)`,
     );
   }
+  for (const v of profiles) out[v.id] = { seq: { med: median(acc[v.id].seq.perRound) } };
   for (const v of VARIANTS) {
     const c = counts(size, v.id);
     const { seq, conc } = acc[v.id];
@@ -254,9 +260,12 @@ async function measureAll(size, rssMb) {
 
 /**
  * The linux backend's launch, step by step, with the same internals and arguments it uses
- * (lib/executor.ts #start and lib/backends/native.ts launch), each step timed. Sequential.
+ * (lib/executor.ts #start and lib/backends/native.ts launch), each step timed. One launch per
+ * run(); it takes its turns among the variants (seq mode, 50 MB), so that its figures and the
+ * public API's come from the same moments and the same metric: the turn's round time / spawns.
+ * null when the host has no usable cgroup parent (withCgroup).
  */
-async function profilePhases(n, withLimits, withCgroup = true) {
+function phaseProfiler(withLimits, withCgroup = true) {
   const { resolveIdentity } = internals.users;
   const { lookPath } = internals.lookpath;
   const { TaskCgroup, taskCgroupName, taskCgroupPool } = internals.cgroup;
@@ -266,12 +275,9 @@ async function profilePhases(n, withLimits, withCgroup = true) {
   if (parent && !parent.ok) return null;
   const resources = { ...RLIMITS, ...(withLimits ? CG_LIMITS : {}) };
   const choice = parent ? narrowChoice(parent, resources) : null;
-  const t = {};
-  const add = (k, a, b) => (t[k] ??= []).push(ms(a, b));
-  taskCgroupPool.drain();
-  for (let i = 0; i < n + 3; i++) {
-    const keep = i >= 3; // 3 warm-up iterations
-    const rec = (k, a, b) => keep && add(k, a, b);
+  let t = {};
+  const rec = (k, a, b) => (t[k] ??= []).push(ms(a, b));
+  const run = async () => {
     const T0 = hr();
     let a = hr();
     command(PROGRAM, [], { executor: withCgroup ? 'linux' : 'posix', stdio: 'ignore' }).limit(resources).runAs(RUN_AS);
@@ -353,27 +359,36 @@ async function profilePhases(n, withLimits, withCgroup = true) {
       b = hr();
       rec(`release: cgroup ${reused ? 'given back for the next tree (reused: no controllers; its emptiness and CPU counters read)' : 'removed (rmdir of each directory)'}, before wait() resolves`, a, b);
     }
-    rec('TOTAL until the exit status (what wait() waits for)', T0, cg ? b : exitedAt);
-  }
-  // What the pool does off the spawn path: one spare of this kind, made synchronously.
-  if (choice) {
-    for (let i = 0; i < n; i++) {
-      const a = hr();
-      const tc = TaskCgroup.create(choice, taskCgroupName(), resources);
-      const b = hr();
-      add(`(off the spawn path) making one spare: mkdir + limit writes`, a, b);
-      await tc.remove();
+    rec('TOTAL until the exit status (what wait() waits for), median of single launches', T0, cg ? b : exitedAt);
+  };
+  /**
+   * The phases' medians; `turnMed`: this profiler's median in the turns (round time / spawns,
+   * the metric of every variant above). Then, off the spawn path, what the pool does: one spare
+   * of this kind, made synchronously.
+   */
+  const result = async (turnMed, n) => {
+    const out = Object.entries(t).map(([phase, xs]) => ({ phase, med: median(xs), p90: quantile(xs, 0.9) }));
+    out.push({ phase: 'TOTAL in the turns (round time / spawns, as the variants above are measured)', med: turnMed, p90: NaN });
+    if (choice) {
+      const xs = [];
+      for (let i = 0; i < n; i++) {
+        const a = hr();
+        const tc = TaskCgroup.create(choice, taskCgroupName(), resources);
+        xs.push(ms(a, hr()));
+        await tc.remove();
+      }
+      out.push({ phase: '(off the spawn path) making one spare: mkdir + limit writes', med: median(xs), p90: quantile(xs, 0.9) });
     }
-  }
-  taskCgroupPool.drain();
-  return Object.entries(t).map(([phase, xs]) => ({ phase, med: median(xs), p90: quantile(xs, 0.9) }));
+    return out;
+  };
+  return { run, reset: () => (t = {}), result };
 }
 
-/** addon.spawn alone (no cgroup, no identity) at the current RSS: the native core's cost. */
-async function profileSpawnOnly(n) {
-  const xs = [];
-  const total = [];
-  for (let i = 0; i < n + 3; i++) {
+/** addon.spawn alone (no cgroup, no identity) at the current RSS: the native core's cost, in the turns. */
+function spawnOnlyProfiler() {
+  let xs = [];
+  let total = [];
+  const run = async () => {
     const stdio = [0, 1, 2].map((j) => addon.openDevNull(j === 0 ? fs.constants.O_RDONLY : fs.constants.O_WRONLY));
     const a = hr();
     const { pid, pidfd } = addon.spawn({
@@ -384,12 +399,16 @@ async function profileSpawnOnly(n) {
     for (const fd of stdio) addon.close(fd);
     const c = await new Promise((resolve) => addon.watch(pid, pidfd, () => resolve(hr())));
     addon.close(pidfd);
-    if (i >= 3) {
-      xs.push(ms(a, b));
-      total.push(ms(a, c));
-    }
-  }
-  return { spawn: median(xs), spawnP90: quantile(xs, 0.9), toExit: median(total) };
+    xs.push(ms(a, b));
+    total.push(ms(a, c));
+  };
+  const reset = () => {
+    xs = [];
+    total = [];
+  };
+  /** turnMed: its median in the turns (round time / spawns). */
+  const result = (turnMed) => ({ spawn: median(xs), spawnP90: quantile(xs, 0.9), toExit: median(total), turnMed });
+  return { run, reset, result };
 }
 
 // ---- bookkeeping: cgroups and children --------------------------------------------------------
@@ -600,8 +619,8 @@ function readingOf(small, big, phasesPosix, phasesCg, phasesNo, spawnSmall, spaw
   );
   out.push(
     `- Against the floor: the C posix_spawn loop needs ${f3(small.floor.seq.med)} ms per /bin/true at 50 MB and ${f3(big.floor.seq.med)} ms at 2 GB ` +
-      `(seq). addon.spawn alone returns in ${f3(spawnSmall.spawn)} ms and spawn→exit through the addon's watch takes ${f3(spawnSmall.toExit)} ms ` +
-      `(×${ratio(spawnSmall.toExit / small.floor.seq.med)} the C loop); confine posix end to end is ×${ratio(small.posix.seq.med / small.floor.seq.med)}, linux ×${ratio(small.linux.seq.med / small.floor.seq.med)}. ` +
+      `(seq). addon.spawn alone returns in ${f3(spawnSmall.spawn)} ms and spawn→exit through the addon's watch takes ${f3(spawnSmall.turnMed)} ms (round time / spawns, in the same turns) ` +
+      `(×${ratio(spawnSmall.turnMed / small.floor.seq.med)} the C loop); confine posix end to end is ×${ratio(small.posix.seq.med / small.floor.seq.med)}, linux ×${ratio(small.linux.seq.med / small.floor.seq.med)}. ` +
       `The phases below show what is added on top.`,
   );
   for (const [res, sz] of [[small, '50 MB'], [big, '2 GB']]) {
@@ -620,7 +639,7 @@ function readingOf(small, big, phasesPosix, phasesCg, phasesNo, spawnSmall, spaw
 
 /**
  * Each missed target of issue 19, explained from this run: the Node-hosted native floor
- * (addon.spawn + the exit watch of /bin/true, no JS, no identity: profileSpawnOnly), the JS
+ * (addon.spawn + the exit watch of /bin/true, no JS, no identity: spawnOnlyProfiler), the JS
  * before the clone and the cgroup steps (the phase profile, 50 MB), the kernel's own cgroup cost.
  */
 function missesOf(small, big, phasesPosix, phasesNo, phasesCg, spawnSmall, spawnBig) {
@@ -648,14 +667,26 @@ function missesOf(small, big, phasesPosix, phasesNo, phasesCg, spawnSmall, spawn
           `${t.id} ${m} at ${sz}: ${f3(v)} ms against ${t.max}× ${f3(floor)} = ${f3(allowed)} ms (over by ${f3(v - allowed)} ms).`,
         ];
         if (mode === 'seq') {
-          const nodeFloor = bare.toExit + k;
+          // Every figure of this sentence from the same seq turns: the addon alone and the
+          // phase-profiled launch took their turns among the variants (round time / spawns).
+          const nodeFloor = bare.turnMed + k;
+          const idRl = get(phasesPosix, 'addon.spawn') - bare.spawn;
+          const twin = sz === '50 MB' ? res[`phases-${t.id}`]?.seq.med : undefined;
           parts.push(
-            `The addon alone (addon.spawn of /bin/true and its exit watch, no JS, no identity, no rlimits${k ? ', plus the kernel\'s cgroup cost' : ''}) takes ${f3(nodeFloor)} ms here, ` +
+            `The addon alone (addon.spawn of /bin/true and its exit watch, no JS, no identity, no rlimits${k ? ', plus the kernel\'s cgroup cost' : ''}; in the same turns) takes ${f3(nodeFloor)} ms here, ` +
               `×${ratio(nodeFloor / floor)} the floor${nodeFloor > allowed ? ': the target is below what a spawn hosted in Node measures in this run, before any of confine\'s work (a finding, not a miss of confine\'s)' : `, which leaves ${f3(allowed - nodeFloor)} ms for everything else`}.`,
-            `On top of it (phase profile, 50 MB${sz === '2 GB' ? '; the JS steps do not depend on the supervisor\'s size' : ''}): JS before the clone ${f3(js)} ms` +
+            `On top of it (phase medians, 50 MB${sz === '2 GB' ? '; the JS steps do not depend on the supervisor\'s size' : ''}): JS before the clone ${f3(js)} ms` +
               (t.id === 'posix' ? '' : `, cgroup steps on the path ${f3(cg)} ms`) +
-              `, identity and rlimits in addon.spawn ${f3(get(phasesPosix, 'addon.spawn') - bare.spawn)} ms; the rest, ${f3(v - nodeFloor - js - cg - (get(phasesPosix, 'addon.spawn') - bare.spawn))} ms, is the executor's promise and event plumbing and the scheduling of a process that runs JS next to its child.`,
+              `, identity and rlimits in addon.spawn ${f3(idRl)} ms.`,
           );
+          if (Number.isFinite(twin)) {
+            parts.push(
+              `The same launch step by step (the phase profile, in the same turns) takes ${f3(twin)} ms per spawn, so the public API's own promise and event plumbing is ${f3(v - twin)} ms; ` +
+                `the remaining ${f3(twin - nodeFloor - js - cg - idRl)} ms is the spread: a turn's round time counts its slow spawns, which the phase medians leave out.`,
+            );
+          } else {
+            parts.push(`The rest, ${f3(v - nodeFloor - js - cg - idRl)} ms, is the executor's promise and event plumbing and the spread of single spawns (measured at 50 MB: see that row).`);
+          }
         } else {
           parts.push(
             `c64 is bounded by the 2 cores: per spawn the supervisor's CPU (JS before the clone ${f3(js)} ms${t.id === 'posix' ? '' : `, cgroup steps ${f3(cg)} ms`}, measured sequentially) competes with the children's, which the C floor does not spend.`,
@@ -714,7 +745,7 @@ function notesOf(small, big, phasesPosix, phasesNo, phasesCg, spawnSmall, spawnB
   out.push(
     `2. **The floor is mostly /bin/true itself.** In the C loop posix_spawn returns (child exec'd) after ${f3(floorSpawn)} ms and the remaining ${f3(floorWait)} ms until waitpid are the ` +
       `dynamic loader and exit of /bin/true. confine's exit watch (pidfd on the libuv loop) covers the same stretch in ${f3(exitPosix)} ms. addon.spawn with runAs + rlimits takes ${f3(spawnPosix)} ms vs posix_spawn's ${f3(floorSpawn)} ms; ` +
-      `addon.spawn alone (no identity, no rlimits, no cgroup) spawn→exit ${f3(spawnSmall.toExit)} ms vs the C loop's ${f3(small.floor.seq.med)} ms (×${ratio(spawnSmall.toExit / small.floor.seq.med)}).`,
+      `addon.spawn alone (no identity, no rlimits, no cgroup) spawn→exit ${f3(spawnSmall.turnMed)} ms vs the C loop's ${f3(small.floor.seq.med)} ms (×${ratio(spawnSmall.turnMed / small.floor.seq.med)}; both round time / spawns in the same turns).`,
   );
   out.push(
     `3. **JS work before the spawn: ${f3(preMs)} ms per spawn** (posix profile: ${pre.map((p) => `${p.replace(/\(.*$/, '').trim()} ${f3(get(phasesPosix, p))}`).join(', ')}). ` +
@@ -782,13 +813,21 @@ const ballast = [];
 try {
   rssSmall = process.memoryUsage().rss;
   log(`[1/6] supervisor RSS ${(rssSmall / 2 ** 20).toFixed(0)} MB`);
-  small = await measureAll('small', 0);
+  const profilers = {
+    'phases-posix': phaseProfiler(false, false),
+    'phases-linux': phaseProfiler(false),
+    'phases-linux+cg': phaseProfiler(true),
+    'addon-alone': spawnOnlyProfiler(),
+  };
+  const profiles = (ids) => ids.filter((id) => profilers[id]).map((id) => ({ id, ...profilers[id] }));
+  small = await measureAll('small', 0, profiles(Object.keys(profilers)));
 
-  log('[2/6] phase profile of the linux backend (50 MB)');
-  phasesPosix = await profilePhases(Math.max(10, Math.round(30 * SCALE)), false, false);
-  phasesNo = await profilePhases(Math.max(10, Math.round(30 * SCALE)), false);
-  phasesCg = await profilePhases(Math.max(10, Math.round(30 * SCALE)), true);
-  spawnSmall = await profileSpawnOnly(Math.max(10, Math.round(50 * SCALE)));
+  log('[2/6] phase profile of the linux backend (50 MB, measured in the seq turns above)');
+  const spares = Math.max(10, Math.round(30 * SCALE));
+  phasesPosix = await profilers['phases-posix'].result(small['phases-posix'].seq.med, spares);
+  phasesNo = await profilers['phases-linux']?.result(small['phases-linux'].seq.med, spares);
+  phasesCg = await profilers['phases-linux+cg']?.result(small['phases-linux+cg'].seq.med, spares);
+  spawnSmall = profilers['addon-alone'].result(small['addon-alone'].seq.med);
 
   log('[2b/6] isolation: the preset against bwrap (50 MB), and the cost of each step');
   isoSmall = await measureIsolation({ size: 'small', rssMb: 0, floorBin, scale: SCALE, log });
@@ -805,8 +844,9 @@ try {
   for (let i = 0; i < BIG_MB / 64; i++) ballast.push(Buffer.allocUnsafe(64 << 20).fill(i + 1));
   rssBig = process.memoryUsage().rss;
   log(`[4/6] supervisor RSS ${(rssBig / 2 ** 20).toFixed(0)} MB`);
-  big = await measureAll('big', BIG_MB);
-  spawnBig = await profileSpawnOnly(Math.max(10, Math.round(50 * SCALE)));
+  profilers['addon-alone'].reset();
+  big = await measureAll('big', BIG_MB, profiles(['addon-alone']));
+  spawnBig = profilers['addon-alone'].result(big['addon-alone'].seq.med);
   log('[4b/6] isolation: the preset against bwrap (2 GB)');
   isoBig = await measureIsolation({ size: 'big', rssMb: BIG_MB, floorBin, scale: SCALE, log });
   rssBig = Math.max(rssBig, process.memoryUsage().rss);
@@ -977,11 +1017,13 @@ ${tt}
 ## Where the time goes: phases of one linux launch (50 MB, sequential)
 
 The linux backend's launch redone step by step with the package's own internals and the
-arguments lib/executor.ts and lib/backends/native.ts use (bench/run.mjs \`profilePhases\`).
-The steps run back to back, so their sum is close to, but below, a public-API spawn (which adds
-promise/event plumbing). TOTAL is the time until the exit status, the cgroup's release included
-(the executor releases it before \`wait()\` resolves); the row without a share is measured too but
-is not on that path: the pool makes the spare for the next spawn while the current child runs.
+arguments lib/executor.ts and lib/backends/native.ts use (bench/run.mjs \`phaseProfiler\`), in the
+seq turns among the variants above. TOTAL is the time until the exit status, the cgroup's release
+included (the executor releases it before \`wait()\` resolves): once as the median of single
+launches (what the phase medians add up to), once as the variants are measured (round time /
+spawns, which counts the slow spawns too); the latter against the public API's row above is what
+the API's own promise and event plumbing adds. The row without a share is measured after the
+turns and is not on that path: the pool makes the spare for the next spawn while the current child runs.
 
 posix backend (no cgroup; 3 rlimits + runAs):
 
@@ -996,8 +1038,8 @@ With memory/pids/cpu limits:
 ${phaseTable(phasesCg)}
 
 For comparison, the C floor's posix_spawn returns (child exec'd) in ${f3(small.floor.floorSpawned)} ms at 50 MB, ${f3(big.floor.floorSpawned)} ms at 2 GB (median, seq);
-addon.spawn alone (no cgroup, no identity, empty env): returns in ${f3(spawnSmall.spawn)} ms (p90 ${f3(spawnSmall.spawnP90)}), spawn→exit callback ${f3(spawnSmall.toExit)} ms at 50 MB;
-${f3(spawnBig.spawn)} ms (p90 ${f3(spawnBig.spawnP90)}), spawn→exit ${f3(spawnBig.toExit)} ms at 2 GB.
+addon.spawn alone (no cgroup, no identity, empty env; in the seq turns): returns in ${f3(spawnSmall.spawn)} ms (p90 ${f3(spawnSmall.spawnP90)}), spawn→exit callback ${f3(spawnSmall.toExit)} ms (round time / spawns ${f3(spawnSmall.turnMed)}) at 50 MB;
+${f3(spawnBig.spawn)} ms (p90 ${f3(spawnBig.spawnP90)}), spawn→exit ${f3(spawnBig.toExit)} ms (round time / spawns ${f3(spawnBig.turnMed)}) at 2 GB.
 
 ## Reading
 
@@ -1005,9 +1047,10 @@ ${readingOf(small, big, phasesPosix, phasesCg, phasesNo, spawnSmall, spawnBig, s
 
 ### Each miss, from this run's floors and phases
 
-The phase profile and the addon's own spawn are measured after the turns, not in them: on a loaded
-machine their figures and the turns' medians come from different moments, and "the rest" below
-takes up the difference (it is large, or the addon's floor below the C floor, when the load moved).
+The phase profile and the addon's own spawn take their turns among the variants (seq mode; the
+phase profile at 50 MB), so each sentence below compares figures of the same moments. The phases
+are medians of single launches, the variants' figures round times / spawns: the two differ by
+the spread of single spawns, which each sentence states.
 
 ${missesOf(small, big, phasesPosix, phasesNo, phasesCg, spawnSmall, spawnBig)}
 ${manyMisses(summary, [
