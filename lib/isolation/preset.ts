@@ -3,7 +3,9 @@
 // processes, IPC and hostname, the default syscall filter and no capabilities.
 
 import { readdirSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type { FilesystemSpec, IsolationSpec } from './validate.js';
+import { VIEW_TTL_MS } from './view.js';
 
 export const PRESET_HOSTNAME = 'sandbox';
 
@@ -17,8 +19,23 @@ export const PRESET: Readonly<Omit<IsolationSpec, 'filesystem'>> = Object.freeze
   capabilities: [],
 });
 
-/** The system directories the preset reads: /usr, /etc, and /bin, /sbin, /lib* where they exist. */
+/** systemPaths()' last answer: '/' listed once per VIEW_TTL_MS, as long as a resolved view is reused. */
+let lastSystemPaths: { paths: string[]; at: number } | null = null;
+
+/**
+ * The system directories the preset reads: /usr, /etc, and /bin, /sbin, /lib* where they exist.
+ * Listing "/" took 0.05-0.17 ms per preset spawn here; a burst of spawns lists it once per
+ * VIEW_TTL_MS, the time a resolved view of the same paths is reused for anyway (view.ts).
+ */
 export function systemPaths(): string[] {
+  const now = performance.now(); // monotonic: a wall-clock step must not keep an old listing
+  if (lastSystemPaths && now - lastSystemPaths.at < VIEW_TTL_MS) return [...lastSystemPaths.paths];
+  const paths = listSystemPaths();
+  lastSystemPaths = { paths, at: now };
+  return [...paths];
+}
+
+function listSystemPaths(): string[] {
   let top: string[] = [];
   try {
     top = readdirSync('/');

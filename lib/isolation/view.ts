@@ -90,7 +90,7 @@ function hostWalk(p: string, what: string): { real: string; links: { at: string;
  * spawn (stage mounts) where one is gone or became a link; the checks here are for a clear error
  * before anything runs.
  */
-const VIEW_TTL_MS = 1000;
+export const VIEW_TTL_MS = 1000;
 const recent = new Map<string, { view: View; at: number }>();
 
 export class View {
