@@ -399,11 +399,15 @@ export class Executor extends EventEmitter {
         : (require('./users.js') as typeof import('./users.js')).resolveIdentity(this.#runAs);
     const env = childEnv(o.env ?? undefined, this.#identity);
     let view: View | null = null;
+    // The plan of the start: with isolate(), made once the spec is concrete and used for the
+    // view too (nothing it reads changes in between; a preset's plan took ~0.1 ms here).
+    let planned: EnforcedMap | null = null;
     if (this.#isolation) {
       // The program and the cwd are looked up in the view the child will have.
       const { concreteSpec, prepareView } = isolationLayer();
       this.#isolationSpec = concreteSpec(this.#isolation, cwd);
       const e = this.#plan();
+      planned = e;
       ({ view, path: this.#path } = prepareView(this.#isolationSpec, {
         file: this.#file,
         cwd,
@@ -414,7 +418,7 @@ export class Executor extends EventEmitter {
     } else {
       this.#path = lookPath(this.#file, cwd, env.PATH ?? env.Path);
     }
-    this.#enforced = this.#plan();
+    this.#enforced = planned ?? this.#plan();
     this.#checkEnforcement();
     return {
       file: this.#path,
