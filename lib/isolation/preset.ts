@@ -3,7 +3,7 @@
 // processes, IPC and hostname, the default syscall filter and no capabilities.
 
 import { readdirSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
+import { monotonicMs } from '../clock.js';
 import type { FilesystemSpec, IsolationSpec } from './validate.js';
 import { VIEW_TTL_MS } from './view.js';
 
@@ -28,7 +28,7 @@ let lastSystemPaths: { paths: string[]; at: number } | null = null;
  * VIEW_TTL_MS, the time a resolved view of the same paths is reused for anyway (view.ts).
  */
 export function systemPaths(): string[] {
-  const now = performance.now(); // monotonic: a wall-clock step must not keep an old listing
+  const now = monotonicMs(); // a wall-clock step must not keep an old listing
   if (lastSystemPaths && now - lastSystemPaths.at < VIEW_TTL_MS) return [...lastSystemPaths.paths];
   const paths = listSystemPaths();
   lastSystemPaths = { paths, at: now };
