@@ -406,8 +406,7 @@ export class Executor extends EventEmitter {
       // The program and the cwd are looked up in the view the child will have.
       const { concreteSpec, prepareView } = isolationLayer();
       this.#isolationSpec = concreteSpec(this.#isolation, cwd);
-      const e = this.#plan();
-      planned = e;
+      const e = (planned = this.#plan());
       ({ view, path: this.#path } = prepareView(this.#isolationSpec, {
         file: this.#file,
         cwd,

@@ -60,13 +60,7 @@ function statFields(pid: number): string[] | null {
 
 /** Linux: the process state letter ('R', 'S', 'Z', ...), null when gone. */
 export function processState(pid: number): string | null {
-  if (!isLinux) return null;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return null;
-  }
+  return isLinux ? (statFields(pid)?.[0] ?? null) : null;
 }
 
 /** PF_EXITING in the flags of /proc/<pid>/stat: set as the kernel begins the process's exit. */
@@ -99,11 +93,11 @@ export function ancestorsOfSelf(): number[] {
 }
 
 function parentOf(pid: number): number | null {
+  if (isLinux) {
+    const f = statFields(pid);
+    return f ? Number(f[1]) : null;
+  }
   try {
-    if (isLinux) {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    }
     // Not Linux: ps (node:child_process is loaded here only, not by every run on Linux).
     const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
     const out = execFileSync('ps', ['-o', 'ppid=', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });

@@ -504,8 +504,7 @@ Napi::Value ExecutableFile(const Napi::CallbackInfo& info) {
     Fail(env, "executableFile: expected a path");
     return env.Undefined();
   }
-  const char* syscall = nullptr;
-  int err = confine::ExecutableFile(info[0].As<Napi::String>().Utf8Value(), &syscall);
+  int err = confine::ExecutableFile(info[0].As<Napi::String>().Utf8Value());
   if (err == 0) return env.Null();
   return Napi::String::New(env, NameOfErrno(err));
 }

@@ -29,13 +29,11 @@ std::string FilesStamp(const std::vector<std::string>& paths) {
   return out;
 }
 
-int ExecutableFile(const std::string& path, const char** syscall) {
+int ExecutableFile(const std::string& path) {
   struct stat st;
-  *syscall = "stat";
   if (stat(path.c_str(), &st) != 0) return errno;
   if (S_ISDIR(st.st_mode)) return EISDIR;
   if (!S_ISREG(st.st_mode)) return EACCES;
-  *syscall = "access";
   if (access(path.c_str(), X_OK) != 0) return errno;
   return 0;
 }

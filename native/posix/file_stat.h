@@ -14,6 +14,6 @@ std::string FilesStamp(const std::vector<std::string>& paths);
 
 // 0 when path is a regular file this process may execute (access X_OK); else the errno: that of
 // stat or access, EISDIR for a directory, EACCES for anything else that is not a regular file.
-int ExecutableFile(const std::string& path, const char** syscall);
+int ExecutableFile(const std::string& path);
 
 }  // namespace confine
