@@ -19,6 +19,7 @@
             "native/posix/probe.cc",
             "native/posix/signal.cc",
             "native/posix/spawn.cc",
+            "native/posix/start_watch.cc",
             "native/posix/user.cc",
             "native/linux/capabilities.cc",
             "native/linux/clone.cc",
@@ -46,6 +47,7 @@
             "native/posix/probe.cc",
             "native/posix/signal.cc",
             "native/posix/spawn.cc",
+            "native/posix/start_watch.cc",
             "native/posix/user.cc"
           ],
           "xcode_settings": {

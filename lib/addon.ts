@@ -58,6 +58,11 @@ export interface PosixSpawnRequest {
   landlock?: PosixLandlockRequest | null;
   forceNoPidfd?: boolean;
   forceNoCloseRange?: boolean;
+  /**
+   * Return once the clone's vfork has returned, with the error pipe as `errorFd` while the
+   * program's exec is still to come (the init path); watchStart() learns the outcome.
+   */
+  startAsync?: boolean;
   /** Linux: namespaces, the new root, the init (docs/native-api.md, "isolation"). */
   isolation?: PosixIsolationRequest | null;
 }
@@ -188,7 +193,12 @@ export interface PosixAddon {
   pipe(nonBlockingWrite?: boolean): [readFd: number, writeFd: number];
   openDevNull(flags: number): number;
   close(fd: number): void;
-  spawn(req: PosixSpawnRequest): { pid: number; pidfd: number };
+  spawn(req: PosixSpawnRequest): { pid: number; pidfd: number; errorFd: number };
+  /**
+   * The outcome of a startAsync spawn whose `errorFd` is >= 0 (taken over): `onStart(null)` once
+   * the program exec'd, `onStart(error)` with the error spawn() would have thrown once it failed.
+   */
+  watchStart(pid: number, errorFd: number, file: string, onStart: (error: (Error & AddonError) | null) => void): void;
   watch(pid: number, pidfd: number, onExit: (exit: PosixExit) => void): void;
   /** Whether the watch of `pid` keeps the event loop alive; false when there is none (exited, or a thread watch). */
   watchRef(pid: number, ref: boolean): boolean;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -22,6 +23,7 @@
 #include "posix/probe.h"
 #include "posix/signal.h"
 #include "posix/spawn.h"
+#include "posix/start_watch.h"
 #include "posix/user.h"
 #endif
 #ifdef __linux__
@@ -43,10 +45,9 @@ std::string NameOfErrno(int err) {
   return name ? name : "E" + std::to_string(err);
 }
 
-// Throws an Error carrying { code, syscall, errno, errnoNumber, stage } and returns nothing: the
-// caller returns right after (NAPI_DISABLE_CPP_EXCEPTIONS).
-void ThrowSystemError(Napi::Env env, const char* code, const std::string& what, const char* stage,
-                      const char* syscall, int err) {
+// An Error carrying { code, syscall, errno, errnoNumber, stage }.
+Napi::Error SystemError(Napi::Env env, const char* code, const std::string& what, const char* stage,
+                        const char* syscall, int err) {
   std::string message =
       what + ": " + (syscall ? syscall : "?") + " " + NameOfErrno(err) + " (" + strerror(err) + ")";
   if (stage)
@@ -58,7 +59,14 @@ void ThrowSystemError(Napi::Env env, const char* code, const std::string& what, 
   e.Set("errno", Napi::String::New(env, NameOfErrno(err)));
   e.Set("errnoNumber", Napi::Number::New(env, err));
   e.Set("stage", stage ? Napi::Value(Napi::String::New(env, stage)) : env.Null());
-  e.ThrowAsJavaScriptException();
+  return e;
+}
+
+// Throws SystemError(...) and returns nothing: the caller returns right after
+// (NAPI_DISABLE_CPP_EXCEPTIONS).
+void ThrowSystemError(Napi::Env env, const char* code, const std::string& what, const char* stage,
+                      const char* syscall, int err) {
+  SystemError(env, code, what, stage, syscall, err).ThrowAsJavaScriptException();
 }
 
 bool Fail(Napi::Env env, const std::string& message) {
@@ -333,6 +341,7 @@ bool ReadRequest(Napi::Env env, const Napi::Object& o, confine::SpawnRequest* re
   req->resetOomScoreAdj = ReadBool(o, "resetOomScoreAdj");
   req->forceNoPidfd = ReadBool(o, "forceNoPidfd");
   req->forceNoCloseRange = ReadBool(o, "forceNoCloseRange");
+  req->startAsync = ReadBool(o, "startAsync");
 #ifdef __linux__
   if (!ReadGuards(env, o, &req->guards)) return false;
 #else
@@ -348,9 +357,11 @@ bool ReadRequest(Napi::Env env, const Napi::Object& o, confine::SpawnRequest* re
 // ---- exit watching: per-environment bookkeeping ----
 
 // Loop watches not yet finished, so that environment teardown (a worker thread ending) can
-// close their handles: a worker's loop must be empty when it closes.
+// close their handles: a worker's loop must be empty when it closes. Start watches by the pid
+// of their child (watchRef() applies to both).
 struct AddonData {
   std::set<confine::LoopWatch*> watches;
+  std::map<confine::StartWatch*, pid_t> startWatches;
 };
 
 AddonData* DataOf(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
@@ -375,8 +386,8 @@ struct LoopCallback {
   Napi::AsyncContext context;
   confine::LoopWatch* watch = nullptr;
 
-  LoopCallback(Napi::Env e, Napi::Function f)
-      : env(e), fn(Napi::Persistent(f)), context(e, "confine:exit") {}
+  LoopCallback(Napi::Env e, Napi::Function f, const char* name = "confine:exit")
+      : env(e), fn(Napi::Persistent(f)), context(e, name) {}
 };
 
 void CallExit(const std::shared_ptr<LoopCallback>& cb, const confine::ExitStatus& st) {
@@ -600,7 +611,53 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("pid", r.pid);
   out.Set("pidfd", r.pidfd);
+  out.Set("errorFd", r.errFd);
   return out;
+}
+
+// watchStart(pid, errorFd, file, callback): the outcome of a startAsync spawn, on the loop.
+// callback(null) once the program has exec'd, callback(error) with the error spawn() would have
+// thrown once a stage failed (the child exits 127; the exit watch reaps it). Takes errorFd over.
+Napi::Value WatchStart(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsString() || !info[3].IsFunction()) {
+    Fail(env, "watchStart: expected (pid, errorFd, file, callback)");
+    return env.Undefined();
+  }
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  int fd = info[1].As<Napi::Number>().Int32Value();
+  std::string what = "spawn " + info[2].As<Napi::String>().Utf8Value();
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    Napi::Error::New(env, "watchStart: no event loop").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto cb = std::make_shared<LoopCallback>(env, info[3].As<Napi::Function>(), "confine:start");
+  auto watch = std::make_shared<confine::StartWatch*>(nullptr);
+  const char* syscall = nullptr;
+  int err = confine::WatchStartOnLoop(
+      loop, fd,
+      [cb, watch, what](const confine::StartOutcome& out) {
+        Napi::Env env(cb->env);
+        if (AddonData* data = DataOf(env)) data->startWatches.erase(*watch);
+        Napi::HandleScope scope(env);
+        Napi::Value arg = out.failed ? Napi::Value(SystemError(env, "ERR_CONFINE_SPAWN", what,
+                                                               out.stage, out.syscall, out.err)
+                                                       .Value())
+                                     : env.Null();
+        cb->fn.MakeCallback(env.Global(), {arg}, cb->context);
+        if (env.IsExceptionPending()) {
+          Napi::Error e = env.GetAndClearPendingException();
+          napi_fatal_exception(env, e.Value());
+        }
+      },
+      &syscall, watch.get());
+  if (err != 0) {
+    ThrowSystemError(env, "ERR_CONFINE_SYSTEM", "watchStart", nullptr, syscall, err);
+    return env.Undefined();
+  }
+  DataOf(env)->startWatches[*watch] = pid;
+  return env.Undefined();
 }
 
 Napi::Value Watch(const Napi::CallbackInfo& info) {
@@ -687,7 +744,8 @@ Napi::Value KillGroup(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, NameOfErrno(err));
 }
 
-// watchRef(pid, ref): whether the loop watch of `pid` keeps the event loop alive. false when
+// watchRef(pid, ref): whether the loop watch of `pid` (and its start watch, while there is one)
+// keeps the event loop alive. false when
 // there is no such watch (the child has exited, or it is watched by a thread: Linux without
 // pidfd, where the loop is held until the exit).
 Napi::Value WatchRef(const Napi::CallbackInfo& info) {
@@ -698,6 +756,9 @@ Napi::Value WatchRef(const Napi::CallbackInfo& info) {
   }
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
   bool ref = info[1].As<Napi::Boolean>().Value();
+  for (const auto& [w, watchedPid] : DataOf(env)->startWatches) {
+    if (watchedPid == pid) confine::RefStartWatch(w, ref);
+  }
   for (confine::LoopWatch* w : DataOf(env)->watches) {
     if (confine::LoopWatchPid(w) != pid) continue;
     confine::RefLoopWatch(w, ref);
@@ -710,6 +771,8 @@ void Teardown(void* arg) {
   auto* data = static_cast<AddonData*>(arg);
   for (confine::LoopWatch* w : data->watches) confine::CancelLoopWatch(w);
   data->watches.clear();
+  for (const auto& [w, pid] : data->startWatches) confine::CancelStartWatch(w);
+  data->startWatches.clear();
 }
 
 }  // namespace
@@ -731,6 +794,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
   exports.Set("watch", Napi::Function::New(env, Watch, "watch"));
+  exports.Set("watchStart", Napi::Function::New(env, WatchStart, "watchStart"));
   exports.Set("watchRef", Napi::Function::New(env, WatchRef, "watchRef"));
   exports.Set("signal", Napi::Function::New(env, Signal, "signal"));
   exports.Set("killGroup", Napi::Function::New(env, KillGroup, "killGroup"));

@@ -612,3 +612,64 @@ test('oom_score_adj: back to 0 when the supervisor runs below it, and only when 
     fs.writeFileSync('/proc/self/oom_score_adj', own);
   }
 });
+
+test('startAsync: the error pipe comes back before the exec; watchStart() reads it on the loop', { skip }, async () => {
+  // Without the init the clone returns at the program's exec: the outcome is known, no pipe.
+  const plain = spawnWith({ file: '/bin/true', startAsync: true });
+  assert.equal(plain.errorFd, -1);
+  assert.equal((await exitOf(plain)).exitCode, 0);
+  const e = await spawnError({ file: '/nonexistent/program', startAsync: true });
+  assert.equal(e.stage, 'execve');
+  assert.equal(e.errno, 'ENOENT');
+
+  // watchStart on a pipe of ours: EOF is the exec (null), on the loop, and the fd is taken over.
+  const before = await fdSnapshot();
+  const [r, w] = addon.pipe();
+  const eof = new Promise((resolve) => addon.watchStart(process.pid, r, '/x', resolve));
+  addon.close(w);
+  assert.equal(await eof, null);
+  assert.deepEqual(await newFds(before), []);
+
+  // The init path: the init (pid 1 of a pid namespace) has exec'd when spawn() returns; its
+  // program's exec fails (ENOEXEC) after that, or before the supervisor's first read (then
+  // spawn() throws it). Tried until the pipe came back at least once; each time the same error.
+  const { isolationSupport, openInit } = require(path.join(ROOT, 'dist', 'isolation', 'index.js'));
+  if (isolationSupport().mechanism === 'none') return;
+  const notAProgram = path.join(tmp, 'not-a-program');
+  fs.writeFileSync(notAProgram, '\x00\x01 not a program\n', { mode: 0o755 });
+  const initFd = openInit(); // kept open (cached) by the isolation layer
+  const beforeInit = await fdSnapshot();
+  let viaPipe = 0;
+  for (let i = 0; i < 20 && viaPipe === 0; i++) {
+    const [statusRead, statusWrite] = addon.pipe();
+    const isolation = { pid: true, mount: true, mounts: [{ kind: 'proc', target: '/proc' }], initFd, statusFd: statusWrite };
+    let child = null;
+    let err = null;
+    try {
+      child = spawnWith({ file: notAProgram, startAsync: true, isolation });
+    } catch (x) {
+      err = x;
+    } finally {
+      addon.close(statusWrite);
+    }
+    if (child) {
+      assert.ok(child.errorFd >= 0, 'the pipe comes back');
+      viaPipe++;
+      const exited = exitOf(child);
+      err = await new Promise((resolve) => addon.watchStart(child.pid, child.errorFd, notAProgram, resolve));
+      assert.equal((await exited).exitCode, 0, 'the init exits 0 after its program exited 127');
+    }
+    addon.close(statusRead);
+    assert.ok(err instanceof Error);
+    assert.equal(err.code, 'ERR_CONFINE_SPAWN');
+    assert.equal(err.stage, 'execve');
+    assert.equal(err.syscall, 'execve');
+    assert.equal(err.errno, 'ENOEXEC');
+    assert.match(err.message, /^spawn .*not-a-program: stage execve: execve ENOEXEC/);
+    assert.deepEqual(zombieChildren(), []);
+  }
+  assert.ok(viaPipe > 0, 'spawn() returned before the exec at least once in 20 tries');
+  // The exit watch closes its copy of the pidfd in the close phase after the exit callback.
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(await newFds(beforeInit), []);
+});

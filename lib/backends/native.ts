@@ -223,7 +223,7 @@ export class NativeBackend implements Backend {
         privateTmp = guards.privateTmp;
         if (privateTmp) env = { ...env, TMPDIR: privateTmp };
       }
-      const { pid, pidfd } = addon.spawn({
+      const { pid, pidfd, errorFd } = addon.spawn({
         file: req.file,
         argv: req.argv,
         envp: envBlock(env),
@@ -244,6 +244,8 @@ export class NativeBackend implements Backend {
         cgroupFd: cgroupDirFd,
         cgroupProcsFds: cgroupFds,
         isolation,
+        // The init path: back once the init runs; the program's exec is learnt on the loop.
+        startAsync: statusRead >= 0,
       });
       const tree = new NativeTree(
         addon,
@@ -256,6 +258,8 @@ export class NativeBackend implements Backend {
         parent,
         statusRead,
         privateTmp,
+        errorFd,
+        req.file,
       );
       statusRead = -1;
       return tree;
@@ -369,8 +373,11 @@ function releaseAtExit(tree: NativeTree): void {
 
 class NativeTree implements Tree {
   private handleText: string | null = null;
-  /** The native start is synchronous: exec failures are thrown by launch() itself. */
-  readonly started: Promise<void> = Promise.resolve();
+  /**
+   * Settles once the program has exec'd or failed to. launch() throws a failure known when the
+   * addon returns; on the init path the program's own exec comes later (errorFd).
+   */
+  readonly started: Promise<void>;
   readonly stdio: (Readable | Writable | null)[];
   readonly exited: Promise<RawExit>;
   readonly closed: Promise<void>;
@@ -399,6 +406,9 @@ class NativeTree implements Tree {
     private readonly initStatusFd = -1,
     /** filesystem.tmp on the Landlock path: the tree's own directory, removed once the tree is gone. */
     private privateTmp: string | null = null,
+    /** The error pipe while the program's exec is still to come (-1: it has exec'd). */
+    errorFd = -1,
+    file = '',
   ) {
     this.stdio = stdio;
     this.kind = kind;
@@ -422,6 +432,33 @@ class NativeTree implements Tree {
     this.closed = stdioClosed(stdio, this.exited);
     if (killOnParentExit) killAtExit(this);
     if (cgroup) releaseAtExit(this);
+    this.started = errorFd < 0 ? Promise.resolve() : this.programStarted(errorFd, file);
+  }
+
+  /**
+   * The init has exec'd; its program's exec is learnt from the error pipe on the loop. A failure
+   * rejects once the tree is gone (the init exits after the program's record: reaped by the exit
+   * watch, status pipe and pidfd closed) and its cgroup released, as a failure thrown by launch()
+   * leaves nothing.
+   */
+  private programStarted(errorFd: number, file: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const failed = (e: unknown) => {
+        const err = toTypedError(e, file);
+        this.exited
+          .then(() => this.release())
+          .then(
+            () => reject(err),
+            () => reject(err),
+          );
+      };
+      try {
+        this.addon.watchStart(this.pid, errorFd, file, (e) => (e === null ? resolve() : failed(e)));
+      } catch (e) {
+        this.killNow(); // nothing can tell when the program runs: no half-started tree
+        failed(e);
+      }
+    });
   }
 
   /**

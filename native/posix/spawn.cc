@@ -181,11 +181,29 @@ SpawnResult Spawn(const SpawnRequest& req) {
     return Failure(stage, started.syscall, started.err);
   }
 
+  // startAsync: the clone's vfork has returned (the child exec'd or failed); whoever holds the
+  // write end now (the init's own vfork child, until the program's exec) may keep it a while.
+  // What is in the pipe already is read here, the rest by the caller's poll.
+  if (req.startAsync) fcntl(errPipe[0], F_SETFL, O_NONBLOCK);
   ChildError rec;
   ssize_t got = 0;
   for (;;) {
     ssize_t n = read(errPipe[0], reinterpret_cast<char*>(&rec) + got, sizeof rec - got);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN && got == 0) {
+      // Nothing yet: the outcome comes later, through the caller's poll of the pipe.
+      SpawnResult pending;
+      pending.ok = true;
+      pending.pid = started.pid;
+      pending.pidfd = started.pidfd;
+      pending.errFd = errPipe[0];
+      return pending;
+    }
+    if (n < 0 && errno == EAGAIN) {
+      // A record is written whole (12 bytes, below PIPE_BUF): the rest is on its way.
+      fcntl(errPipe[0], F_SETFL, 0);
+      continue;
+    }
     if (n <= 0) break;  // EOF (exec'd), or a read error we cannot act on
     got += n;
     if (got == sizeof rec) break;

@@ -1,5 +1,5 @@
 // spawn(): prepare everything in the parent, start the child, learn from the error pipe
-// whether it exec'd, reap it if it did not.
+// whether it exec'd, reap it if it did not (or, startAsync, hand the pipe to the caller).
 #pragma once
 
 #include <stdint.h>
@@ -58,6 +58,11 @@ struct SpawnRequest {
   std::vector<int> cgroupProcsFds;
   IsolationRequest isolation;  // Linux: namespaces, the new root, the init
   GuardRequest guards;
+  // Return once the clone's vfork has returned, not once the program has exec'd: the error pipe's
+  // read end goes back to the caller (SpawnResult::errFd) unless the outcome is known already.
+  // Worth it where the two differ: the init path, whose own vfork holds the pipe until the
+  // program's exec.
+  bool startAsync = false;
   // Test switches: take the fallback paths on a kernel that has the fast ones.
   bool forceNoPidfd = false;
   bool forceNoCloseRange = false;
@@ -67,6 +72,10 @@ struct SpawnResult {
   bool ok = false;
   pid_t pid = -1;
   int pidfd = -1;
+  // startAsync, outcome not known yet: the error pipe's read end (O_CLOEXEC, O_NONBLOCK), the
+  // caller's now. EOF: the program exec'd; a ChildError record: it failed (the child exits 127
+  // after writing it, and the caller reaps it). -1 when the outcome was known at return.
+  int errFd = -1;
   // On failure:
   const char* stage = nullptr;  // child stage name, or "pipe" / "clone" / "cgroup"
   const char* syscall = nullptr;
