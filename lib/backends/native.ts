@@ -378,6 +378,7 @@ class NativeTree implements Tree {
    * addon returns; on the init path the program's own exec comes later (errorFd).
    */
   readonly started: Promise<void>;
+  private startPending = false;
   readonly stdio: (Readable | Writable | null)[];
   readonly exited: Promise<RawExit>;
   readonly closed: Promise<void>;
@@ -418,7 +419,13 @@ class NativeTree implements Tree {
         // The watcher polls its own copy; ours served signals and is done now.
         if (this.pidfd >= 0) addon.close(this.pidfd);
         this.pidfd = -1;
-        drainStdio(stdio);
+        // Output nobody reads yet is drained (so that 'close' follows); while the start is
+        // pending the caller, who reads after start(), has not attached its readers: a turn after
+        // it settles (as the universal backend's holdOutput()).
+        if (this.startPending) {
+          const later = () => void setImmediate(() => drainStdio(stdio));
+          this.started.then(later, later);
+        } else drainStdio(stdio);
         const st = this.programExit(raw);
         resolve({
           exitCode: st.signal ? null : st.exitCode,
@@ -442,7 +449,8 @@ class NativeTree implements Tree {
    * leaves nothing.
    */
   private programStarted(errorFd: number, file: string): Promise<void> {
-    return new Promise((resolve, reject) => {
+    this.startPending = true;
+    return new Promise<void>((resolve, reject) => {
       const failed = (e: unknown) => {
         const err = toTypedError(e, file);
         this.exited
@@ -458,6 +466,8 @@ class NativeTree implements Tree {
         this.killNow(); // nothing can tell when the program runs: no half-started tree
         failed(e);
       }
+    }).finally(() => {
+      this.startPending = false;
     });
   }
 
