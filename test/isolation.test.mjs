@@ -344,6 +344,27 @@ describe('isolation: the init and the tree', { skip }, () => {
     }
   });
 
+  test('kill(), shutdown() and forceStop() called before start() settles (the program may not have exec\'d yet)', async () => {
+    // The addon returns once the init runs; the program's exec comes later. Each stop, called in
+    // the same turn as start(), ends the tree as it does once started; start() settles once.
+    const stops = {
+      kill: (ex) => (assert.equal(ex.kill('SIGTERM'), true), ex.wait()),
+      shutdown: (ex) => ex.shutdown({ signal: 'SIGTERM', graceMs: 20_000 }),
+      forceStop: (ex) => ex.forceStop(),
+    };
+    for (const [name, stop] of Object.entries(stops)) {
+      const ex = iso('sleep', ['600']);
+      let settled = 0;
+      const started = ex.start().finally(() => settled++);
+      const st = await stop(ex);
+      await started;
+      assert.equal(settled, 1);
+      assert.equal(st.signal, name === 'forceStop' ? 'SIGKILL' : 'SIGTERM', name);
+      assert.equal((await ex.wait()).signal, st.signal);
+    }
+    assert.deepEqual(zombieChildren(), []);
+  });
+
   test('forceStop() kills the whole tree; stats() counts it', async () => {
     const ex = iso('sh', ['-c', 'sleep 600 & sleep 600 & echo ready; wait'], { stdio: ['ignore', 'pipe', 'ignore'] });
     await ex.start();
