@@ -344,11 +344,14 @@ describe('isolation: the init and the tree', { skip }, () => {
     }
   });
 
-  test('kill(), shutdown() and forceStop() called before start() settles (the program may not have exec\'d yet)', async () => {
+  test("kill(), shutdown() and forceStop() called before start() settles (the program may not have exec'd yet)", async () => {
     // The addon returns once the init runs; the program's exec comes later. Each stop, called in
     // the same turn as start(), ends the tree as it does once started; start() settles once.
     const stops = {
-      kill: (ex) => (assert.equal(ex.kill('SIGTERM'), true), ex.wait()),
+      kill: (ex) => {
+        assert.equal(ex.kill('SIGTERM'), true);
+        return ex.wait();
+      },
       shutdown: (ex) => ex.shutdown({ signal: 'SIGTERM', graceMs: 20_000 }),
       forceStop: (ex) => ex.forceStop(),
     };
