@@ -1,9 +1,12 @@
 // The 1,000-children figures of the spawn benchmark (bench/run.mjs calls measureMany() once per
 // supervisor size): N sleeping children alive at once, for every confine backend,
-// child_process.spawn and the C posix_spawn floor. Per variant: the time to start all N (64
-// starts in flight), the time to stop all N (64 stops in flight: forceStop() for confine,
-// kill('SIGKILL') + 'exit' for child_process), then a check that every child was reaped and
-// every cgroup this process made for them is gone.
+// child_process.spawn and the C posix_spawn floor. Per variant and round: the time to start all
+// N (64 starts in flight), the supervisor's CPU time during it, when each tenth of the starts had
+// returned, the time to stop all N (64 stops in flight: forceStop() for confine, kill('SIGKILL')
+// + 'exit' for child_process), then a check that every child was reaped and every cgroup this
+// process made for them is gone. The native variants and the C floor run ROUNDS rounds in
+// shuffled turns (medians and spread reported); child_process and universal are context: one
+// round, of `contextN` children (bench/run.mjs: fewer at 2 GB, where each takes ~45 ms).
 //
 // Cleanup, also on failure: every child is tracked by pid (the C floor's by its process group)
 // and killed by that pid on error, on timeout, on SIGINT/SIGTERM/SIGHUP and at process exit;
@@ -11,6 +14,7 @@
 //
 //   BENCH_MANY=1000      children alive at once (default 1000 × BENCH_SCALE; 0 skips)
 //   BENCH_MANY_ONLY=cp,floor   only these variants (a quick look; ids as in MANY_VARIANTS)
+//   BENCH_MANY_ROUNDS=5  rounds of the native variants and the C floor (the isolated one: at most 3)
 //
 // Standalone, at the current (small) supervisor size:  node bench/many.mjs
 
@@ -22,7 +26,7 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { childrenOfSelf, f2, f3, hr, ms, ratio } from './common.mjs';
+import { childrenOfSelf, f2, f3, hr, median, ms, ratio, shuffled } from './common.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DIST = path.join(HERE, '..', 'dist');
@@ -34,15 +38,29 @@ const PHASE_TIMEOUT_MS = 10 * 60_000;
 /** How long after the stop the children and cgroups may take to go. */
 const CLEANUP_WAIT_MS = 20_000;
 
+/** Rounds of the native variants and the C floor; the isolated one takes at most ISO_ROUNDS (~7 s each). */
+const ROUNDS = 5;
+const ISO_ROUNDS = 3;
+
+/** `context`: one round only (not a target; child_process and universal fork the whole supervisor). */
 export const MANY_VARIANTS = [
   { id: 'linux', label: 'confine linux (own cgroup, no cgroup limits)', executor: 'linux', pidfd: true },
   { id: 'linux+cg', label: 'confine linux + memory/pids/cpu limits', executor: 'linux', limits: CG_LIMITS, pidfd: true },
   { id: 'posix', label: 'confine posix (no cgroup)', executor: 'posix', pidfd: true },
-  { id: 'linux+iso', label: 'confine linux + isolate() preset', executor: 'linux', isolate: true, pidfd: true },
-  { id: 'universal', label: 'confine universal (child_process + sh ulimit)', executor: 'universal' },
-  { id: 'cp', label: 'child_process.spawn' },
+  { id: 'linux+iso', label: 'confine linux + isolate() preset', executor: 'linux', isolate: true, pidfd: true, maxRounds: ISO_ROUNDS },
+  { id: 'universal', label: 'confine universal (child_process + sh ulimit)', executor: 'universal', context: true },
+  { id: 'cp', label: 'child_process.spawn', context: true },
   { id: 'floor', label: 'C posix_spawn, one after another (floor)' },
 ];
+
+/** BENCH_MANY_ROUNDS, else ROUNDS. */
+export function manyRounds() {
+  const r = Math.floor(Number(process.env.BENCH_MANY_ROUNDS));
+  return Number.isFinite(r) && r > 0 ? r : ROUNDS;
+}
+
+/** How many rounds variant `v` runs when the native ones run `rounds`. */
+const roundsOf = (v, rounds) => (v.context ? 1 : Math.min(rounds, v.maxRounds ?? rounds));
 
 /**
  * A full garbage collection between variants (untimed), so that each starts from a settled heap
@@ -293,14 +311,31 @@ async function pool(n, conc, fn, timeoutMs, what) {
 
 // ---- the variants -----------------------------------------------------------------------------
 
+/** This process's CPU time (user + system, every thread) since `before` (process.cpuUsage()), ms. */
+const cpuMsSince = (before) => {
+  const d = process.cpuUsage(before);
+  return (d.user + d.system) / 1000;
+};
+
+/**
+ * When each tenth of the starts had returned, ms after t0 (as the C floor's many_marks): a start
+ * that gets dearer with the children alive shows as later tenths taking longer than the first.
+ */
+function tenths(launched, t0) {
+  const n = launched.length;
+  return Array.from({ length: 10 }, (_, k) => ms(t0, launched[Math.ceil(((k + 1) * n) / 10) - 1]));
+}
+
 /** Starts N children, stops them; returns { startMs, stopMs, rssLive, cgroupsLive }; cleans up. */
 async function confineVariant(command, v, n, file) {
   const execs = [];
+  const launched = new Array(n); // when each start's synchronous launch had returned
   const isoDir = v.isolate ? fs.mkdtempSync(path.join(os.tmpdir(), 'confine-bench-iso-')) : null;
   // The preset's syscalls and capabilities are not enforced until issue 17: a warning per start.
   const warnings = v.isolate ? process.listeners('warning') : [];
   if (v.isolate) process.removeAllListeners('warning');
   try {
+    const cpu0 = process.cpuUsage();
     const t0 = hr();
     await pool(
       n,
@@ -311,14 +346,22 @@ async function confineVariant(command, v, n, file) {
         if (v.limits) ex.limit(v.limits);
         if (v.isolate) ex.isolate();
         execs[i] = ex;
-        await ex.start();
+        const started = ex.start(); // the launch is synchronous: the child has exec'd when this returns
+        launched[i] = hr();
+        await started;
         tracked.add(ex.pid);
       },
       PHASE_TIMEOUT_MS,
       `${v.id} start`,
     );
     const startMs = ms(t0, hr());
-    const live = { rssLive: process.memoryUsage().rss, cgroupsLive: v.executor === 'linux' ? ourTreeCgroups().length : 0 };
+    const cpuMs = cpuMsSince(cpu0);
+    const live = {
+      rssLive: process.memoryUsage().rss,
+      cgroupsLive: v.executor === 'linux' ? ourTreeCgroups().length : 0,
+      cpuMs,
+      tenthsMs: tenths(launched, t0),
+    };
     const pids = execs.map((e) => e.pid);
     if (new Set(pids).size !== n || !pids.every(alive)) throw new Error(`${v.id}: not all ${n} children alive at once`);
 
@@ -358,7 +401,9 @@ async function confineVariant(command, v, n, file) {
 
 async function cpVariant(n, file) {
   const kids = [];
+  const launched = new Array(n);
   try {
+    const cpu0 = process.cpuUsage();
     const t0 = hr();
     await pool(
       n,
@@ -366,6 +411,7 @@ async function cpVariant(n, file) {
       (i) =>
         new Promise((resolve, reject) => {
           const c = cpSpawn(file, SLEEP_ARGS, { stdio: 'ignore', cwd: '/' });
+          launched[i] = hr();
           c.exited = new Promise((r) => c.once('exit', (code, signal) => r({ code, signal })));
           kids[i] = c;
           c.once('error', reject);
@@ -378,7 +424,7 @@ async function cpVariant(n, file) {
       'child_process start',
     );
     const startMs = ms(t0, hr());
-    const live = { rssLive: process.memoryUsage().rss, cgroupsLive: 0 };
+    const live = { rssLive: process.memoryUsage().rss, cgroupsLive: 0, cpuMs: cpuMsSince(cpu0), tenthsMs: tenths(launched, t0) };
     if (!kids.every((c) => alive(c.pid))) throw new Error(`child_process: not all ${n} children alive at once`);
 
     const t1 = hr();
@@ -451,12 +497,16 @@ async function floorVariant(floorBin, n, file, rssMb) {
   const m = /^many (\d+) (\d+) (\d+)$/m.exec(out);
   if (!m || Number(m[1]) !== n) throw new Error(`C floor: unexpected output ${JSON.stringify(out.slice(0, 200))}`);
   const rss = /^rss (\d+)$/m.exec(out);
+  const cpu = /^many_cpu (\d+) (\d+)$/m.exec(out);
+  const marks = /^many_marks((?: \d+){10})$/m.exec(out);
   return {
     startMs: Number(m[2]) / 1e6,
     stopMs: Number(m[3]) / 1e6,
     rssLive: null,
     cgroupsLive: 0,
     floorRss: rss ? Number(rss[1]) : null,
+    cpuMs: cpu ? (Number(cpu[1]) + Number(cpu[2])) / 1000 : null,
+    tenthsMs: marks ? marks[1].trim().split(' ').map((x) => Number(x) / 1e6) : null,
   };
 }
 
@@ -480,78 +530,147 @@ async function settle(cgBefore) {
 
 // ---- one supervisor size ------------------------------------------------------------------------
 
+/** One run of one variant: its figures and the cleanup check after it, or { error } with the check. */
+async function runOnce(v, command, n, file, floorBin, rssMb) {
+  gc();
+  const cgBefore = new Set(ourCgroups());
+  let r;
+  try {
+    if (v.id === 'floor') r = await floorVariant(floorBin, n, file, rssMb);
+    else if (v.id === 'cp') r = await cpVariant(n, file);
+    else r = await confineVariant(command, v, n, file);
+  } catch (e) {
+    r = { error: String(e?.message ?? e).split('\n')[0] };
+  }
+  return Object.assign(r, await settle(cgBefore));
+}
+
 /**
- * For one supervisor size: every variant's start and stop of N children alive at once.
- * opts: { size: label, n, floorBin (C floor; skipped when absent), rssMb (the floor's ballast),
- * log, onAbort (synchronous; run when SIGINT/SIGTERM/SIGHUP ends the process meanwhile, after
- * every child has been killed and the task cgroups removed) }. Returns { n, conc, rssBefore, rssLive, durationS, rows: { [id]: result } }, where a
- * result is { startMs, stopMs, settleMs, childrenLeft, zombiesLeft, cgroupsLeft, cgroupsLive }
- * or { skipped } or { error }.
+ * A variant's row from its runs: medians of the figures, the spread of the start (its slowest
+ * and fastest round over the median), and the worst cleanup check of any run.
  */
-export async function measureMany({ size, n, floorBin = null, rssMb = 0, log = console.log, onAbort: abortHook = null }) {
+function rowOf(runs, n) {
+  const ok = runs.filter((r) => !r.error);
+  const worst = (k) => Math.max(...runs.map((r) => r[k] ?? 0));
+  const row = {
+    n,
+    rounds: runs.length,
+    settleMs: worst('settleMs'),
+    childrenLeft: worst('childrenLeft'),
+    zombiesLeft: worst('zombiesLeft'),
+    cgroupsLeft: worst('cgroupsLeft'),
+    cgroupsStuck: worst('cgroupsStuck'),
+    cgroupsLive: worst('cgroupsLive'),
+  };
+  const failed = runs.find((r) => r.error);
+  if (failed) return { ...row, error: failed.error };
+  const med = (k) => median(ok.map((r) => r[k]).filter((x) => Number.isFinite(x)));
+  const starts = ok.map((r) => r.startMs);
+  const startMs = med('startMs');
+  const tenthsOk = ok.filter((r) => r.tenthsMs);
+  // Per tenth of the starts, the median over the rounds of how long that tenth took.
+  const tenthMs = tenthsOk.length
+    ? Array.from({ length: 10 }, (_, k) => median(tenthsOk.map((r) => r.tenthsMs[k] - (k ? r.tenthsMs[k - 1] : 0))))
+    : null;
+  return {
+    ...row,
+    startMs,
+    stopMs: med('stopMs'),
+    startSpread: [Math.min(...starts) / startMs, Math.max(...starts) / startMs],
+    startRounds: starts,
+    cpuMs: med('cpuMs'),
+    tenthMs,
+    rssLive: Math.max(...ok.map((r) => r.rssLive ?? 0)) || null,
+  };
+}
+
+/**
+ * For one supervisor size: every variant's start and stop of N children alive at once, the
+ * native ones and the C floor in `rounds` rounds of shuffled turns, child_process and universal
+ * once with `contextN` children (default N).
+ * opts: { size: label, n, contextN, rounds, floorBin (C floor; skipped when absent), rssMb (the
+ * floor's ballast), log, onAbort (synchronous; run when SIGINT/SIGTERM/SIGHUP ends the process
+ * meanwhile, after every child has been killed and the task cgroups removed) }. Returns { n,
+ * conc, rounds, rssBefore, rssLive, durationS, rows: { [id]: row } }, where a row is { n, rounds,
+ * startMs, stopMs (medians), startSpread, startRounds, cpuMs, tenthMs, settleMs, childrenLeft,
+ * zombiesLeft, cgroupsLeft, cgroupsLive } (the cleanup figures: the worst run), or { skipped }, or
+ * { error } with the cleanup figures.
+ */
+export async function measureMany({
+  size,
+  n,
+  contextN = n,
+  rounds = manyRounds(),
+  floorBin = null,
+  rssMb = 0,
+  log = console.log,
+  onAbort: abortHook = null,
+}) {
   const { command } = await import(pathToFileURL(path.join(DIST, 'index.mjs')).href);
   const file = sleepPath();
   const t0 = hr();
   const rows = {};
+  const runs = {};
   gc();
   const rssBefore = process.memoryUsage().rss;
   let rssLive = rssBefore;
   armSafetyNet(abortHook);
   try {
     const only = process.env.BENCH_MANY_ONLY ? process.env.BENCH_MANY_ONLY.split(',') : null;
+    const active = [];
     for (const v of MANY_VARIANTS) {
       if (only && !only.includes(v.id)) continue;
-      const skipped = v.id === 'floor' && !floorBin ? 'the C floor was not built' : skipReason(v, n);
+      const count = v.context ? Math.min(n, contextN) : n;
+      const skipped = v.id === 'floor' && !floorBin ? 'the C floor was not built' : skipReason(v, count);
       if (skipped) {
         rows[v.id] = { skipped };
         log(`  ${size} many ${v.id.padEnd(10)} skipped: ${skipped}`);
         continue;
       }
-      gc();
-      const cgBefore = new Set(ourCgroups());
-      const tv = hr();
-      let r;
-      try {
-        if (v.id === 'floor') r = await floorVariant(floorBin, n, file, rssMb);
-        else if (v.id === 'cp') r = await cpVariant(n, file);
-        else r = await confineVariant(command, v, n, file);
-      } catch (e) {
-        r = { error: String(e?.message ?? e).split('\n')[0] };
-      }
-      Object.assign(r, await settle(cgBefore));
-      if (r.rssLive) rssLive = Math.max(rssLive, r.rssLive);
-      rows[v.id] = r;
-      const s = (x) => (x / 1000).toFixed(2);
-      log(
-        `  ${size} many ${v.id.padEnd(10)} ` +
-          (r.error
-            ? `FAILED: ${r.error}`
-            : `start ${s(r.startMs)} s (${(r.startMs / n).toFixed(2)} ms/child)  stop ${s(r.stopMs)} s (${(r.stopMs / n).toFixed(2)} ms/child)`) +
-          `  settled +${s(r.settleMs)} s, children left ${r.childrenLeft} (zombies ${r.zombiesLeft}), cgroups left ${r.cgroupsLeft}` +
-          `${r.cgroupsLive ? `, ${r.cgroupsLive} cgroup dirs while alive` : ''}  [${s(ms(tv, hr()))} s]`,
-      );
+      active.push({ v, count });
+      runs[v.id] = [];
     }
+    const s = (x) => (x / 1000).toFixed(2);
+    for (let round = 0; round < rounds; round++) {
+      const turn = active.filter(({ v }) => round < roundsOf(v, rounds) && !runs[v.id].some((r) => r.error));
+      for (const { v, count } of shuffled(turn, round)) {
+        const tv = hr();
+        const r = await runOnce(v, command, count, file, floorBin, rssMb);
+        runs[v.id].push(r);
+        if (r.rssLive) rssLive = Math.max(rssLive, r.rssLive);
+        log(
+          `  ${size} many ${v.id.padEnd(10)} round ${round + 1} ` +
+            (r.error
+              ? `FAILED: ${r.error}`
+              : `start ${s(r.startMs)} s (${(r.startMs / count).toFixed(2)} ms/child, CPU ${(r.cpuMs / count).toFixed(2)})  stop ${s(r.stopMs)} s (${(r.stopMs / count).toFixed(2)} ms/child)`) +
+            `  settled +${s(r.settleMs)} s, children left ${r.childrenLeft} (zombies ${r.zombiesLeft}), cgroups left ${r.cgroupsLeft}` +
+            `${r.cgroupsLive ? `, ${r.cgroupsLive} cgroup dirs while alive` : ''}${count !== n ? ` (${count} children)` : ''}  [${s(ms(tv, hr()))} s]`,
+        );
+      }
+    }
+    for (const { v, count } of active) rows[v.id] = rowOf(runs[v.id], count);
   } finally {
     killTracked();
     tracked.clear();
     trackedGroups.clear();
     disarmSafetyNet();
   }
-  return { n, conc: CONC, rssBefore, rssLive, durationS: ms(t0, hr()) / 1000, rows };
+  return { n, conc: CONC, rounds, rssBefore, rssLive, durationS: ms(t0, hr()) / 1000, rows };
 }
 
 // ---- report ---------------------------------------------------------------------------------------
 
 
-/** The markdown table of one size. */
+/** The markdown table of one size: medians over the rounds; ×cp and ×C floor per child. */
 export function manyTable(res, sizeLabel) {
   const lines = [
-    `| ${sizeLabel}, ${res.n} children | start total s | start ms/child | start ×cp | start ×C floor | stop total s | stop ms/child | stop ×cp | stop ×C floor | reaped, cgroups gone (s after the stop) |`,
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    `| ${sizeLabel}, ${res.n} children | rounds | start median s | start ms/child | start spread (fastest–slowest ÷ median) | start ×cp | start ×C floor | stop median s | stop ms/child | stop ×cp | stop ×C floor | reaped, cgroups gone (s after the stop) |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   const ok = (r) => r && !r.error && !r.skipped;
   const cp = ok(res.rows.cp) ? res.rows.cp : null;
   const fl = ok(res.rows.floor) ? res.rows.floor : null;
+  const per = (r, k) => (r ? r[k] / r.n : NaN);
   for (const v of MANY_VARIANTS) {
     const r = res.rows[v.id];
     if (!r) continue;
@@ -564,21 +683,47 @@ export function manyTable(res, sizeLabel) {
         ? `yes (+${f2(r.settleMs / 1000)})${r.cgroupsLive ? `; ${r.cgroupsLive} cgroup dirs while alive` : ''}`
         : `**no**: ${r.childrenLeft} children (${r.zombiesLeft} zombies), ${r.cgroupsLeft} cgroups left after ${f2(r.settleMs / 1000)} s` +
           (r.cgroupsLeft ? ` (${r.cgroupsLeft - r.cgroupsStuck} removed by the bench)` : '');
+    const rounds = r.n === res.n ? `${r.rounds}` : `${r.rounds} × ${r.n} children`;
     if (r.error) {
-      lines.push(`| ${v.label} | failed: ${r.error.replace(/\|/g, '\\|')} | | | | | | | | ${clean} |`);
+      lines.push(`| ${v.label} | ${rounds} | failed: ${r.error.replace(/\|/g, '\\|')} | | | | | | | | | ${clean} |`);
       continue;
     }
-    const per = (x) => x / res.n;
+    const spread = r.rounds > 1 ? `${ratio(r.startSpread[0])}–${ratio(r.startSpread[1])}` : '(one round)';
     lines.push(
-      `| ${v.label} | ${f2(r.startMs / 1000)} | ${f3(per(r.startMs))} | ${ratio(r.startMs / cp?.startMs)} | ${ratio(r.startMs / fl?.startMs)} | ` +
-        `${f2(r.stopMs / 1000)} | ${f3(per(r.stopMs))} | ${ratio(r.stopMs / cp?.stopMs)} | ${ratio(r.stopMs / fl?.stopMs)} | ${clean} |`,
+      `| ${v.label} | ${rounds} | ${f2(r.startMs / 1000)} | ${f3(per(r, 'startMs'))} | ${spread} | ${ratio(per(r, 'startMs') / per(cp, 'startMs'))} | ${ratio(per(r, 'startMs') / per(fl, 'startMs'))} | ` +
+        `${f2(r.stopMs / 1000)} | ${f3(per(r, 'stopMs'))} | ${ratio(per(r, 'stopMs') / per(cp, 'stopMs'))} | ${ratio(per(r, 'stopMs') / per(fl, 'stopMs'))} | ${clean} |`,
     );
   }
   return lines.join('\n');
 }
 
+/**
+ * Where a start's time goes, per variant (medians over the rounds): the wall time and the
+ * supervisor's CPU time per start against the C floor's, and the first and last tenth of the
+ * starts (does a start get dearer with more children alive?).
+ */
+export function manyStartTable(res, sizeLabel) {
+  const lines = [
+    `| ${sizeLabel}, per start | wall ms | − C floor's | supervisor CPU ms | − C floor's | first tenth ms/start | last tenth ms/start | last ÷ first |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  const fl = res.rows.floor?.startMs ? res.rows.floor : null;
+  for (const v of MANY_VARIANTS) {
+    const r = res.rows[v.id];
+    if (!r?.startMs) continue;
+    const wall = r.startMs / r.n;
+    const cpu = r.cpuMs / r.n;
+    const first = r.tenthMs ? r.tenthMs[0] / (r.n / 10) : NaN;
+    const last = r.tenthMs ? r.tenthMs[9] / (r.n / 10) : NaN;
+    const dw = fl && v.id !== 'floor' ? f3(wall - fl.startMs / fl.n) : '';
+    const dc = fl && v.id !== 'floor' ? f3(cpu - fl.cpuMs / fl.n) : '';
+    lines.push(`| ${v.label} | ${f3(wall)} | ${dw} | ${f3(cpu)} | ${dc} | ${f3(first)} | ${f3(last)} | ${ratio(last / first)} |`);
+  }
+  return lines.join('\n');
+}
+
 /** The "What is measured" bullet for docs/benchmarks.md. */
-export function manyDescription(n) {
+export function manyDescription(n, { rounds = manyRounds(), contextBig = n } = {}) {
   return (
     `- **${n.toLocaleString('en-US')} children alive at once** ([bench/many.mjs](../bench/many.mjs)): \`${sleepPath()} 600\` started ${n} times with ${CONC} starts in flight ` +
     "(`command(sleep, ['600'], { executor, stdio: 'ignore', cwd: '/' })`, plus the linux + limits variant's `limit()`, then `start()`: no runAs, no rlimits here; " +
@@ -588,7 +733,13 @@ export function manyDescription(n) {
     'then SIGKILLs each child and waitpids each, and times both itself. After each variant the bench waits until no child of its own is left (none unreaped) ' +
     'and none of its task cgroups (`confine-<pid>-…`) is left under /sys/fs/cgroup: the last column is how long that took after the stop (the linux backend removes ' +
     "a tree's cgroup after `wait()` has resolved), and for linux how many cgroup directories (all hierarchies) the live children had. ×cp and ×C floor: the total divided by " +
-    "child_process's / the C floor's at the same supervisor size."
+    "child_process's / the C floor's at the same supervisor size, per child. " +
+    `The native variants and the C floor run ${rounds} rounds (the isolated one ${Math.min(rounds, ISO_ROUNDS)}), in a shuffled order each round, ` +
+    'each with the cleanup check after it; the figures are the medians over the rounds, the spread the fastest and slowest round over the median. ' +
+    `child_process and universal are context, not targets: one round${contextBig < n ? `, of ${contextBig} children at 2 GB (each start forks the 2 GB supervisor: ~45 ms)` : ''}. ` +
+    "Where a start's time goes: the supervisor's CPU time during the starts (`process.cpuUsage()`, every thread; the C floor: `getrusage(RUSAGE_SELF)`; " +
+    "a child's own work until its exec is the child's in both), and when each tenth of the starts had returned " +
+    "(confine's launch is synchronous: `start()` returns once the child has exec'd), the first tenth against the last."
   );
 }
 
@@ -631,7 +782,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
       console.log(
         `\nsupervisor RSS ${(res.rssBefore / 2 ** 20).toFixed(0)} MB, ${(res.rssLive / 2 ** 20).toFixed(0)} MB with the children alive; ${res.durationS.toFixed(0)} s\n`,
       );
-      console.log(manyTable(res, `~${(res.rssBefore / 2 ** 20).toFixed(0)} MB`));
+      const label = `~${(res.rssBefore / 2 ** 20).toFixed(0)} MB`;
+      console.log(`${manyTable(res, label)}\n\n${manyStartTable(res, label)}`);
     }
   } finally {
     cleanup();

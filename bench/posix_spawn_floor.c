@@ -24,8 +24,11 @@
  * then "rss <bytes>".
  * many prints, as soon as the first child runs, "pgid <pgid>" (flushed: the children are all in
  * that process group, so a caller can kill them all should this program die between start and
- * stop), then "many <n> <start_ns> <stop_ns>" and "rss <bytes>". On any failure it kills and
- * reaps the children it has started before it exits.
+ * stop), then "many <n> <start_ns> <stop_ns>", "many_cpu <user_us> <system_us>" (this process's
+ * own CPU time during the start stretch: getrusage; a vfork child's work until its exec is the
+ * child's, as with confine's spawn), "many_marks <ns> ..." (the time since the start at which
+ * each tenth of the N spawns had returned: whether a spawn gets slower with more children alive)
+ * and "rss <bytes>". On any failure it kills and reaps the children it has started before it exits.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -132,6 +136,9 @@ static int many(int n) {
   sigaddset(&stop_sigs, SIGHUP);
   sigprocmask(SIG_BLOCK, &stop_sigs, &old);
 
+  uint64_t marks[10] = {0};
+  struct rusage ru0, ru1;
+  getrusage(RUSAGE_SELF, &ru0);
   uint64_t t0 = now_ns();
   for (int i = 0; i < n; i++) {
     pid_t pid;
@@ -150,8 +157,11 @@ static int many(int n) {
       printf("pgid %d\n", (int)pid);
       fflush(stdout);
     }
+    int tenth = (int)((long long)(i + 1) * 10 / n); /* tenths of n done */
+    if (tenth > 0 && marks[tenth - 1] == 0) marks[tenth - 1] = now_ns() - t0;
   }
   uint64_t t1 = now_ns();
+  getrusage(RUSAGE_SELF, &ru1);
   for (int i = 0; i < n; i++) kill(many_pids[i], SIGKILL);
   int reaped = 0;
   for (int i = 0; i < n; i++) {
@@ -172,6 +182,11 @@ static int many(int n) {
   many_pgid = 0;
   posix_spawnattr_destroy(&attr);
   printf("many %d %llu %llu\n", reaped, (unsigned long long)(t1 - t0), (unsigned long long)(t2 - t1));
+  long long us0 = ru0.ru_utime.tv_sec * 1000000ll + ru0.ru_utime.tv_usec, us1 = ru1.ru_utime.tv_sec * 1000000ll + ru1.ru_utime.tv_usec;
+  long long ss0 = ru0.ru_stime.tv_sec * 1000000ll + ru0.ru_stime.tv_usec, ss1 = ru1.ru_stime.tv_sec * 1000000ll + ru1.ru_stime.tv_usec;
+  printf("many_cpu %lld %lld\nmany_marks", us1 - us0, ss1 - ss0);
+  for (int k = 0; k < 10; k++) printf(" %llu", (unsigned long long)marks[k]);
+  printf("\n");
   return 0;
 }
 

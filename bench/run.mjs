@@ -22,7 +22,7 @@ import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { childrenOfSelf, f2, f3, hr, measureConc, measureSeq, median, ms, quantile, ratio, shuffled, startFloor } from './common.mjs';
-import { manyCount, manyDescription, manyTable, measureMany } from './many.mjs';
+import { manyCount, manyDescription, manyStartTable, manyTable, measureMany } from './many.mjs';
 import { guardsApiTable, measureGuardsApi } from './guards-api.mjs';
 import { isolationDescription, isolationTable, isolationTargets, measureIsolation, measureIsolationSteps, stepsTable } from './isolation.mjs';
 
@@ -41,6 +41,8 @@ const SCALE = SCALE_SET > 0 ? SCALE_SET : 1;
 const BIG_MB = Number(process.env.BENCH_BIG_MB ?? 2048);
 const WRITE_DOC = !QUICK && !process.argv.includes('--no-doc');
 const MANY_N = manyCount(SCALE);
+/** child_process and universal at 2 GB (context, one round): each start forks the 2 GB supervisor (~45 ms). */
+const MANY_CONTEXT_BIG = Math.min(MANY_N, Math.max(64, Math.round(250 * SCALE)));
 
 if (!fs.existsSync(path.join(DIST, 'index.mjs'))) {
   console.error('dist/ is missing: run `npm run build:ts` first');
@@ -558,7 +560,8 @@ function targetsTable(small, big, manySmall, manyBig) {
         continue;
       }
       const x = r.startMs / fl.startMs;
-      add(target, what, `${ratio(x)}× (${f2(r.startMs / 1000)} vs ${f2(fl.startMs / 1000)} s for ${many.n})`, x <= 1.3, `many ${id} start @${sz}: ${ratio(x)}×`);
+      const rounds = `medians of ${r.rounds} and ${fl.rounds} rounds`;
+      add(target, what, `${ratio(x)}× (${f2(r.startMs / 1000)} vs ${f2(fl.startMs / 1000)} s for ${many.n}, ${rounds})`, x <= 1.3, `many ${id} start @${sz}: ${ratio(x)}×`);
     }
   }
   isolationTargets(isoSmall, isoBig, (target, what, value, ok) => add(target, what, value, ok, `${target} ${what}: ${value}`));
@@ -853,7 +856,7 @@ try {
 
   if (MANY_N) {
     log(`[5/6] ${MANY_N} children alive at once, supervisor RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
-    manyBig = await measureMany({ size: 'big', n: MANY_N, floorBin, rssMb: BIG_MB, log, onAbort });
+    manyBig = await measureMany({ size: 'big', n: MANY_N, contextN: MANY_CONTEXT_BIG, floorBin, rssMb: BIG_MB, log, onAbort });
   }
 } catch (e) {
   // The children of the failed phase are gone (each phase cleans up after itself); the shared
@@ -913,6 +916,13 @@ function manySection() {
   if (manySmall)
     out.push('', `Supervisor ~50 MB, i.e. without the ballast (${rss(manySmall)}: the heap left by the runs above):`, '', manyTable(manySmall, '~50 MB'));
   if (manyBig) out.push('', `Supervisor ~2 GB (${rss(manyBig)}):`, '', manyTable(manyBig, '~2 GB'));
+  out.push(
+    '',
+    "Where a start's time goes (medians over the rounds): wall time and the supervisor's own CPU time per start against the C floor's, " +
+      'and how long a start took in the first and in the last tenth of the starts (with 0–10 % and 90–100 % of the children alive).',
+  );
+  if (manySmall) out.push('', manyStartTable(manySmall, '~50 MB'));
+  if (manyBig) out.push('', manyStartTable(manyBig, '~2 GB'));
   return out.join('\n');
 }
 
@@ -937,7 +947,7 @@ One spawn = \`/bin/true\` from start to reaped exit, stdio \`'ignore'\`.
 - **×cp**, **×C floor**: the variant's median divided by child_process's / the C floor's median of the same mode at the same supervisor size, in this run.
 - Supervisor sizes: ~50 MB (plain Node, RSS ${(rssSmall / 2 ** 20).toFixed(0)} MB) and ~2 GB (${BIG_MB} MiB of Buffers filled in the bench process, RSS ${(rssBig / 2 ** 20).toFixed(0)} MB${big.floor.floorRss ? `; the C floor ${(big.floor.floorRss / 2 ** 20).toFixed(0)} MB` : ''}).
 - Rounds × spawns, 50 MB: ${countsNote('small')}. 2 GB: ${countsNote('big')}. Warm-up spawns before each series are not counted.
-${MANY_N ? manyDescription(MANY_N) : '- Children alive at once: skipped (BENCH_MANY=0).'}
+${MANY_N ? manyDescription(MANY_N, { contextBig: MANY_CONTEXT_BIG }) : '- Children alive at once: skipped (BENCH_MANY=0).'}
 ${isolationDescription()}
 
 ## Machine
