@@ -217,6 +217,34 @@ test('lookupUser by name and uid, groups as initgroups sets them', { skip }, () 
   assert.deepEqual(nobody.groups, [65534]);
 });
 
+// Step 6 of the child without isolation marks the supervisor's descriptors close-on-exec
+// instead of closing them (execve closes them, after the parent runs again) and moves the error
+// pipe to the lowest free number; with RLIMIT_NOFILE it closes them itself. Either way the
+// program gets only its stdio, and an exec failure comes through the error pipe. 400 held
+// descriptors put the error pipe far above the stdio, as 200 live children would.
+test("the supervisor's descriptors never reach the program: closed by execve, or before it with RLIMIT_NOFILE", { skip }, async () => {
+  const notExec = path.join(tmp, 'not-a-program');
+  fs.writeFileSync(notExec, 'no interpreter line, no ELF header\n', { mode: 0o755 });
+  const held = Array.from({ length: 400 }, () => devNull());
+  try {
+    for (const rlimits of [[], [['nofile', 16]]]) {
+      const child = spawnWith({ file: '/bin/sleep', argv: ['sleep', '30'], rlimits, setsid: true });
+      const exited = exitOf(child);
+      try {
+        assert.deepEqual(await settledFds(child.pid, ['0', '1', '2']), ['0', '1', '2'], `rlimits ${JSON.stringify(rlimits)}`);
+      } finally {
+        addon.signal(child.pid, child.pidfd, 9);
+        await exited;
+      }
+      const err = await spawnError({ file: notExec, rlimits });
+      assert.equal(err.stage, 'execve');
+      assert.equal(err.errno, 'ENOEXEC');
+    }
+  } finally {
+    for (const fd of held) addon.close(fd);
+  }
+});
+
 test('pipe, openDevNull and close give and take O_CLOEXEC fds', () => {
   const [r, w] = addon.pipe();
   const n = devNull();
