@@ -706,20 +706,41 @@ function missesOf(small, big, phasesPosix, phasesNo, phasesCg, spawnSmall, spawn
   return out.length ? out.join('\n') : '- None: every target above is met.';
 }
 
-/** The many-children and spawn() rows that missed, with their figures, and for linux + limits the kernel's own part. */
+/**
+ * The many-children and spawn() rows that missed, with their figures; a many-children miss with
+ * what this run measured of it: the supervisor's CPU per start against the C floor's, whether a
+ * start got dearer with more children alive (last tenth over first, against the floor's), the
+ * same variant's c64 spawn against the C floor's in the turns above, and for linux + limits the
+ * kernel's own cgroup cost.
+ */
 function manyMisses(summary, sizes) {
   const out = [];
   for (const r of summary.rows.filter((x) => !x.ok && (x.target.includes('children alive') || x.target.startsWith('spawn()')))) {
     let why = '';
     const [id, , sz] = r.what.split(', ');
     const [many, res] = sizes.find(([, , label]) => label === sz) ?? [];
-    if (r.target.includes('children alive') && id === 'linux+cg' && many?.rows.floor?.startMs && res?.cgFloor) {
-      const per = many.rows['linux+cg'].startMs / many.n;
-      const fl = many.rows.floor.startMs / many.n;
-      const k = res.cgFloor.conc.added;
+    const v = many?.rows[id];
+    const fl = many?.rows.floor;
+    if (r.target.includes('children alive') && v?.startMs && fl?.startMs) {
+      const per = v.startMs / v.n;
+      const flPer = fl.startMs / fl.n;
+      const cpu = v.cpuMs / v.n;
+      const flCpu = fl.cpuMs / fl.n;
+      const growth = (x) => (x.tenthMs ? x.tenthMs[9] / x.tenthMs[0] : NaN);
+      const spread = (x) => `${ratio(x.startSpread[0])}–${ratio(x.startSpread[1])}`;
       why =
-        ` Per child ${f3(per)} ms against the C floor's ${f3(fl)} ms; every child gets fresh directories in 4 hierarchies with limits written (all alive at once: no reuse), ` +
-        `which the kernel alone takes ${f3(k)} ms for (bench/cgroup_floor.c, c64): against the C floor + that, ×${ratio(per / (fl + k))}.`;
+        ` Per child ${f3(per)} ms against the C floor's ${f3(flPer)} ms (+${f3(per - flPer)} ms; the rounds spread ${spread(v)} and ${spread(fl)} of their medians). ` +
+        `The supervisor's own CPU per start: ${f3(cpu)} ms against the C floor's ${f3(flCpu)} ms (+${f3(cpu - flCpu)} ms: validation, the plan, the napi call and the exit watch on the main thread, which the C loop does not have). ` +
+        `Last tenth of the starts over the first: ${ratio(growth(v))}× (the C floor ${ratio(growth(fl))}×)` +
+        (res?.[id]?.conc?.med && res?.floor?.conc?.med
+          ? `; with few children alive (c64 above) the same spawn takes ${f3(res[id].conc.med)} ms against the C floor's ${f3(res.floor.conc.med)} ms (×${ratio(res[id].conc.med / res.floor.conc.med)}).`
+          : '.');
+      if (id === 'linux+cg' && res?.cgFloor) {
+        const k = res.cgFloor.conc.added;
+        why +=
+          ` Every child gets fresh directories in 4 hierarchies with limits written (all alive at once: no reuse), ` +
+          `which the kernel alone takes ${f3(k)} ms for (bench/cgroup_floor.c, c64): against the C floor + that, ×${ratio(per / (flPer + k))}.`;
+      }
     }
     out.push(`- ${r.target}: ${r.what}: ${r.value}.${why}`);
   }
