@@ -222,7 +222,9 @@ test('lookupUser by name and uid, groups as initgroups sets them', { skip }, () 
 // pipe to the lowest free number; with RLIMIT_NOFILE it closes them itself. Either way the
 // program gets only its stdio, and an exec failure comes through the error pipe. 400 held
 // descriptors put the error pipe far above the stdio, as 200 live children would.
-test("the supervisor's descriptors never reach the program: closed by execve, or before it with RLIMIT_NOFILE", { skip }, async () => {
+test("the supervisor's descriptors never reach the program: closed by execve, or before it with RLIMIT_NOFILE", {
+  skip,
+}, async () => {
   const notExec = path.join(tmp, 'not-a-program');
   fs.writeFileSync(notExec, 'no interpreter line, no ELF header\n', { mode: 0o755 });
   const held = Array.from({ length: 400 }, () => devNull());
