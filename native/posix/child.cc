@@ -350,7 +350,7 @@ bool LazyCloseAllowed(const ChildPlan& p) {
   // 6. Close everything else, except the error pipe (close-on-exec: execve closes it, which is
   //    how the parent learns that exec succeeded), p.keepFd (Landlock's ruleset, for step 10b;
   //    close-on-exec too) and the init's two descriptors. Without isolation: closed by execve
-  //    itself (CloseOnExecExcept says why), where the kernel can.
+  //    itself (MoveErrorPipeLow and LazyCloseAllowed say why and when), where the kernel can.
   r = -ENOSYS;
 #ifdef __linux__
   if (p.useCloseRange && LazyCloseAllowed(p)) {
