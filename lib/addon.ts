@@ -193,6 +193,12 @@ export interface PosixAddon {
   pipe(nonBlockingWrite?: boolean): [readFd: number, writeFd: number];
   openDevNull(flags: number): number;
   close(fd: number): void;
+  /**
+   * Each item an fd (read from offset 0 with pread; it stays open) or a path (opened, read,
+   * closed): the texts, null where the file or its cgroup is gone (ENOENT, ENODEV, ENOTDIR).
+   * Throws ERR_CONFINE_SYSTEM on any other error. Optional: builds before it lack it.
+   */
+  readFiles?(items: (number | string)[]): (string | null)[];
   spawn(req: PosixSpawnRequest): { pid: number; pidfd: number; errorFd: number };
   /**
    * The outcome of a startAsync spawn whose `errorFd` is >= 0 (taken over): `onStart(null)` once

@@ -593,6 +593,49 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Each item an fd (read from offset 0, the fd stays open) or a path (opened, read, closed): the
+// texts, null where the file or its cgroup is gone (ENOENT, ENODEV, ENOTDIR). Any other error
+// throws. One call for the several small files a cgroup is read from at a tree's exit.
+Napi::Value ReadFiles(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) {
+    Fail(env, "readFiles: expected an array of fds and paths");
+    return env.Undefined();
+  }
+  Napi::Array list = info[0].As<Napi::Array>();
+  Napi::Array out = Napi::Array::New(env, list.Length());
+  std::string text;
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Value v = list.Get(i);
+    confine::FdResult r;
+    std::string path;
+    if (v.IsNumber()) {
+      r = confine::ReadFromStart(v.As<Napi::Number>().Int32Value(), &text);
+    } else if (v.IsString()) {
+      path = v.As<Napi::String>().Utf8Value();
+      if (path.find('\0') != std::string::npos) {
+        Fail(env, "readFiles: a path contains a NUL byte");
+        return env.Undefined();
+      }
+      r = confine::ReadSmallFile(path.c_str(), &text);
+    } else {
+      Fail(env, "readFiles: expected an array of fds and paths");
+      return env.Undefined();
+    }
+    if (r.err == ENOENT || r.err == ENODEV || r.err == ENOTDIR) {
+      out.Set(i, env.Null());
+      continue;
+    }
+    if (r.err != 0) {
+      ThrowSystemError(env, "ERR_CONFINE_SYSTEM", "readFiles " + (path.empty() ? "fd" : path),
+                       nullptr, r.syscall, r.err);
+      return env.Undefined();
+    }
+    out.Set(i, Napi::String::New(env, text));
+  }
+  return out;
+}
+
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) {
@@ -792,6 +835,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pipe", Napi::Function::New(env, Pipe, "pipe"));
   exports.Set("openDevNull", Napi::Function::New(env, OpenDevNull, "openDevNull"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("readFiles", Napi::Function::New(env, ReadFiles, "readFiles"));
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
   exports.Set("watch", Napi::Function::New(env, Watch, "watch"));
   exports.Set("watchStart", Napi::Function::New(env, WatchStart, "watchStart"));

@@ -161,8 +161,7 @@ export class NativeBackend implements Backend {
     const parentEnds: (Readable | Writable | null)[] = [];
     const stdio: number[] = [];
     let cgroup: TaskCgroup | null = null;
-    const cgroupFds: number[] = [];
-    let cgroupDirFd = -1;
+    let placement: ReturnType<TaskCgroup['placement']> | null = null;
     let statusRead = -1; // the init's status pipe, ours after the spawn
     let privateTmp: string | null = null; // filesystem.tmp on the Landlock path, removed with the tree
     try {
@@ -183,8 +182,8 @@ export class NativeBackend implements Backend {
         // would be cheaper still, but there it is wrong: the child shows the directory in
         // /proc/<pid>/cgroup and is missing from its cgroup.procs (kernel 6.18, seen on every
         // reuse), so membership, populated and cgroup.kill would not see it.
-        if (cgroup.version === 2 && cloneIntoCgroup(addon)) cgroupDirFd = cgroup.openDirFd();
-        cgroupFds.push(...cgroup.openProcsFds(cgroupDirFd >= 0 ? 'v1' : 'all'));
+        // A reused directory's fds are held open across its trees (TaskCgroup.placement()).
+        placement = cgroup.placement(cgroup.version === 2 && cloneIntoCgroup(addon));
       }
       const rlimits = rlimitsOf(req.resources);
       // Without a pids cgroup, maxProcesses falls back to RLIMIT_NPROC (per user).
@@ -241,8 +240,8 @@ export class NativeBackend implements Backend {
         landlock: guards?.landlock ?? null,
         pdeathsig: req.killOnParentExit && isLinux ? SIGKILL : 0,
         resetOomScoreAdj: true,
-        cgroupFd: cgroupDirFd,
-        cgroupProcsFds: cgroupFds,
+        cgroupFd: placement?.cgroupFd ?? -1,
+        cgroupProcsFds: placement?.cgroupProcsFds ?? [],
         isolation,
         // The init path: back once the init runs; the program's exec is learnt on the loop.
         startAsync: statusRead >= 0,
@@ -271,8 +270,8 @@ export class NativeBackend implements Backend {
       if (cgroup) cgroup.remove().catch(() => {});
       throw toTypedError(e, req.file);
     } finally {
-      for (const fd of [...childFds, ...cgroupFds]) addon.close(fd);
-      if (cgroupDirFd >= 0) addon.close(cgroupDirFd);
+      for (const fd of childFds) addon.close(fd);
+      placement?.done();
     }
   }
 
@@ -387,6 +386,8 @@ class NativeTree implements Tree {
   private releaseTimer: NodeJS.Timeout | null = null;
   private releaseFailures = 0;
   private peak: number | null = null;
+  /** The cgroup's OOM count at the exit, read with the peak (exitPeak()); null before. */
+  private oomAtExit: boolean | null = null;
 
   private readonly kind: 'linux' | 'posix';
 
@@ -525,7 +526,10 @@ class NativeTree implements Tree {
   private exitPeak(maxRssBytes: number): number | null {
     if (this.cgroup) {
       try {
-        return Math.max(this.cgroup.memoryPeakBytes() ?? 0, this.peak ?? 0) || null;
+        // The OOM count with it, in one read: the exit status asks for both right after.
+        const at = this.cgroup.exitCounters();
+        this.oomAtExit = at.oomKilled;
+        return Math.max(at.memoryPeakBytes ?? 0, this.peak ?? 0) || null;
       } catch {
         return this.peak;
       }
@@ -631,6 +635,8 @@ class NativeTree implements Tree {
   }
 
   oomKilled(): boolean {
+    // At the exit: as read with the peak, before the release can hand the cgroup on.
+    if (this.oomAtExit !== null) return this.oomAtExit;
     return this.cgroup?.oomKilled() ?? false;
   }
 

@@ -76,10 +76,13 @@ export function parseKeyed(text: string | null): Map<string, number> {
 
 /** A single-number file; null when absent or "max". */
 export function readNumber(file: string): number | null {
-  const t = readOpt(file);
-  if (t === null) return null;
-  const s = t.trim();
-  if (s === '' || s === 'max') return null;
+  return parseNumber(readOpt(file));
+}
+
+/** A single-number file's text: null when absent (null) or "max". */
+export function parseNumber(text: string | null): number | null {
+  const s = text?.trim();
+  if (!s || s === 'max') return null;
   const n = Number(s);
   return Number.isFinite(n) ? n : null;
 }

@@ -180,6 +180,7 @@ export class TaskCgroupPool {
 
   /** rmdir every directory of a spare; one never held a process, so this cannot fail with EBUSY. */
   private dropOne(tc: TaskCgroup): void {
+    tc.closeFiles();
     for (const d of new Set(Object.values(tc.paths))) {
       try {
         fs.rmdirSync(d);

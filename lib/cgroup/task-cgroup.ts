@@ -20,6 +20,7 @@ import {
   mkdirNew,
   mkdirV1,
   parseKeyed,
+  parseNumber,
   readNumber,
   readOpt,
   readPids,
@@ -28,6 +29,7 @@ import {
   writeFile,
 } from './files.js';
 import { validateCgroupResources, writeV1, writeV2 } from './limits.js';
+import { HeldFiles, readFiles } from './held-files.js';
 
 const NAME_OK = /^[A-Za-z0-9_.@:+-]+$/;
 
@@ -60,6 +62,11 @@ export class TaskCgroup {
   /** The extend() calls in progress (chained), or null: remove() waits for them. */
   private extending: Promise<unknown> | null = null;
   private removing = false;
+  /**
+   * Descriptors kept open while the pool reuses this directory (reissue()): its cgroup.procs for
+   * the child's join, the files read at each release. null for a fresh directory. See held-files.ts.
+   */
+  private held: HeldFiles | null = null;
 
   private constructor(version: 1 | 2, paths: Record<string, string>, controllers: string[], swap: boolean) {
     this.version = version;
@@ -188,6 +195,44 @@ export class TaskCgroup {
     return fds;
   }
 
+  /**
+   * What a spawn needs to place its child here: `cgroupFd`, the v2 directory for clone3
+   * CLONE_INTO_CGROUP (-1 unless `cloneInto` and there is one), and `cgroupProcsFds`, the
+   * cgroup.procs the child writes "0" to itself (openProcsFds(): 'v1' with a cgroupFd, else
+   * 'all'). A reused directory's fds are held (reissue()): they serve every tree that uses it.
+   * done() closes the others; call it after the spawn, whether it succeeded or not.
+   */
+  placement(cloneInto: boolean): { cgroupFd: number; cgroupProcsFds: number[]; done(): void } {
+    const d = this.unifiedDir;
+    if (this.held && d !== undefined && !this.removed) {
+      const held = this.held;
+      // A held set only exists for a cgroup whose one directory is the v2 one (reissue()).
+      return cloneInto
+        ? {
+            cgroupFd: held.fd(d, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY),
+            cgroupProcsFds: [],
+            done: () => {},
+          }
+        : { cgroupFd: -1, cgroupProcsFds: [held.fd(path.join(d, 'cgroup.procs'), fs.constants.O_WRONLY)], done: () => {} };
+    }
+    const cgroupFd = cloneInto && d !== undefined ? this.openDirFd() : -1;
+    let procs: number[];
+    try {
+      procs = this.openProcsFds(cgroupFd >= 0 ? 'v1' : 'all');
+    } catch (e) {
+      if (cgroupFd >= 0) fs.closeSync(cgroupFd);
+      throw e;
+    }
+    return {
+      cgroupFd,
+      cgroupProcsFds: procs,
+      done: () => {
+        for (const fd of procs) fs.closeSync(fd);
+        if (cgroupFd >= 0) fs.closeSync(cgroupFd);
+      },
+    };
+  }
+
   /** Every process in the cgroup (the v2 tree when there is one, else the union over the v1 hierarchies). */
   pids(): number[] {
     if (this.unifiedDir !== undefined) return readPids(this.unifiedDir);
@@ -290,16 +335,50 @@ export class TaskCgroup {
    * null without a memory controller.
    */
   memoryPeakBytes(): number | null {
-    if (this.version === 2) {
-      const d = this.paths.unified!;
-      const peak = readNumber(path.join(d, 'memory.peak'));
-      if (peak !== null) return peak;
-      const cur = readNumber(path.join(d, 'memory.current'));
-      if (cur === null) return null;
-      this.peakSeen = Math.max(this.peakSeen, cur);
-      return this.peakSeen;
-    }
-    return this.paths.memory ? readNumber(path.join(this.paths.memory, 'memory.max_usage_in_bytes')) : null;
+    return this.peakFrom(this.readExitFiles(this.peakFiles()));
+  }
+
+  /**
+   * memoryPeakBytes() and oomKilled() together, in one read of their files (one addon call): for
+   * the exit status, where both are asked at once.
+   */
+  exitCounters(): { memoryPeakBytes: number | null; oomKilled: boolean } {
+    const peak = this.peakFiles();
+    const oom = this.oomFiles();
+    const texts = this.readExitFiles([...peak, ...oom]);
+    return {
+      memoryPeakBytes: this.peakFrom(texts.slice(0, peak.length)),
+      oomKilled: oomFrom(this.version, texts.slice(peak.length)),
+    };
+  }
+
+  /** v2: memory.peak, then memory.current (kernels before 5.19); v1: memory.max_usage_in_bytes. */
+  private peakFiles(): string[] {
+    if (this.version === 2)
+      return [path.join(this.paths.unified!, 'memory.peak'), path.join(this.paths.unified!, 'memory.current')];
+    return this.paths.memory ? [path.join(this.paths.memory, 'memory.max_usage_in_bytes')] : [];
+  }
+
+  private peakFrom(texts: (string | null)[]): number | null {
+    if (this.version !== 2) return parseNumber(texts[0] ?? null);
+    const peak = parseNumber(texts[0] ?? null);
+    if (peak !== null) return peak;
+    const cur = parseNumber(texts[1] ?? null);
+    if (cur === null) return null;
+    this.peakSeen = Math.max(this.peakSeen, cur);
+    return this.peakSeen;
+  }
+
+  /** v2: memory.events and memory.events.local; v1: memory.oom_control. */
+  private oomFiles(): string[] {
+    if (this.version === 2) return ['memory.events', 'memory.events.local'].map((f) => path.join(this.paths.unified!, f));
+    return this.paths.memory ? [path.join(this.paths.memory, 'memory.oom_control')] : [];
+  }
+
+  /** Through the held fds of a reused directory, else by path; one addon call either way. */
+  private readExitFiles(files: string[]): (string | null)[] {
+    if (files.length === 0) return [];
+    return this.held ? this.held.read(files) : readFiles(files);
   }
 
   /** Total CPU time of the tree in microseconds (v2 cpu.stat usage_usec, v1 cpuacct.usage). */
@@ -331,13 +410,30 @@ export class TaskCgroup {
     const d = this.unifiedDir;
     if (this.removed || this.updated || this.controllers.length > 0 || d === undefined || uniqueDirs(this.paths).length !== 1)
       return null;
-    const ev = parseKeyed(readOpt(path.join(d, 'cgroup.events')));
-    if (ev.get('populated') !== 0 || ev.get('frozen') === 1) return null;
-    if ((parseKeyed(readOpt(path.join(d, 'cgroup.stat'))).get('nr_descendants') ?? 1) !== 0) return null;
+    // One read of the three (held open from now on: this directory serves again and again).
+    const held = this.held ?? HeldFiles.acquire();
+    const files = ['cgroup.events', 'cgroup.stat', 'cpu.stat'].map((f) => path.join(d, f));
+    const [events, stat, cpu] = held ? held.read(files) : readFiles(files);
+    const ev = parseKeyed(events ?? null);
+    if (ev.get('populated') !== 0 || ev.get('frozen') === 1 || (parseKeyed(stat ?? null).get('nr_descendants') ?? 1) !== 0) {
+      if (held !== this.held) held?.close();
+      return null;
+    }
     const next = new TaskCgroup(this.version, this.paths, this.controllers.slice(), this.swap);
-    next.cpuBase = parseKeyed(readOpt(path.join(d, 'cpu.stat')));
+    next.cpuBase = parseKeyed(cpu ?? null);
+    next.held = held;
+    this.held = null;
     this.removed = true;
     return next;
+  }
+
+  /**
+   * Close the descriptors held for reuse (reissue()): the directory is being removed, or this
+   * object is dropped. Idempotent; the cgroup itself is untouched.
+   */
+  closeFiles(): void {
+    this.held?.close();
+    this.held = null;
   }
 
   /** Whether memory.memsw (v1) or memory.swap.max (v2) is there to limit swap. */
@@ -409,17 +505,7 @@ export class TaskCgroup {
 
   /** The kernel OOM-killed a process of this tree (the cgroup's own counters, not exit 137). */
   oomKilled(): boolean {
-    if (this.version === 2) {
-      const d = this.paths.unified!;
-      for (const f of ['memory.events', 'memory.events.local']) {
-        const ev = parseKeyed(readOpt(path.join(d, f)));
-        if ((ev.get('oom_kill') ?? 0) > 0 || (ev.get('oom_group_kill') ?? 0) > 0) return true;
-      }
-      return false;
-    }
-    if (!this.paths.memory) return false;
-    const oc = parseKeyed(readOpt(path.join(this.paths.memory, 'memory.oom_control')));
-    return (oc.get('oom_kill') ?? 0) > 0;
+    return oomFrom(this.version, this.readExitFiles(this.oomFiles()));
   }
 
   /**
@@ -558,6 +644,7 @@ export class TaskCgroup {
     const deadline = Date.now() + (opts.timeoutMs ?? 2000);
     for (const d of uniqueDirs(this.paths)) await rmdirRetrying(d, deadline);
     this.removed = true;
+    this.closeFiles();
   }
 
   /**
@@ -589,6 +676,7 @@ export class TaskCgroup {
       }
     }
     this.removed = true;
+    this.closeFiles();
     return true;
   }
 
@@ -617,6 +705,15 @@ export class TaskCgroup {
  */
 function ownResources(r: Resources): Resources {
   return Object.assign(Object.create(null), r);
+}
+
+/** Whether the OOM counters' texts (TaskCgroup.oomFiles()' order) count a kill. */
+function oomFrom(version: 1 | 2, texts: (string | null)[]): boolean {
+  for (const t of texts) {
+    const ev = parseKeyed(t);
+    if ((ev.get('oom_kill') ?? 0) > 0 || (version === 2 && (ev.get('oom_group_kill') ?? 0) > 0)) return true;
+  }
+  return false;
 }
 
 /** Sleeps the thread (no event loop turn): for the exit hook, where nothing asynchronous runs any more. */

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <string>
+
 namespace confine {
 
 int PipeCloexec(int fds[2]) {
@@ -59,6 +61,38 @@ FdResult CloseFd(int fd) {
     r.err = errno;
     r.syscall = "close";
   }
+  return r;
+}
+
+FdResult ReadFromStart(int fd, std::string* out) {
+  FdResult r;
+  out->clear();
+  // cgroup and proc files are a few hundred bytes; the loop serves a longer one too.
+  char buf[4096];
+  for (;;) {
+    ssize_t n = pread(fd, buf, sizeof buf, static_cast<off_t>(out->size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      r.err = errno;
+      r.syscall = "pread";
+      return r;
+    }
+    if (n == 0) return r;
+    out->append(buf, static_cast<size_t>(n));
+  }
+}
+
+FdResult ReadSmallFile(const char* path, std::string* out) {
+  int fd;
+  do { fd = open(path, O_RDONLY | O_CLOEXEC); } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    FdResult r;
+    r.err = errno;
+    r.syscall = "open";
+    return r;
+  }
+  FdResult r = ReadFromStart(fd, out);
+  close(fd);
   return r;
 }
 

@@ -2,6 +2,8 @@
 // supervisor (the child gets its copies through dup3, which clears the flag on the copy only).
 #pragma once
 
+#include <string>
+
 namespace confine {
 
 struct FdResult {
@@ -16,6 +18,13 @@ FdResult MakePipe(int fds[2], bool nonBlockingWrite = false);
 FdResult OpenDevNull(int flags, int* fd);
 // close(fd). EINTR counts as closed (Linux and macOS release the descriptor either way).
 FdResult CloseFd(int fd);
+
+// The whole text of a small kernel file (cgroup, proc) read from offset 0 with pread: such a
+// file makes its text anew at offset 0 on every read, so a descriptor held open serves again and
+// again (one system call instead of open, read and close). *out receives it; err is the errno.
+FdResult ReadFromStart(int fd, std::string* out);
+// open(path, O_RDONLY | O_CLOEXEC), ReadFromStart, close.
+FdResult ReadSmallFile(const char* path, std::string* out);
 
 // pipe2(O_CLOEXEC) where it exists; elsewhere pipe + FD_CLOEXEC (a fork on another thread in
 // between could inherit the ends until its exec: the same window libuv accepts on macOS).
