@@ -8,7 +8,7 @@
 
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync, mkdirSync, rmdirSync } from 'node:fs';
+import { readFileSync, existsSync, mkdirSync, rmdirSync, readdirSync, readlinkSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { command, capabilities, dropSpareCgroups } from '../dist/index.mjs';
@@ -39,6 +39,17 @@ const skip = !isLinux
       ? `no linux backend: ${caps.reason}`
       : false;
 const opts = (o = {}) => ({ executor: 'linux', stdio: 'ignore', ...o });
+/** What this process holds open under `dir` (the targets of /proc/self/fd). */
+const openInto = (dir) =>
+  readdirSync('/proc/self/fd')
+    .map((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        return ''; // the fd readdir itself used, closed by now
+      }
+    })
+    .filter((t) => t === dir || t.startsWith(`${dir}/`));
 
 describe('linux backend cgroups', { skip }, () => {
   after(() => {
@@ -376,6 +387,78 @@ describe('linux backend cgroups', { skip }, () => {
       assert.ok(!doomed(second.pid), 'forceStop() of the exited first tree leaves the second alone');
     } finally {
       await second.forceStop();
+    }
+  });
+
+  test('a reused v2 cgroup keeps its files open across its trees: each tree joins through the held cgroup.procs, and dropping the spare closes them', {
+    skip:
+      require('../dist/cgroup/index.js').detectCgroups().mode !== 'hybrid' &&
+      'reuse is for cgroups without controllers (hybrid hosts)',
+  }, async () => {
+    const { taskCgroupPool } = require('../dist/cgroup/index.js');
+    taskCgroupPool.drain();
+    const idleMs = taskCgroupPool.idleMs;
+    taskCgroupPool.idleMs = 10 * 60_000; // no check below may hang on this machine's speed
+    try {
+      const first = command('true', [], opts());
+      await first.start();
+      const [dir] = Object.values(cgroupOf(first));
+      await first.wait();
+      for (let i = 0; i < 4; i++) {
+        const ex = command('sleep', ['300'], opts());
+        await ex.start();
+        try {
+          assert.deepEqual(Object.values(cgroupOf(ex)), [dir], `tree ${i + 2} reuses the directory`);
+          // Written through the same open file each time (its offset moves with every write):
+          // the kernel must list every tree's leader, not only show the path in /proc/<pid>/cgroup.
+          assert.deepEqual(readFileSync(`${dir}/cgroup.procs`, 'utf8').trim().split('\n').map(Number), [ex.pid], `tree ${i + 2} is a member`);
+          assert.ok(openInto(dir).includes(`${dir}/cgroup.procs`), `cgroup.procs held open for the reuse: ${openInto(dir)}`);
+        } finally {
+          await ex.forceStop();
+        }
+      }
+      assert.ok(openInto(dir).includes(`${dir}/cgroup.events`), `its release reads are held open too: ${openInto(dir)}`);
+      dropSpareCgroups();
+      assert.ok(!existsSync(dir), 'the spare is removed');
+      assert.deepEqual(openInto(dir), [], 'and no fd into it is left open');
+    } finally {
+      taskCgroupPool.idleMs = idleMs;
+    }
+  });
+
+  test('a spare of a kind with limits has its cgroup.procs open ahead; the tree that takes it keeps none', async () => {
+    const { taskCgroupPool } = require('../dist/cgroup/index.js');
+    taskCgroupPool.drain();
+    const idleMs = taskCgroupPool.idleMs;
+    taskCgroupPool.idleMs = 10 * 60_000;
+    try {
+      const limits = { maxProcesses: 16 };
+      for (let i = 0; i < 2; i++) {
+        const ex = command('true', [], opts()).limit(limits);
+        await ex.start();
+        await ex.wait();
+      }
+      assert.ok(await until(() => taskCgroupPool.spares().length > 0, 30_000), 'a spare was made');
+      const spare = taskCgroupPool.spares()[0];
+      for (const d of spare) assert.ok(openInto(d).includes(`${d}/cgroup.procs`), `opened with the spare: ${d}`);
+      // LIFO: the next spawn of the kind takes the spare made last.
+      const last = taskCgroupPool.spares().at(-1);
+      const ex = command('sleep', ['300'], opts()).limit(limits);
+      await ex.start();
+      try {
+        const dirs = Object.values(cgroupOf(ex));
+        assert.deepEqual([...new Set(dirs)].sort(), [...last].sort(), 'the spawn took the spare');
+        for (const d of new Set(dirs)) {
+          assert.ok(readFileSync(`${d}/cgroup.procs`, 'utf8').split('\n').map(Number).includes(ex.pid), `joined ${d}`);
+          assert.deepEqual(openInto(d), [], `no fd into ${d} kept while the tree runs`);
+        }
+      } finally {
+        await ex.forceStop();
+      }
+      dropSpareCgroups();
+      for (const d of taskCgroupPool.spares().flat().concat(spare)) assert.deepEqual(openInto(d), [], `none left: ${d}`);
+    } finally {
+      taskCgroupPool.idleMs = idleMs;
     }
   });
 

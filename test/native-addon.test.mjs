@@ -261,6 +261,33 @@ test('pipe, openDevNull and close give and take O_CLOEXEC fds', () => {
   assert.throws(() => addon.close(n), { code: 'ERR_CONFINE_SYSTEM', errno: 'EBADF' });
 });
 
+test('readFiles reads fds from offset 0 again and again, paths once, and says which are gone', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'confine-readfiles-'));
+  try {
+    const file = path.join(dir, 'a');
+    fs.writeFileSync(file, 'one\n');
+    const fd = fs.openSync(file, 'r');
+    try {
+      // A held fd serves every read from the start (a cgroup file makes its text anew there).
+      assert.deepEqual(addon.readFiles([fd, fd, file, path.join(dir, 'missing')]), ['one\n', 'one\n', 'one\n', null]);
+      fs.writeFileSync(file, 'two, longer than one\n');
+      assert.deepEqual(addon.readFiles([fd]), ['two, longer than one\n'], 'the current text, not a cached one');
+      // Longer than one read's buffer.
+      const big = 'x'.repeat(10000);
+      fs.writeFileSync(file, big);
+      assert.equal(addon.readFiles([fd])[0], big);
+    } finally {
+      fs.closeSync(fd);
+    }
+    assert.throws(() => addon.readFiles([fd]), { code: 'ERR_CONFINE_SYSTEM', syscall: 'pread', errno: 'EBADF' });
+    assert.throws(() => addon.readFiles([dir]), { code: 'ERR_CONFINE_SYSTEM', syscall: 'pread', errno: 'EISDIR' });
+    assert.throws(() => addon.readFiles([{}]), TypeError);
+    assert.throws(() => addon.readFiles('a'), TypeError);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a confined child sees exactly its ids, groups, limits, session, fds and signals', { skip }, async () => {
   for (const force of [{}, { forceNoCloseRange: true }]) {
     const child = spawnWith({

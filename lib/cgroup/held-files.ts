@@ -95,18 +95,17 @@ export class HeldFiles {
 
   /** The texts of `files` (held open from now on); null for one missing or gone. */
   read(files: string[]): (string | null)[] {
-    const items: (number | string)[] = files.map((f) => {
-      const held = this.fds.get(f);
-      if (held !== undefined) return held;
+    // Not held yet: read by path (a missing file costs one failed open, in C), then held.
+    const texts = readFiles(files.map((f) => this.fds.get(f) ?? f));
+    files.forEach((f, i) => {
+      if (texts[i] === null || this.fds.has(f)) return;
       try {
-        const fd = fs.openSync(f, fs.constants.O_RDONLY);
-        this.fds.set(f, fd);
-        return fd;
+        this.fds.set(f, fs.openSync(f, fs.constants.O_RDONLY));
       } catch {
-        return f; // missing (or gone): read by path, which says so
+        /* gone meanwhile: read by path next time */
       }
     });
-    return readFiles(items);
+    return texts;
   }
 
   /** Close every descriptor (the directory is removed or no longer reused). Idempotent. */

@@ -142,6 +142,8 @@ export class TaskCgroupPool {
         } catch {
           break; // the next take() makes its own and reports what fails
         }
+        // Its cgroup.procs opened now too, while the previous child runs: off the spawn path.
+        tc.prepareJoin();
         kind.spares.push(tc);
         try {
           this.onSpare?.(tc);

@@ -67,6 +67,8 @@ export class TaskCgroup {
    * the child's join, the files read at each release. null for a fresh directory. See held-files.ts.
    */
   private held: HeldFiles | null = null;
+  /** What placement() needs, opened ahead by prepareJoin() (a spare of the pool); used once. */
+  private joinReady: { dirFd: number; procs: Map<string, number> } | null = null;
 
   private constructor(version: 1 | 2, paths: Record<string, string>, controllers: string[], swap: boolean) {
     this.version = version;
@@ -215,6 +217,16 @@ export class TaskCgroup {
           }
         : { cgroupFd: -1, cgroupProcsFds: [held.fd(path.join(d, 'cgroup.procs'), fs.constants.O_WRONLY)], done: () => {} };
     }
+    const ready = this.joinReady;
+    if (ready && !this.removed) {
+      this.joinReady = null;
+      const useDir = cloneInto && ready.dirFd >= 0;
+      return {
+        cgroupFd: useDir ? ready.dirFd : -1,
+        cgroupProcsFds: [...ready.procs].filter(([dir]) => !useDir || dir !== d).map(([, fd]) => fd),
+        done: () => closeJoin(ready),
+      };
+    }
     const cgroupFd = cloneInto && d !== undefined ? this.openDirFd() : -1;
     let procs: number[];
     try {
@@ -231,6 +243,28 @@ export class TaskCgroup {
         if (cgroupFd >= 0) fs.closeSync(cgroupFd);
       },
     };
+  }
+
+  /**
+   * Open what placement() will need now: for the pool, which makes a spare while the previous
+   * child runs, so that these opens are off the spawn path (measured: 0.04 ms for four
+   * directories). Kept until the spawn that takes this cgroup (its placement().done() closes
+   * them) or the spare is dropped (closeFiles()): only spares hold them, never a running tree.
+   * Best effort: false (nothing held) when an open fails; placement() then opens them itself.
+   */
+  prepareJoin(): boolean {
+    if (this.joinReady || this.held || this.removed) return this.joinReady !== null;
+    const ready = { dirFd: -1, procs: new Map<string, number>() };
+    try {
+      if (this.version === 2 && this.unifiedDir !== undefined) ready.dirFd = this.openDirFd();
+      for (const d of uniqueDirs(this.paths))
+        ready.procs.set(d, fs.openSync(path.join(d, 'cgroup.procs'), fs.constants.O_WRONLY));
+    } catch {
+      closeJoin(ready);
+      return false;
+    }
+    this.joinReady = ready;
+    return true;
   }
 
   /** Every process in the cgroup (the v2 tree when there is one, else the union over the v1 hierarchies). */
@@ -345,6 +379,7 @@ export class TaskCgroup {
   exitCounters(): { memoryPeakBytes: number | null; oomKilled: boolean } {
     const peak = this.peakFiles();
     const oom = this.oomFiles();
+    if (peak.length + oom.length === 0) return { memoryPeakBytes: null, oomKilled: false };
     const texts = this.readExitFiles([...peak, ...oom]);
     return {
       memoryPeakBytes: this.peakFrom(texts.slice(0, peak.length)),
@@ -434,6 +469,8 @@ export class TaskCgroup {
   closeFiles(): void {
     this.held?.close();
     this.held = null;
+    if (this.joinReady) closeJoin(this.joinReady);
+    this.joinReady = null;
   }
 
   /** Whether memory.memsw (v1) or memory.swap.max (v2) is there to limit swap. */
@@ -714,6 +751,18 @@ function oomFrom(version: 1 | 2, texts: (string | null)[]): boolean {
     if ((ev.get('oom_kill') ?? 0) > 0 || (version === 2 && (ev.get('oom_group_kill') ?? 0) > 0)) return true;
   }
   return false;
+}
+
+/** Close the fds prepareJoin() opened. */
+function closeJoin(ready: { dirFd: number; procs: Map<string, number> }): void {
+  for (const fd of [ready.dirFd, ...ready.procs.values()]) {
+    if (fd < 0) continue;
+    try {
+      fs.closeSync(fd);
+    } catch {
+      /* closed already */
+    }
+  }
 }
 
 /** Sleeps the thread (no event loop turn): for the exit hook, where nothing asynchronous runs any more. */
