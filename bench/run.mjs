@@ -277,6 +277,7 @@ function phaseProfiler(withLimits, withCgroup = true) {
   if (parent && !parent.ok) return null;
   const resources = { ...RLIMITS, ...(withLimits ? CG_LIMITS : {}) };
   const choice = parent ? narrowChoice(parent, resources) : null;
+  const intoCgroup = addon.probe().features?.cloneIntoCgroup === true; // native.ts probes once too
   let t = {};
   const rec = (k, a, b) => (t[k] ??= []).push(ms(a, b));
   const run = async () => {
@@ -308,10 +309,12 @@ function phaseProfiler(withLimits, withCgroup = true) {
     const dirs = cg ? new Set(Object.values(cg.paths)).size : 0;
     if (cg) rec(`cgroup: take a spare from the pool (${dirs} ${dirs === 1 ? 'directory, the previous tree\'s' : 'directories, made while the previous child ran'})`, a, b);
     a = hr();
-    const dirFd = cg?.version === 2 ? cg.openDirFd() : -1;
-    const fds = cg ? cg.openProcsFds(dirFd >= 0 ? 'v1' : 'all') : [];
+    // As lib/backends/native.ts: held by a reused directory, opened ahead with a spare, else now.
+    const place = cg?.placement(cg.version === 2 && intoCgroup);
+    const dirFd = place?.cgroupFd ?? -1;
+    const fds = place?.cgroupProcsFds ?? [];
     b = hr();
-    if (cg) rec('cgroup fds (open each cgroup.procs)', a, b);
+    if (cg) rec('cgroup fds (placement(): held by a reused directory or opened with the spare, else each cgroup.procs opened)', a, b);
     const rl = rlimitsOf(resources);
     a = hr();
     const { pid, pidfd } = addon.spawn({
@@ -334,8 +337,8 @@ function phaseProfiler(withLimits, withCgroup = true) {
     b = hr();
     rec(`addon.spawn (clone3 vfork .. exec${fds.length ? `; the child joins its cgroup by writing 0 to ${fds.length} cgroup.procs` : ''})`, a, b);
     a = hr();
-    for (const fd of [...stdio, ...fds]) addon.close(fd);
-    if (dirFd >= 0) addon.close(dirFd);
+    for (const fd of stdio) addon.close(fd);
+    place?.done();
     b = hr();
     rec('close the child ends (stdio, cgroup fds)', a, b);
     a = hr();
@@ -348,10 +351,9 @@ function phaseProfiler(withLimits, withCgroup = true) {
     rec('exit watch (watch() -> exit callback; /bin/true runs, the pool makes the next spare)', a, exitedAt);
     if (cg) {
       a = hr();
-      cg.memoryPeakBytes();
-      cg.oomKilled();
+      cg.exitCounters();
       b = hr();
-      rec('after exit: memoryPeakBytes() + oomKilled() (cgroup file reads)', a, b);
+      rec('after exit: exitCounters() (peak memory and OOM count, one addon call)', a, b);
     }
     // The executor releases the tree's cgroup (lib/executor.ts #onExit) before wait() resolves.
     if (cg) {
