@@ -782,11 +782,11 @@ function notesOf(small, big, phasesPosix, phasesNo, phasesCg, spawnSmall, spawnB
   if (phasesNo && phasesCg) {
     out.push(
       `4. **cgroup work on the spawn path: ${f3(cgOf(phasesNo))} ms without limits, ${f3(cgOf(phasesCg))} ms with memory/pids/cpu limits** ` +
-        `(profile: taking the spare, opening cgroup.procs, the child's joins inside addon.spawn compared with the posix profile, the counter reads after the exit, the release before wait() resolves; ` +
+        `(profile: taking the spare, its cgroup.procs fds (opened with the spare, or held by a reused directory), the child's joins inside addon.spawn compared with the posix profile, the counter reads after the exit (one addon call), the release before wait() resolves; ` +
         `end to end, linux+limits − posix is ${f3(small['linux+cg'].seq.med - small.posix.seq.med)} ms seq / ${f3(small['linux+cg'].conc.med - small.posix.conc.med)} ms c64 at 50 MB, of which the kernel alone needs ${f3(small.cgFloor?.seq.added)} / ${f3(small.cgFloor?.conc.added)} ms). ` +
         `With limits, making the spare costs ${f3(get(phasesCg, '(off the spawn path)'))} ms and happens while the previous child runs; the removal ` +
         `(${f3(get(phasesCg, 'release:'))} ms) comes before wait() resolves (lib/executor.ts releases the cgroup there, so that a supervisor which exits right after leaves nothing; issue 19 measured moving it to the next turn, -0.2 ms, and kept the contract). ` +
-        'On a hybrid host a tree without limits has one v2 directory without controllers (membership, cgroup.kill, freeze, CPU usage), and the next tree of its kind reuses it: no mkdir, no rmdir. ' +
+        'On a hybrid host a tree without limits has one v2 directory without controllers (membership, cgroup.kill, freeze, CPU usage), and the next tree of its kind reuses it: no mkdir, no rmdir; it keeps its files open across its trees, so the join is one write and the release one pread per file. ' +
         'memory/pids/cpu limits add one v1 directory each, which the child joins by a write to its cgroup.procs before exec; those are made fresh per tree. ' +
         'In c64 mode the spare-making competes for the same 2 cores, so the pool saves latency, not CPU.',
     );
