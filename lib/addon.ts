@@ -199,6 +199,8 @@ export interface PosixAddon {
    * Throws ERR_CONFINE_SYSTEM on any other error. Optional: builds before it lack it.
    */
   readFiles?(items: (number | string)[]): (string | null)[];
+  /** "dev:ino" of each fd (fstat), null for one not open. Optional: builds before it lack it. */
+  fdIdentity?(fds: number[]): (string | null)[];
   spawn(req: PosixSpawnRequest): { pid: number; pidfd: number; errorFd: number };
   /**
    * The outcome of a startAsync spawn whose `errorFd` is >= 0 (taken over): `onStart(null)` once

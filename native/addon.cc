@@ -636,6 +636,31 @@ Napi::Value ReadFiles(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// "dev:ino" of each fd, null for one not open: the JS side checks that an fd it keeps open
+// across turns of the event loop is still the file it opened (user code that closes an fd
+// number twice can hand that number to another file meanwhile).
+Napi::Value FdIdentity(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) {
+    Fail(env, "fdIdentity: expected an array of fds");
+    return env.Undefined();
+  }
+  Napi::Array list = info[0].As<Napi::Array>();
+  Napi::Array out = Napi::Array::New(env, list.Length());
+  std::string id;
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Value v = list.Get(i);
+    if (!v.IsNumber()) {
+      Fail(env, "fdIdentity: expected an array of fds");
+      return env.Undefined();
+    }
+    confine::FdResult r = confine::FdIdentity(v.As<Napi::Number>().Int32Value(), &id);
+    if (r.err != 0) out.Set(i, env.Null());
+    else out.Set(i, Napi::String::New(env, id));
+  }
+  return out;
+}
+
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) {
@@ -836,6 +861,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openDevNull", Napi::Function::New(env, OpenDevNull, "openDevNull"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("readFiles", Napi::Function::New(env, ReadFiles, "readFiles"));
+  exports.Set("fdIdentity", Napi::Function::New(env, FdIdentity, "fdIdentity"));
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
   exports.Set("watch", Napi::Function::New(env, Watch, "watch"));
   exports.Set("watchStart", Napi::Function::New(env, WatchStart, "watchStart"));

@@ -8,7 +8,21 @@
 
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync, mkdirSync, rmdirSync, readdirSync, readlinkSync } from 'node:fs';
+import {
+  readFileSync,
+  existsSync,
+  mkdirSync,
+  rmdirSync,
+  readdirSync,
+  readlinkSync,
+  mkdtempSync,
+  writeFileSync,
+  openSync,
+  closeSync,
+  rmSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { command, capabilities, dropSpareCgroups } from '../dist/index.mjs';
@@ -39,17 +53,18 @@ const skip = !isLinux
       ? `no linux backend: ${caps.reason}`
       : false;
 const opts = (o = {}) => ({ executor: 'linux', stdio: 'ignore', ...o });
-/** What this process holds open under `dir` (the targets of /proc/self/fd). */
-const openInto = (dir) =>
+/** The fds this process holds open under `dir`, with their targets (from /proc/self/fd). */
+const fdsInto = (dir) =>
   readdirSync('/proc/self/fd')
     .map((fd) => {
       try {
-        return readlinkSync(`/proc/self/fd/${fd}`);
+        return { fd: Number(fd), target: readlinkSync(`/proc/self/fd/${fd}`) };
       } catch {
-        return ''; // the fd readdir itself used, closed by now
+        return { fd: Number(fd), target: '' }; // the fd readdir itself used, closed by now
       }
     })
-    .filter((t) => t === dir || t.startsWith(`${dir}/`));
+    .filter(({ target }) => target === dir || target.startsWith(`${dir}/`));
+const openInto = (dir) => fdsInto(dir).map(({ target }) => target);
 
 describe('linux backend cgroups', { skip }, () => {
   after(() => {
@@ -411,7 +426,11 @@ describe('linux backend cgroups', { skip }, () => {
           assert.deepEqual(Object.values(cgroupOf(ex)), [dir], `tree ${i + 2} reuses the directory`);
           // Written through the same open file each time (its offset moves with every write):
           // the kernel must list every tree's leader, not only show the path in /proc/<pid>/cgroup.
-          assert.deepEqual(readFileSync(`${dir}/cgroup.procs`, 'utf8').trim().split('\n').map(Number), [ex.pid], `tree ${i + 2} is a member`);
+          assert.deepEqual(
+            readFileSync(`${dir}/cgroup.procs`, 'utf8').trim().split('\n').map(Number),
+            [ex.pid],
+            `tree ${i + 2} is a member`,
+          );
           assert.ok(openInto(dir).includes(`${dir}/cgroup.procs`), `cgroup.procs held open for the reuse: ${openInto(dir)}`);
         } finally {
           await ex.forceStop();
@@ -422,6 +441,51 @@ describe('linux backend cgroups', { skip }, () => {
       assert.ok(!existsSync(dir), 'the spare is removed');
       assert.deepEqual(openInto(dir), [], 'and no fd into it is left open');
     } finally {
+      taskCgroupPool.idleMs = idleMs;
+    }
+  });
+
+  test('an fd held for a reused cgroup that user code closes twice: the number, now another file, is neither written nor closed; the tree still joins', {
+    skip:
+      require('../dist/cgroup/index.js').detectCgroups().mode !== 'hybrid' &&
+      'reuse is for cgroups without controllers (hybrid hosts)',
+  }, async () => {
+    const { taskCgroupPool } = require('../dist/cgroup/index.js');
+    taskCgroupPool.drain();
+    const idleMs = taskCgroupPool.idleMs;
+    taskCgroupPool.idleMs = 10 * 60_000;
+    const tmp = mkdtempSync(join(tmpdir(), 'confine-t-'));
+    const victim = join(tmp, 'user-file');
+    writeFileSync(victim, '');
+    const mine = [];
+    try {
+      let dir;
+      for (let i = 0; i < 2; i++) {
+        const ex = command('true', [], opts());
+        await ex.start();
+        [dir] = Object.values(cgroupOf(ex));
+        await ex.wait();
+      }
+      const held = fdsInto(dir).find((x) => x.target === `${dir}/cgroup.procs`);
+      assert.ok(held, `cgroup.procs held after a reuse: ${JSON.stringify(fdsInto(dir))}`);
+      // The user's bug: a second close of a number it no longer owns, then a file of its own gets it.
+      closeSync(held.fd);
+      for (let i = 0; i < 64 && !mine.includes(held.fd); i++) mine.push(openSync(victim, 'w'));
+      assert.ok(mine.includes(held.fd), `the user's file took fd ${held.fd}`);
+      const ex = command('sleep', ['300'], opts());
+      await ex.start();
+      try {
+        assert.deepEqual(Object.values(cgroupOf(ex)), [dir], 'the directory is reused');
+        assert.deepEqual(readFileSync(`${dir}/cgroup.procs`, 'utf8').trim().split('\n').map(Number), [ex.pid], 'the tree joined');
+        assert.equal(readFileSync(victim, 'utf8'), '', "nothing was written to the user's file");
+      } finally {
+        await ex.forceStop();
+      }
+      dropSpareCgroups();
+      assert.equal(readlinkSync(`/proc/self/fd/${held.fd}`), victim, "the user's fd was not closed by confine");
+    } finally {
+      for (const fd of mine) closeSync(fd);
+      rmSync(tmp, { recursive: true, force: true });
       taskCgroupPool.idleMs = idleMs;
     }
   });

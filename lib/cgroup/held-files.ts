@@ -1,5 +1,5 @@
 // Reading a task cgroup's small files at a tree's exit, and the descriptors kept open for a
-// directory the pool reuses.
+// directory the pool reuses or a spare it made ahead.
 //
 // Measured on this project's machines (kernel 6.18, 2 cores): a cgroup file read from JS
 // (readFileSync) ~14 µs; open, read and close in C ~6 µs; pread on a descriptor held open ~1.6 µs
@@ -7,11 +7,19 @@
 // to the addon in one call (readFiles), and a reused v2 directory (TaskCgroup.reissue()), read
 // at every release (cgroup.events, cgroup.stat, cpu.stat) and joined at every spawn
 // (cgroup.procs), keeps those descriptors open across the trees that use it: one pread, or the
-// child's one write, each.
+// child's one write, each. A spare opens its cgroup.procs files when it is made (prepareJoin()).
+//
+// A descriptor kept across turns of the event loop is checked before each use and before it is
+// closed (its device and inode, one addon call for all): user code that closes an fd number twice
+// (a bug, but a common one; the adversarial suite does it) can hand that number to another file
+// meanwhile. One that changed is forgotten, never closed (it is not ours any more), and the file
+// opened again. Without the check the child could write its "0" into the user's file instead of
+// joining its cgroup.
 //
 // Fresh directories keep none: a tree would hold several more descriptors for its whole life
-// (1,000 trees alive at once: thousands) to save microseconds once. The held sets are capped
-// (MAX_HELD_SETS) for the same reason; past the cap a reused directory is read as a fresh one.
+// (1,000 trees alive at once: thousands) to save microseconds once. The held sets of reused
+// directories are capped (MAX_HELD_SETS) for the same reason; past the cap a reused directory is
+// read as a fresh one.
 
 import * as fs from 'node:fs';
 import type { AddonError } from '../addon.js';
@@ -43,6 +51,21 @@ export function readFiles(items: (number | string)[]): (string | null)[] {
   }
 }
 
+/** "dev:ino" of each fd, null for one not open: in one addon call where the addon has it. */
+function identities(fds: number[]): (string | null)[] {
+  if (fds.length === 0) return [];
+  const addon = posixAddon();
+  if (addon?.fdIdentity) return addon.fdIdentity(fds);
+  return fds.map((fd) => {
+    try {
+      const st = fs.fstatSync(fd);
+      return `${st.dev}:${st.ino}`;
+    } catch {
+      return null;
+    }
+  });
+}
+
 /** readFiles()' fallback for an fd: its whole text from offset 0. */
 function readFd(fd: number): string | null {
   const chunks: Buffer[] = [];
@@ -63,63 +86,95 @@ function readFd(fd: number): string | null {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+interface Kept {
+  fd: number;
+  id: string | null;
+}
+
 /**
- * Descriptors of one directory's files, opened on first use and kept until close(). null from
- * acquire() once MAX_HELD_SETS sets are held: the caller then reads by path.
+ * Descriptors of files, opened on first use and kept until close(), each checked before use.
+ * A reused directory's set comes from acquire() (null once MAX_HELD_SETS are held: the caller
+ * then reads by path); a spare's cgroup.procs from new HeldFiles() (the pool bounds those).
  */
 export class HeldFiles {
-  private readonly fds = new Map<string, number>();
+  private readonly kept = new Map<string, Kept>();
   private open = true;
 
-  private constructor() {
-    heldSets++;
+  constructor(private readonly counted = false) {
+    if (counted) heldSets++;
   }
 
   static acquire(): HeldFiles | null {
-    return heldSets < MAX_HELD_SETS ? new HeldFiles() : null;
+    return heldSets < MAX_HELD_SETS ? new HeldFiles(true) : null;
   }
 
-  /** The held fd of `file`, opened with `flags` (O_CLOEXEC: Node's default) on first use. */
-  fd(file: string, flags: number): number {
-    let fd = this.fds.get(file);
-    if (fd === undefined) {
-      try {
-        fd = fs.openSync(file, flags);
-      } catch (e) {
-        throw sysError(`cannot open ${file}`, e, file);
+  /** Forget (without closing) each of `files` whose fd is no longer the file opened. */
+  private check(files: string[]): void {
+    const held = files.filter((f) => this.kept.has(f));
+    const ids = identities(held.map((f) => this.kept.get(f)!.fd));
+    held.forEach((f, i) => {
+      if (ids[i] === null || ids[i] !== this.kept.get(f)!.id) this.kept.delete(f);
+    });
+  }
+
+  private keep(entries: [file: string, fd: number][]): void {
+    const ids = identities(entries.map(([, fd]) => fd));
+    entries.forEach(([file, fd], i) => this.kept.set(file, { fd, id: ids[i] ?? null }));
+  }
+
+  /**
+   * The fd of each [file, flags], checked, or opened now (O_CLOEXEC: Node's default) and kept.
+   * Throws a SystemError when one cannot be opened (those opened stay kept: close() closes them).
+   */
+  fds(entries: [file: string, flags: number][]): number[] {
+    this.check(entries.map(([f]) => f));
+    const opened: [string, number][] = [];
+    try {
+      for (const [file, flags] of entries) {
+        if (this.kept.has(file)) continue;
+        try {
+          opened.push([file, fs.openSync(file, flags)]);
+        } catch (e) {
+          throw sysError(`cannot open ${file}`, e, file);
+        }
       }
-      this.fds.set(file, fd);
+    } finally {
+      this.keep(opened);
     }
-    return fd;
+    return entries.map(([f]) => this.kept.get(f)!.fd);
   }
 
   /** The texts of `files` (held open from now on); null for one missing or gone. */
   read(files: string[]): (string | null)[] {
+    this.check(files);
     // Not held yet: read by path (a missing file costs one failed open, in C), then held.
-    const texts = readFiles(files.map((f) => this.fds.get(f) ?? f));
+    const texts = readFiles(files.map((f) => this.kept.get(f)?.fd ?? f));
+    const opened: [string, number][] = [];
     files.forEach((f, i) => {
-      if (texts[i] === null || this.fds.has(f)) return;
+      if (texts[i] === null || this.kept.has(f)) return;
       try {
-        this.fds.set(f, fs.openSync(f, fs.constants.O_RDONLY));
+        opened.push([f, fs.openSync(f, fs.constants.O_RDONLY)]);
       } catch {
         /* gone meanwhile: read by path next time */
       }
     });
+    this.keep(opened);
     return texts;
   }
 
-  /** Close every descriptor (the directory is removed or no longer reused). Idempotent. */
+  /** Close every descriptor that is still ours. Idempotent. */
   close(): void {
     if (!this.open) return;
     this.open = false;
-    heldSets--;
-    for (const fd of this.fds.values()) {
+    if (this.counted) heldSets--;
+    this.check([...this.kept.keys()]);
+    for (const { fd } of this.kept.values()) {
       try {
         fs.closeSync(fd);
       } catch {
         /* closed already: nothing held */
       }
     }
-    this.fds.clear();
+    this.kept.clear();
   }
 }

@@ -68,7 +68,7 @@ export class TaskCgroup {
    */
   private held: HeldFiles | null = null;
   /** What placement() needs, opened ahead by prepareJoin() (a spare of the pool); used once. */
-  private joinReady: { dirFd: number; procs: Map<string, number> } | null = null;
+  private joinReady: HeldFiles | null = null;
 
   private constructor(version: 1 | 2, paths: Record<string, string>, controllers: string[], swap: boolean) {
     this.version = version;
@@ -206,26 +206,20 @@ export class TaskCgroup {
    */
   placement(cloneInto: boolean): { cgroupFd: number; cgroupProcsFds: number[]; done(): void } {
     const d = this.unifiedDir;
-    if (this.held && d !== undefined && !this.removed) {
-      const held = this.held;
-      // A held set only exists for a cgroup whose one directory is the v2 one (reissue()).
-      return cloneInto
-        ? {
-            cgroupFd: held.fd(d, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY),
-            cgroupProcsFds: [],
-            done: () => {},
-          }
-        : { cgroupFd: -1, cgroupProcsFds: [held.fd(path.join(d, 'cgroup.procs'), fs.constants.O_WRONLY)], done: () => {} };
-    }
-    const ready = this.joinReady;
-    if (ready && !this.removed) {
-      this.joinReady = null;
-      const useDir = cloneInto && ready.dirFd >= 0;
-      return {
-        cgroupFd: useDir ? ready.dirFd : -1,
-        cgroupProcsFds: [...ready.procs].filter(([dir]) => !useDir || dir !== d).map(([, fd]) => fd),
-        done: () => closeJoin(ready),
-      };
+    const kept = this.removed ? null : (this.held ?? this.joinReady);
+    if (kept) {
+      // Held by a reused directory (kept for the next tree) or opened with the spare (used once).
+      if (kept === this.joinReady) this.joinReady = null;
+      const done = kept === this.held ? () => {} : () => kept.close();
+      try {
+        const useDir = cloneInto && d !== undefined;
+        const dirs = uniqueDirs(this.paths).filter((x) => !useDir || x !== d);
+        const fds = kept.fds([...(useDir ? [dirEntry(d)] : []), ...dirs.map(procsEntry)]);
+        return { cgroupFd: useDir ? fds[0]! : -1, cgroupProcsFds: useDir ? fds.slice(1) : fds, done };
+      } catch (e) {
+        done();
+        throw e;
+      }
     }
     const cgroupFd = cloneInto && d !== undefined ? this.openDirFd() : -1;
     let procs: number[];
@@ -254,13 +248,13 @@ export class TaskCgroup {
    */
   prepareJoin(): boolean {
     if (this.joinReady || this.held || this.removed) return this.joinReady !== null;
-    const ready = { dirFd: -1, procs: new Map<string, number>() };
+    const ready = new HeldFiles();
+    const entries = uniqueDirs(this.paths).map(procsEntry);
+    if (this.version === 2 && this.unifiedDir !== undefined) entries.unshift(dirEntry(this.unifiedDir));
     try {
-      if (this.version === 2 && this.unifiedDir !== undefined) ready.dirFd = this.openDirFd();
-      for (const d of uniqueDirs(this.paths))
-        ready.procs.set(d, fs.openSync(path.join(d, 'cgroup.procs'), fs.constants.O_WRONLY));
+      ready.fds(entries);
     } catch {
-      closeJoin(ready);
+      ready.close();
       return false;
     }
     this.joinReady = ready;
@@ -469,7 +463,7 @@ export class TaskCgroup {
   closeFiles(): void {
     this.held?.close();
     this.held = null;
-    if (this.joinReady) closeJoin(this.joinReady);
+    this.joinReady?.close();
     this.joinReady = null;
   }
 
@@ -753,16 +747,14 @@ function oomFrom(version: 1 | 2, texts: (string | null)[]): boolean {
   return false;
 }
 
-/** Close the fds prepareJoin() opened. */
-function closeJoin(ready: { dirFd: number; procs: Map<string, number> }): void {
-  for (const fd of [ready.dirFd, ...ready.procs.values()]) {
-    if (fd < 0) continue;
-    try {
-      fs.closeSync(fd);
-    } catch {
-      /* closed already */
-    }
-  }
+/** A v2 directory opened for clone3 CLONE_INTO_CGROUP. */
+function dirEntry(dir: string): [string, number] {
+  return [dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY];
+}
+
+/** A directory's cgroup.procs opened for the child's join. */
+function procsEntry(dir: string): [string, number] {
+  return [path.join(dir, 'cgroup.procs'), fs.constants.O_WRONLY];
 }
 
 /** Sleeps the thread (no event loop turn): for the exit hook, where nothing asynchronous runs any more. */

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <string>
@@ -80,6 +81,19 @@ FdResult ReadFromStart(int fd, std::string* out) {
     if (n == 0) return r;
     out->append(buf, static_cast<size_t>(n));
   }
+}
+
+FdResult FdIdentity(int fd, std::string* out) {
+  FdResult r;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    r.err = errno;
+    r.syscall = "fstat";
+    return r;
+  }
+  *out = std::to_string(static_cast<unsigned long long>(st.st_dev)) + ":" +
+         std::to_string(static_cast<unsigned long long>(st.st_ino));
+  return r;
 }
 
 FdResult ReadSmallFile(const char* path, std::string* out) {

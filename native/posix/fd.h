@@ -26,6 +26,9 @@ FdResult ReadFromStart(int fd, std::string* out);
 // open(path, O_RDONLY | O_CLOEXEC), ReadFromStart, close.
 FdResult ReadSmallFile(const char* path, std::string* out);
 
+// "dev:ino" of what fd refers to (fstat): *out receives it; err is the errno (EBADF: not open).
+FdResult FdIdentity(int fd, std::string* out);
+
 // pipe2(O_CLOEXEC) where it exists; elsewhere pipe + FD_CLOEXEC (a fork on another thread in
 // between could inherit the ends until its exec: the same window libuv accepts on macOS).
 int PipeCloexec(int fds[2]);
