@@ -261,7 +261,7 @@ test('pipe, openDevNull and close give and take O_CLOEXEC fds', () => {
   assert.throws(() => addon.close(n), { code: 'ERR_CONFINE_SYSTEM', errno: 'EBADF' });
 });
 
-test('readFiles reads fds from offset 0 again and again, paths once, and says which are gone', () => {
+test('readFiles reads fds from offset 0 again and again, paths once, and says which are gone; fdIdentity', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'confine-readfiles-'));
   try {
     const file = path.join(dir, 'a');
@@ -276,9 +276,14 @@ test('readFiles reads fds from offset 0 again and again, paths once, and says wh
       const big = 'x'.repeat(10000);
       fs.writeFileSync(file, big);
       assert.equal(addon.readFiles([fd])[0], big);
+      // What an fd refers to, to check one kept open across turns of the event loop.
+      const st = fs.fstatSync(fd);
+      assert.deepEqual(addon.fdIdentity([fd]), [`${st.dev}:${st.ino}`]);
     } finally {
       fs.closeSync(fd);
     }
+    assert.deepEqual(addon.fdIdentity([fd]), [null], 'closed: no identity');
+    assert.throws(() => addon.fdIdentity(['0']), TypeError);
     assert.throws(() => addon.readFiles([fd]), { code: 'ERR_CONFINE_SYSTEM', syscall: 'pread', errno: 'EBADF' });
     assert.throws(() => addon.readFiles([dir]), { code: 'ERR_CONFINE_SYSTEM', syscall: 'pread', errno: 'EISDIR' });
     assert.throws(() => addon.readFiles([{}]), TypeError);
