@@ -346,7 +346,7 @@ async function confineVariant(command, v, n, file) {
         if (v.limits) ex.limit(v.limits);
         if (v.isolate) ex.isolate();
         execs[i] = ex;
-        const started = ex.start(); // the launch is synchronous: the child has exec'd when this returns
+        const started = ex.start(); // the launch is synchronous: the child has exec'd when this returns (linux+iso: its init has; the program's exec is what `started` waits for)
         launched[i] = hr();
         await started;
         tracked.add(ex.pid);

@@ -688,15 +688,18 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
 // thrown once a stage failed (the child exits 127; the exit watch reaps it). Takes errorFd over.
 Napi::Value WatchStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsString() || !info[3].IsFunction()) {
+  // The fd is ours from here on, also when we refuse: closed on every early return.
+  int fd = info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : -1;
+  if (!info[0].IsNumber() || fd < 0 || !info[2].IsString() || !info[3].IsFunction()) {
+    if (fd >= 0) confine::CloseFd(fd);
     Fail(env, "watchStart: expected (pid, errorFd, file, callback)");
     return env.Undefined();
   }
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
-  int fd = info[1].As<Napi::Number>().Int32Value();
   std::string what = "spawn " + info[2].As<Napi::String>().Utf8Value();
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    confine::CloseFd(fd);
     Napi::Error::New(env, "watchStart: no event loop").ThrowAsJavaScriptException();
     return env.Undefined();
   }

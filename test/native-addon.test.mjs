@@ -217,12 +217,11 @@ test('lookupUser by name and uid, groups as initgroups sets them', { skip }, () 
   assert.deepEqual(nobody.groups, [65534]);
 });
 
-// Step 6 of the child without isolation marks the supervisor's descriptors close-on-exec
-// instead of closing them (execve closes them, after the parent runs again) and moves the error
-// pipe to the lowest free number; with RLIMIT_NOFILE it closes them itself. Either way the
-// program gets only its stdio, and an exec failure comes through the error pipe. 400 held
-// descriptors put the error pipe far above the stdio, as 200 live children would.
-test("the supervisor's descriptors never reach the program: closed by execve, or before it with RLIMIT_NOFILE", {
+// Step 6 of the child closes every descriptor of the supervisor but stdio and the error pipe
+// (close_range, before the limit of RLIMIT_NOFILE applies). The program gets only its stdio, and
+// an exec failure still comes through the error pipe. 400 held descriptors put the error pipe
+// far above the stdio, as 200 live children would.
+test("the supervisor's descriptors never reach the program, with or without RLIMIT_NOFILE", {
   skip,
 }, async () => {
   const notExec = path.join(tmp, 'not-a-program');
@@ -676,7 +675,7 @@ test('oom_score_adj: back to 0 when the supervisor runs below it, and only when 
 });
 
 test('startAsync: the error pipe comes back before the exec; watchStart() reads it on the loop', { skip }, async () => {
-  // Without the init the clone returns at the program's exec: the outcome is known, no pipe.
+  // Without the init startAsync is not taken: the spawn waits for the program's outcome, no pipe.
   const plain = spawnWith({ file: '/bin/true', startAsync: true });
   assert.equal(plain.errorFd, -1);
   assert.equal((await exitOf(plain)).exitCode, 0);
@@ -690,6 +689,11 @@ test('startAsync: the error pipe comes back before the exec; watchStart() reads 
   const eof = new Promise((resolve) => addon.watchStart(process.pid, r, '/x', resolve));
   addon.close(w);
   assert.equal(await eof, null);
+  assert.deepEqual(await newFds(before), []);
+  // Refused arguments: the fd is taken over all the same (closed), not leaked.
+  const [r2, w2] = addon.pipe();
+  addon.close(w2);
+  assert.throws(() => addon.watchStart(process.pid, r2, '/x', 'not a callback'), /expected/);
   assert.deepEqual(await newFds(before), []);
 
   // The init path: the init (pid 1 of a pid namespace) has exec'd when spawn() returns; its

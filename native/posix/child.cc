@@ -189,8 +189,8 @@ long CloseFdsFallback(int first, const Keep& keep, int bound) {
   return 0;
 }
 
-// close_range over the gaps between the kept fds, from first to the end; flags as CloseRange's.
-long CloseRangesExcept(int first, const Keep& keep, unsigned flags) {
+// close_range over the gaps between the kept fds, from first to the end.
+long CloseRangesExcept(int first, const Keep& keep) {
   int kept[Keep::kCount];
   int n = 0;
   for (int fd : keep.fds) {
@@ -207,49 +207,13 @@ long CloseRangesExcept(int first, const Keep& keep, unsigned flags) {
   for (int i = 0; i < n; i++) {
     unsigned k = static_cast<unsigned>(kept[i]);
     if (k > from) {
-      long r = sys::CloseRange(from, k - 1, flags);
+      long r = sys::CloseRange(from, k - 1);
       if (r < 0) return r;
     }
     from = k + 1;
   }
-  return sys::CloseRange(from, ~0U, flags);
+  return sys::CloseRange(from, ~0U);
 }
-
-#ifdef __linux__
-// Step 6 where LazyCloseAllowed: the supervisor's descriptors are marked close-on-exec instead of
-// closed, and execve closes them. A supervisor holds two per live child (its pidfd and the exit
-// watch's), and closing them is O(children alive) in every spawn, while the parent waits (vfork):
-// in a profile of 1,000 spawns kept alive the child's close_range had about as many samples as
-// the parent's whole side of the spawn (8 % against 10 %). execve
-// closes close-on-exec descriptors after it has released the parent's memory (the parent runs
-// again then) and before the new program's first instruction, and before it makes the process
-// dumpable again (so that no other process can open them through /proc meanwhile), lowest
-// number first. So the error pipe moves to the lowest free number first (MoveErrorPipeLow): its
-// close, the parent's EOF, comes before the others'. Only where nothing after step 6 needs a
-// free low number or the closes themselves (LazyCloseAllowed).
-long MoveErrorPipeLow(int first, Keep* keep) {
-  int low = first;
-  while (low != keep->fds[0] && keep->Has(low)) low++;
-  if (low == keep->fds[0]) return 0;
-  long r = sys::DupToCloexec(keep->fds[0], low);
-  if (r < 0) return r;
-  sys::Close(keep->fds[0]);  // every copy of the write end must be gone for the EOF
-  keep->fds[0] = low;
-  return 0;
-}
-
-// Not with isolation (step 10 asks the error pipe whether the parent still holds its read end,
-// which needs the child's copy closed), nor with the kernel guards (Landlock opens paths after
-// step 6), nor with RLIMIT_NOFILE (below the supervisor's open descriptors it would leave no
-// free number for an open before or during execve: binfmt_misc's open-binary needs one).
-bool LazyCloseAllowed(const ChildPlan& p) {
-  if (p.isolation != nullptr || p.guards != nullptr) return false;
-  for (size_t i = 0; i < p.rlimitCount; i++) {
-    if (p.rlimits[i].resource == RLIMIT_NOFILE) return false;
-  }
-  return true;
-}
-#endif
 
 }  // namespace
 
@@ -349,18 +313,9 @@ bool LazyCloseAllowed(const ChildPlan& p) {
 
   // 6. Close everything else, except the error pipe (close-on-exec: execve closes it, which is
   //    how the parent learns that exec succeeded), p.keepFd (Landlock's ruleset, for step 10b;
-  //    close-on-exec too) and the init's two descriptors. Without isolation: closed by execve
-  //    itself (MoveErrorPipeLow and LazyCloseAllowed say why and when), where the kernel can.
+  //    close-on-exec too) and the init's two descriptors.
   r = -ENOSYS;
-#ifdef __linux__
-  if (p.useCloseRange && LazyCloseAllowed(p)) {
-    if ((r = MoveErrorPipeLow(n, &keep)) < 0) out.Fail(Stage::kCloseFds, Syscall::kDup3, r);
-    out.fd = keep.fds[0];
-    r = CloseRangesExcept(n, keep, CLOSE_RANGE_CLOEXEC);
-    if (r == -EINVAL) r = -ENOSYS;  // Linux 5.9 and 5.10 lack the flag: close them now, below
-  }
-#endif
-  if (r == -ENOSYS && p.useCloseRange) r = CloseRangesExcept(n, keep, 0);
+  if (p.useCloseRange) r = CloseRangesExcept(n, keep);
   if (r == -ENOSYS || r == -EINVAL) {
     if ((r = CloseFdsFallback(n, keep, p.closeBound)) < 0)
       out.Fail(Stage::kCloseFds, Syscall::kGetdents, r);
@@ -368,9 +323,8 @@ bool LazyCloseAllowed(const ChildPlan& p) {
     out.Fail(Stage::kCloseFds, Syscall::kCloseRange, r);
   }
 
-  //    Only 0..n-1 and the error pipe are open now (nothing else is marked close-on-exec where
-  //    this limit is set): the open-files limit can apply (still privileged, so it may exceed
-  //    the supervisor's own hard limit).
+  //    Only 0..n-1 and the error pipe are open now: the open-files limit can apply (still
+  //    privileged, so it may exceed the supervisor's own hard limit).
   for (size_t i = 0; i < p.rlimitCount; i++) {
     if (p.rlimits[i].resource != RLIMIT_NOFILE) continue;
     if ((r = sys::SetRlimit(p.rlimits[i].resource, p.rlimits[i].value)) < 0)

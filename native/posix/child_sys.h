@@ -78,18 +78,12 @@ inline long GetStatusFlags(int fd) { return Ret(syscall(SYS_fcntl, fd, F_GETFL))
 inline long SetStatusFlags(int fd, long flags) {
   return Ret(syscall(SYS_fcntl, fd, F_SETFL, flags));
 }
-// dup3 with O_CLOEXEC onto `to` (whatever `to` held is closed).
-inline long DupToCloexec(int from, int to) { return Ret(syscall(SYS_dup3, from, to, O_CLOEXEC)); }
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-// flags: 0 (close now) or CLOSE_RANGE_CLOEXEC (mark close-on-exec; Linux 5.11+, else EINVAL).
 #ifdef SYS_close_range
-inline long CloseRange(unsigned first, unsigned last, unsigned flags) {
-  return Ret(syscall(SYS_close_range, first, last, flags));
+inline long CloseRange(unsigned first, unsigned last) {
+  return Ret(syscall(SYS_close_range, first, last, 0));
 }
 #else
-inline long CloseRange(unsigned, unsigned, unsigned) { return -ENOSYS; }
+inline long CloseRange(unsigned, unsigned) { return -ENOSYS; }
 #endif
 // 32-bit x86 and arm have 16-bit ids in the old calls; the *32 calls take full ids.
 #ifdef SYS_setgroups32
@@ -149,7 +143,7 @@ inline long GetStatusFlags(int fd) { return Ret(fcntl(fd, F_GETFL)); }
 inline long SetStatusFlags(int fd, long flags) {
   return Ret(fcntl(fd, F_SETFL, static_cast<int>(flags)));
 }
-inline long CloseRange(unsigned, unsigned, unsigned) { return -ENOSYS; }
+inline long CloseRange(unsigned, unsigned) { return -ENOSYS; }
 inline long SetGroups(size_t n, const gid_t* g) { return Ret(setgroups(static_cast<int>(n), g)); }
 // No setresgid/setresuid here; for root, setgid/setuid set the real, effective and saved ids.
 inline long SetResGid(gid_t g) { return Ret(setgid(g)); }

@@ -181,10 +181,16 @@ SpawnResult Spawn(const SpawnRequest& req) {
     return Failure(stage, started.syscall, started.err);
   }
 
-  // startAsync: the clone's vfork has returned (the child exec'd or failed); whoever holds the
-  // write end now (the init's own vfork child, until the program's exec) may keep it a while.
-  // What is in the pipe already is read here, the rest by the caller's poll.
-  if (req.startAsync) fcntl(errPipe[0], F_SETFL, O_NONBLOCK);
+  // startAsync, on the init path only: the clone's vfork has returned, so the child is past the
+  // init's exec (or failed before it); the init's own vfork child holds the write end until the
+  // program's exec, a while. What is in the pipe already is read here, the rest by the caller's
+  // poll. Without the init there is nothing to gain and the answer would be a race: the vfork
+  // returns inside execve, before the error pipe's close reaches the pipe (at execve's return).
+  bool startAsync = false;
+#ifdef __linux__
+  startAsync = req.startAsync && plan.isolation != nullptr && isolation.initFd >= 0;
+#endif
+  if (startAsync) fcntl(errPipe[0], F_SETFL, O_NONBLOCK);
   ChildError rec;
   ssize_t got = 0;
   for (;;) {
