@@ -23,6 +23,7 @@
             "native/posix/user.cc",
             "native/linux/capabilities.cc",
             "native/linux/clone.cc",
+            "native/linux/dumpable.cc",
             "native/linux/guards.cc",
             "native/linux/isolation_child.cc",
             "native/linux/isolation_plan.cc",

@@ -213,6 +213,8 @@ export interface PosixAddon {
   /** null when delivered, else the errno name ('ESRCH' for a child that is gone). */
   signal(pid: number, pidfd: number, sig: number): string | null;
   killGroup(pgid: number, sig: number): string | null;
+  /** Linux: this process's PR_GET_DUMPABLE (0, 1 or 2), which a spawn leaves as it found it. */
+  dumpable?(): number;
   /** Linux: each isolation step tried in a throwaway child. */
   probeIsolation?(): PosixIsolationProbe;
   /** Linux: sig queued to an init of a private pid namespace, marked for the whole tree. */

@@ -28,6 +28,7 @@
 #endif
 #ifdef __linux__
 #include "linux/capabilities.h"
+#include "linux/dumpable.h"
 #include "linux/isolation_probe.h"
 #include "linux/landlock.h"
 #include "linux/seccomp.h"
@@ -460,6 +461,14 @@ Napi::Object ProbePathObject(Napi::Env env, const confine::IsolationProbe::Path&
 
 // probeIsolation() → { direct, userns, mountSetattr, openat2 }: each step's errno name, null
 // when it worked, undefined when it was not tried. Starts two short-lived children.
+// dumpable() → this process's PR_GET_DUMPABLE (0, 1, 2): what a spawn must leave as it found.
+Napi::Value Dumpable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int r = confine::Dumpable();
+  if (r < 0) ThrowSystemError(env, "ERR_CONFINE_SYSTEM", "dumpable", nullptr, "prctl", -r);
+  return Napi::Number::New(env, r);
+}
+
 Napi::Value ProbeIsolation(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   confine::IsolationProbe p = confine::ProbeIsolation();
@@ -874,6 +883,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #endif
 #ifdef __linux__
   exports.Set("probeIsolation", Napi::Function::New(env, ProbeIsolation, "probeIsolation"));
+  exports.Set("dumpable", Napi::Function::New(env, Dumpable, "dumpable"));
   exports.Set("signalTree", Napi::Function::New(env, SignalTree, "signalTree"));
 #endif
   return exports;

@@ -246,6 +246,27 @@ test("the supervisor's descriptors never reach the program, with or without RLIM
   }
 });
 
+// A child's uid change, in memory it shares with the supervisor until its exec, made the
+// kernel mark the supervisor itself non-dumpable (no core dump after its first runAs spawn).
+// The spawn puts the flag back once no child shares the memory (native/linux/dumpable.h).
+test("a spawn with a uid change leaves the supervisor's dumpable flag as it found it", { skip }, async () => {
+  const before = addon.dumpable();
+  assert.equal(before, 1, 'a Node process starts dumpable');
+  for (const req of [
+    { file: '/bin/true', uid: user.uid, gid: user.gid, groups: user.groups },
+    { file: '/nonexistent/program', uid: user.uid, gid: user.gid, groups: user.groups },
+  ]) {
+    let child = null;
+    try {
+      child = spawnWith(req);
+    } catch (e) {
+      assert.equal(e.stage, 'execve', `${e.stack}`);
+    }
+    if (child) assert.equal((await exitOf(child)).exitCode, 0);
+    assert.equal(addon.dumpable(), before, `after ${req.file}`);
+  }
+});
+
 test('pipe, openDevNull and close give and take O_CLOEXEC fds', () => {
   const [r, w] = addon.pipe();
   const n = devNull();

@@ -12,11 +12,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <optional>
+
 #include "child.h"
 #include "fd.h"
 #include "start_child.h"
 
 #ifdef __linux__
+#include "../linux/dumpable.h"
 #include "../linux/guards.h"
 #include "../linux/isolation.h"
 #endif
@@ -170,7 +173,15 @@ SpawnResult Spawn(const SpawnRequest& req) {
   if (int err = PipeCloexec(errPipe)) return Failure("pipe", "pipe2", err);
   plan.errFd = errPipe[1];
 
+#ifdef __linux__
+  // The child shares this memory until its exec; a uid change in it would leave the supervisor
+  // non-dumpable (dumpable.h says why the flag is put back only by the last spawn in flight).
+  std::optional<DumpableGuard> dumpable(std::in_place);
+#endif
   StartResult started = StartChild(plan, opts);
+#ifdef __linux__
+  dumpable.reset();  // the clone's vfork has returned: no child shares this memory now
+#endif
 
   close(errPipe[1]);  // now only the child holds the write end (until its exec closes it)
   if (started.pid < 0) {
