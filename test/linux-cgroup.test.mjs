@@ -367,10 +367,13 @@ describe('linux backend cgroups', { skip }, () => {
     }
   });
 
+  // Reuse of an emptied task cgroup is for cgroups without controllers (hybrid hosts).
+  const reuseSkip =
+    require('../dist/cgroup/index.js').detectCgroups().mode !== 'hybrid' &&
+    'reuse is for cgroups without controllers (hybrid hosts)';
+
   test('a tree without limits on a hybrid host: its emptied v2 cgroup serves the next tree, which sees none of the old one', {
-    skip:
-      require('../dist/cgroup/index.js').detectCgroups().mode !== 'hybrid' &&
-      'reuse is for cgroups without controllers (hybrid hosts)',
+    skip: reuseSkip,
   }, async () => {
     const { taskCgroupPool } = require('../dist/cgroup/index.js');
     taskCgroupPool.drain();
@@ -406,9 +409,7 @@ describe('linux backend cgroups', { skip }, () => {
   });
 
   test('a reused v2 cgroup keeps its files open across its trees: each tree joins through the held cgroup.procs, and dropping the spare closes them', {
-    skip:
-      require('../dist/cgroup/index.js').detectCgroups().mode !== 'hybrid' &&
-      'reuse is for cgroups without controllers (hybrid hosts)',
+    skip: reuseSkip,
   }, async () => {
     const { taskCgroupPool } = require('../dist/cgroup/index.js');
     taskCgroupPool.drain();
@@ -446,9 +447,7 @@ describe('linux backend cgroups', { skip }, () => {
   });
 
   test('an fd held for a reused cgroup that user code closes twice: the number, now another file, is neither written nor closed; the tree still joins', {
-    skip:
-      require('../dist/cgroup/index.js').detectCgroups().mode !== 'hybrid' &&
-      'reuse is for cgroups without controllers (hybrid hosts)',
+    skip: reuseSkip,
   }, async () => {
     const { taskCgroupPool } = require('../dist/cgroup/index.js');
     taskCgroupPool.drain();
