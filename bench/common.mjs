@@ -4,6 +4,15 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 
+/**
+ * Uncounted spawns at the start of every round, for every variant alike (the C floor's serve mode
+ * takes the same count): a round follows another variant's, whose deferred work (the kernel
+ * freeing removed cgroups, exits still being torn down) would otherwise land on the first spawns
+ * of whichever variant came next. Without it the floor had two such spawns per round and the
+ * Node variants none.
+ */
+export const ROUND_WARMUP = 2;
+
 export const hr = () => process.hrtime.bigint();
 export const ms = (a, b) => Number(b - a) / 1e6;
 

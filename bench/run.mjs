@@ -21,7 +21,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { childrenOfSelf, f2, f3, hr, measureConc, measureSeq, median, ms, quantile, ratio, shuffled, startFloor } from './common.mjs';
+import { ROUND_WARMUP, childrenOfSelf, f2, f3, hr, measureConc, measureSeq, median, ms, quantile, ratio, shuffled, startFloor } from './common.mjs';
 import { manyCount, manyDescription, manyStartTable, manyTable, measureMany } from './many.mjs';
 import { guardsApiTable, measureGuardsApi } from './guards-api.mjs';
 import { isolationDescription, isolationTable, isolationTargets, measureIsolation, measureIsolationSteps, stepsTable } from './isolation.mjs';
@@ -211,8 +211,8 @@ async function measureAll(size, rssMb, profiles = []) {
           if (r >= (mode === 'seq' ? c.seqR : c.concR)) continue;
           const n = mode === 'seq' ? c.seqN : c.concN;
           let x;
-          if (!v.run) x = await floor.round(mode, n, r === 0 ? c.warm : 2);
-          else x = mode === 'seq' ? await measureSeq(v.run, n, 1, 0) : await measureConc(v.run, n, CONC, 1, 0);
+          if (!v.run) x = await floor.round(mode, n, r === 0 ? c.warm : ROUND_WARMUP);
+          else x = mode === 'seq' ? await measureSeq(v.run, n, 1, ROUND_WARMUP) : await measureConc(v.run, n, CONC, 1, ROUND_WARMUP);
           acc[v.id][mode].perRound.push(...x.perRound);
           if (mode === 'seq') acc[v.id].seq.lat.push(...x.lat);
           if (mode === 'seq' && x.spawned) acc[v.id].seq.spawned.push(...x.spawned);
@@ -969,7 +969,7 @@ One spawn = \`/bin/true\` from start to reaped exit, stdio \`'ignore'\`.
 - **c64**: 64 spawns in flight; median over rounds of (round wall time / spawns) = the inverse throughput; p90 over rounds (with ≤ 5 rounds this is the slowest round).
 - **×cp**, **×C floor**: the variant's median divided by child_process's / the C floor's median of the same mode at the same supervisor size, in this run.
 - Supervisor sizes: ~50 MB (plain Node, RSS ${(rssSmall / 2 ** 20).toFixed(0)} MB) and ~2 GB (${BIG_MB} MiB of Buffers filled in the bench process, RSS ${(rssBig / 2 ** 20).toFixed(0)} MB${big.floor.floorRss ? `; the C floor ${(big.floor.floorRss / 2 ** 20).toFixed(0)} MB` : ''}).
-- Rounds × spawns, 50 MB: ${countsNote('small')}. 2 GB: ${countsNote('big')}. Warm-up spawns before each series are not counted.
+- Rounds × spawns, 50 MB: ${countsNote('small')}. 2 GB: ${countsNote('big')}. Warm-up spawns before each series are not counted, nor the ${ROUND_WARMUP} spawns each round of every variant (the C floor too) starts with, which take the previous variant's deferred kernel work.
 ${MANY_N ? manyDescription(MANY_N, { contextBig: MANY_CONTEXT_BIG }) : '- Children alive at once: skipped (BENCH_MANY=0).'}
 ${isolationDescription()}
 
