@@ -14,9 +14,15 @@
  *   SPEC  PARENT_DIR[,FILE=VALUE...]   a parent cgroup directory (one per hierarchy the tree
  *         joins), and the files to write in each new child directory before the spawn
  *   seq:  N spawns one after another per round; conc: N per round, CONCURRENCY alive at once
+ *   many: N children alive at once (bench/many.mjs's mode): start all N one after another (each
+ *         with its fresh directories in cg rounds), then SIGKILL, reap and remove each; only the
+ *         start stretch is timed (CONCURRENCY is ignored; the program gets the argument in
+ *         $FLOOR_CHILD_ARG, e.g. `sleep 600`)
  * The child directories are PARENT_DIR/floor-<pid>-<n>; every one is removed on every way out.
  *
  * Output, one line per round:  round base|cg <wall_ns> <n>
+ * many: one line per round:   many base|cg <start_ns> <n> <user_us> <system_us>
+ *       (this process's CPU time during the start stretch: getrusage, as posix_spawn_floor's)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -55,9 +62,12 @@ struct slot {
 static struct spec specs[MAX_SPECS];
 static int nspecs;
 static char* prog;
-static char* child_argv[2];
+static char* child_argv[3];
 static int devnull_in = -1, devnull_out = -1;
 static struct slot slots[MAX_CONC];
+/* many mode: one slot per child alive at once (N of them, allocated once). */
+static struct slot* many_slots;
+static int many_n;
 static unsigned long serial;
 
 static uint64_t now_ns(void) {
@@ -79,25 +89,35 @@ static void slot_release(struct slot* s) {
 }
 
 /* On any failure: kill and reap the children still running, remove every directory. */
-static void cleanup(void) {
-  for (int i = 0; i < MAX_CONC; i++) {
-    if (slots[i].pid > 0) {
+static void cleanup_slots(struct slot* ss, int count) {
+  for (int i = 0; i < count; i++) {
+    if (ss[i].pid > 0) {
       int st;
-      kill(slots[i].pid, SIGKILL);
-      while (waitpid(slots[i].pid, &st, 0) < 0 && errno == EINTR) {}
+      kill(ss[i].pid, SIGKILL);
+      while (waitpid(ss[i].pid, &st, 0) < 0 && errno == EINTR) {}
     }
-    slot_release(&slots[i]);
+    slot_release(&ss[i]);
   }
 }
 
+static void cleanup(void) {
+  cleanup_slots(slots, MAX_CONC);
+  if (many_slots) cleanup_slots(many_slots, many_n);
+}
+
 /* SIGTERM/SIGINT: the same, with async-signal-safe calls only, then _exit. */
+static void end_slots_now(struct slot* ss, int count) {
+  for (int i = 0; i < count; i++) {
+    int st;
+    if (ss[i].pid > 0 && kill(ss[i].pid, SIGKILL) == 0) waitpid(ss[i].pid, &st, 0);
+    for (int d = ss[i].made - 1; d >= 0; d--) rmdir(ss[i].dir[d]);
+  }
+}
+
 static void on_signal(int sig) {
   (void)sig;
-  for (int i = 0; i < MAX_CONC; i++) {
-    int st;
-    if (slots[i].pid > 0 && kill(slots[i].pid, SIGKILL) == 0) waitpid(slots[i].pid, &st, 0);
-    for (int d = slots[i].made - 1; d >= 0; d--) rmdir(slots[i].dir[d]);
-  }
+  end_slots_now(slots, MAX_CONC);
+  if (many_slots) end_slots_now(many_slots, many_n);
   _exit(3);
 }
 
@@ -207,6 +227,45 @@ static void round_conc(int with_cgroup, int n, int conc) {
   }
 }
 
+/* This process's user and system CPU time so far, in microseconds. */
+static void cpu_now(uint64_t* user_us, uint64_t* system_us) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  *user_us = (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec;
+  *system_us = (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
+}
+
+/* N children alive at once: the start stretch timed and its CPU counted, then every child
+ * killed, reaped and its directories removed (not timed). The join fds are closed once the
+ * child has joined, so N × specs fds are never open at once. */
+static void round_many(int with_cgroup, int n) {
+  uint64_t u0, s0, u1, s1;
+  cpu_now(&u0, &s0);
+  uint64_t t0 = now_ns();
+  for (int i = 0; i < n; i++) {
+    struct slot* s = &many_slots[i];
+    if (with_cgroup) slot_prepare(s);
+    s->pid = start(with_cgroup ? s : NULL);
+    for (int d = 0; d < s->made; d++) {
+      if (s->procs_fd[d] >= 0) close(s->procs_fd[d]);
+      s->procs_fd[d] = -1;
+    }
+  }
+  uint64_t t1 = now_ns();
+  cpu_now(&u1, &s1);
+  for (int i = 0; i < n; i++) kill(many_slots[i].pid, SIGKILL);
+  for (int i = 0; i < n; i++) {
+    int st;
+    while (waitpid(many_slots[i].pid, &st, 0) < 0)
+      if (errno != EINTR) fail("waitpid", NULL);
+    many_slots[i].pid = 0;
+    slot_release(&many_slots[i]);
+  }
+  printf("many %s %llu %d %llu %llu\n", with_cgroup ? "cg" : "base", (unsigned long long)(t1 - t0),
+         n, (unsigned long long)(u1 - u0), (unsigned long long)(s1 - s0));
+  fflush(stdout);
+}
+
 static void parse_spec(char* arg, struct spec* sp) {
   sp->parent = strtok(arg, ",");
   sp->nfiles = 0;
@@ -230,9 +289,11 @@ int main(int argc, char** argv) {
   }
   prog = argv[1];
   child_argv[0] = prog;
-  child_argv[1] = NULL;
+  child_argv[1] = getenv("FLOOR_CHILD_ARG");
+  child_argv[2] = NULL;
   int conc_mode = strcmp(argv[2], "conc") == 0;
-  if (!conc_mode && strcmp(argv[2], "seq") != 0) return 2;
+  int many_mode = strcmp(argv[2], "many") == 0;
+  if (!conc_mode && !many_mode && strcmp(argv[2], "seq") != 0) return 2;
   int n = atoi(argv[3]), conc = atoi(argv[4]), rounds = atoi(argv[5]), warmup = atoi(argv[6]);
   if (n < 1 || conc < 1 || conc > MAX_CONC || rounds < 1 || warmup < 0) return 2;
   const char* settle = getenv("FLOOR_SETTLE_MS");
@@ -248,12 +309,23 @@ int main(int argc, char** argv) {
   devnull_out = open("/dev/null", O_WRONLY | O_CLOEXEC);
   if (devnull_in < 0 || devnull_out < 0) fail("open", "/dev/null");
 
-  for (int i = 0; i < warmup; i++) {
+  /* (many: no warm-up; its children do not end by themselves) */
+  for (int i = 0; i < (many_mode ? 0 : warmup); i++) {
     one_seq(0);
     one_seq(1);
   }
+  if (many_mode) {
+    many_n = n;
+    many_slots = calloc((size_t)n, sizeof *many_slots);
+    if (!many_slots) fail("calloc", NULL);
+  }
   for (int r = 0; r < rounds; r++) {
     for (int with_cgroup = 0; with_cgroup < 2; with_cgroup++) {
+      if (many_mode) {
+        round_many(with_cgroup, n);
+        if (settle_ms > 0) usleep((useconds_t)settle_ms * 1000);
+        continue;
+      }
       uint64_t t0 = now_ns();
       if (conc_mode) round_conc(with_cgroup, n, conc);
       else
