@@ -89,7 +89,12 @@ export class Executor extends EventEmitter {
   #tree: Tree | null = null;
   #path: string | null = null;
   #identity: Identity | null = null;
-  #enforced: EnforcedMap;
+  /**
+   * The plan; null while limit() or runAs() have changed what it depends on: made again when
+   * read (`enforced`), and always by start() (#request), which knows the identity by then. Not
+   * made by each call of a chain: the plan is most of what limit() and runAs() cost.
+   */
+  #enforced: EnforcedMap | null;
   #status: ExitStatus | null = null;
   #startedAt = 0;
   #flags = { timedOut: false, canceled: false, stopped: false, reattached: false };
@@ -178,6 +183,7 @@ export class Executor extends EventEmitter {
 
   /** Per requested limit: the mechanism that enforces it, or why none does. */
   get enforced(): EnforcedMap {
+    this.#enforced ??= this.#plan();
     return structuredClone(this.#enforced);
   }
 
@@ -266,7 +272,7 @@ export class Executor extends EventEmitter {
   limit(resources: Resources): this {
     this.#assertNew('limit');
     this.#resources = Object.assign(Object.create(null), this.#resources, validateResources(resources));
-    this.#enforced = this.#plan();
+    this.#enforced = null;
     return this;
   }
 
@@ -274,7 +280,7 @@ export class Executor extends EventEmitter {
   runAs(user: RunAsSpec): this {
     this.#assertNew('runAs');
     this.#runAs = validateRunAs(user);
-    this.#enforced = this.#plan();
+    this.#enforced = null;
     return this;
   }
 
@@ -417,8 +423,8 @@ export class Executor extends EventEmitter {
     } else {
       this.#path = lookPath(this.#file, cwd, env.PATH ?? env.Path);
     }
-    this.#enforced = planned ?? this.#plan();
-    this.#checkEnforcement();
+    const enforced = (this.#enforced = planned ?? this.#plan());
+    this.#checkEnforcement(enforced);
     return {
       file: this.#path,
       argv: this.spawnargs,
@@ -437,9 +443,9 @@ export class Executor extends EventEmitter {
   }
 
   /** strict: reject; otherwise one process warning per unenforced request. */
-  #checkEnforcement(): void {
+  #checkEnforcement(enforced: EnforcedMap): void {
     // treeStop and closeFds describe the backend, not a request: capabilities() reports them.
-    const missing = Object.entries(this.#enforced).filter(([k, e]) => k !== 'treeStop' && k !== 'closeFds' && e && !e.enforced);
+    const missing = Object.entries(enforced).filter(([k, e]) => k !== 'treeStop' && k !== 'closeFds' && e && !e.enforced);
     if (missing.length === 0) return;
     if (this.#options.strict) {
       throw new UnenforcedError(
@@ -651,7 +657,7 @@ export class Executor extends EventEmitter {
     }
     const result = await tree.update(valid);
     this.#resources = Object.assign(Object.create(null), this.#resources, valid);
-    Object.assign(this.#enforced, result);
+    Object.assign((this.#enforced ??= this.#plan()), result);
     return structuredClone(result);
   }
 
@@ -721,8 +727,12 @@ function isRestricted(spec: RunAsSpec | null): boolean {
 function cgroupParentOf(o: CommandOptions): string | undefined {
   if (o.cgroupParent !== undefined) return o.cgroupParent;
   const env = process.env.CONFINE_CGROUP_PARENT;
-  return env ? validateCgroupParent(env, 'CONFINE_CGROUP_PARENT') : undefined;
+  if (!env) return undefined;
+  // Read by every plan and start: the value last found valid is not checked again.
+  if (env !== validEnvParent) validEnvParent = validateCgroupParent(env, 'CONFINE_CGROUP_PARENT');
+  return env;
 }
+let validEnvParent: string | undefined;
 
 function normalizeStdio(stdio: CommandOptions['stdio']): StdioValue[] {
   if (stdio === undefined) return ['pipe', 'pipe', 'pipe'];

@@ -58,6 +58,8 @@ export function drainStdio(stdio: readonly (Readable | Writable | null)[]): void
 
 /** Resolves once every stream of ours has closed and the leader has exited (a Tree's `closed`). */
 export function stdioClosed(stdio: readonly (Readable | Writable | null)[], exited: Promise<RawExit>): Promise<void> {
+  // No stream of ours (stdio 'ignore', 'inherit', fds): the exit is all there is to wait for.
+  if (stdio.every((s) => s === null)) return exited.then(() => undefined);
   return Promise.all(
     stdio
       .filter((s): s is Readable | Writable => s !== null)
