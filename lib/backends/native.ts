@@ -366,6 +366,10 @@ function releaseUnreleased(): void {
  */
 function releaseAtExit(tree: NativeTree): void {
   unreleased.add(tree);
+  // Last already (no listener added since the previous tree): left in place. Moving it costs
+  // more than the look (a removeListener and an on(), each emitting its own event).
+  const listeners = process.listeners('exit');
+  if (listeners[listeners.length - 1] === releaseUnreleased) return;
   process.removeListener('exit', releaseUnreleased);
   process.on('exit', releaseUnreleased);
 }
