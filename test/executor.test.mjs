@@ -263,6 +263,20 @@ for (const kind of kinds) {
       assert.equal(alive(pid), false);
     });
 
+    test('enforced follows every limit() and runAs() before start() (the plan is made when read)', async () => {
+      const ex = command('true', [], opts({ stdio: 'ignore' }));
+      assert.equal(ex.enforced.openFiles, undefined);
+      ex.limit({ openFiles: 64 });
+      assert.equal(ex.enforced.openFiles?.enforced, true);
+      assert.equal(ex.enforced.runAs, undefined);
+      // A chain that is never read in between: each call still counts.
+      ex.runAs('nobody').limit({ coreBytes: 0 });
+      const plan = ex.enforced;
+      assert.ok(plan.runAs, 'runAs() is in the plan');
+      assert.equal(plan.coreBytes?.enforced, true);
+      assert.equal(plan.openFiles?.enforced, true);
+    });
+
     test('rlimits seen from /proc: soft and hard alike', { skip: !isLinux && 'reads /proc' }, async () => {
       const ex = command('sleep', ['30'], opts({ stdio: 'ignore' })).limit({ openFiles: 77, coreBytes: 0, cpuSeconds: 100 });
       assert.equal(ex.enforced.openFiles.enforced, true);
