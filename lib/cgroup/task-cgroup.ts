@@ -69,6 +69,8 @@ export class TaskCgroup {
   private held: HeldFiles | null = null;
   /** What placement() needs, opened ahead by prepareJoin() (a spare of the pool); used once. */
   private joinReady: HeldFiles | null = null;
+  /** The files reissue() reads (a reused directory's, passed on to the next object: made once). */
+  private reuseFiles: string[] | null = null;
 
   private constructor(version: 1 | 2, paths: Record<string, string>, controllers: string[], swap: boolean) {
     this.version = version;
@@ -437,11 +439,11 @@ export class TaskCgroup {
    */
   reissue(): TaskCgroup | null {
     const d = this.unifiedDir;
-    if (this.removed || this.updated || this.controllers.length > 0 || d === undefined || uniqueDirs(this.paths).length !== 1)
-      return null;
+    if (this.removed || this.updated || this.controllers.length > 0 || d === undefined) return null;
+    for (const dir of Object.values(this.paths)) if (dir !== d) return null; // the v2 directory alone
     // One read of the three (held open from now on: this directory serves again and again).
     const held = this.held ?? HeldFiles.acquire();
-    const files = ['cgroup.events', 'cgroup.stat', 'cpu.stat'].map((f) => path.join(d, f));
+    const files = (this.reuseFiles ??= ['cgroup.events', 'cgroup.stat', 'cpu.stat'].map((f) => path.join(d, f)));
     const [events, stat, cpu] = held ? held.read(files) : readFiles(files);
     const ev = parseKeyed(events ?? null);
     if (ev.get('populated') !== 0 || ev.get('frozen') === 1 || (parseKeyed(stat ?? null).get('nr_descendants') ?? 1) !== 0) {
@@ -451,6 +453,7 @@ export class TaskCgroup {
     const next = new TaskCgroup(this.version, this.paths, this.controllers.slice(), this.swap);
     next.cpuBase = parseKeyed(cpu ?? null);
     next.held = held;
+    next.reuseFiles = files;
     this.held = null;
     this.removed = true;
     return next;
