@@ -259,6 +259,15 @@ static void round_many(int with_cgroup, int n) {
     while (waitpid(many_slots[i].pid, &st, 0) < 0)
       if (errno != EINTR) fail("waitpid", NULL);
     many_slots[i].pid = 0;
+    /* Each child must have run until our SIGKILL: one that exited by itself (126: its join
+     * failed before the exec) would have made the round time a cheaper path. */
+    if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL) {
+      fprintf(stderr,
+              "cgroup_floor: a child ended before its SIGKILL, status 0x%x (126: joining a cgroup "
+              "failed)\n",
+              st);
+      exit(2);
+    }
     slot_release(&many_slots[i]);
   }
   printf("many %s %llu %d %llu %llu\n", with_cgroup ? "cg" : "base", (unsigned long long)(t1 - t0),

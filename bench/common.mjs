@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
  * of whichever variant came next. Without it the floor had two such spawns per round and the
  * Node variants none.
  */
-export const ROUND_WARMUP = 2;
+export const ROUND_WARMUP_SPAWNS = 2;
 
 export const hr = () => process.hrtime.bigint();
 export const ms = (a, b) => Number(b - a) / 1e6;
@@ -76,7 +76,7 @@ export function shuffled(list, round) {
 
 /** rounds of n spawns one after another: per-round ms/spawn and every spawn's latency. */
 export async function measureSeq(run, n, rounds, warmup) {
-  for (let i = 0; i < warmup; i++) await run();
+  for (let i = 0; i < warmup; i++) await run(true); // true: a warm-up (profilers do not record it)
   const perRound = [];
   const lat = [];
   for (let r = 0; r < rounds; r++) {
@@ -93,7 +93,7 @@ export async function measureSeq(run, n, rounds, warmup) {
 
 /** rounds of n spawns with `conc` in flight: per-round wall ms / n. */
 export async function measureConc(run, n, conc, rounds, warmup) {
-  for (let i = 0; i < warmup; i++) await run();
+  for (let i = 0; i < warmup; i++) await run(true);
   const perRound = [];
   for (let r = 0; r < rounds; r++) {
     let next = 0;

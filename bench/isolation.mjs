@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ROUND_WARMUP, f3, hr, measureConc, measureSeq, median, ms, quantile, ratio, shuffled, startFloor } from './common.mjs';
+import { ROUND_WARMUP_SPAWNS, f3, hr, measureConc, measureSeq, median, ms, quantile, ratio, shuffled, startFloor } from './common.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DIST = path.join(HERE, '..', 'dist');
@@ -122,10 +122,10 @@ export async function measureIsolation({ size, rssMb, floorBin, scale = 1, log =
         for (const v of shuffled(vs, r + (mode === 'conc' ? 100 : 0))) {
           const n = counts(v)[mode];
           const x = v.floor
-            ? await floors[v.id].round(mode, n, r === 0 ? counts(v).warm : ROUND_WARMUP)
+            ? await floors[v.id].round(mode, n, r === 0 ? counts(v).warm : ROUND_WARMUP_SPAWNS)
             : mode === 'seq'
-              ? await measureSeq(v.run, n, 1, ROUND_WARMUP)
-              : await measureConc(v.run, n, CONC, 1, ROUND_WARMUP);
+              ? await measureSeq(v.run, n, 1, ROUND_WARMUP_SPAWNS)
+              : await measureConc(v.run, n, CONC, 1, ROUND_WARMUP_SPAWNS);
           acc[v.id][mode].perRound.push(...x.perRound);
           if (mode === 'seq') acc[v.id].seq.lat.push(...x.lat);
         }
