@@ -171,17 +171,17 @@ function runCgroupFloorMany(specs, n, rounds) {
     env: { ...process.env, FLOOR_CHILD_ARG: '600' },
   });
   if (r.status !== 0) throw new Error(`cgroup floor (many) failed: ${r.status} ${r.signal} ${r.stderr}`);
-  const per = { base: { start: [], cpu: [] }, cg: { start: [], cpu: [] } };
+  const per = { base: { startMs: [], cpuMs: [] }, cg: { startMs: [], cpuMs: [] } };
   for (const line of r.stdout.trim().split('\n')) {
     const [tag, kind, startNs, count, userUs, systemUs] = line.split(' ');
     if (tag !== 'many') continue;
-    per[kind].start.push(Number(startNs) / 1e6 / Number(count));
-    per[kind].cpu.push((Number(userUs) + Number(systemUs)) / 1e3 / Number(count));
+    per[kind].startMs.push(Number(startNs) / 1e6 / Number(count));
+    per[kind].cpuMs.push((Number(userUs) + Number(systemUs)) / 1e3 / Number(count));
   }
-  const m = (k) => ({ start: median(per[k].start), cpu: median(per[k].cpu) });
+  const m = (k) => ({ startMs: median(per[k].startMs), cpuMs: median(per[k].cpuMs) });
   const base = m('base');
   const cg = m('cg');
-  return { n, rounds, base, cg, added: cg.start - base.start, addedCpu: cg.cpu - base.cpu };
+  return { n, rounds, base, cg, addedMs: cg.startMs - base.startMs, addedCpuMs: cg.cpuMs - base.cpuMs };
 }
 
 // ---- plan ------------------------------------------------------------------------------------
@@ -772,11 +772,11 @@ function manyMisses(summary, sizes) {
         // The kernel's own cost in this same mode (bench/cgroup_floor.c many), not the c64 one:
         // with every child alive no directory is reused, and the kernel's memory/cpu/pids
         // cgroups cost more to create among many live siblings.
-        const k = manyCgFloor.added;
+        const k = manyCgFloor.addedMs;
         const kRatio = (flPer + k) / flPer;
         why +=
           ` Every child gets fresh directories in 4 hierarchies with limits written (all alive at once: no reuse), ` +
-          `which the kernel alone takes +${f3(k)} ms per child for in this same mode (bench/cgroup_floor.c many, ${manyCgFloor.n} alive; its CPU +${f3(manyCgFloor.addedCpu)} ms per child): ` +
+          `which the kernel alone takes +${f3(k)} ms per child for in this same mode (bench/cgroup_floor.c many, ${manyCgFloor.n} alive; its CPU +${f3(manyCgFloor.addedCpuMs)} ms per child): ` +
           `the C floor + that is ×${ratio(kRatio)} the C floor${kRatio > MANY_MAX_RATIO ? `, so the ≤ ${MANY_MAX_RATIO}× target is below what the kernel alone needs for these cgroups (a finding, as the issue allows)` : ''}, ` +
           `and confine is ×${ratio(per / (flPer + k))} of it.`;
       } else if (id === 'linux+cg' && res?.cgFloor) {
@@ -915,7 +915,7 @@ try {
       manyCgFloor = runCgroupFloorMany(specs, MANY_N, 3);
       log(
         `  many: the kernel's own cgroup cost (C, ${MANY_N} alive, fresh directories with limits each): ` +
-          `+${f3(manyCgFloor.added)} ms/child, CPU +${f3(manyCgFloor.addedCpu)} ms/child (${(ms(t, hr()) / 1000).toFixed(1)} s)`,
+          `+${f3(manyCgFloor.addedMs)} ms/child, CPU +${f3(manyCgFloor.addedCpuMs)} ms/child (${(ms(t, hr()) / 1000).toFixed(1)} s)`,
       );
     }
   }
@@ -1005,7 +1005,7 @@ function manySection() {
       '',
       `The kernel's own cost of a fresh cgroup per child in this mode ([bench/cgroup_floor.c](../bench/cgroup_floor.c) many: ${manyCgFloor.n} children of \`sleep 600\` started one after another by \`vfork\` + \`execve\`, ` +
         `plainly and each with a fresh directory in every hierarchy the linux + limits tree uses, its limits written, the child joining before its exec; ${manyCgFloor.rounds} alternating rounds, medians, no ballast): ` +
-        `start ${f3(manyCgFloor.base.start)} → ${f3(manyCgFloor.cg.start)} ms per child (+${f3(manyCgFloor.added)}), CPU ${f3(manyCgFloor.base.cpu)} → ${f3(manyCgFloor.cg.cpu)} ms per child (+${f3(manyCgFloor.addedCpu)}).`,
+        `start ${f3(manyCgFloor.base.startMs)} → ${f3(manyCgFloor.cg.startMs)} ms per child (+${f3(manyCgFloor.addedMs)}), CPU ${f3(manyCgFloor.base.cpuMs)} → ${f3(manyCgFloor.cg.cpuMs)} ms per child (+${f3(manyCgFloor.addedCpuMs)}).`,
     );
   return out.join('\n');
 }
