@@ -757,9 +757,11 @@ function standInStdio(stdio: StdioValue[]): (Readable | Writable | null)[] {
   });
 }
 
-/** The isolation modules: only an executor with isolate() loads them. */
+/** The isolation modules: only an executor with isolate() loads them (kept: a start asks several times). */
+let isolationModule: typeof import('./isolation/index.js') | null = null;
 function isolationLayer(): typeof import('./isolation/index.js') {
-  return require('./isolation/index.js') as typeof import('./isolation/index.js');
+  isolationModule ??= require('./isolation/index.js') as typeof import('./isolation/index.js');
+  return isolationModule;
 }
 
 /** child_process's error shapes: only spawn() (the child_process style) reports in them. */

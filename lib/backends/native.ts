@@ -37,8 +37,10 @@ import type { GuardContext, GuardRequest } from '../isolation/guards.js';
 const isLinux = process.platform === 'linux';
 
 /** The isolation modules, loaded by the first tree that asks for isolate(): a run without it never does. */
-const isolationLayer = () => require('../isolation/index.js') as typeof import('../isolation/index.js');
-const guardsLayer = () => require('../isolation/guards.js') as typeof import('../isolation/guards.js');
+let isolationModule: typeof import('../isolation/index.js') | null = null;
+let guardsModule: typeof import('../isolation/guards.js') | null = null;
+const isolationLayer = () => (isolationModule ??= require('../isolation/index.js') as typeof import('../isolation/index.js'));
+const guardsLayer = () => (guardsModule ??= require('../isolation/guards.js') as typeof import('../isolation/guards.js'));
 const SIGKILL = 9;
 const SIGSTOP = 19;
 

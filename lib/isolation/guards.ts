@@ -277,7 +277,7 @@ function ruleOf(p: string, access: 'read' | 'write', required: boolean): PosixLa
  * The view's paths as rules, stat'd once per view (a view is reused for VIEW_TTL_MS: view.ts). Safe
  * to reuse: the addon opens each path again and refuses one whose dev/ino changed (ESTALE).
  */
-const rulesOfView = new WeakMap<View, { layer?: PosixLandlockRule[]; alone?: PosixLandlockRule[] }>();
+const rulesOfView = new WeakMap<View, { layer?: PosixLandlockRule[]; alone?: PosixLandlockRule[]; init?: PosixLandlockRule }>();
 /** `alone`: the Landlock path, where /dev's devices and /proc are the host's and need rules too. */
 function viewRules(view: View, alone: boolean): PosixLandlockRule[] {
   const cached = rulesOfView.get(view) ?? {};
@@ -294,6 +294,13 @@ function viewRules(view: View, alone: boolean): PosixLandlockRule[] {
     rulesOfView.set(view, { ...cached, [alone ? 'alone' : 'layer']: rules });
   }
   return [...rules];
+}
+
+/** The init executable's rule (the Landlock layer lets the child exec it from the host), kept and reused as the view's. */
+function initRule(view: View, initPath: string): PosixLandlockRule {
+  const cached = rulesOfView.get(view) ?? {};
+  if (cached.init?.path !== initPath) rulesOfView.set(view, { ...cached, init: ruleOf(initPath, 'read', true)! });
+  return rulesOfView.get(view)!.init!;
 }
 
 /** A private tmp directory for one tree: 0700, owned by the child's user. */
@@ -366,7 +373,7 @@ export function nativeGuardRequest(
         { path: '/dev', access: 'write' },
         ...view!.tmpTargets().map((t) => ({ path: t, access: 'write' as const })),
       );
-      if (ctx.initPath) rules.push(ruleOf(ctx.initPath, 'read', true)!);
+      if (ctx.initPath) rules.push(initRule(view!, ctx.initPath));
     }
     landlock = {
       rules,

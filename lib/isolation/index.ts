@@ -34,9 +34,21 @@ export function concreteSpec(req: IsolationRequest, cwd: string): IsolationSpec 
   return { ...PRESET, filesystem: presetFilesystem(cwd), ...req.overrides };
 }
 
+/** The preset's planned spec without overrides: one object, so that its rows are planned once (plan.ts). */
+const PLANNED_PRESET: IsolationSpec = deepFreeze({ ...PRESET, filesystem: { read: [], write: [], tmp: [] } });
+
+function deepFreeze<T>(o: T): T {
+  if (typeof o === 'object' && o !== null && !Object.isFrozen(o)) {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
 /** The spec as far as it is known before start() (the preset's filesystem stands for the cwd's). */
 export function plannedSpec(req: IsolationRequest): IsolationSpec {
   if (!req.preset) return req.spec;
+  if (Object.keys(req.overrides).length === 0) return PLANNED_PRESET;
   return { ...PRESET, filesystem: { read: [], write: [], tmp: [] }, ...req.overrides };
 }
 

@@ -34,6 +34,32 @@ export function isolationEnforcement(
   ctx: GuardContext = { childIsRoot: false, childUid: null },
   mode: IsolationMode = isolationMode(),
 ): EnforcedMap {
+  const nativeLinux = process.platform === 'linux' && (kind === 'linux' || kind === 'posix');
+  if (!nativeLinux) return rowsOf(spec, kind, support, ctx, mode);
+  // The rows are a function of the spec, the backend, the child, the mode, the host's support
+  // (one object, kept for the process) and CONFINE_LANDLOCK_LAYER: a start asks for the same
+  // spec's rows in its request and again in its launch, and every isolate() of the preset plans
+  // the one plannedSpec() object. Rows are frozen: callers share them (executor.enforced copies).
+  const s = support();
+  const key = `${kind}\0${ctx.childIsRoot}\0${ctx.childUid}\0${mode}\0${process.env.CONFINE_LANDLOCK_LAYER}`;
+  const hit = lastRows.get(spec);
+  if (hit && hit.key === key && hit.support === s) return { ...hit.rows };
+  const rows = rowsOf(spec, kind, () => s, ctx, mode);
+  for (const row of Object.values(rows)) Object.freeze(row);
+  lastRows.set(spec, { key, support: s, rows });
+  return { ...rows };
+}
+
+/** isolationEnforcement()'s last answer for each spec object (specs are not changed once made). */
+const lastRows = new WeakMap<IsolationSpec, { key: string; support: IsolationSupport; rows: EnforcedMap }>();
+
+function rowsOf(
+  spec: IsolationSpec,
+  kind: ExecutorKind,
+  support: () => IsolationSupport,
+  ctx: GuardContext,
+  mode: IsolationMode,
+): EnforcedMap {
   const out: EnforcedMap = {};
   const keys = Object.keys(spec) as IsolationKey[];
   if (keys.length === 0) return out;
@@ -158,9 +184,11 @@ export function nativeIsolationRequest(
     uts: on('hostname'),
     newRoot: fsOn,
     // A fresh /proc keeps the kernel's own files read-only for a child with root's capabilities.
-    mounts: (fsOn ? view!.mounts : pid ? [{ kind: 'proc' as const, target: '/proc' }] : []).map((m) =>
-      m.kind === 'proc' ? { ...m, readOnlyKernelFiles: childIsRoot && !support.viaUserNamespace } : m,
-    ),
+    mounts: fsOn
+      ? viewMounts(view!, childIsRoot && !support.viaUserNamespace)
+      : pid
+        ? [{ kind: 'proc', target: '/proc', readOnlyKernelFiles: childIsRoot && !support.viaUserNamespace }]
+        : [],
     hostname: on('hostname') ? (spec.hostname ?? null) : null,
     loopback: net && spec.network === 'loopback',
     // Spare net and IPC namespaces are joined with setns, which needs root over them.
@@ -170,4 +198,17 @@ export function nativeIsolationRequest(
   };
   const any = req.mount || req.pid || req.net || req.ipc || req.uts;
   return any ? req : null;
+}
+
+/** A view's mounts as the addon gets them, made once per view (reused for VIEW_TTL_MS: view.ts) and child kind. */
+const mountsOfView = new WeakMap<View, Map<boolean, ViewMount[]>>();
+function viewMounts(view: View, readOnlyKernelFiles: boolean): ViewMount[] {
+  let byKind = mountsOfView.get(view);
+  if (!byKind) mountsOfView.set(view, (byKind = new Map()));
+  let mounts = byKind.get(readOnlyKernelFiles);
+  if (!mounts) {
+    mounts = view.mounts.map((m) => Object.freeze(m.kind === 'proc' ? { ...m, readOnlyKernelFiles } : m));
+    byKind.set(readOnlyKernelFiles, mounts);
+  }
+  return mounts;
 }
