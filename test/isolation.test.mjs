@@ -565,6 +565,48 @@ describe('isolation: reporting', { skip }, () => {
     assert.equal(typeof caps.isolation.seccomp.available, 'boolean', JSON.stringify(caps.isolation.seccomp));
   });
 
+  test('the preset reused start after start: each cwd gets its own view; the rows follow CONFINE_ISOLATION and CONFINE_LANDLOCK_LAYER', async () => {
+    // The preset's spec, rows, mounts and Landlock rules are made once and reused (lib/isolation):
+    // back to back, nothing made for one start may serve another that differs.
+    const dirs = [0, 1].map(() => fs.mkdtempSync(path.join(os.tmpdir(), 'confine-iso-reuse-')));
+    const saved = { isolation: process.env.CONFINE_ISOLATION, layer: process.env.CONFINE_LANDLOCK_LAYER };
+    const restore = (k, v) => (v === undefined ? delete process.env[k] : (process.env[k] = v));
+    try {
+      for (const [mine, other] of [dirs, [...dirs].reverse(), dirs]) {
+        const ex = command('/bin/sh', ['-c', `echo x > ${mine}/own && ! (echo x > ${other}/leak) 2>/dev/null`], {
+          cwd: mine,
+          stdio: 'ignore',
+        }).isolate();
+        await ex.start();
+        assert.equal((await ex.wait()).exitCode, 0, `in ${mine}: its own cwd writable, the other's not in the view`);
+        assert.ok(!fs.existsSync(path.join(other, 'leak')));
+      }
+      const preset = () => command('true', [], { cwd: dirs[0] }).isolate().enforced.filesystem;
+      const layered = (f) => f.note.includes('second layer');
+      const abi = caps.isolation.landlock.abi ?? 0;
+      assert.equal(preset().mechanism, 'mount-namespace');
+      assert.equal(layered(preset()), abi > 0);
+      process.env.CONFINE_LANDLOCK_LAYER = '0';
+      assert.equal(layered(preset()), false, 'CONFINE_LANDLOCK_LAYER=0 is read at each plan');
+      process.env.CONFINE_ISOLATION = 'landlock';
+      assert.equal(preset().mechanism, abi > 0 ? 'landlock' : 'none', 'CONFINE_ISOLATION is read at each plan');
+      restore('CONFINE_ISOLATION', saved.isolation);
+      restore('CONFINE_LANDLOCK_LAYER', saved.layer);
+      assert.equal(preset().mechanism, 'mount-namespace');
+      assert.equal(layered(preset()), abi > 0);
+      // A started preset's own rows too (the plan of its concrete spec).
+      const ex = command('true', [], { cwd: dirs[1], stdio: 'ignore' }).isolate();
+      process.env.CONFINE_LANDLOCK_LAYER = '0';
+      await ex.start();
+      assert.equal(layered(ex.enforced.filesystem), false);
+      assert.equal((await ex.wait()).exitCode, 0);
+    } finally {
+      restore('CONFINE_ISOLATION', saved.isolation);
+      restore('CONFINE_LANDLOCK_LAYER', saved.layer);
+      for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   test('the universal backend reports every key unenforced', () => {
     const e = command('true', [], { executor: 'universal' }).isolate().enforced;
     for (const k of ['filesystem', 'network', 'processes', 'ipc', 'hostname']) assert.equal(e[k].enforced, false, k);

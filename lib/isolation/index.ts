@@ -8,7 +8,7 @@
 import { openSync } from 'node:fs';
 import { CommandNotFoundError, IsolationError } from '../errors.js';
 import { lookPath } from '../lookpath.js';
-import { PRESET, presetFilesystem } from './preset.js';
+import { PRESET, presetFilesystem, systemPathsListing } from './preset.js';
 import { isolationSupport } from './support.js';
 import type { IsolationSpec } from './validate.js';
 import { View } from './view.js';
@@ -28,10 +28,27 @@ export function mergeIsolation(prev: IsolationRequest | null, next: IsolationReq
   return { preset: false, spec: { ...(prev?.spec ?? {}), ...next.spec } };
 }
 
+/**
+ * The preset's concrete spec (no overrides) by cwd, for one listing of the system paths: the same
+ * frozen object for every start in that cwd, so that its rows are planned once (plan.ts) and its
+ * view is found by identity (view.ts). A new listing (preset.ts: "/" is listed again once per
+ * VIEW_TTL_MS) that finds other names starts over.
+ */
+let presetSpecs: { listing: readonly string[]; byCwd: Map<string, IsolationSpec> } | null = null;
+const MAX_PRESET_CWDS = 256;
+
 /** The spec for a child whose working directory is cwd. */
 export function concreteSpec(req: IsolationRequest, cwd: string): IsolationSpec {
   if (!req.preset) return req.spec;
-  return { ...PRESET, filesystem: presetFilesystem(cwd), ...req.overrides };
+  if (Object.keys(req.overrides).length > 0) return { ...PRESET, filesystem: presetFilesystem(cwd), ...req.overrides };
+  const listing = systemPathsListing();
+  if (presetSpecs?.listing !== listing || presetSpecs.byCwd.size >= MAX_PRESET_CWDS) presetSpecs = { listing, byCwd: new Map() };
+  let spec = presetSpecs.byCwd.get(cwd);
+  if (!spec) {
+    spec = deepFreeze({ ...PRESET, filesystem: presetFilesystem(cwd, listing) });
+    presetSpecs.byCwd.set(cwd, spec);
+  }
+  return spec;
 }
 
 /** The preset's planned spec without overrides: one object, so that its rows are planned once (plan.ts). */

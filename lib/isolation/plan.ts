@@ -203,8 +203,8 @@ export function nativeIsolationRequest(
 /** A view's mounts as the addon gets them, made once per view (reused for VIEW_TTL_MS: view.ts) and child kind. */
 const mountsOfView = new WeakMap<View, Map<boolean, ViewMount[]>>();
 function viewMounts(view: View, readOnlyKernelFiles: boolean): ViewMount[] {
-  let byKind = mountsOfView.get(view);
-  if (!byKind) mountsOfView.set(view, (byKind = new Map()));
+  const byKind = mountsOfView.get(view) ?? new Map<boolean, ViewMount[]>();
+  mountsOfView.set(view, byKind);
   let mounts = byKind.get(readOnlyKernelFiles);
   if (!mounts) {
     mounts = view.mounts.map((m) => Object.freeze(m.kind === 'proc' ? { ...m, readOnlyKernelFiles } : m));

@@ -19,20 +19,23 @@ export const PRESET: Readonly<Omit<IsolationSpec, 'filesystem'>> = Object.freeze
   capabilities: [],
 });
 
-/** systemPaths()' last answer: '/' listed once per VIEW_TTL_MS, as long as a resolved view is reused. */
-let lastSystemPaths: { paths: string[]; at: number } | null = null;
+/** The last listing of '/': made once per VIEW_TTL_MS, as long as a resolved view is reused. */
+let lastSystemPaths: { paths: readonly string[]; at: number } | null = null;
 
 /**
  * The system directories the preset reads: /usr, /etc, and /bin, /sbin, /lib* where they exist.
  * Listing "/" took 0.05-0.17 ms per preset spawn here; a burst of spawns lists it once per
- * VIEW_TTL_MS, the time a resolved view of the same paths is reused for anyway (view.ts).
+ * VIEW_TTL_MS, the time a resolved view of the same paths is reused for anyway (view.ts). One
+ * frozen array, the same object for as long as the listing finds the same names
+ * (concreteSpec() keeps the preset's spec while it is).
  */
-export function systemPaths(): string[] {
+export function systemPathsListing(): readonly string[] {
   const now = monotonicMs(); // a wall-clock step must not keep an old listing
-  if (lastSystemPaths && now - lastSystemPaths.at < VIEW_TTL_MS) return [...lastSystemPaths.paths];
-  const paths = listSystemPaths();
-  lastSystemPaths = { paths, at: now };
-  return [...paths];
+  if (lastSystemPaths && now - lastSystemPaths.at < VIEW_TTL_MS) return lastSystemPaths.paths;
+  const listed = listSystemPaths();
+  const same = lastSystemPaths !== null && listed.join('\0') === lastSystemPaths.paths.join('\0');
+  lastSystemPaths = { paths: same ? lastSystemPaths!.paths : Object.freeze(listed), at: now };
+  return lastSystemPaths.paths;
 }
 
 function listSystemPaths(): string[] {
@@ -50,6 +53,6 @@ function listSystemPaths(): string[] {
 }
 
 /** The preset's filesystem for a child whose working directory is cwd (absolute, clean). */
-export function presetFilesystem(cwd: string): FilesystemSpec {
-  return { read: systemPaths(), write: [cwd], tmp: ['/tmp'] };
+export function presetFilesystem(cwd: string, listing: readonly string[] = systemPathsListing()): FilesystemSpec {
+  return { read: [...listing], write: [cwd], tmp: ['/tmp'] };
 }

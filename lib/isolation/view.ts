@@ -92,11 +92,13 @@ function hostWalk(p: string, what: string): { real: string; links: { at: string;
  */
 export const VIEW_TTL_MS = 1000;
 const recent = new Map<string, { view: View; at: number }>();
+const keyOfSpec = new WeakMap<FilesystemSpec, string>();
 
 export class View {
   readonly mounts: ViewMount[];
   private readonly resolved = new Map<string, string | null>();
   private readonly checked = new Set<string>();
+  private readonly held = new Map<string, boolean>();
   private readonly binds: Bind[];
   private readonly tmps: string[];
   private readonly links = new Map<string, string>();
@@ -140,7 +142,10 @@ export class View {
    */
   /** build(), or the same spec's view resolved less than VIEW_TTL_MS ago. */
   static cached(fs: FilesystemSpec, processes: 'fresh' | 'host'): View {
-    const key = JSON.stringify([fs.read, fs.write, fs.tmp, fs.tmpSizes ?? null, processes]);
+    // A spec's lists are not changed once validated: their key is made once per spec object.
+    const lists = keyOfSpec.get(fs) ?? JSON.stringify([fs.read, fs.write, fs.tmp, fs.tmpSizes ?? null]);
+    keyOfSpec.set(fs, lists);
+    const key = `${processes}:${lists}`;
     const now = Date.now();
     const hit = recent.get(key);
     if (hit && now - hit.at < VIEW_TTL_MS) return hit.view;
@@ -285,7 +290,12 @@ export class View {
 
   /** Whether a resolved path is host content (a file can only be there: tmpfs starts empty). */
   hostContent(real: string): boolean {
-    return this.holder(real) === 'bind';
+    let held = this.held.get(real); // a function of the view's mounts, which do not change
+    if (held === undefined) {
+      held = this.holder(real) === 'bind';
+      this.held.set(real, held);
+    }
+    return held;
   }
 
   /**
