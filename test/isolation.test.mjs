@@ -570,7 +570,10 @@ describe('isolation: reporting', { skip }, () => {
     // back to back, nothing made for one start may serve another that differs.
     const dirs = [0, 1].map(() => fs.mkdtempSync(path.join(os.tmpdir(), 'confine-iso-reuse-')));
     const saved = { isolation: process.env.CONFINE_ISOLATION, layer: process.env.CONFINE_LANDLOCK_LAYER };
-    const restore = (k, v) => (v === undefined ? delete process.env[k] : (process.env[k] = v));
+    const restore = (k, v) => {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    };
     try {
       for (const [mine, other] of [dirs, [...dirs].reverse(), dirs]) {
         const ex = command('/bin/sh', ['-c', `echo x > ${mine}/own && ! (echo x > ${other}/leak) 2>/dev/null`], {
