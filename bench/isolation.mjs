@@ -166,6 +166,7 @@ export async function measureIsolationSteps({ n = 60, log = console.log } = {}) 
   const view = iso.View.build(presetFilesystem(workDir), 'fresh').mounts;
   const initFd = iso.openInit();
   const base = { user, spares: false };
+  const presetRequest = requestOfPreset(iso, support, workDir);
   const steps = [
     { id: 'plain', label: 'no isolation (the addon alone)', req: null },
     ...(user ? [{ id: 'user', label: 'user namespace (own uid/gid maps)', req: { ...base } }] : []),
@@ -197,9 +198,16 @@ export async function measureIsolationSteps({ n = 60, log = console.log } = {}) 
       sync: true,
       req: { ...base, spares: !user, mount: true, newRoot: true, mounts: view, pid: true, net: true, ipc: true, uts: true, hostname: 'sandbox' },
     },
+    {
+      id: 'request',
+      label:
+        "the preset's whole request as the linux backend makes it, without its cgroup: everything, plus /proc's kernel files read-only for a root child and the kernel guards (the filter, capabilities, no_new_privs, Landlock on top as root)",
+      req: presetRequest.isolation,
+      extra: presetRequest.guards,
+    },
   ];
   const devNull = () => [0, 1, 2].map((j) => addon.openDevNull(j === 0 ? fs.constants.O_RDONLY : fs.constants.O_WRONLY));
-  const once = async (req, sync) => {
+  const once = async (req, sync, extra = {}) => {
     const stdio = devNull();
     let status = [-1, -1];
     const isolation = req ? { ...req } : null;
@@ -212,7 +220,7 @@ export async function measureIsolationSteps({ n = 60, log = console.log } = {}) 
     // With the init the linux backend has spawn() return once the init runs and learns the
     // program's exec from the error pipe on the loop (watchStart).
     const startAsync = isolation?.pid === true && !sync;
-    const { pid, pidfd, errorFd } = addon.spawn({ file: PROGRAM, argv: [PROGRAM], envp: [], cwd: workDir, stdio, setsid: true, isolation, startAsync });
+    const { pid, pidfd, errorFd } = addon.spawn({ file: PROGRAM, argv: [PROGRAM], envp: [], cwd: workDir, stdio, setsid: true, isolation, startAsync, ...extra });
     const b = hr();
     const execd = errorFd >= 0 ? new Promise((resolve) => addon.watchStart(pid, errorFd, PROGRAM, resolve)) : null;
     for (const fd of stdio) addon.close(fd);
@@ -225,11 +233,11 @@ export async function measureIsolationSteps({ n = 60, log = console.log } = {}) 
   };
   const acc = Object.fromEntries(steps.map((s) => [s.id, { spawn: [], total: [] }]));
   try {
-    for (const s of steps) for (let i = 0; i < 5; i++) await once(s.req, s.sync);
+    for (const s of steps) for (let i = 0; i < 5; i++) await once(s.req, s.sync, s.extra);
     for (let r = 0; r < 5; r++) {
       for (const s of shuffled(steps, r + 200)) {
         for (let i = 0; i < Math.max(4, Math.round(n / 5)); i++) {
-          const x = await once(s.req, s.sync);
+          const x = await once(s.req, s.sync, s.extra);
           acc[s.id].spawn.push(x.spawn);
           acc[s.id].total.push(x.total);
         }
@@ -246,6 +254,24 @@ export async function measureIsolationSteps({ n = 60, log = console.log } = {}) 
   });
   for (const r of rows) log(`  step ${r.id.padEnd(10)} spawn() ${f3(r.spawn)} ms (+${f3(r.addedSpawn)})  to exit ${f3(r.total)} ms (+${f3(r.addedTotal)})`);
   return { user, rows };
+}
+
+/** The addon's isolation and guard fields for the preset in workDir, made by the package's own code (the init's fds filled in per spawn). */
+function requestOfPreset(iso, support, workDir) {
+  const guards = require(path.join(DIST, 'isolation', 'guards.js'));
+  const uid = process.getuid();
+  const child = { childIsRoot: uid === 0, childUid: uid };
+  const spec = iso.concreteSpec({ preset: true, overrides: {} }, workDir);
+  const enforced = iso.isolationEnforcement(spec, 'linux', () => support, child);
+  const view = iso.View.build(spec.filesystem, 'fresh');
+  const isolation = iso.nativeIsolationRequest(spec, enforced, view, support, { initFd: -1, statusFd: -1 }, child.childIsRoot);
+  const g = guards.nativeGuardRequest(spec, enforced, view, guards.supportUnder(support, 'auto'), {
+    ...child,
+    uid,
+    gid: process.getgid(),
+    initPath: support.init.path,
+  });
+  return { isolation, guards: { capabilities: g.capabilities, seccomp: g.seccomp, landlock: g.landlock, noNewPrivs: g.noNewPrivs } };
 }
 
 // ---- report ------------------------------------------------------------------------------------
@@ -303,7 +329,8 @@ export function isolationDescription() {
     'The steps table spawns /bin/true through the addon with one part of the isolation request at a time (no cgroup, no identity), in turns; "added" is the difference to the plain spawn. ' +
     'With the pid namespace spawn() returns at the init\'s exec, as the linux backend spawns (the program\'s exec is read from the error pipe on the loop); ' +
     'the last row is the same request with spawn() reading the pipe to EOF itself, returning at the program\'s exec. ' +
-    'The view\'s row binds the host\'s /proc instead of mounting a fresh one (a fresh /proc needs the pid namespace: that is the pid row).'
+    'The view\'s row binds the host\'s /proc instead of mounting a fresh one (a fresh /proc needs the pid namespace: that is the pid row). ' +
+    'The request row is the addon\'s request as lib/isolation makes it for the preset (the kernel guards included): what the isolated API spawn asks of the kernel, less its cgroup.'
   );
 }
 
