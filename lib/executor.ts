@@ -296,7 +296,7 @@ export class Executor extends EventEmitter {
     const next: IsolationRequest =
       spec === undefined ? { preset: true, overrides: {} } : { preset: false, spec: validateIsolation(spec) };
     this.#isolation = mergeIsolation(this.#isolation, next);
-    this.#enforced = this.#plan();
+    this.#enforced = null; // planned when read, as after limit() and runAs(); start() plans the concrete spec
     return this;
   }
 
