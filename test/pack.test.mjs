@@ -213,6 +213,8 @@ test('installed on a PATH without a compiler, the prebuild gives the native back
          .isolate({ processes: 'private' });
        let out = '';
        ex.start().then(() => { ex.stdout.on('data', (d) => (out += d)); return ex.wait(); })
+         // The output is whole at 'close' (the exit can be seen before the pipe's last data).
+         .then((st) => new Promise((r) => ex.once('close', () => r(st))))
          .then((st) => console.log(JSON.stringify({ init, enforced: ex.enforced.processes, out, code: st.exitCode })));`,
     );
     assert.equal(iso.init.ok, true, JSON.stringify(iso.init));
