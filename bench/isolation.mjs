@@ -262,7 +262,7 @@ function requestOfPreset(iso, support, workDir) {
   const uid = process.getuid();
   const child = { childIsRoot: uid === 0, childUid: uid };
   const spec = iso.concreteSpec({ preset: true, overrides: {} }, workDir);
-  const enforced = iso.isolationEnforcement(spec, 'linux', () => support, child);
+  const enforced = iso.isolationEnforcement(spec, 'linux', () => support, child, 'auto'); // the mode of the guards below
   const view = iso.View.build(spec.filesystem, 'fresh');
   const isolation = iso.nativeIsolationRequest(spec, enforced, view, support, { initFd: -1, statusFd: -1 }, child.childIsRoot);
   const g = guards.nativeGuardRequest(spec, enforced, view, guards.supportUnder(support, 'auto'), {
@@ -271,6 +271,7 @@ function requestOfPreset(iso, support, workDir) {
     gid: process.getgid(),
     initPath: support.init.path,
   });
+  if (g.privateTmp) fs.rmSync(g.privateTmp, { recursive: true, force: true }); // the namespace path makes none; never leave one
   return { isolation, guards: { capabilities: g.capabilities, seccomp: g.seccomp, landlock: g.landlock, noNewPrivs: g.noNewPrivs } };
 }
 

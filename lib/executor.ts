@@ -52,6 +52,7 @@ import type {
   StdioValue,
 } from './types.js';
 import { monotonicMs } from './clock.js';
+import { isolationLayer } from './isolation/lazy.js';
 
 type State = 'new' | 'starting' | 'running' | 'exited' | 'failed';
 
@@ -90,9 +91,9 @@ export class Executor extends EventEmitter {
   #path: string | null = null;
   #identity: Identity | null = null;
   /**
-   * The plan; null while limit() or runAs() have changed what it depends on: made again when
-   * read (`enforced`), and always by start() (#request), which knows the identity by then. Not
-   * made by each call of a chain: the plan is most of what limit() and runAs() cost.
+   * The plan; null while limit(), runAs() or isolate() have changed what it depends on: made
+   * again when read (`enforced`), and always by start() (#request), which knows the identity by
+   * then. Not made by each call of a chain: the plan is most of what those calls cost.
    */
   #enforced: EnforcedMap | null;
   #status: ExitStatus | null = null;
@@ -755,13 +756,6 @@ function standInStdio(stdio: StdioValue[]): (Readable | Writable | null)[] {
     else stream.end();
     return stream;
   });
-}
-
-/** The isolation modules: only an executor with isolate() loads them (kept: a start asks several times). */
-let isolationModule: typeof import('./isolation/index.js') | null = null;
-function isolationLayer(): typeof import('./isolation/index.js') {
-  isolationModule ??= require('./isolation/index.js') as typeof import('./isolation/index.js');
-  return isolationModule;
 }
 
 /** child_process's error shapes: only spawn() (the child_process style) reports in them. */

@@ -18,6 +18,7 @@ import type { EnforcedMap, Identity, Resources, Stats, StdioValue } from '../typ
 // scan, which a run does not use.
 import { enforcementFor, type ParentChoice } from '../cgroup/parent.js';
 import { taskCgroupPool } from '../cgroup/pool.js';
+import { guardsLayer, isolationLayer } from '../isolation/lazy.js';
 import { TaskCgroup } from '../cgroup/task-cgroup.js';
 import { parentOfAdopted, takeTaskCgroup, updateTreeCgroup, usableParent, whyNoCgroupLimit } from '../cgroup/wiring.js';
 import {
@@ -36,11 +37,6 @@ import type { GuardContext, GuardRequest } from '../isolation/guards.js';
 
 const isLinux = process.platform === 'linux';
 
-/** The isolation modules, loaded by the first tree that asks for isolate(): a run without it never does. */
-let isolationModule: typeof import('../isolation/index.js') | null = null;
-let guardsModule: typeof import('../isolation/guards.js') | null = null;
-const isolationLayer = () => (isolationModule ??= require('../isolation/index.js') as typeof import('../isolation/index.js'));
-const guardsLayer = () => (guardsModule ??= require('../isolation/guards.js') as typeof import('../isolation/guards.js'));
 const SIGKILL = 9;
 const SIGSTOP = 19;
 

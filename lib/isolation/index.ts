@@ -42,9 +42,12 @@ export function concreteSpec(req: IsolationRequest, cwd: string): IsolationSpec 
   if (!req.preset) return req.spec;
   if (Object.keys(req.overrides).length > 0) return { ...PRESET, filesystem: presetFilesystem(cwd), ...req.overrides };
   const listing = systemPathsListing();
-  if (presetSpecs?.listing !== listing || presetSpecs.byCwd.size >= MAX_PRESET_CWDS) presetSpecs = { listing, byCwd: new Map() };
-  let spec = presetSpecs.byCwd.get(cwd);
+  let spec = presetSpecs?.listing === listing ? presetSpecs.byCwd.get(cwd) : undefined;
   if (!spec) {
+    // Started over when the listing changed, or before an insert into a full map (a hit never
+    // resets it: more cwds than the cap in rotation would otherwise miss every time).
+    if (presetSpecs?.listing !== listing || presetSpecs.byCwd.size >= MAX_PRESET_CWDS)
+      presetSpecs = { listing, byCwd: new Map() };
     spec = deepFreeze({ ...PRESET, filesystem: presetFilesystem(cwd, listing) });
     presetSpecs.byCwd.set(cwd, spec);
   }

@@ -38,8 +38,9 @@ export function isolationEnforcement(
   if (!nativeLinux) return rowsOf(spec, kind, support, ctx, mode);
   // The rows are a function of the spec, the backend, the child, the mode, the host's support
   // (one object, kept for the process) and CONFINE_LANDLOCK_LAYER: a start asks for the same
-  // spec's rows in its request and again in its launch, and every isolate() of the preset plans
-  // the one plannedSpec() object. Rows are frozen: callers share them (executor.enforced copies).
+  // spec's rows in its request and again in its launch, and every read of `enforced` before a
+  // preset's start plans the one plannedSpec() object. Rows are frozen: callers share them
+  // (executor.enforced copies).
   const s = support();
   const key = `${kind}\0${ctx.childIsRoot}\0${ctx.childUid}\0${mode}\0${process.env.CONFINE_LANDLOCK_LAYER}`;
   const hit = lastRows.get(spec);

@@ -10,6 +10,7 @@
 
 import { closeSync, lstatSync, openSync, readlinkSync, readSync, type Stats, statSync } from 'node:fs';
 import * as path from 'node:path';
+import { monotonicMs } from '../clock.js';
 import { IsolationError } from '../errors.js';
 import { tmpfsData } from './tmp-size.js';
 import { checkOverlap, type FilesystemSpec, within } from './validate.js';
@@ -135,18 +136,13 @@ export class View {
     }
   }
 
-  /**
-   * The view of `fs` (validated, clean absolute paths): real paths, nesting re-checked on them,
-   * the usr-merge links. Throws IsolationError for a path that does not exist or a tmp that is a
-   * file, ConfineArgumentError-like IsolationError for overlaps found only on real paths.
-   */
   /** build(), or the same spec's view resolved less than VIEW_TTL_MS ago. */
   static cached(fs: FilesystemSpec, processes: 'fresh' | 'host'): View {
     // A spec's lists are not changed once validated: their key is made once per spec object.
     const lists = keyOfSpec.get(fs) ?? JSON.stringify([fs.read, fs.write, fs.tmp, fs.tmpSizes ?? null]);
     keyOfSpec.set(fs, lists);
     const key = `${processes}:${lists}`;
-    const now = Date.now();
+    const now = monotonicMs(); // a wall-clock step back must not keep a view past its time
     const hit = recent.get(key);
     if (hit && now - hit.at < VIEW_TTL_MS) return hit.view;
     const view = View.build(fs, processes);
@@ -155,6 +151,11 @@ export class View {
     return view;
   }
 
+  /**
+   * The view of `fs` (validated, clean absolute paths): real paths, nesting re-checked on them,
+   * the usr-merge links. Throws IsolationError for a path that does not exist or a tmp that is a
+   * file, ConfineArgumentError-like IsolationError for overlaps found only on real paths.
+   */
   static build(fs: FilesystemSpec, processes: 'fresh' | 'host'): View {
     const links = new Map<string, string>();
     const tmpSizes = new Map<string, number>(); // by real path

@@ -110,11 +110,15 @@ bool BuildView(const IsolationPlan& p, StepFailure* fail) {
   // The bind sources, opened before anything is mounted over them (the new root's tmpfs may
   // cover a source's parent: /tmp). No symlink is followed: the parent resolved them.
   for (size_t i = 0; i < p.sourceCount; i++) {
+    Syscall opened_by = Syscall::kOpenat2;
     r = sys::OpenPathNoSymlinks(p.sources[i]);
-    if (r == -ENOSYS) r = sys::OpenPath(p.sources[i]);
+    if (r == -ENOSYS) {  // before Linux 5.6: a plain openat, which follows symlinks
+      opened_by = Syscall::kOpen;
+      r = sys::OpenPath(p.sources[i]);
+    }
     if (r < 0) {
       CloseSources(p, i);
-      return Failed(fail, Stage::kMounts, Syscall::kOpenat2, r);
+      return Failed(fail, Stage::kMounts, opened_by, r);
     }
     p.sourceFds[i] = static_cast<int>(r);
   }
