@@ -207,7 +207,11 @@ export interface PosixAddon {
    * the program exec'd, `onStart(error)` with the error spawn() would have thrown once it failed.
    */
   watchStart(pid: number, errorFd: number, file: string, onStart: (error: (Error & AddonError) | null) => void): void;
-  watch(pid: number, pidfd: number, onExit: (exit: PosixExit) => void): void;
+  /**
+   * Returns the pidfd's "dev:ino" (the watch polls a copy of it, checked before it is closed), for
+   * the caller to check its own pidfd before each use; null without one (or an older build).
+   */
+  watch(pid: number, pidfd: number, onExit: (exit: PosixExit) => void): string | null;
   /** Whether the watch of `pid` keeps the event loop alive; false when there is none (exited, or a thread watch). */
   watchRef(pid: number, ref: boolean): boolean;
   /** null when delivered, else the errno name ('ESRCH' for a child that is gone). */

@@ -721,10 +721,12 @@ Napi::Value WatchStart(const Napi::CallbackInfo& info) {
         Napi::Env env(cb->env);
         if (AddonData* data = DataOf(env)) data->startWatches.erase(*watch);
         Napi::HandleScope scope(env);
-        Napi::Value arg = out.failed ? Napi::Value(SystemError(env, "ERR_CONFINE_SPAWN", what,
-                                                               out.stage, out.syscall, out.err)
-                                                       .Value())
-                                     : env.Null();
+        // Unobservable: a supervisor-side failure (the caller kills the child), not the child's.
+        const char* code = out.unobservable ? "ERR_CONFINE_SYSTEM" : "ERR_CONFINE_SPAWN";
+        Napi::Value arg =
+            out.failed
+                ? Napi::Value(SystemError(env, code, what, out.stage, out.syscall, out.err).Value())
+                : env.Null();
         cb->fn.MakeCallback(env.Global(), {arg}, cb->context);
         if (env.IsExceptionPending()) {
           Napi::Error e = env.GetAndClearPendingException();
@@ -762,13 +764,16 @@ Napi::Value Watch(const Napi::CallbackInfo& info) {
   auto cb = std::make_shared<LoopCallback>(env, fn);
   const char* syscall = nullptr;
   confine::LoopWatch* watch = nullptr;
+  confine::FdId id;
   int err = confine::WatchExitOnLoop(
-      loop, pid, pidfd, [cb](const confine::ExitStatus& st) { CallExit(cb, st); }, &syscall,
-      &watch);
+      loop, pid, pidfd, [cb](const confine::ExitStatus& st) { CallExit(cb, st); }, &syscall, &watch,
+      &id);
   if (err == 0) {
     cb->watch = watch;
     DataOf(env)->watches.insert(watch);
-    return env.Undefined();
+    // The pidfd's identity (its copy's: the same open file), for the caller's own checks.
+    if (pidfd < 0 || !id.known) return env.Null();
+    return Napi::String::New(env, confine::IdText(id));
   }
   if (err != ENOTSUP) {
     ThrowSystemError(env, "ERR_CONFINE_SYSTEM", "watch", nullptr, syscall, err);

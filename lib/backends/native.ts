@@ -162,6 +162,7 @@ export class NativeBackend implements Backend {
     let placement: ReturnType<TaskCgroup['placement']> | null = null;
     let statusRead = -1; // the init's status pipe, ours after the spawn
     let privateTmp: string | null = null; // filesystem.tmp on the Landlock path, removed with the tree
+    let spawned: { pid: number; pidfd: number; errorFd: number } | null = null; // until a tree owns it
     try {
       req.stdio.forEach((s, i) => {
         const { child, parent } = stdioFd(addon, s, i);
@@ -220,7 +221,7 @@ export class NativeBackend implements Backend {
         privateTmp = guards.privateTmp;
         if (privateTmp) env = { ...env, TMPDIR: privateTmp };
       }
-      const { pid, pidfd, errorFd } = addon.spawn({
+      spawned = addon.spawn({
         file: req.file,
         argv: req.argv,
         envp: envBlock(env),
@@ -244,6 +245,7 @@ export class NativeBackend implements Backend {
         // The init path: back once the init runs; the program's exec is learnt on the loop.
         startAsync: statusRead >= 0,
       });
+      const { pid, pidfd, errorFd } = spawned;
       const tree = new NativeTree(
         addon,
         this.kind,
@@ -259,14 +261,19 @@ export class NativeBackend implements Backend {
         req.file,
       );
       statusRead = -1;
+      spawned = null;
       return tree;
     } catch (e) {
+      // A failure after the spawn (the exit watch refused: no fd for its copy of the pidfd, the
+      // loop refusing that fd): the child runs, and nothing could ever reap or stop it.
+      const afterSpawn = spawned !== null;
+      if (spawned) cgroup = abandonChild(addon, spawned, cgroup);
       for (const p of parentEnds) p?.destroy();
       if (privateTmp) guardsLayer().removePrivateTmp(privateTmp);
       if (statusRead >= 0) addon.close(statusRead);
       // Nothing was placed in it: its rmdir succeeds synchronously (remove() starts that way).
       if (cgroup) cgroup.remove().catch(() => {});
-      throw toTypedError(e, req.file);
+      throw toTypedError(e, req.file, afterSpawn);
     } finally {
       for (const fd of childFds) addon.close(fd);
       placement?.done();
@@ -326,10 +333,48 @@ function stdioFd(
   return { child: { fd, owned: false }, parent: null };
 }
 
+/**
+ * A child spawned but not taken by a tree: killed (its cgroup, or by pidfd and process group),
+ * its fds closed, reaped by a waiter thread (no fd needed: the fd table may be what failed), and
+ * its cgroup removed once it is gone. Returns null: the caller no longer owns the cgroup.
+ */
+function abandonChild(
+  addon: PosixAddon,
+  child: { pid: number; pidfd: number; errorFd: number },
+  cgroup: TaskCgroup | null,
+): null {
+  try {
+    cgroup?.signalAll(SIGKILL);
+  } catch {
+    /* the leader's own kill below */
+  }
+  addon.signal(child.pid, child.pidfd, SIGKILL);
+  addon.killGroup(child.pid, SIGKILL);
+  if (child.pidfd >= 0) addon.close(child.pidfd);
+  if (child.errorFd >= 0) addon.close(child.errorFd);
+  const removeCgroup = () => void cgroup?.remove().catch(() => {});
+  try {
+    addon.watch(child.pid, -1, removeCgroup);
+  } catch {
+    removeCgroup(); // no thread either: a zombie until the supervisor exits; the cgroup is tried
+  }
+  return null;
+}
+
 /** The addon throws plain Errors carrying stage/errno/syscall; give them their class. */
-function toTypedError(e: unknown, file: string): unknown {
+function toTypedError(e: unknown, file: string, afterSpawn = false): unknown {
   if (e instanceof ConfineError) return e;
   const err = e as AddonError | null;
+  if (err?.code === 'ERR_CONFINE_SYSTEM') {
+    // In the supervisor: before the spawn (a pipe, /dev/null), or after it (its watch: killed then).
+    return new SystemError(`cannot start ${file}: ${err.message}${afterSpawn ? ' (the child was killed)' : ''}`, {
+      stage: afterSpawn ? 'watch' : null,
+      errno: err.errno ?? null,
+      syscall: err.syscall ?? null,
+      path: file,
+      cause: e,
+    });
+  }
   if (err?.code === 'ERR_CONFINE_SPAWN') {
     return new SpawnError(
       `cannot start ${file}: ${err.stage ?? 'spawn'} failed: ${err.errno ?? ''}${err.message ? ` (${err.message})` : ''}`,
@@ -390,6 +435,8 @@ class NativeTree implements Tree {
   private peak: number | null = null;
   /** The cgroup's OOM count at the exit, read with the peak (exitPeak()); null before. */
   private oomAtExit: boolean | null = null;
+  /** "dev:ino" of the pidfd (from the watch, which polls a copy of it); null where unknown. */
+  private pidfdId: string | null = null;
 
   private readonly kind: 'linux' | 'posix';
 
@@ -416,11 +463,18 @@ class NativeTree implements Tree {
   ) {
     this.stdio = stdio;
     this.kind = kind;
-    this.exited = new Promise((resolve) => {
+    let resolve!: (exit: RawExit) => void;
+    this.exited = new Promise((r) => {
+      resolve = r;
+    });
+    // Outside the promise's executor: a watch refused must throw from here (launch() then ends
+    // the child), not become a rejection of `exited` that nobody awaits while the child runs on.
+    this.pidfdId =
       addon.watch(pid, pidfd, (raw: PosixExit) => {
         this.gone = true;
         // The watcher polls its own copy; ours served signals and is done now.
-        if (this.pidfd >= 0) addon.close(this.pidfd);
+        const own = this.ownPidfd();
+        if (own >= 0) addon.close(own);
         this.pidfd = -1;
         // Output nobody reads yet is drained (so that 'close' follows); while the start is
         // pending the caller, who reads after start(), has not attached its readers: a turn after
@@ -437,8 +491,7 @@ class NativeTree implements Tree {
           cpuSystemMicros: st.systemMicros,
           memoryPeakBytes: this.exitPeak(st.maxRssBytes),
         });
-      });
-    });
+      }) ?? null; // (a build before the identity: undefined)
     this.closed = stdioClosed(stdio, this.exited);
     if (killOnParentExit) killAtExit(this);
     if (cgroup) releaseAtExit(this);
@@ -464,7 +517,13 @@ class NativeTree implements Tree {
           );
       };
       try {
-        this.addon.watchStart(this.pid, errorFd, file, (e) => (e === null ? resolve() : failed(e)));
+        this.addon.watchStart(this.pid, errorFd, file, (e) => {
+          if (e === null) return resolve();
+          // ERR_CONFINE_SYSTEM: the pipe was taken from under the watch (user code closed both of
+          // its fds), so the program's exec can no longer be known: no half-started tree.
+          if (e.code === 'ERR_CONFINE_SYSTEM') this.killNow();
+          failed(e);
+        });
       } catch (e) {
         this.killNow(); // nothing can tell when the program runs: no half-started tree
         failed(e);
@@ -541,7 +600,18 @@ class NativeTree implements Tree {
 
   signal(sig: number): boolean {
     if (this.gone) return false;
-    return this.addon.signal(this.pid, this.pidfd, sig) === null;
+    return this.addon.signal(this.pid, this.ownPidfd(), sig) === null;
+  }
+
+  /**
+   * The pidfd while it is still the one the spawn gave us; else -1, and forgotten (never closed):
+   * user code that closed its number by mistake may have a file of its own there now. Without it
+   * the pid serves: not reaped yet, it cannot name another process.
+   */
+  private ownPidfd(): number {
+    if (this.pidfd < 0 || this.pidfdId === null) return this.pidfd;
+    if (this.addon.fdIdentity?.([this.pidfd])[0] !== this.pidfdId) this.pidfd = -1;
+    return this.pidfd;
   }
 
   /**
@@ -564,7 +634,7 @@ class NativeTree implements Tree {
     // With an init, a signal it can catch goes through it, marked for the whole namespace: each
     // process gets it once (signalled directly too, the program would get it twice).
     if (this.initStatusFd >= 0 && sig !== SIGKILL && sig !== SIGSTOP) {
-      if (!this.gone) this.addon.signalTree?.(this.pid, this.pidfd, sig);
+      if (!this.gone) this.addon.signalTree?.(this.pid, this.ownPidfd(), sig);
       return;
     }
     if (this.cgroup) {
@@ -589,7 +659,7 @@ class NativeTree implements Tree {
       // leader first: a shell leader whose child was killed first could exit on its own in
       // between, and report an exit code instead of the SIGKILL it was sent.
       const others = descendants(this.pid);
-      this.addon.signal(this.pid, this.pidfd, SIGKILL);
+      this.addon.signal(this.pid, this.ownPidfd(), SIGKILL);
       this.addon.killGroup(this.pid, SIGKILL);
       for (const p of others) this.addon.signal(p, -1, SIGKILL);
     }

@@ -57,7 +57,8 @@ bool Reap(pid_t pid, int options, ExitStatus* st) {
 struct LoopWatch {
   uv_poll_t poll;
   pid_t pid;
-  int fd;  // ours: a dup of the pidfd, or a kqueue
+  int fd;   // ours: a dup of the pidfd, or a kqueue
+  FdId id;  // what fd was when we made it: a number closed twice by user code is not ours to close
   ExitCallback onExit;
 };
 
@@ -99,7 +100,10 @@ int ExitQueue(pid_t pid, int* out, const char** syscall) {
 
 void OnClosed(uv_handle_t* handle) {
   auto* w = static_cast<LoopWatch*>(handle->data);
-  close(w->fd);
+  // The one check at the end of a watch: its fd may have been closed by user code meanwhile (the
+  // pidfd the tree holds kept the poll alive: the exit was still seen) and the number given to a
+  // file of the user's.
+  CloseIfOurs(w->fd, w->id);
   delete w;
 }
 
@@ -145,7 +149,7 @@ void RefLoopWatch(LoopWatch* w, bool ref) {
 }
 
 int WatchExitOnLoop(uv_loop_t* loop, pid_t pid, int pidfd, ExitCallback onExit,
-                    const char** syscall, LoopWatch** watch) {
+                    const char** syscall, LoopWatch** watch, FdId* id) {
   int fd = -1;
 #ifdef __APPLE__
   (void)pidfd;
@@ -163,6 +167,8 @@ int WatchExitOnLoop(uv_loop_t* loop, pid_t pid, int pidfd, ExitCallback onExit,
   auto* w = new LoopWatch;
   w->pid = pid;
   w->fd = fd;
+  w->id = IdOf(fd);  // on Linux also the caller's pidfd's: the same open file
+  if (id != nullptr) *id = w->id;
   w->onExit = std::move(onExit);
   int r = uv_poll_init(loop, &w->poll, fd);
   if (r == 0) {

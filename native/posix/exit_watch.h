@@ -8,6 +8,8 @@
 
 #include <functional>
 
+#include "fd.h"
+
 namespace confine {
 
 struct ExitStatus {
@@ -29,8 +31,10 @@ using ExitCallback = std::function<void(const ExitStatus&)>;
 // at any time. Returns 0 or an errno value (*syscall names the failed call); ENOTSUP means
 // there is nothing to poll (Linux without a pidfd): use WatchExitOnThread.
 struct LoopWatch;
+// *id (when not null) receives the identity of the polled fd, which on Linux is the caller's
+// pidfd's too (a copy of the same open file): the caller checks its own pidfd against it.
 int WatchExitOnLoop(uv_loop_t* loop, pid_t pid, int pidfd, ExitCallback onExit,
-                    const char** syscall, LoopWatch** watch);
+                    const char** syscall, LoopWatch** watch, FdId* id = nullptr);
 
 // Stops a loop watch whose onExit has not run yet, without calling it (environment teardown:
 // a worker thread's loop must have no handles left). The child is not reaped.

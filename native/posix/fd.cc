@@ -85,15 +85,39 @@ FdResult ReadFromStart(int fd, std::string* out) {
 
 FdResult FdIdentity(int fd, std::string* out) {
   FdResult r;
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    r.err = errno;
+  FdId id = IdOf(fd);
+  if (!id.known) {
+    r.err = fd < 0 ? EBADF : errno;
     r.syscall = "fstat";
     return r;
   }
-  *out = std::to_string(static_cast<unsigned long long>(st.st_dev)) + ":" +
-         std::to_string(static_cast<unsigned long long>(st.st_ino));
+  *out = IdText(id);
   return r;
+}
+
+std::string IdText(const FdId& id) {
+  return std::to_string(static_cast<unsigned long long>(id.dev)) + ":" +
+         std::to_string(static_cast<unsigned long long>(id.ino));
+}
+
+FdId IdOf(int fd) {
+  FdId id;
+  struct stat st;
+  if (fd >= 0 && fstat(fd, &st) == 0) {
+    id.known = true;
+    id.dev = st.st_dev;
+    id.ino = st.st_ino;
+  }
+  return id;
+}
+
+bool StillOurs(int fd, const FdId& id) {
+  FdId now = IdOf(fd);
+  return id.known && now.known && now.dev == id.dev && now.ino == id.ino;
+}
+
+void CloseIfOurs(int fd, const FdId& id) {
+  if (StillOurs(fd, id)) close(fd);
 }
 
 FdResult ReadSmallFile(const char* path, std::string* out) {

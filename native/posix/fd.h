@@ -2,6 +2,8 @@
 // supervisor (the child gets its copies through dup3, which clears the flag on the copy only).
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 namespace confine {
@@ -28,6 +30,22 @@ FdResult ReadSmallFile(const char* path, std::string* out);
 
 // "dev:ino" of what fd refers to (fstat): *out receives it; err is the errno (EBADF: not open).
 FdResult FdIdentity(int fd, std::string* out);
+
+// What an fd held across turns of the event loop referred to when it was opened: user code that
+// closes that number by mistake (a double close) can have it reused by a file of its own, which
+// we must then neither read, poll nor close. One fstat; `known` is false if it failed.
+struct FdId {
+  bool known = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
+FdId IdOf(int fd);
+// Whether fd still refers to the file `id` was taken from (false for an unknown id).
+bool StillOurs(int fd, const FdId& id);
+// close(fd) only while it is still ours; an fd that changed is not ours to close any more.
+void CloseIfOurs(int fd, const FdId& id);
+// "dev:ino", as FdIdentity() gives it.
+std::string IdText(const FdId& id);
 
 // pipe2(O_CLOEXEC) where it exists; elsewhere pipe + FD_CLOEXEC (a fork on another thread in
 // between could inherit the ends until its exec: the same window libuv accepts on macOS).

@@ -1,15 +1,23 @@
 #include "start_watch.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "child.h"
+#include "fd.h"
 
 namespace confine {
 
 struct StartWatch {
   uv_poll_t poll;
   int fd;  // the error pipe's read end, O_NONBLOCK
+  // A second reference to the same pipe end, never polled: user code that closes fd by mistake
+  // (a double close) would otherwise drop the poll with the pipe (the kernel removes a file from
+  // an epoll set with its last descriptor) and the start would never settle. With it the EOF or
+  // the record still arrives, and is read through whichever of the two is still ours.
+  int spare = -1;
+  FdId id;  // what both were when the watch began; one fstat per watch
   ChildError rec;
   size_t got = 0;
   StartCallback onStart;
@@ -17,10 +25,26 @@ struct StartWatch {
 
 namespace {
 
+void CloseFds(StartWatch* w) {
+  if (w->fd >= 0) CloseIfOurs(w->fd, w->id);
+  if (w->spare >= 0) CloseIfOurs(w->spare, w->id);
+  w->fd = w->spare = -1;
+}
+
 void OnClosed(uv_handle_t* handle) {
   auto* w = static_cast<StartWatch*>(handle->data);
-  if (w->fd >= 0) close(w->fd);
+  CloseFds(w);
   delete w;
+}
+
+void Finish(uv_poll_t* handle, StartWatch* w, const StartOutcome& out) {
+  // The pipe is closed before the callback runs (a stopped poll no longer watches its fd): the
+  // caller sees no fd of the start left once it knows the outcome.
+  uv_poll_stop(handle);
+  CloseFds(w);
+  StartCallback onStart = std::move(w->onStart);
+  uv_close(reinterpret_cast<uv_handle_t*>(handle), OnClosed);
+  onStart(out);
 }
 
 void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
@@ -33,9 +57,20 @@ void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
     out.syscall = "uv_poll";
     out.err = -status;
   } else {
+    int fd = StillOurs(w->fd, w->id) ? w->fd : StillOurs(w->spare, w->id) ? w->spare : -1;
+    if (fd < 0) {
+      // Both closed by someone else: what the child said can no longer be read.
+      out.failed = true;
+      out.stage = "spawn";
+      out.syscall = "fstat";
+      out.err = EBADF;
+      out.unobservable = true;
+      Finish(handle, w, out);
+      return;
+    }
     ssize_t n;
     do {
-      n = read(w->fd, reinterpret_cast<char*>(&w->rec) + w->got, sizeof w->rec - w->got);
+      n = read(fd, reinterpret_cast<char*>(&w->rec) + w->got, sizeof w->rec - w->got);
     } while (n < 0 && errno == EINTR);
     if (n < 0 && errno == EAGAIN) return;  // level-triggered: called again when there is more
     if (n > 0) {
@@ -48,14 +83,7 @@ void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
     }
     // n == 0 (EOF): exec'd, as spawn()'s own read takes it; a read error says nothing more.
   }
-  // The pipe is closed before the callback runs (a stopped poll no longer watches its fd): the
-  // caller sees no fd of the start left once it knows the outcome.
-  uv_poll_stop(handle);
-  close(w->fd);
-  w->fd = -1;
-  StartCallback onStart = std::move(w->onStart);
-  uv_close(reinterpret_cast<uv_handle_t*>(handle), OnClosed);
-  onStart(out);
+  Finish(handle, w, out);
 }
 
 }  // namespace
@@ -65,9 +93,19 @@ int WatchStartOnLoop(uv_loop_t* loop, int errFd, StartCallback onStart, const ch
   auto* w = new StartWatch;
   w->fd = errFd;
   w->onStart = std::move(onStart);
+  w->spare = fcntl(errFd, F_DUPFD_CLOEXEC, 3);
+  if (w->spare < 0) {
+    int err = errno;
+    close(errFd);
+    delete w;
+    *syscall = "fcntl";
+    return err;
+  }
+  w->id = IdOf(errFd);
   int r = uv_poll_init(loop, &w->poll, errFd);
   if (r != 0) {
     close(errFd);
+    close(w->spare);
     delete w;
     *syscall = "uv_poll_init";
     return -r;

@@ -15,6 +15,9 @@ struct StartOutcome {
   const char* stage = nullptr;
   const char* syscall = nullptr;
   int err = 0;
+  // Both descriptors of the pipe were closed by someone else (user code closing numbers it does
+  // not own): the outcome is unknown, and the caller kills the child rather than guess.
+  bool unobservable = false;
 };
 
 using StartCallback = std::function<void(const StartOutcome&)>;
