@@ -232,9 +232,11 @@ describe('adversarial fds: a native tree against double closes', { skip }, () =>
           await until(() => ourChildren().every((p) => p === first.pid)),
           `the child is killed and reaped: ${ourChildren()}`,
         );
-        // The spare's cgroup.procs fds are closed once its tree is spawned, and the pool may have
-        // made a new spare meanwhile (its own open ahead), by design: neither is the tree's.
-        const spareFd = (id) => [spare, ...taskCgroupPool.spares()].flat().some((d) => id.endsWith(` ${d}/cgroup.procs`));
+        // The spare's fds (cgroup.procs; on v2 its directory too) are closed once its tree is
+        // spawned, and the pool may have made a new spare meanwhile (its own open ahead), by
+        // design: neither is the tree's.
+        const spareFd = (id) =>
+          [spare, ...taskCgroupPool.spares()].flat().some((d) => id.endsWith(` ${d}/cgroup.procs`) || id.endsWith(` ${d}`));
         const withoutSpares = (table) => new Map([...table].filter(([, id]) => !spareFd(id)));
         assert.deepEqual(
           changed(withoutSpares(before), withoutSpares(fdTable())),

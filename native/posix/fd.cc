@@ -112,8 +112,10 @@ FdId IdOf(int fd) {
 }
 
 bool StillOurs(int fd, const FdId& id) {
+  if (fd < 0) return false;
+  if (!id.known) return true;  // nothing to check against (its fstat failed): as before the check
   FdId now = IdOf(fd);
-  return id.known && now.known && now.dev == id.dev && now.ino == id.ino;
+  return now.known && now.dev == id.dev && now.ino == id.ino;
 }
 
 void CloseIfOurs(int fd, const FdId& id) {

@@ -40,7 +40,7 @@ struct FdId {
   ino_t ino = 0;
 };
 FdId IdOf(int fd);
-// Whether fd still refers to the file `id` was taken from (false for an unknown id).
+// Whether fd still refers to the file `id` was taken from (true for an unknown id: unchecked).
 bool StillOurs(int fd, const FdId& id);
 // close(fd) only while it is still ours; an fd that changed is not ours to close any more.
 void CloseIfOurs(int fd, const FdId& id);
