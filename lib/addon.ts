@@ -175,6 +175,11 @@ export interface PosixExit {
   maxRssBytes: number;
   /** Only when the child could not be reaped (ECHILD). */
   errno?: string;
+  /**
+   * A loop watch of a pidfd: whether the caller's pidfd (its number as given to watch()) was still
+   * that pidfd just before the reap; absent where not checked. The caller closes it only if true.
+   */
+  pidfdOurs?: boolean;
 }
 
 export interface PosixAddon {
@@ -207,11 +212,13 @@ export interface PosixAddon {
    * the program exec'd, `onStart(error)` with the error spawn() would have thrown once it failed.
    */
   watchStart(pid: number, errorFd: number, file: string, onStart: (error: (Error & AddonError) | null) => void): void;
+  watch(pid: number, pidfd: number, onExit: (exit: PosixExit) => void): void;
   /**
-   * Returns the pidfd's "dev:ino" (the watch polls a copy of it, checked before it is closed), for
-   * the caller to check its own pidfd before each use; null without one (or an older build).
+   * Whether `fd` is still the pidfd given to the loop watch of `pid` (user code may have closed
+   * that number and opened a file of its own there): exact on every kernel (kcmp against the
+   * watch's own copy, else the fdinfo's Pid:). true where no loop watch of pid is left to ask.
    */
-  watch(pid: number, pidfd: number, onExit: (exit: PosixExit) => void): string | null;
+  pidfdHeld?(pid: number, fd: number): boolean;
   /** Whether the watch of `pid` keeps the event loop alive; false when there is none (exited, or a thread watch). */
   watchRef(pid: number, ref: boolean): boolean;
   /** null when delivered, else the errno name ('ESRCH' for a child that is gone). */

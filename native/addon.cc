@@ -376,6 +376,7 @@ Napi::Object ExitObject(Napi::Env env, const confine::ExitStatus& st) {
   o.Set("systemMicros", Napi::Number::New(env, static_cast<double>(st.systemMicros)));
   o.Set("maxRssBytes", Napi::Number::New(env, static_cast<double>(st.maxRssBytes)));
   if (st.err != 0) o.Set("errno", Napi::String::New(env, NameOfErrno(st.err)));
+  if (st.pidfdOurs >= 0) o.Set("pidfdOurs", Napi::Boolean::New(env, st.pidfdOurs == 1));
   return o;
 }
 
@@ -764,16 +765,13 @@ Napi::Value Watch(const Napi::CallbackInfo& info) {
   auto cb = std::make_shared<LoopCallback>(env, fn);
   const char* syscall = nullptr;
   confine::LoopWatch* watch = nullptr;
-  confine::FdId id;
   int err = confine::WatchExitOnLoop(
-      loop, pid, pidfd, [cb](const confine::ExitStatus& st) { CallExit(cb, st); }, &syscall, &watch,
-      &id);
+      loop, pid, pidfd, [cb](const confine::ExitStatus& st) { CallExit(cb, st); }, &syscall,
+      &watch);
   if (err == 0) {
     cb->watch = watch;
     DataOf(env)->watches.insert(watch);
-    // The pidfd's identity (its copy's: the same open file), for the caller's own checks.
-    if (pidfd < 0 || !id.known) return env.Null();
-    return Napi::String::New(env, confine::IdText(id));
+    return env.Undefined();
   }
   if (err != ENOTSUP) {
     ThrowSystemError(env, "ERR_CONFINE_SYSTEM", "watch", nullptr, syscall, err);
@@ -852,6 +850,24 @@ Napi::Value WatchRef(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, false);
 }
 
+// pidfdHeld(pid, fd): whether fd is still the pidfd given to the loop watch of pid (exact on every
+// kernel: see pidfd::StillOurs); true where there is no such watch to check against (a thread
+// watch has no pidfd; after the exit the caller holds none).
+Napi::Value PidfdHeld(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || !info[1].IsNumber()) {
+    Fail(env, "pidfdHeld: expected (pid, fd)");
+    return env.Undefined();
+  }
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  int fd = info[1].As<Napi::Number>().Int32Value();
+  for (confine::LoopWatch* w : DataOf(env)->watches) {
+    if (confine::LoopWatchPid(w) == pid)
+      return Napi::Boolean::New(env, confine::LoopWatchHolds(w, fd));
+  }
+  return Napi::Boolean::New(env, fd >= 0);
+}
+
 void Teardown(void* arg) {
   auto* data = static_cast<AddonData*>(arg);
   for (confine::LoopWatch* w : data->watches) confine::CancelLoopWatch(w);
@@ -883,6 +899,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("watch", Napi::Function::New(env, Watch, "watch"));
   exports.Set("watchStart", Napi::Function::New(env, WatchStart, "watchStart"));
   exports.Set("watchRef", Napi::Function::New(env, WatchRef, "watchRef"));
+  exports.Set("pidfdHeld", Napi::Function::New(env, PidfdHeld, "pidfdHeld"));
   exports.Set("signal", Napi::Function::New(env, Signal, "signal"));
   exports.Set("killGroup", Napi::Function::New(env, KillGroup, "killGroup"));
 #endif

@@ -1,9 +1,10 @@
 // Adversarial: the descriptors a native tree holds across turns of the event loop (its pidfd,
 // the exit watch's copy of it, the start watch's error pipe) against user code that closes their
 // numbers by mistake (a double close: a bug, but a common one) and opens a file of its own that
-// gets the number. confine must neither read, signal nor close the user's file, start() and
-// wait() must still settle, and a spawn whose watch the event loop refuses (it still polls such a
-// number) must end its child. Every check of what is left is by fd identity (dev:ino and target),
+// gets the number (a user's file, or another tree's pidfd: before Linux 6.9 every pidfd has the
+// same dev:ino), and the init's status pipe likewise. confine must neither read, signal nor close
+// the user's file, start() and wait() must still settle, and a spawn whose watch the event loop
+// refuses (it still polls such a number) must end its child. Every check of what is left is by fd identity (dev:ino and target),
 // not by a count: a count missed a leaked pipe before. The same defence for the cgroup fds is
 // tested in linux-cgroup.test.mjs.
 
@@ -285,7 +286,57 @@ describe('adversarial fds: a native tree against double closes', { skip }, () =>
     });
   }
 
-  test("the start watch's error pipe closed by user code and its number given to a user's file: start() settles, the file is neither read nor closed", {
+  test("another tree's pidfd takes the number of a tree's pidfd that user code closed: kill() and wait() reach only their own tree, the other's pidfd is neither signalled through nor closed", async () => {
+    // Before Linux 6.9 (no pidfs) every pidfd has the same dev:ino: only kcmp or the fdinfo's Pid:
+    // tells this one from the tree's own. With pidfs, dev:ino alone already tells them apart.
+    const devNull = openSync('/dev/null', 'r+');
+    const opts = { executor: 'linux', stdio: [devNull, devNull, devNull] };
+    const base = fdTable();
+    const fillers = [];
+    let a;
+    let b;
+    try {
+      // One number below the tree's fds, freed just before the other tree's spawn: the spawn's
+      // first fd (its error pipe) takes it, its pidfd the next free number, the one closed below.
+      const below = openSync('/dev/null', 'r');
+      fillers.push(below);
+      a = command('sleep', ['300'], opts);
+      await a.start();
+      const { own } = await pidfdsWatched(a.pid);
+      closeSync(own); // the user's double close
+      // Every other lower number taken.
+      for (;;) {
+        const fd = openSync('/dev/null', 'r');
+        if (fd === own) {
+          closeSync(fd);
+          break;
+        }
+        fillers.push(fd);
+      }
+      closeSync(fillers.shift());
+      b = command('sleep', ['300'], opts);
+      await b.start();
+      assert.equal(pidOf(own), b.pid, `the other tree's pidfd took fd ${own}`);
+      assert.equal(a.kill('SIGTERM'), true, 'kill() is delivered');
+      const st = await within(a.wait(), 60_000, 'wait() of the tree signalled');
+      assert.equal(st.signal, 'SIGTERM');
+      await loopTurns();
+      assert.equal(pidOf(own), b.pid, "the other tree's pidfd is still open");
+      assert.equal(b.kill('SIGKILL'), true);
+      const stB = await within(b.wait(), 60_000, 'wait() of the other tree');
+      assert.equal(stB.signal, 'SIGKILL', 'the other tree got no SIGTERM');
+      for (const fd of fillers.splice(0)) closeSync(fd);
+      await fdsBackTo(base);
+    } finally {
+      for (const fd of fillers) closeSync(fd);
+      await a?.forceStop().catch(() => {});
+      await b?.forceStop().catch(() => {});
+      closeSync(devNull);
+    }
+    assert.deepEqual(zombieChildren(), []);
+  });
+
+  test("the init's status pipe closed by user code and its number given to a user's file: wait() settles, the file is neither read nor closed", {
     skip: initSkip,
   }, async () => {
     // One tree first: the init's executable is opened once per process and kept.
@@ -304,71 +355,62 @@ describe('adversarial fds: a native tree against double closes', { skip }, () =>
     let mine = [];
     let ex;
     try {
-      // The program's exec must still be to come when the user's close happens: the init (which
-      // holds the error pipe until it has started the program) is stopped before it can. It runs
-      // at once, on the other core: tried again (a new tree) when it was faster than the stop.
-      let errorFd;
-      for (let attempt = 0; attempt < 20 && errorFd === undefined; attempt++) {
-        ex = command('sleep', ['300'], { executor: 'linux', stdio: 'ignore' }).isolate({ processes: 'private' });
-        const started = ex.start(); // the spawn is done; the program's exec is learnt on the loop
-        started.catch(() => {});
-        process.kill(ex.pid, 'SIGSTOP');
-        assert.ok(await until(() => /^State:\s+T/m.test(readFileSync(`/proc/${ex.pid}/status`, 'utf8'))), 'the init stops');
-        // The read end: new, a pipe, O_NONBLOCK (the status pipe is blocking); the lowest such.
-        const [fd] = [...fdTable()]
-          .filter(
-            ([n, id]) =>
-              !before.has(n) &&
-              id.includes(' pipe:') &&
-              (Number.parseInt(/^flags:\s+(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${n}`, 'utf8'))[1], 8) & 0o4000) !== 0,
-          )
-          .map(([n]) => n)
-          .sort((a, b) => a - b);
-        const pipe = fd === undefined ? null : readlinkSync(`/proc/self/fd/${fd}`);
-        const initHolds =
-          pipe !== null &&
-          readdirSync(`/proc/${ex.pid}/fd`).some((n) => {
-            try {
-              return readlinkSync(`/proc/${ex.pid}/fd/${n}`) === pipe;
-            } catch {
-              return false;
-            }
-          });
-        if (initHolds) {
-          errorFd = fd;
-          ex.started = started;
-        } else {
-          process.kill(ex.pid, 'SIGCONT');
-          await started;
-          await ex.forceStop();
-          await ex.wait();
-        }
-      }
-      assert.ok(errorFd !== undefined, 'the init was stopped before it started the program, once in 20 tries');
-      // Closed once the loop polls it (a number closed before libuv's next poll phase aborts the
-      // process in libuv: no library can intercept that).
-      assert.ok(await until(() => polledFds().has(errorFd)), 'the start watch polls the error pipe');
-      mine = takeNumber(errorFd, victim);
-      process.kill(ex.pid, 'SIGCONT');
-      await within(ex.started, 60_000, 'start()');
-      await loopTurns();
-      assert.equal(readlinkSync(`/proc/self/fd/${errorFd}`), victim, "the user's fd is still open on its file");
-      assert.equal(posOf(errorFd), 0, 'and was not read');
-      await ex.forceStop();
+      ex = command('sleep', ['300'], { executor: 'linux', stdio: 'ignore' }).isolate({ processes: 'private' });
+      await ex.start();
+      // The status pipe's read end: the tree's one pipe once the program runs (its error pipe is
+      // closed by then, stdio ignored).
+      const pipes = [...liveFdTable()].filter(([n, id]) => !before.has(n) && id.includes(' pipe:')).map(([n]) => n);
+      assert.equal(pipes.length, 1, `one pipe of the tree: ${pipes}`);
+      const [statusFd] = pipes;
+      mine = takeNumber(statusFd, victim);
+      assert.equal(ex.kill('SIGTERM'), true, 'kill() is delivered');
       await within(ex.wait(), 60_000, 'wait()');
+      await loopTurns();
+      assert.equal(readlinkSync(`/proc/self/fd/${statusFd}`), victim, "the user's fd is still open on its file");
+      assert.equal(posOf(statusFd), 0, 'and was not read');
+      assert.equal(readFileSync(victim, 'utf8'), 'user data');
       const expected = new Map(before);
       const now = liveFdTable();
       for (const fd of mine) expected.set(fd, now.get(fd));
       await fdsBackTo(expected, liveFdTable);
     } finally {
-      if (ex?.pid) {
-        try {
-          process.kill(ex.pid, 'SIGCONT');
-        } catch {}
-        await ex.forceStop().catch(() => {});
-      }
+      await ex?.forceStop().catch(() => {});
       closeAll(mine);
     }
     assert.deepEqual(zombieChildren(), []);
+  });
+
+  test("the start watch's error pipe closed by user code and its number given to a user's file: the start is still learnt (the watch's second reference), the file is neither read nor closed", async () => {
+    // On the addon, with a pipe the test owns in place of a child's error pipe: its write end
+    // closed is the exec (EOF), at a moment the test chooses (a tree's init execs at once).
+    const addon = require('node-gyp-build')(join(new URL('.', import.meta.url).pathname, '..'));
+    const before = fdTable();
+    const [r, w] = addon.pipe();
+    let mine = [];
+    try {
+      let outcome;
+      addon.watchStart(process.pid, r, '/x', (e) => {
+        outcome = e;
+      });
+      // Closed once the loop polls it (a number closed before libuv's next poll phase aborts the
+      // process in libuv: no library can intercept that).
+      assert.ok(await until(() => polledFds().has(r)), 'the start watch polls the pipe');
+      mine = takeNumber(r, victim);
+      closeSync(w);
+      assert.ok(await until(() => outcome !== undefined), 'the start is learnt');
+      assert.equal(outcome, null, `the exec (EOF), no error: ${outcome?.message}`);
+      await loopTurns();
+      assert.equal(readlinkSync(`/proc/self/fd/${r}`), victim, "the user's fd is still open on its file");
+      assert.equal(posOf(r), 0, 'and was not read');
+      const expected = new Map([...before].filter(([fd]) => fd !== w));
+      const now = fdTable();
+      for (const fd of mine) expected.set(fd, now.get(fd));
+      await fdsBackTo(expected);
+    } finally {
+      closeAll(mine);
+      try {
+        closeSync(w);
+      } catch {}
+    }
   });
 });

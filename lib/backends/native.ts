@@ -161,6 +161,7 @@ export class NativeBackend implements Backend {
     let cgroup: TaskCgroup | null = null;
     let placement: ReturnType<TaskCgroup['placement']> | null = null;
     let statusRead = -1; // the init's status pipe, ours after the spawn
+    let statusId: string | null = null; // its "dev:ino": read and closed only while it is that pipe
     let privateTmp: string | null = null; // filesystem.tmp on the Landlock path, removed with the tree
     let spawned: { pid: number; pidfd: number; errorFd: number } | null = null; // until a tree owns it
     try {
@@ -206,6 +207,7 @@ export class NativeBackend implements Backend {
         if (enforced.processes?.mechanism === 'pid-namespace') {
           const [r, w] = addon.pipe();
           statusRead = r;
+          statusId = addon.fdIdentity?.([r])[0] ?? null;
           childFds.push(w);
           fds.initFd = openInit();
           fds.statusFd = w;
@@ -259,6 +261,7 @@ export class NativeBackend implements Backend {
         privateTmp,
         errorFd,
         req.file,
+        statusId,
       );
       statusRead = -1;
       spawned = null;
@@ -435,8 +438,6 @@ class NativeTree implements Tree {
   private peak: number | null = null;
   /** The cgroup's OOM count at the exit, read with the peak (exitPeak()); null before. */
   private oomAtExit: boolean | null = null;
-  /** "dev:ino" of the pidfd (from the watch, which polls a copy of it); null where unknown. */
-  private pidfdId: string | null = null;
 
   private readonly kind: 'linux' | 'posix';
 
@@ -460,6 +461,8 @@ class NativeTree implements Tree {
     /** The error pipe while the program's exec is still to come (-1: it has exec'd). */
     errorFd = -1,
     file = '',
+    /** The status pipe's "dev:ino" when it was made (null: unknown, used unchecked). */
+    private readonly initStatusId: string | null = null,
   ) {
     this.stdio = stdio;
     this.kind = kind;
@@ -469,29 +472,28 @@ class NativeTree implements Tree {
     });
     // Outside the promise's executor: a watch refused must throw from here (launch() then ends
     // the child), not become a rejection of `exited` that nobody awaits while the child runs on.
-    this.pidfdId =
-      addon.watch(pid, pidfd, (raw: PosixExit) => {
-        this.gone = true;
-        // The watcher polls its own copy; ours served signals and is done now.
-        const own = this.ownPidfd();
-        if (own >= 0) addon.close(own);
-        this.pidfd = -1;
-        // Output nobody reads yet is drained (so that 'close' follows); while the start is
-        // pending the caller, who reads after start(), has not attached its readers: a turn after
-        // it settles (as the universal backend's holdOutput()).
-        if (this.startPending) {
-          const later = () => void setImmediate(() => drainStdio(stdio));
-          this.started.then(later, later);
-        } else drainStdio(stdio);
-        const st = this.programExit(raw);
-        resolve({
-          exitCode: st.signal ? null : st.exitCode,
-          signal: signalName(st.signal),
-          cpuUserMicros: st.userMicros,
-          cpuSystemMicros: st.systemMicros,
-          memoryPeakBytes: this.exitPeak(st.maxRssBytes),
-        });
-      }) ?? null; // (a build before the identity: undefined)
+    addon.watch(pid, pidfd, (raw: PosixExit) => {
+      this.gone = true;
+      // The watcher polls its own copy; ours served signals and is done now, closed if the
+      // watch found it still ours just before the reap (after it a pidfd names no process).
+      if (this.pidfd >= 0 && raw.pidfdOurs !== false) addon.close(this.pidfd);
+      this.pidfd = -1;
+      // Output nobody reads yet is drained (so that 'close' follows); while the start is
+      // pending the caller, who reads after start(), has not attached its readers: a turn after
+      // it settles (as the universal backend's holdOutput()).
+      if (this.startPending) {
+        const later = () => void setImmediate(() => drainStdio(stdio));
+        this.started.then(later, later);
+      } else drainStdio(stdio);
+      const st = this.programExit(raw);
+      resolve({
+        exitCode: st.signal ? null : st.exitCode,
+        signal: signalName(st.signal),
+        cpuUserMicros: st.userMicros,
+        cpuSystemMicros: st.systemMicros,
+        memoryPeakBytes: this.exitPeak(st.maxRssBytes),
+      });
+    });
     this.closed = stdioClosed(stdio, this.exited);
     if (killOnParentExit) killAtExit(this);
     if (cgroup) releaseAtExit(this);
@@ -508,7 +510,7 @@ class NativeTree implements Tree {
     this.startPending = true;
     return new Promise<void>((resolve, reject) => {
       const failed = (e: unknown) => {
-        const err = toTypedError(e, file);
+        const err = toTypedError(e, file, true);
         this.exited
           .then(() => this.release())
           .then(
@@ -542,6 +544,9 @@ class NativeTree implements Tree {
    */
   private programExit(raw: PosixExit): PosixExit {
     if (this.initStatusFd < 0) return raw;
+    // User code that closed its number by mistake may have a file of its own there now: not
+    // read (its bytes are not a wait status, nor ours to consume), not closed; no record.
+    if (this.initStatusId !== null && this.addon.fdIdentity?.([this.initStatusFd])[0] !== this.initStatusId) return raw;
     const buf = Buffer.alloc(4);
     let n = 0;
     try {
@@ -609,8 +614,7 @@ class NativeTree implements Tree {
    * the pid serves: not reaped yet, it cannot name another process.
    */
   private ownPidfd(): number {
-    if (this.pidfd < 0 || this.pidfdId === null) return this.pidfd;
-    if (this.addon.fdIdentity?.([this.pidfd])[0] !== this.pidfdId) this.pidfd = -1;
+    if (this.pidfd >= 0 && this.addon.pidfdHeld?.(this.pid, this.pidfd) === false) this.pidfd = -1;
     return this.pidfd;
   }
 

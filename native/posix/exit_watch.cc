@@ -15,6 +15,10 @@
 
 #include <memory>
 
+#ifdef __linux__
+#include "../linux/pidfd.h"
+#endif
+
 namespace confine {
 namespace {
 
@@ -59,6 +63,8 @@ struct LoopWatch {
   pid_t pid;
   int fd;   // ours: a dup of the pidfd, or a kqueue
   FdId id;  // what fd was when we made it: a number closed twice by user code is not ours to close
+  int callerFd = -1;  // the caller's pidfd (Linux): the same open file as fd while both are ours
+  int fdOurs = -1;    // fd checked before the reap (a pidfd's fdinfo names no pid after it)
   ExitCallback onExit;
 };
 
@@ -100,12 +106,28 @@ int ExitQueue(pid_t pid, int* out, const char** syscall) {
 
 void OnClosed(uv_handle_t* handle) {
   auto* w = static_cast<LoopWatch*>(handle->data);
-  // The one check at the end of a watch: its fd may have been closed by user code meanwhile (the
-  // pidfd the tree holds kept the poll alive: the exit was still seen) and the number given to a
-  // file of the user's.
+  // Checked at the end of a watch: its fd may have been closed by user code meanwhile (the pidfd
+  // the tree holds kept the poll alive: the exit was still seen) and the number given to a file
+  // of the user's. A pidfd's verdict was taken before the reap (CheckPidfds).
+#ifdef __linux__
+  if (w->fdOurs < 0 ? pidfd::StillOurs(w->fd, w->id, w->pid, w->callerFd) : w->fdOurs == 1) {
+    close(w->fd);
+  }
+#else
   CloseIfOurs(w->fd, w->id);
+#endif
   delete w;
 }
+
+#ifdef __linux__
+// Both pidfds, before the reap: one kcmp when both are still the same open file (the common
+// case, as cheap as the fstat it follows), else each checked on its own (pidfd::StillOurs).
+void CheckPidfds(LoopWatch* w, ExitStatus* st) {
+  bool both = StillOurs(w->fd, w->id) && pidfd::SameOpenFile(w->fd, w->callerFd) == 1;
+  w->fdOurs = both || pidfd::StillOurs(w->fd, w->id, w->pid, -1) ? 1 : 0;
+  st->pidfdOurs = both || pidfd::StillOurs(w->callerFd, w->id, w->pid, -1) ? 1 : 0;
+}
+#endif
 
 void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
   auto* w = static_cast<LoopWatch*>(handle->data);
@@ -118,6 +140,9 @@ void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
     struct kevent events[4];
     struct timespec zero = {0, 0};
     kevent(w->fd, nullptr, 0, events, 4, &zero);  // consume what made the kqueue readable
+#endif
+#ifdef __linux__
+    CheckPidfds(w, &st);
 #endif
     // A pidfd polls readable once the process has exited; level-triggered, so if wait4 is a
     // moment early we are simply called again.
@@ -141,6 +166,15 @@ void CancelLoopWatch(LoopWatch* w) {
 
 pid_t LoopWatchPid(const LoopWatch* w) { return w->pid; }
 
+bool LoopWatchHolds(const LoopWatch* w, int fd) {
+#ifdef __linux__
+  return pidfd::StillOurs(fd, w->id, w->pid, w->fd);
+#else
+  (void)w;
+  return fd >= 0;
+#endif
+}
+
 void RefLoopWatch(LoopWatch* w, bool ref) {
   auto* handle = reinterpret_cast<uv_handle_t*>(&w->poll);
   if (uv_is_closing(handle)) return;
@@ -149,7 +183,7 @@ void RefLoopWatch(LoopWatch* w, bool ref) {
 }
 
 int WatchExitOnLoop(uv_loop_t* loop, pid_t pid, int pidfd, ExitCallback onExit,
-                    const char** syscall, LoopWatch** watch, FdId* id) {
+                    const char** syscall, LoopWatch** watch) {
   int fd = -1;
 #ifdef __APPLE__
   (void)pidfd;
@@ -168,7 +202,9 @@ int WatchExitOnLoop(uv_loop_t* loop, pid_t pid, int pidfd, ExitCallback onExit,
   w->pid = pid;
   w->fd = fd;
   w->id = IdOf(fd);  // on Linux also the caller's pidfd's: the same open file
-  if (id != nullptr) *id = w->id;
+#ifdef __linux__
+  w->callerFd = pidfd;
+#endif
   w->onExit = std::move(onExit);
   int r = uv_poll_init(loop, &w->poll, fd);
   if (r == 0) {

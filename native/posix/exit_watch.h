@@ -20,6 +20,10 @@ struct ExitStatus {
   int64_t userMicros = 0;
   int64_t systemMicros = 0;
   int64_t maxRssBytes = 0;
+  // A loop watch of a pidfd: whether the caller's pidfd (its number as given to the watch) was
+  // still that pidfd just before the reap (1) or is another file now (0), for the caller to
+  // close it or not; -1 where not checked (no pidfd, macOS, a thread watch).
+  int pidfdOurs = -1;
 };
 
 using ExitCallback = std::function<void(const ExitStatus&)>;
@@ -31,10 +35,12 @@ using ExitCallback = std::function<void(const ExitStatus&)>;
 // at any time. Returns 0 or an errno value (*syscall names the failed call); ENOTSUP means
 // there is nothing to poll (Linux without a pidfd): use WatchExitOnThread.
 struct LoopWatch;
-// *id (when not null) receives the identity of the polled fd, which on Linux is the caller's
-// pidfd's too (a copy of the same open file): the caller checks its own pidfd against it.
 int WatchExitOnLoop(uv_loop_t* loop, pid_t pid, int pidfd, ExitCallback onExit,
-                    const char** syscall, LoopWatch** watch, FdId* id = nullptr);
+                    const char** syscall, LoopWatch** watch);
+
+// Whether fd is still the pidfd the watch was given (pidfd::StillOurs against the watch's own
+// copy: exact on every kernel), for the caller's checks before it signals through it.
+bool LoopWatchHolds(const LoopWatch* watch, int fd);
 
 // Stops a loop watch whose onExit has not run yet, without calling it (environment teardown:
 // a worker thread's loop must have no handles left). The child is not reaped.
