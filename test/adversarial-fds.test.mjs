@@ -172,6 +172,19 @@ function takeNumber(fd, path) {
   return mine;
 }
 
+/** Every free number below `fd` (itself free) taken by /dev/null: the next fd opened gets `fd`. */
+function takeLowerNumbers(fd) {
+  const taken = [];
+  for (;;) {
+    const n = openSync('/dev/null', 'r');
+    if (n === fd) {
+      closeSync(n);
+      return taken;
+    }
+    taken.push(n);
+  }
+}
+
 const tmp = isLinux ? mkdtempSync(join(tmpdir(), 'confine-t-')) : '';
 const victim = join(tmp, 'user-file');
 if (isLinux) writeFileSync(victim, 'user data');
@@ -209,14 +222,7 @@ describe('adversarial fds: a native tree against double closes', { skip }, () =>
         // the tree's own pidfd), so a new poll on it is refused (EEXIST).
         closeSync(copy);
         // Every lower number taken: the next spawn's error pipe, then its watch's copy, get `copy`.
-        for (;;) {
-          const fd = openSync('/dev/null', 'r');
-          if (fd === copy) {
-            closeSync(fd);
-            break;
-          }
-          fillers.push(fd);
-        }
+        fillers.push(...takeLowerNumbers(copy));
         const before = fdTable();
         second = command('sleep', ['300'], opts).limit(limits);
         const err = await second.start().then(
@@ -305,14 +311,7 @@ describe('adversarial fds: a native tree against double closes', { skip }, () =>
       const { own } = await pidfdsWatched(a.pid);
       closeSync(own); // the user's double close
       // Every other lower number taken.
-      for (;;) {
-        const fd = openSync('/dev/null', 'r');
-        if (fd === own) {
-          closeSync(fd);
-          break;
-        }
-        fillers.push(fd);
-      }
+      fillers.push(...takeLowerNumbers(own));
       closeSync(fillers.shift());
       b = command('sleep', ['300'], opts);
       await b.start();
