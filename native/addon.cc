@@ -460,8 +460,6 @@ Napi::Object ProbePathObject(Napi::Env env, const confine::IsolationProbe::Path&
   return o;
 }
 
-// probeIsolation() → { direct, userns, mountSetattr, openat2 }: each step's errno name, null
-// when it worked, undefined when it was not tried. Starts two short-lived children.
 // dumpable() → this process's PR_GET_DUMPABLE (0, 1, 2): what a spawn must leave as it found.
 Napi::Value Dumpable(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -470,6 +468,8 @@ Napi::Value Dumpable(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, r);
 }
 
+// probeIsolation() → { direct, userns, mountSetattr, openat2 }: each step's errno name, null
+// when it worked, undefined when it was not tried. Starts two short-lived children.
 Napi::Value ProbeIsolation(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   confine::IsolationProbe p = confine::ProbeIsolation();
