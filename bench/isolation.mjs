@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ROUND_WARMUP_SPAWNS, f3, hr, measureConc, measureSeq, median, ms, quantile, ratio, shuffled, startFloor } from './common.mjs';
+import { ROUND_WARMUP_SPAWNS, f3, jitWarmUp, hr, measureConc, measureSeq, median, ms, quantile, ratio, shuffled, startFloor } from './common.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DIST = path.join(HERE, '..', 'dist');
@@ -96,7 +96,7 @@ function variants(command, workDir, bwrap) {
  * Every variant at the current supervisor size, in turns, seq and c64. `floorBin`: the compiled
  * bench/posix_spawn_floor.c; `rssMb`: the floor's ballast (the supervisor's size).
  */
-export async function measureIsolation({ size, rssMb, floorBin, scale = 1, log = console.log }) {
+export async function measureIsolation({ size, rssMb, floorBin, scale = 1, jitWarm = 0, log = console.log }) {
   const { command } = await import(path.join(DIST, 'index.mjs'));
   // The preset's syscalls and capabilities are not enforced until issue 17: one warning each per
   // start, which would flood the output here.
@@ -111,12 +111,17 @@ export async function measureIsolation({ size, rssMb, floorBin, scale = 1, log =
   const counts = (v) => (v.floor ? { seq: s(100), conc: s(256), warm: 10 } : { seq: s(30), conc: s(96), warm: 5 });
   const rounds = { seq: 5, conc: 3 };
   const t0 = hr();
+  let isoWarm = null;
   try {
     for (const v of vs) {
       acc[v.id] = { seq: { perRound: [], lat: [] }, conc: { perRound: [] } };
       if (v.floor) floors[v.id] = startFloor(floorBin, v.floor.program, v.floor.args, CONC, rssMb);
       else for (let i = 0; i < counts(v).warm; i++) await v.run();
     }
+    // The isolated path's own code (lib/isolation) has not run yet: its JIT warm-up, as every
+    // Node variant's in run.mjs (the others share code already warm from there).
+    isoWarm = (await jitWarmUp(vs.filter((v) => v.id === 'iso'), jitWarm)).iso ?? null;
+    if (isoWarm) log(`  JIT warm-up of the isolated path: ${jitWarm} spawns, first tenth ${f3(isoWarm.first)} ms/spawn, last tenth ${f3(isoWarm.last)}`);
     for (const mode of ['seq', 'conc']) {
       for (let r = 0; r < rounds[mode]; r++) {
         for (const v of shuffled(vs, r + (mode === 'conc' ? 100 : 0))) {
@@ -137,7 +142,7 @@ export async function measureIsolation({ size, rssMb, floorBin, scale = 1, log =
     fs.rmSync(workDir, { recursive: true, force: true });
     for (const w of warnings) process.on('warning', w);
   }
-  const out = { size, bwrapReason: reason, variants: vs.map(({ id, label }) => ({ id, label })), rows: {} };
+  const out = { size, bwrapReason: reason, jitWarm: isoWarm, variants: vs.map(({ id, label }) => ({ id, label })), rows: {} };
   for (const v of vs) {
     const { seq, conc } = acc[v.id];
     out.rows[v.id] = {

@@ -21,7 +21,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { ROUND_WARMUP_SPAWNS, childrenOfSelf, f2, f3, hr, measureConc, measureSeq, median, ms, quantile, ratio, shuffled, startFloor } from './common.mjs';
+import { JIT_WARMUP_SPAWNS, ROUND_WARMUP_SPAWNS, childrenOfSelf, jitWarmUp, f2, f3, hr, measureConc, measureSeq, median, ms, quantile, ratio, shuffled, startFloor } from './common.mjs';
 import { manyCount, manyDescription, manyStartTable, manyTable, measureMany, sleepPath } from './many.mjs';
 import { guardsApiTable, measureGuardsApi } from './guards-api.mjs';
 import { isolationDescription, isolationTable, isolationTargets, measureIsolation, measureIsolationSteps, stepsTable } from './isolation.mjs';
@@ -871,6 +871,9 @@ const onAbort = () => {
 
 let small, big, phasesPosix, phasesNo, phasesCg, spawnSmall, spawnBig, rssSmall, rssBig;
 let isoSmall = null;
+/** jitWarmUp's first/last tenth per variant id (50 MB, before any counted series). */
+let jitWarm = {};
+const JIT_WARM = Math.round(JIT_WARMUP_SPAWNS * SCALE);
 let isoBig = null;
 let isoSteps = null;
 let guardsApi = null;
@@ -890,6 +893,12 @@ try {
     'addon-alone': spawnOnlyProfiler(),
   };
   const profiles = (ids) => ids.filter((id) => profilers[id]).map((id) => ({ id, ...profilers[id] }));
+  if (JIT_WARM > 0) {
+    const t = hr();
+    jitWarm = await jitWarmUp([...VARIANTS, ...profiles(Object.keys(profilers))], JIT_WARM);
+    log(`  JIT warm-up: ${JIT_WARM} uncounted spawns of each Node variant, in turns (${(ms(t, hr()) / 1000).toFixed(1)} s)`);
+    for (const [id, w] of Object.entries(jitWarm)) log(`    ${id.padEnd(16)} first tenth ${f3(w.first)} ms/spawn, last tenth ${f3(w.last)}`);
+  }
   small = await measureAll('small', 0, profiles(Object.keys(profilers)));
 
   log('[2/6] phase profile of the linux backend (50 MB, measured in the seq turns above)');
@@ -900,7 +909,7 @@ try {
   spawnSmall = profilers['addon-alone'].result(small['addon-alone'].seq.med);
 
   log('[2b/6] isolation: the preset against bwrap (50 MB), and the cost of each step');
-  isoSmall = await measureIsolation({ size: 'small', rssMb: 0, floorBin, scale: SCALE, log });
+  isoSmall = await measureIsolation({ size: 'small', rssMb: 0, floorBin, scale: SCALE, jitWarm: JIT_WARM, log });
   isoSteps = await measureIsolationSteps({ n: Math.max(20, Math.round(60 * SCALE)), log });
   log('[2c/6] isolation: what the kernel guards add (the filter, the Landlock path)');
   guardsApi = await measureGuardsApi({ rounds: Math.max(30, Math.round(300 * SCALE)), log });
@@ -976,6 +985,21 @@ const { table: tt, summary } = targetsTable(small, big, manySmall, manyBig);
 log(`targets (issue 19), ${summary.met.length} of ${summary.rows.length} met:`);
 for (const r of summary.rows) log(`  ${r.ok ? 'met   ' : 'MISSED'} ${r.target}: ${r.what}: ${r.value}`);
 const scaleNote = SCALE === 1 ? '' : `\n> **BENCH_SCALE=${SCALE}**: fewer spawns than the standard run; the figures are noisier.\n`;
+/** The doc's line on the JIT warm-up, with its first and last tenth per variant. */
+function jitWarmNote() {
+  if (!(JIT_WARM > 0)) return '- **JIT warm-up**: none (BENCH_JIT_WARMUP=0): the Node variants ran cold.';
+  const label = (id) => VARIANTS.find((v) => v.id === id)?.label;
+  const rows = Object.entries(jitWarm)
+    .filter(([id]) => label(id))
+    .map(([id, w]) => `${label(id)} ${f3(w.first)} → ${f3(w.last)}`);
+  if (isoSmall?.jitWarm) rows.push(`confine isolate() preset ${f3(isoSmall.jitWarm.first)} → ${f3(isoSmall.jitWarm.last)}`);
+  return (
+    `- **JIT warm-up**: before the first counted series every Node variant (and each profiler) takes ${JIT_WARM} uncounted spawns, in turns, ` +
+    "so that V8 runs each one's code optimized, as in a supervisor that has been up a while (the isolated preset takes its own before its series). " +
+    `The C floor has no JIT to warm. Seq ms/spawn in the first and the last tenth of those spawns (50 MB): ${rows.join('; ')}.`
+  );
+}
+
 const countsNote = (size) =>
   VARIANTS.map((v) => {
     const c = counts(size, v.id);
@@ -1031,6 +1055,7 @@ One spawn = \`/bin/true\` from start to reaped exit, stdio \`'ignore'\`.
 - **×cp**, **×C floor**: the variant's median divided by child_process's / the C floor's median of the same mode at the same supervisor size, in this run.
 - Supervisor sizes: ~50 MB (plain Node, RSS ${(rssSmall / 2 ** 20).toFixed(0)} MB) and ~2 GB (${BIG_MB} MiB of Buffers filled in the bench process, RSS ${(rssBig / 2 ** 20).toFixed(0)} MB${big.floor.floorRss ? `; the C floor ${(big.floor.floorRss / 2 ** 20).toFixed(0)} MB` : ''}).
 - Rounds × spawns, 50 MB: ${countsNote('small')}. 2 GB: ${countsNote('big')}. Warm-up spawns before each series are not counted, nor the ${ROUND_WARMUP_SPAWNS} spawns each round of every variant (the C floor too) starts with, which take the previous variant's deferred kernel work.
+${jitWarmNote()}
 ${MANY_N ? manyDescription(MANY_N, { contextBig: MANY_CONTEXT_BIG }) : '- Children alive at once: skipped (BENCH_MANY=0).'}
 ${isolationDescription()}
 
