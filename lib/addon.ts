@@ -206,6 +206,11 @@ export interface PosixAddon {
   readFiles?(items: (number | string)[]): (string | null)[];
   /** "dev:ino" of each fd (fstat), null for one not open. Optional: builds before it lack it. */
   fdIdentity?(fds: number[]): (string | null)[];
+  /**
+   * Held fds read with their check, in one call: false for one that is no longer the file
+   * `ids[i]` (fdIdentity()'s "dev:ino") names, else as readFiles() of the fd. Optional.
+   */
+  readHeldFiles?(fds: number[], ids: string[]): (string | null | false)[];
   spawn(req: PosixSpawnRequest): { pid: number; pidfd: number; errorFd: number };
   /**
    * The outcome of a startAsync spawn whose `errorFd` is >= 0 (taken over): `onStart(null)` once

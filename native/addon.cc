@@ -671,6 +671,49 @@ Napi::Value FdIdentity(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Held fds read with their identity check, in one call (a reused cgroup's files at each tree's
+// release): for each fd, false when it no longer refers to the file ids[i] ("dev:ino", as
+// fdIdentity() gave it when it was opened) names, or is not open: user code that closed that
+// number may have a file of its own there, which is neither read nor ours to close. Else its
+// text from offset 0, or null where the file or its cgroup is gone (as readFiles()).
+Napi::Value ReadHeldFiles(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray() || !info[1].IsArray() ||
+      info[0].As<Napi::Array>().Length() != info[1].As<Napi::Array>().Length()) {
+    Fail(env, "readHeldFiles: expected an array of fds and one of their identities");
+    return env.Undefined();
+  }
+  Napi::Array fds = info[0].As<Napi::Array>();
+  Napi::Array ids = info[1].As<Napi::Array>();
+  Napi::Array out = Napi::Array::New(env, fds.Length());
+  std::string text;
+  for (uint32_t i = 0; i < fds.Length(); i++) {
+    Napi::Value v = fds.Get(i);
+    Napi::Value want = ids.Get(i);
+    if (!v.IsNumber() || !want.IsString()) {
+      Fail(env, "readHeldFiles: expected an array of fds and one of their identities");
+      return env.Undefined();
+    }
+    int fd = v.As<Napi::Number>().Int32Value();
+    confine::FdId id = confine::IdOf(fd);
+    if (!id.known || confine::IdText(id) != want.As<Napi::String>().Utf8Value()) {
+      out.Set(i, Napi::Boolean::New(env, false));
+      continue;
+    }
+    confine::FdResult r = confine::ReadFromStart(fd, &text);
+    if (r.err == ENOENT || r.err == ENODEV || r.err == ENOTDIR) {
+      out.Set(i, env.Null());
+      continue;
+    }
+    if (r.err != 0) {
+      ThrowSystemError(env, "ERR_CONFINE_SYSTEM", "readHeldFiles fd", nullptr, r.syscall, r.err);
+      return env.Undefined();
+    }
+    out.Set(i, Napi::String::New(env, text));
+  }
+  return out;
+}
+
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) {
@@ -895,6 +938,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("readFiles", Napi::Function::New(env, ReadFiles, "readFiles"));
   exports.Set("fdIdentity", Napi::Function::New(env, FdIdentity, "fdIdentity"));
+  exports.Set("readHeldFiles", Napi::Function::New(env, ReadHeldFiles, "readHeldFiles"));
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
   exports.Set("watch", Napi::Function::New(env, Watch, "watch"));
   exports.Set("watchStart", Napi::Function::New(env, WatchStart, "watchStart"));

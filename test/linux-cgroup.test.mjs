@@ -489,6 +489,49 @@ describe('linux backend cgroups', { skip }, () => {
     }
   });
 
+  test("an fd of a reused cgroup's release reads that user code closes twice: the number, now another file, is neither read nor closed; the directory still serves", {
+    skip: reuseSkip,
+  }, async () => {
+    const { taskCgroupPool } = require('../dist/cgroup/index.js');
+    taskCgroupPool.drain();
+    const idleMs = taskCgroupPool.idleMs;
+    taskCgroupPool.idleMs = 10 * 60_000;
+    const tmp = mkdtempSync(join(tmpdir(), 'confine-t-'));
+    const victim = join(tmp, 'user-file');
+    // Read as cgroup.events, this text would say the tree is still there: no reuse.
+    writeFileSync(victim, 'populated 1\nfrozen 1\n');
+    const mine = [];
+    try {
+      let dir;
+      // The first release opens the files it read, the second reads them through the held fds.
+      for (let i = 0; i < 2; i++) {
+        const ex = command('true', [], opts());
+        await ex.start();
+        [dir] = Object.values(cgroupOf(ex));
+        await ex.wait();
+      }
+      const held = fdsInto(dir).find((x) => x.target === `${dir}/cgroup.events`);
+      assert.ok(held, `cgroup.events held after a reuse: ${JSON.stringify(fdsInto(dir))}`);
+      closeSync(held.fd);
+      for (let i = 0; i < 64 && !mine.includes(held.fd); i++) mine.push(openSync(victim, 'r'));
+      assert.ok(mine.includes(held.fd), `the user's file took fd ${held.fd}`);
+      const third = command('true', [], opts());
+      await third.start();
+      assert.deepEqual(Object.values(cgroupOf(third)), [dir], 'the directory is reused');
+      await third.wait();
+      const fourth = command('true', [], opts());
+      await fourth.start();
+      assert.deepEqual(Object.values(cgroupOf(fourth)), [dir], "the release read cgroup.events, not the user's file");
+      await fourth.wait();
+      dropSpareCgroups();
+      assert.equal(readlinkSync(`/proc/self/fd/${held.fd}`), victim, "the user's fd was not closed by confine");
+    } finally {
+      for (const fd of mine) closeSync(fd);
+      rmSync(tmp, { recursive: true, force: true });
+      taskCgroupPool.idleMs = idleMs;
+    }
+  });
+
   test('a spare of a kind with limits has its cgroup.procs open ahead; the tree that takes it keeps none', async () => {
     const { taskCgroupPool } = require('../dist/cgroup/index.js');
     taskCgroupPool.drain();

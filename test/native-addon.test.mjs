@@ -299,6 +299,12 @@ test('readFiles reads fds from offset 0 again and again, paths once, and says wh
       // What an fd refers to, to check one kept open across turns of the event loop.
       const st = fs.fstatSync(fd);
       assert.deepEqual(addon.fdIdentity([fd]), [`${st.dev}:${st.ino}`]);
+      // Read only while it is still that file: another identity, or none, is false (not read).
+      assert.deepEqual(addon.readHeldFiles([fd, fd, 9999], [`${st.dev}:${st.ino}`, `${st.dev}:${st.ino + 1}`, `${st.dev}:${st.ino}`]), [
+        big,
+        false,
+        false,
+      ]);
     } finally {
       fs.closeSync(fd);
     }
@@ -308,6 +314,8 @@ test('readFiles reads fds from offset 0 again and again, paths once, and says wh
     assert.throws(() => addon.readFiles([dir]), { code: 'ERR_CONFINE_SYSTEM', syscall: 'pread', errno: 'EISDIR' });
     assert.throws(() => addon.readFiles([{}]), TypeError);
     assert.throws(() => addon.readFiles('a'), TypeError);
+    assert.throws(() => addon.readHeldFiles([0], []), TypeError);
+    assert.throws(() => addon.readHeldFiles([0], [0]), TypeError);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

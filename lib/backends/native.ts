@@ -165,12 +165,21 @@ export class NativeBackend implements Backend {
     let privateTmp: string | null = null; // filesystem.tmp on the Landlock path, removed with the tree
     let spawned: { pid: number; pidfd: number; errorFd: number } | null = null; // until a tree owns it
     try {
-      req.stdio.forEach((s, i) => {
+      // One /dev/null for every output given 'ignore' (the child's dup3s make its own copies).
+      let devNullOut = -1;
+      for (let i = 0; i < req.stdio.length; i++) {
+        const s = req.stdio[i];
+        if (i > 0 && (s === 'ignore' || s === null || s === undefined)) {
+          if (devNullOut < 0) childFds.push((devNullOut = addon.openDevNull(fsConstants.O_WRONLY)));
+          stdio.push(devNullOut);
+          parentEnds.push(null);
+          continue;
+        }
         const { child, parent } = stdioFd(addon, s, i);
         stdio.push(child.fd);
         if (child.owned) childFds.push(child.fd);
         parentEnds.push(parent);
-      });
+      }
       const parent = this.cgroupParentOf(req.cgroupParent);
       if (parent) {
         cgroup = takeTaskCgroup(parent, req.resources, req.killOnParentExit);

@@ -74,6 +74,20 @@ export function parseKeyed(text: string | null): Map<string, number> {
   return m;
 }
 
+/**
+ * One key of a "key value" text, as parseKeyed(text).get(key) gives it, without the map: for
+ * the checks made at every release of a reused cgroup.
+ */
+export function keyedValue(text: string | null, key: string): number | undefined {
+  if (!text) return undefined;
+  let at = text.startsWith(`${key} `) ? 0 : text.indexOf(`\n${key} `) + 1;
+  if (at === 0 && !text.startsWith(`${key} `)) return undefined;
+  at += key.length + 1;
+  const end = text.indexOf('\n', at);
+  const n = Number(text.slice(at, end < 0 ? text.length : end).trim());
+  return Number.isFinite(n) ? n : undefined;
+}
+
 /** A single-number file; null when absent or "max". */
 export function readNumber(file: string): number | null {
   return parseNumber(readOpt(file));

@@ -41,14 +41,19 @@ export function readFiles(items: (number | string)[]): (string | null)[] {
   try {
     return addon.readFiles(items);
   } catch (e) {
-    const err = e as AddonError;
-    throw new SystemError(`cannot read cgroup files: ${err?.message ?? String(e)}`, {
-      syscall: err?.syscall ?? null,
-      errno: err?.errno ?? null,
-      stage: 'cgroup',
-      cause: e,
-    });
+    throw readError(e);
   }
+}
+
+/** The addon's failure to read cgroup files, typed. */
+function readError(e: unknown): SystemError {
+  const err = e as AddonError;
+  return new SystemError(`cannot read cgroup files: ${err?.message ?? String(e)}`, {
+    syscall: err?.syscall ?? null,
+    errno: err?.errno ?? null,
+    stage: 'cgroup',
+    cause: e,
+  });
 }
 
 /** "dev:ino" of each fd, null for one not open: in one addon call where the addon has it. */
@@ -146,6 +151,8 @@ export class HeldFiles {
 
   /** The texts of `files` (held open from now on); null for one missing or gone. */
   read(files: string[]): (string | null)[] {
+    const held = this.readHeld(files);
+    if (held) return held;
     this.check(files);
     // Not held yet: read by path (a missing file costs one failed open, in C), then held.
     const texts = readFiles(files.map((f) => this.kept.get(f)?.fd ?? f));
@@ -160,6 +167,39 @@ export class HeldFiles {
     });
     this.keep(opened);
     return texts;
+  }
+
+  /**
+   * When every one of `files` is held with a known identity (a reused directory from its second
+   * release on): their check and read in one addon call. null when that cannot serve, or one fd
+   * is not the file any more (then forgotten, never closed: read() reads it by path and holds it
+   * anew).
+   */
+  private readHeld(files: string[]): (string | null)[] | null {
+    const addon = posixAddon();
+    if (!addon?.readHeldFiles) return null;
+    const fds: number[] = [];
+    const ids: string[] = [];
+    for (const f of files) {
+      const k = this.kept.get(f);
+      if (k === undefined || k.id === null) return null;
+      fds.push(k.fd);
+      ids.push(k.id);
+    }
+    let texts: (string | null | false)[];
+    try {
+      texts = addon.readHeldFiles(fds, ids);
+    } catch (e) {
+      throw readError(e);
+    }
+    let ours = true;
+    for (let i = 0; i < texts.length; i++) {
+      if (texts[i] === false) {
+        this.kept.delete(files[i]!);
+        ours = false;
+      }
+    }
+    return ours ? (texts as (string | null)[]) : null;
   }
 
   /** Close every descriptor that is still ours. Idempotent. */

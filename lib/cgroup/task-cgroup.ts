@@ -17,6 +17,7 @@ import {
   errCode,
   exists,
   ioLayer,
+  keyedValue,
   mkdirNew,
   mkdirV1,
   parseKeyed,
@@ -57,8 +58,11 @@ export class TaskCgroup {
   private peakSeen = 0;
   private removed = false;
   private updated = false;
-  /** cpu.stat of the v2 directory when this object took it over (a reused cgroup: reissue()). */
-  private cpuBase: Map<string, number> | null = null;
+  /**
+   * cpu.stat of the v2 directory when this object took it over (a reused cgroup: reissue()), as
+   * read then: parsed only when stats() asks (most trees are never asked).
+   */
+  private cpuBase: string | null = null;
   /** The extend() calls in progress (chained), or null: remove() waits for them. */
   private extending: Promise<unknown> | null = null;
   private removing = false;
@@ -424,7 +428,8 @@ export class TaskCgroup {
   /** The v2 directory's cpu.stat, counted from when this object took the cgroup over. */
   private cpuStat(): Map<string, number> {
     const now = parseKeyed(readOpt(path.join(this.unifiedDir!, 'cpu.stat')));
-    if (this.cpuBase) for (const [k, v] of this.cpuBase) if (now.has(k)) now.set(k, Math.max(0, now.get(k)! - v));
+    if (this.cpuBase !== null)
+      for (const [k, v] of parseKeyed(this.cpuBase)) if (now.has(k)) now.set(k, Math.max(0, now.get(k)! - v));
     return now;
   }
 
@@ -445,13 +450,17 @@ export class TaskCgroup {
     const held = this.held ?? HeldFiles.acquire();
     const files = (this.reuseFiles ??= ['cgroup.events', 'cgroup.stat', 'cpu.stat'].map((f) => path.join(d, f)));
     const [events, stat, cpu] = held ? held.read(files) : readFiles(files);
-    const ev = parseKeyed(events ?? null);
-    if (ev.get('populated') !== 0 || ev.get('frozen') === 1 || (parseKeyed(stat ?? null).get('nr_descendants') ?? 1) !== 0) {
+    const ev = events ?? null;
+    if (
+      keyedValue(ev, 'populated') !== 0 ||
+      keyedValue(ev, 'frozen') === 1 ||
+      (keyedValue(stat ?? null, 'nr_descendants') ?? 1) !== 0
+    ) {
       if (held !== this.held) held?.close();
       return null;
     }
     const next = new TaskCgroup(this.version, this.paths, this.controllers.slice(), this.swap);
-    next.cpuBase = parseKeyed(cpu ?? null);
+    next.cpuBase = cpu ?? '';
     next.held = held;
     next.reuseFiles = files;
     this.held = null;
