@@ -305,14 +305,14 @@ export class Executor extends EventEmitter {
     if (this.#state !== 'new') throw new ConfineStateError(`${what}() must be called before start()`);
   }
 
-  #plan(): EnforcedMap {
+  #plan(cgroupParent = cgroupParentOf(this.#options)): EnforcedMap {
     return this.#backend.plan({
       resources: this.#resources,
       identity: this.#identity,
       runAs: this.#runAs !== null,
       restricted: isRestricted(this.#runAs),
       killOnParentExit: this.#options.killOnParentExit === true,
-      cgroupParent: cgroupParentOf(this.#options),
+      cgroupParent,
       customArgv0: this.#options.argv0 !== undefined && this.#options.argv0 !== this.#file,
       isolation: this.#isolationSpec ?? (this.#isolation ? isolationLayer().plannedSpec(this.#isolation) : null),
     });
@@ -394,6 +394,7 @@ export class Executor extends EventEmitter {
   #request(): LaunchRequest {
     const o = this.#options;
     const cwd = checkCwd(o.cwd ?? undefined);
+    const cgroupParent = cgroupParentOf(o); // read once: process.env is not a plain object
     const restricted = isRestricted(this.#runAs);
     if (restricted && process.platform !== 'win32') {
       throw new ConfineArgumentError(
@@ -413,7 +414,7 @@ export class Executor extends EventEmitter {
       // The program and the cwd are looked up in the view the child will have.
       const { concreteSpec, prepareView } = isolationLayer();
       this.#isolationSpec = concreteSpec(this.#isolation, cwd);
-      const e = (planned = this.#plan());
+      const e = (planned = this.#plan(cgroupParent));
       ({ view, path: this.#path } = prepareView(this.#isolationSpec, {
         file: this.#file,
         cwd,
@@ -424,7 +425,7 @@ export class Executor extends EventEmitter {
     } else {
       this.#path = lookPath(this.#file, cwd, env.PATH ?? env.Path);
     }
-    const enforced = (this.#enforced = planned ?? this.#plan());
+    const enforced = (this.#enforced = planned ?? this.#plan(cgroupParent));
     this.#checkEnforcement(enforced);
     return {
       file: this.#path,
@@ -436,7 +437,7 @@ export class Executor extends EventEmitter {
       restricted: restricted ? { integrity: (this.#runAs as { integrity?: 'low' | 'medium' }).integrity ?? 'medium' } : null,
       resources: this.#resources,
       killOnParentExit: o.killOnParentExit === true,
-      cgroupParent: cgroupParentOf(o),
+      cgroupParent,
       customArgv0: o.argv0 !== undefined && o.argv0 !== this.#file,
       isolation: this.#isolationSpec ? { spec: this.#isolationSpec, view } : null,
       windowsVerbatimArguments: o.windowsVerbatimArguments === true,

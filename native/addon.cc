@@ -675,7 +675,8 @@ Napi::Value FdIdentity(const Napi::CallbackInfo& info) {
 // release): for each fd, false when it no longer refers to the file ids[i] ("dev:ino", as
 // fdIdentity() gave it when it was opened) names, or is not open: user code that closed that
 // number may have a file of its own there, which is neither read nor ours to close. Else its
-// text from offset 0, or null where the file or its cgroup is gone (as readFiles()).
+// text from offset 0, or null where the file or its cgroup is gone (as readFiles()). For files
+// made by one show() (a cgroup's keyed and single-value files): a short read is taken as the end.
 Napi::Value ReadHeldFiles(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsArray() || !info[1].IsArray() ||
@@ -700,7 +701,8 @@ Napi::Value ReadHeldFiles(const Napi::CallbackInfo& info) {
       out.Set(i, Napi::Boolean::New(env, false));
       continue;
     }
-    confine::FdResult r = confine::ReadFromStart(fd, &text);
+    // A cgroup's held files are each made by one show(): a short read is their end.
+    confine::FdResult r = confine::ReadFromStart(fd, &text, true);
     if (r.err == ENOENT || r.err == ENODEV || r.err == ENOTDIR) {
       out.Set(i, env.Null());
       continue;

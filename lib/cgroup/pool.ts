@@ -71,7 +71,9 @@ export class TaskCgroupPool {
   take(choice: ParentChoice, resources: Resources): TaskCgroup {
     if (this.depth <= 0) return TaskCgroup.create(choice, taskCgroupName(), resources);
     const limits = cgroupLimits(resources);
-    const key = JSON.stringify([choice.version, choice.paths, choice.controllers, limits]);
+    let where = choiceKeys.get(choice);
+    if (where === undefined) choiceKeys.set(choice, (where = JSON.stringify([choice.version, choice.paths, choice.controllers])));
+    const key = where + JSON.stringify(limits);
     let kind = this.kinds.get(key);
     if (kind)
       this.kinds.delete(key); // re-insert: Map order is the recency order
@@ -206,6 +208,12 @@ export class TaskCgroupPool {
     }
   }
 }
+
+/**
+ * The part of a kind's key its parent choice makes, once per choice object (narrowChoice() gives
+ * the same object for the same parent and hierarchies: the JSON is not made per spawn).
+ */
+const choiceKeys = new WeakMap<ParentChoice, string>();
 
 function cgroupLimits(r: Resources): Resources {
   // No prototype: the cgroup files are written from what is read here (an inherited memoryBytes

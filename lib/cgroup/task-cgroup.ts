@@ -75,6 +75,9 @@ export class TaskCgroup {
   private joinReady: HeldFiles | null = null;
   /** The files reissue() reads (a reused directory's, passed on to the next object: made once). */
   private reuseFiles: string[] | null = null;
+  /** joinEntries() with and without the v2 directory (passed on as reuseFiles; paths never change then). */
+  private joinWithDir: [string, number][] | null = null;
+  private joinProcs: [string, number][] | null = null;
 
   private constructor(version: 1 | 2, paths: Record<string, string>, controllers: string[], swap: boolean) {
     this.version = version;
@@ -216,11 +219,10 @@ export class TaskCgroup {
     if (kept) {
       // Held by a reused directory (kept for the next tree) or opened with the spare (used once).
       if (kept === this.joinReady) this.joinReady = null;
-      const done = kept === this.held ? () => {} : () => kept.close();
+      const done = kept === this.held ? nothing : () => kept.close();
       try {
         const useDir = cloneInto && d !== undefined;
-        const dirs = uniqueDirs(this.paths).filter((x) => !useDir || x !== d);
-        const fds = kept.fds([...(useDir ? [dirEntry(d)] : []), ...dirs.map(procsEntry)]);
+        const fds = kept.fds(this.joinEntries(useDir));
         return { cgroupFd: useDir ? fds[0]! : -1, cgroupProcsFds: useDir ? fds.slice(1) : fds, done };
       } catch (e) {
         done();
@@ -243,6 +245,22 @@ export class TaskCgroup {
         if (cgroupFd >= 0) fs.closeSync(cgroupFd);
       },
     };
+  }
+
+  /**
+   * The files placement() takes from a held set: the v2 directory first when the child is born
+   * into it (`useDir`), then each cgroup.procs it writes itself. Made once per directory set (a
+   * reused directory passes them on: reissue()).
+   */
+  private joinEntries(useDir: boolean): [file: string, flags: number][] {
+    const cached = useDir ? this.joinWithDir : this.joinProcs;
+    if (cached) return cached;
+    const d = this.unifiedDir;
+    const dirs = uniqueDirs(this.paths).filter((x) => !useDir || x !== d);
+    const entries = [...(useDir && d !== undefined ? [dirEntry(d)] : []), ...dirs.map(procsEntry)];
+    if (useDir) this.joinWithDir = entries;
+    else this.joinProcs = entries;
+    return entries;
   }
 
   /**
@@ -463,6 +481,8 @@ export class TaskCgroup {
     next.cpuBase = cpu ?? '';
     next.held = held;
     next.reuseFiles = files;
+    next.joinWithDir = this.joinWithDir;
+    next.joinProcs = this.joinProcs;
     this.held = null;
     this.removed = true;
     return next;
@@ -531,6 +551,7 @@ export class TaskCgroup {
     });
     const ctrls = Object.keys(added);
     this.paths = Object.freeze({ ...this.paths, ...added });
+    this.joinWithDir = this.joinProcs = null;
     this.controllers.push(...ctrls);
     if (added.memory !== undefined) this.swap = swap;
     return ctrls;
@@ -758,6 +779,9 @@ function oomFrom(version: 1 | 2, texts: (string | null)[]): boolean {
   }
   return false;
 }
+
+/** A placement's done() with nothing to close (the fds are held for the next tree). */
+function nothing(): void {}
 
 /** A v2 directory opened for clone3 CLONE_INTO_CGROUP. */
 function dirEntry(dir: string): [string, number] {

@@ -81,15 +81,31 @@ const V1_HIERARCHIES_OF_EVERY_TREE = ['pids', 'freezer', 'cpuacct'];
  */
 export function narrowChoice(choice: ParentChoice, r: Resources): ParentChoice {
   if (choice.version !== 1) return choice;
-  const keep = new Set(choice.paths.unified !== undefined ? ['unified'] : V1_HIERARCHIES_OF_EVERY_TREE);
-  if (r.maxProcesses !== undefined) keep.add('pids');
-  if (r.memoryBytes !== undefined || r.memorySwapBytes !== undefined) keep.add('memory');
-  if (r.cpu !== undefined || r.cpuWeight !== undefined) keep.add('cpu');
-  if (r.cpus !== undefined) keep.add('cpuset');
-  if (asksForIo(r)) keep.add('blkio');
-  const paths = Object.fromEntries(Object.entries(choice.paths).filter(([c]) => keep.has(c)));
-  return { ...choice, paths, controllers: choice.controllers.filter((c) => keep.has(c)) };
+  // Which of the five the limits ask for, as bits: the narrowed choice is made once per set.
+  const asks =
+    (r.maxProcesses !== undefined ? 1 : 0) |
+    (r.memoryBytes !== undefined || r.memorySwapBytes !== undefined ? 2 : 0) |
+    (r.cpu !== undefined || r.cpuWeight !== undefined ? 4 : 0) |
+    (r.cpus !== undefined ? 8 : 0) |
+    (asksForIo(r) ? 16 : 0);
+  let made = narrowed.get(choice);
+  if (!made) narrowed.set(choice, (made = new Map()));
+  let out = made.get(asks);
+  if (!out) {
+    const keep = new Set(choice.paths.unified !== undefined ? ['unified'] : V1_HIERARCHIES_OF_EVERY_TREE);
+    if (asks & 1) keep.add('pids');
+    if (asks & 2) keep.add('memory');
+    if (asks & 4) keep.add('cpu');
+    if (asks & 8) keep.add('cpuset');
+    if (asks & 16) keep.add('blkio');
+    const paths = Object.fromEntries(Object.entries(choice.paths).filter(([c]) => keep.has(c)));
+    out = { ...choice, paths, controllers: choice.controllers.filter((c) => keep.has(c)) };
+    made.set(asks, out);
+  }
+  return out;
 }
+/** narrowChoice()'s results per parent choice, by the bits of what the limits ask for. */
+const narrowed = new WeakMap<ParentChoice, Map<number, ParentChoice>>();
 
 // Spare cgroups are empty, but a supervisor killed with them would leave them: where the
 // killOnParentExit watchdog already runs, it removes them too. A spare that then goes to a tree

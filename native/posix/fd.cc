@@ -65,7 +65,7 @@ FdResult CloseFd(int fd) {
   return r;
 }
 
-FdResult ReadFromStart(int fd, std::string* out) {
+FdResult ReadFromStart(int fd, std::string* out, bool shortReadEnds) {
   FdResult r;
   out->clear();
   // cgroup and proc files are a few hundred bytes; the loop serves a longer one too.
@@ -80,6 +80,7 @@ FdResult ReadFromStart(int fd, std::string* out) {
     }
     if (n == 0) return r;
     out->append(buf, static_cast<size_t>(n));
+    if (shortReadEnds && static_cast<size_t>(n) < sizeof buf) return r;
   }
 }
 

@@ -24,7 +24,11 @@ FdResult CloseFd(int fd);
 // The whole text of a small kernel file (cgroup, proc) read from offset 0 with pread: such a
 // file makes its text anew at offset 0 on every read, so a descriptor held open serves again and
 // again (one system call instead of open, read and close). *out receives it; err is the errno.
-FdResult ReadFromStart(int fd, std::string* out);
+// shortReadEnds: a read that returns less than asked is the end (no second read to see EOF):
+// true of a file whose whole text one show() makes, as a cgroup's single-value and keyed files
+// (cgroup.events, cgroup.stat, cpu.stat, memory.events): the kernel's seq_file hands out all of
+// that text before it returns less. Not of a file listed record by record (cgroup.procs).
+FdResult ReadFromStart(int fd, std::string* out, bool shortReadEnds = false);
 // open(path, O_RDONLY | O_CLOEXEC), ReadFromStart, close.
 FdResult ReadSmallFile(const char* path, std::string* out);
 
