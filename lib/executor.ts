@@ -40,6 +40,7 @@ import type { StatsSample, StatsStreamOptions } from './lifecycle/stats-stream.j
 import type {
   CommandOptions,
   CommandSpec,
+  Enforcement,
   EnforcedMap,
   ExecutorKind,
   ExitStatus,
@@ -381,9 +382,9 @@ export class Executor extends EventEmitter {
         throw e;
       },
     );
-    started.catch(() => {});
     this.#started = started;
-    // 'exit' never comes before 'spawn'.
+    // 'exit' never comes before 'spawn'. Its rejection handler also keeps a failed start from
+    // being an unhandled rejection here (start() and #failed() report it).
     started.then(
       () => tree.exited.then((raw) => this.#onExit(raw)),
       () => {},
@@ -447,16 +448,21 @@ export class Executor extends EventEmitter {
   /** strict: reject; otherwise one process warning per unenforced request. */
   #checkEnforcement(enforced: EnforcedMap): void {
     // treeStop and closeFds describe the backend, not a request: capabilities() reports them.
-    const missing = Object.entries(enforced).filter(([k, e]) => k !== 'treeStop' && k !== 'closeFds' && e && !e.enforced);
-    if (missing.length === 0) return;
+    // Own keys in a loop, not entries().filter(): every start comes here, most find nothing missing.
+    let missing: [string, Enforcement][] | null = null;
+    for (const k of Object.keys(enforced)) {
+      const e = enforced[k as keyof EnforcedMap];
+      if (k !== 'treeStop' && k !== 'closeFds' && e && !e.enforced) (missing ??= []).push([k, e]);
+    }
+    if (missing === null) return;
     if (this.#options.strict) {
       throw new UnenforcedError(
-        missing.map(([k, e]) => ({ limit: k, why: e!.note ?? e!.mechanism })),
+        missing.map(([k, e]) => ({ limit: k, why: e.note ?? e.mechanism })),
         this.#backend.kind,
       );
     }
     for (const [k, e] of missing) {
-      process.emitWarning(`${k} is not enforced by the ${this.#backend.kind} backend: ${e!.note ?? 'no mechanism'}`, {
+      process.emitWarning(`${k} is not enforced by the ${this.#backend.kind} backend: ${e.note ?? 'no mechanism'}`, {
         type: 'ConfineWarning',
         code: 'CONFINE_UNENFORCED',
       });

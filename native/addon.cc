@@ -363,6 +363,10 @@ bool ReadRequest(Napi::Env env, const Napi::Object& o, confine::SpawnRequest* re
 struct AddonData {
   std::set<confine::LoopWatch*> watches;
   std::map<confine::StartWatch*, pid_t> startWatches;
+  // Whether this instance's thread is the process's initial one (where environ is the one
+  // process.env reads): taken once at load, as an instance never changes threads (it was a
+  // gettid and a getpid on every spawn's environGeneration()).
+  bool onInitialThread = false;
 };
 
 AddonData* DataOf(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
@@ -496,7 +500,7 @@ Napi::Value SignalTree(const Napi::CallbackInfo& info) {
 #endif
 
 Napi::Value EnvironGeneration(const Napi::CallbackInfo& info) {
-  if (!confine::OnInitialThread()) return info.Env().Null();
+  if (!DataOf(info.Env())->onInitialThread) return info.Env().Null();
   return Napi::Number::New(info.Env(), static_cast<double>(confine::EnvironGeneration()));
 }
 
@@ -927,6 +931,7 @@ void Teardown(void* arg) {
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #ifdef CONFINE_POSIX
   auto* data = new AddonData;
+  data->onInitialThread = confine::OnInitialThread();
   env.SetInstanceData<AddonData>(data);
   napi_add_env_cleanup_hook(env, Teardown, data);
   exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
