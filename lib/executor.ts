@@ -452,7 +452,9 @@ export class Executor extends EventEmitter {
     let missing: [string, Enforcement][] | null = null;
     for (const k of Object.keys(enforced)) {
       const e = enforced[k as keyof EnforcedMap];
-      if (k !== 'treeStop' && k !== 'closeFds' && e && !e.enforced) (missing ??= []).push([k, e]);
+      if (k === 'treeStop' || k === 'closeFds' || !e || e.enforced) continue;
+      missing ??= [];
+      missing.push([k, e]);
     }
     if (missing === null) return;
     if (this.#options.strict) {

@@ -300,11 +300,10 @@ test('readFiles reads fds from offset 0 again and again, paths once, and says wh
       const st = fs.fstatSync(fd);
       assert.deepEqual(addon.fdIdentity([fd]), [`${st.dev}:${st.ino}`]);
       // Read only while it is still that file: another identity, or none, is false (not read).
-      assert.deepEqual(addon.readHeldFiles([fd, fd, 9999], [`${st.dev}:${st.ino}`, `${st.dev}:${st.ino + 1}`, `${st.dev}:${st.ino}`]), [
-        big,
-        false,
-        false,
-      ]);
+      assert.deepEqual(
+        addon.readHeldFiles([fd, fd, 9999], [`${st.dev}:${st.ino}`, `${st.dev}:${st.ino + 1}`, `${st.dev}:${st.ino}`]),
+        [big, false, false],
+      );
     } finally {
       fs.closeSync(fd);
     }

@@ -170,7 +170,10 @@ export class NativeBackend implements Backend {
       for (let i = 0; i < req.stdio.length; i++) {
         const s = req.stdio[i];
         if (i > 0 && (s === 'ignore' || s === null || s === undefined)) {
-          if (devNullOut < 0) childFds.push((devNullOut = addon.openDevNull(fsConstants.O_WRONLY)));
+          if (devNullOut < 0) {
+            devNullOut = addon.openDevNull(fsConstants.O_WRONLY);
+            childFds.push(devNullOut);
+          }
           stdio.push(devNullOut);
           parentEnds.push(null);
           continue;

@@ -72,7 +72,10 @@ export class TaskCgroupPool {
     if (this.depth <= 0) return TaskCgroup.create(choice, taskCgroupName(), resources);
     const limits = cgroupLimits(resources);
     let where = choiceKeys.get(choice);
-    if (where === undefined) choiceKeys.set(choice, (where = JSON.stringify([choice.version, choice.paths, choice.controllers])));
+    if (where === undefined) {
+      where = JSON.stringify([choice.version, choice.paths, choice.controllers]);
+      choiceKeys.set(choice, where);
+    }
     const key = where + JSON.stringify(limits);
     let kind = this.kinds.get(key);
     if (kind)

@@ -89,7 +89,10 @@ export function narrowChoice(choice: ParentChoice, r: Resources): ParentChoice {
     (r.cpus !== undefined ? 8 : 0) |
     (asksForIo(r) ? 16 : 0);
   let made = narrowed.get(choice);
-  if (!made) narrowed.set(choice, (made = new Map()));
+  if (!made) {
+    made = new Map();
+    narrowed.set(choice, made);
+  }
   let out = made.get(asks);
   if (!out) {
     const keep = new Set(choice.paths.unified !== undefined ? ['unified'] : V1_HIERARCHIES_OF_EVERY_TREE);
