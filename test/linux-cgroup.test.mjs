@@ -446,31 +446,48 @@ describe('linux backend cgroups', { skip }, () => {
     }
   });
 
-  test('an fd held for a reused cgroup that user code closes twice: the number, now another file, is neither written nor closed; the tree still joins', {
-    skip: reuseSkip,
-  }, async () => {
+  /**
+   * The user's bug against a reused directory's held `file`: a second close of a number it no
+   * longer owns, then a file of its own (`victimText`, opened with `mode`) gets that number.
+   * `body` runs the next trees; the user's fd must still be its file after the spare is dropped.
+   */
+  async function userFileOnHeldFd(file, victimText, mode, body) {
     const { taskCgroupPool } = require('../dist/cgroup/index.js');
     taskCgroupPool.drain();
     const idleMs = taskCgroupPool.idleMs;
-    taskCgroupPool.idleMs = 10 * 60_000;
+    taskCgroupPool.idleMs = 10 * 60_000; // no check may hang on this machine's speed
     const tmp = mkdtempSync(join(tmpdir(), 'confine-t-'));
     const victim = join(tmp, 'user-file');
-    writeFileSync(victim, '');
+    writeFileSync(victim, victimText);
     const mine = [];
     try {
       let dir;
+      // The first release opens the files it read (and the join's), the second uses them held.
       for (let i = 0; i < 2; i++) {
         const ex = command('true', [], opts());
         await ex.start();
         [dir] = Object.values(cgroupOf(ex));
         await ex.wait();
       }
-      const held = fdsInto(dir).find((x) => x.target === `${dir}/cgroup.procs`);
-      assert.ok(held, `cgroup.procs held after a reuse: ${JSON.stringify(fdsInto(dir))}`);
-      // The user's bug: a second close of a number it no longer owns, then a file of its own gets it.
+      const held = fdsInto(dir).find((x) => x.target === `${dir}/${file}`);
+      assert.ok(held, `${file} held after a reuse: ${JSON.stringify(fdsInto(dir))}`);
       closeSync(held.fd);
-      for (let i = 0; i < 64 && !mine.includes(held.fd); i++) mine.push(openSync(victim, 'w'));
+      for (let i = 0; i < 64 && !mine.includes(held.fd); i++) mine.push(openSync(victim, mode));
       assert.ok(mine.includes(held.fd), `the user's file took fd ${held.fd}`);
+      await body(dir, victim);
+      dropSpareCgroups();
+      assert.equal(readlinkSync(`/proc/self/fd/${held.fd}`), victim, "the user's fd was not closed by confine");
+    } finally {
+      for (const fd of mine) closeSync(fd);
+      rmSync(tmp, { recursive: true, force: true });
+      taskCgroupPool.idleMs = idleMs;
+    }
+  }
+
+  test('an fd held for a reused cgroup that user code closes twice: the number, now another file, is neither written nor closed; the tree still joins', {
+    skip: reuseSkip,
+  }, async () => {
+    await userFileOnHeldFd('cgroup.procs', '', 'w', async (dir, victim) => {
       const ex = command('sleep', ['300'], opts());
       await ex.start();
       try {
@@ -480,56 +497,21 @@ describe('linux backend cgroups', { skip }, () => {
       } finally {
         await ex.forceStop();
       }
-      dropSpareCgroups();
-      assert.equal(readlinkSync(`/proc/self/fd/${held.fd}`), victim, "the user's fd was not closed by confine");
-    } finally {
-      for (const fd of mine) closeSync(fd);
-      rmSync(tmp, { recursive: true, force: true });
-      taskCgroupPool.idleMs = idleMs;
-    }
+    });
   });
 
   test("an fd of a reused cgroup's release reads that user code closes twice: the number, now another file, is neither read nor closed; the directory still serves", {
     skip: reuseSkip,
   }, async () => {
-    const { taskCgroupPool } = require('../dist/cgroup/index.js');
-    taskCgroupPool.drain();
-    const idleMs = taskCgroupPool.idleMs;
-    taskCgroupPool.idleMs = 10 * 60_000;
-    const tmp = mkdtempSync(join(tmpdir(), 'confine-t-'));
-    const victim = join(tmp, 'user-file');
-    // Read as cgroup.events, this text would say the tree is still there: no reuse.
-    writeFileSync(victim, 'populated 1\nfrozen 1\n');
-    const mine = [];
-    try {
-      let dir;
-      // The first release opens the files it read, the second reads them through the held fds.
-      for (let i = 0; i < 2; i++) {
+    // Read as cgroup.events, the user's text would say the tree is still there: no reuse.
+    await userFileOnHeldFd('cgroup.events', 'populated 1\nfrozen 1\n', 'r', async (dir) => {
+      for (const what of ['the directory is reused', "the release read cgroup.events, not the user's file"]) {
         const ex = command('true', [], opts());
         await ex.start();
-        [dir] = Object.values(cgroupOf(ex));
+        assert.deepEqual(Object.values(cgroupOf(ex)), [dir], what);
         await ex.wait();
       }
-      const held = fdsInto(dir).find((x) => x.target === `${dir}/cgroup.events`);
-      assert.ok(held, `cgroup.events held after a reuse: ${JSON.stringify(fdsInto(dir))}`);
-      closeSync(held.fd);
-      for (let i = 0; i < 64 && !mine.includes(held.fd); i++) mine.push(openSync(victim, 'r'));
-      assert.ok(mine.includes(held.fd), `the user's file took fd ${held.fd}`);
-      const third = command('true', [], opts());
-      await third.start();
-      assert.deepEqual(Object.values(cgroupOf(third)), [dir], 'the directory is reused');
-      await third.wait();
-      const fourth = command('true', [], opts());
-      await fourth.start();
-      assert.deepEqual(Object.values(cgroupOf(fourth)), [dir], "the release read cgroup.events, not the user's file");
-      await fourth.wait();
-      dropSpareCgroups();
-      assert.equal(readlinkSync(`/proc/self/fd/${held.fd}`), victim, "the user's fd was not closed by confine");
-    } finally {
-      for (const fd of mine) closeSync(fd);
-      rmSync(tmp, { recursive: true, force: true });
-      taskCgroupPool.idleMs = idleMs;
-    }
+    });
   });
 
   test('a spare of a kind with limits has its cgroup.procs open ahead; the tree that takes it keeps none', async () => {
