@@ -200,7 +200,8 @@ export interface PosixAddon {
   close(fd: number): void;
   /**
    * Each item an fd (read from offset 0 with pread; it stays open) or a path (opened, read,
-   * closed): the texts, null where the file or its cgroup is gone (ENOENT, ENODEV, ENOTDIR).
+   * closed): the texts, null where the file or its cgroup is gone (ENOENT, ENODEV, ENOTDIR). For
+   * files whose text one read can give whole (a cgroup's): a short read is taken as the end.
    * Throws ERR_CONFINE_SYSTEM on any other error. Optional: builds before it lack it.
    */
   readFiles?(items: (number | string)[]): (string | null)[];

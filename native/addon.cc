@@ -609,7 +609,8 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
 
 // Each item an fd (read from offset 0, the fd stays open) or a path (opened, read, closed): the
 // texts, null where the file or its cgroup is gone (ENOENT, ENODEV, ENOTDIR). Any other error
-// throws. One call for the several small files a cgroup is read from at a tree's exit.
+// throws. One call for the several small files a cgroup is read from at a tree's exit: each
+// made by one show(), so a short read is taken as its end (ReadFromStart's shortReadEnds).
 Napi::Value ReadFiles(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsArray()) {
@@ -624,14 +625,14 @@ Napi::Value ReadFiles(const Napi::CallbackInfo& info) {
     confine::FdResult r;
     std::string path;
     if (v.IsNumber()) {
-      r = confine::ReadFromStart(v.As<Napi::Number>().Int32Value(), &text);
+      r = confine::ReadFromStart(v.As<Napi::Number>().Int32Value(), &text, true);
     } else if (v.IsString()) {
       path = v.As<Napi::String>().Utf8Value();
       if (path.find('\0') != std::string::npos) {
         Fail(env, "readFiles: a path contains a NUL byte");
         return env.Undefined();
       }
-      r = confine::ReadSmallFile(path.c_str(), &text);
+      r = confine::ReadSmallFile(path.c_str(), &text, true);
     } else {
       Fail(env, "readFiles: expected an array of fds and paths");
       return env.Undefined();

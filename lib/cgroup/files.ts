@@ -133,13 +133,22 @@ export function mkdirNew(dir: string): void {
 /** A v1 task directory under `parent`; a cpuset one gets the parent's cpus and mems (empty, no task could join). */
 export function mkdirV1(parent: string, dir: string): void {
   mkdirNew(dir);
-  if (exists(path.join(dir, 'cpuset.mems'))) {
+  // Whether a hierarchy has cpuset's files is the hierarchy's: looked at once per parent.
+  let cpuset = cpusetUnder.get(parent);
+  if (cpuset === undefined) {
+    cpuset = exists(path.join(dir, 'cpuset.mems'));
+    cpusetUnder.set(parent, cpuset);
+  }
+  if (cpuset) {
     for (const f of ['cpuset.mems', 'cpuset.cpus']) {
       const v = (readOpt(path.join(parent, f)) ?? '').trim();
       if (v) writeFile(path.join(dir, f), v);
     }
   }
 }
+
+/** mkdirV1(): per parent directory, whether its children have cpuset.mems to fill. */
+const cpusetUnder = new Map<string, boolean>();
 
 /**
  * The IO layer (io.ts, and the block-device lookup it brings), loaded on first use: only trees

@@ -20,6 +20,8 @@ import { ConfineArgumentError, SystemError } from '../errors.js';
 import { errCode, readNumber, readOpt, writeFile, ioLayer } from './files.js';
 
 export const CPU_PERIOD_US = 100000;
+/** cpu.cfs_period_us of a new v1 cgroup (the kernel's default_cfs_period(), not the parent's). */
+const KERNEL_DEFAULT_PERIOD_US = 100000;
 /** The kernel refuses a cfs quota below 1 ms. */
 const MIN_QUOTA_US = 1000;
 
@@ -185,7 +187,9 @@ export function writeV1(paths: Record<string, string>, r: Resources, ctx: LimitC
     const d = paths.cpu!;
     if (r.cpu !== undefined) {
       const q = quota(r.cpu);
-      writeFile(path.join(d, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
+      // A new cgroup has the kernel's default period, which is ours (100 ms): written on updates.
+      if (!ctx.creating || CPU_PERIOD_US !== KERNEL_DEFAULT_PERIOD_US)
+        writeFile(path.join(d, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
       writeFile(path.join(d, 'cpu.cfs_quota_us'), q === null ? '-1' : String(q));
     }
     if (r.cpuWeight !== undefined) writeFile(path.join(d, 'cpu.shares'), String(weightToShares(r.cpuWeight)));

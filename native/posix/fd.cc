@@ -123,7 +123,7 @@ void CloseIfOurs(int fd, const FdId& id) {
   if (StillOurs(fd, id)) close(fd);
 }
 
-FdResult ReadSmallFile(const char* path, std::string* out) {
+FdResult ReadSmallFile(const char* path, std::string* out, bool shortReadEnds) {
   int fd;
   do { fd = open(path, O_RDONLY | O_CLOEXEC); } while (fd < 0 && errno == EINTR);
   if (fd < 0) {
@@ -132,7 +132,7 @@ FdResult ReadSmallFile(const char* path, std::string* out) {
     r.syscall = "open";
     return r;
   }
-  FdResult r = ReadFromStart(fd, out);
+  FdResult r = ReadFromStart(fd, out, shortReadEnds);
   close(fd);
   return r;
 }

@@ -30,7 +30,7 @@ FdResult CloseFd(int fd);
 // that text before it returns less. Not of a file listed record by record (cgroup.procs).
 FdResult ReadFromStart(int fd, std::string* out, bool shortReadEnds = false);
 // open(path, O_RDONLY | O_CLOEXEC), ReadFromStart, close.
-FdResult ReadSmallFile(const char* path, std::string* out);
+FdResult ReadSmallFile(const char* path, std::string* out, bool shortReadEnds = false);
 
 // "dev:ino" of what fd refers to (fstat): *out receives it; err is the errno (EBADF: not open).
 FdResult FdIdentity(int fd, std::string* out);
