@@ -135,7 +135,14 @@ export class Executor extends EventEmitter {
         throw new ConfineArgumentError('command: options.isolate: this version of confine has no isolate()');
       isolate.call(this, o.isolate);
     }
-    this.#enforced = this.#plan();
+    // Planned when read (`enforced`) and by start(), not here: limit() and runAs() usually follow
+    // and would make it stale (a plan was most of what the constructor cost). What the plan
+    // would refuse is refused now all the same: a cgroupParent that cannot be used.
+    if (this.#isolation) this.#enforced = this.#plan();
+    else {
+      this.#enforced = null;
+      this.#backend.checkOptions?.({ cgroupParent: cgroupParentOf(o) });
+    }
     this.#exit = new Promise<ExitStatus>((resolve, reject) => {
       this.#resolveExit = resolve;
       this.#rejectExit = reject;

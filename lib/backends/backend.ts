@@ -117,6 +117,12 @@ export interface Backend {
   unavailable(): string | null;
   /** How this backend would enforce the request. Pure: starts nothing. */
   plan(req: PlanRequest): EnforcedMap;
+  /**
+   * Throws what plan() would throw for these options (a cgroupParent that cannot be used): for
+   * command(), which refuses them at once without making a plan that limit() or runAs() would
+   * make stale. Optional: a backend whose plan() throws nothing has none.
+   */
+  checkOptions?(req: Pick<PlanRequest, 'cgroupParent'>): void;
   /** Starts the tree now (synchronously, as libuv's spawn does); throws the typed error. */
   launch(req: LaunchRequest): Tree;
   /** Attach to a running process already verified to be `data`. */

@@ -58,6 +58,10 @@ export class NativeBackend implements Backend {
     return this.kind === 'linux' ? usableParent(cgroupParent) : null;
   }
 
+  checkOptions(req: Pick<PlanRequest, 'cgroupParent'>): void {
+    this.cgroupParentOf(req.cgroupParent); // plan()'s one throw: the parent's typed error
+  }
+
   plan(req: PlanRequest): EnforcedMap {
     const out: EnforcedMap = {};
     const cg = this.cgroupParentOf(req.cgroupParent);
