@@ -65,7 +65,27 @@ export interface PosixSpawnRequest {
   startAsync?: boolean;
   /** Linux: namespaces, the new root, the init (docs/native-api.md, "isolation"). */
   isolation?: PosixIsolationRequest | null;
+  /**
+   * Linux: a handle from prepare() in place of capabilities, seccomp, landlock and isolation
+   * (which must then be absent); the isolation's per-spawn fds go beside it.
+   */
+  prepared?: PosixPreparedRequest | null;
+  /** With `prepared`: isolation.initFd, statusFd and netnsFd of this spawn (-1 or absent: none). */
+  initFd?: number;
+  statusFd?: number;
+  netnsFd?: number;
 }
+
+/** What prepare() reads: the keys of a spawn request that a prepared handle stands for. */
+export interface PosixPrepareRequest {
+  capabilities?: string[] | null;
+  seccomp?: PosixSeccompRequest | null;
+  landlock?: PosixLandlockRequest | null;
+  isolation?: PosixIsolationRequest | null;
+}
+
+/** An opaque handle of the addon (an External), freed when it is collected. */
+export type PosixPreparedRequest = { readonly __confinePrepared: unique symbol };
 
 /** One step of the child's filesystem view, in order (outer mounts before inner ones). */
 export interface PosixMount {
@@ -234,6 +254,8 @@ export interface PosixAddon {
   dumpable?(): number;
   /** Linux: each isolation step tried in a throwaway child. */
   probeIsolation?(): PosixIsolationProbe;
+  /** Linux: the guards and isolation of a spawn request read once, for spawn()'s `prepared`. */
+  prepare?(request: PosixPrepareRequest): PosixPreparedRequest;
   /** Linux: sig queued to an init of a private pid namespace, marked for the whole tree. */
   signalTree?(pid: number, pidfd: number, sig: number): string | null;
 }

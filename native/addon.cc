@@ -289,6 +289,46 @@ bool ReadIsolation(Napi::Env env, const Napi::Value& v, confine::IsolationReques
   return true;
 }
 
+#ifdef __linux__
+// A prepared request (prepare()): the isolation request and the guards, read from JS once and kept
+// native for every spawn that passes the handle. A spawn copies them into its own SpawnRequest
+// (the plan and the child write only into that copy's memory), so nothing of one spawn reaches
+// another, and spawns may run while other spawns of the same handle are under way. Owned by the
+// External's JS object: freed by its finalizer, in the environment (worker) that made it.
+struct PreparedRequest {
+  confine::IsolationRequest isolation;
+  confine::GuardRequest guards;
+};
+
+// Marks an External as a PreparedRequest of this addon: any other value is refused, not cast.
+constexpr napi_type_tag kPreparedTag = {0x636f6e66696e6570ULL, 0x7265706172656431ULL};
+
+// request.prepared: the handle, with the per-spawn isolation fds initFd, statusFd and netnsFd
+// beside it.
+// The request then holds none of the keys the handle replaces.
+bool ReadPrepared(Napi::Env env, const Napi::Object& o, const Napi::Value& v,
+                  confine::SpawnRequest* req) {
+  if (!v.IsExternal() || !v.As<Napi::External<PreparedRequest>>().CheckTypeTag(&kPreparedTag))
+    return Fail(env, "spawn: prepared must be a handle from prepare()");
+  for (const char* key : {"capabilities", "seccomp", "landlock", "isolation"}) {
+    Napi::Value other = o.Get(key);
+    if (!(other.IsUndefined() || other.IsNull()))
+      return Fail(env, std::string("spawn: ") + key + " comes from the prepared handle");
+  }
+  const PreparedRequest* p = v.As<Napi::External<PreparedRequest>>().Data();
+  req->guards = p->guards;
+  req->isolation = p->isolation;
+  int64_t n;
+  if (!ReadInt(env, o, "initFd", -1, &n)) return false;
+  req->isolation.initFd = static_cast<int>(n);
+  if (!ReadInt(env, o, "statusFd", -1, &n)) return false;
+  req->isolation.statusFd = static_cast<int>(n);
+  if (!ReadInt(env, o, "netnsFd", -1, &n)) return false;
+  req->isolation.netnsFd = static_cast<int>(n);
+  return true;
+}
+#endif
+
 bool ReadRequest(Napi::Env env, const Napi::Object& o, confine::SpawnRequest* req) {
   if (!ReadString(env, o, "file", &req->file)) return false;
   if (!ReadStrings(env, o, "argv", &req->argv)) return false;
@@ -344,6 +384,8 @@ bool ReadRequest(Napi::Env env, const Napi::Object& o, confine::SpawnRequest* re
   req->forceNoCloseRange = ReadBool(o, "forceNoCloseRange");
   req->startAsync = ReadBool(o, "startAsync");
 #ifdef __linux__
+  Napi::Value prepared = o.Get("prepared");
+  if (!(prepared.IsUndefined() || prepared.IsNull())) return ReadPrepared(env, o, prepared, req);
   if (!ReadGuards(env, o, &req->guards)) return false;
 #else
   for (const char* key : {"capabilities", "seccomp", "landlock"}) {
@@ -743,6 +785,29 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   return out;
 }
 
+#ifdef __linux__
+// prepare({ isolation, capabilities, seccomp, landlock }): those keys of a spawn request, read
+// and checked once, as a handle spawn() takes in their place (request.prepared). lib/ keeps one
+// per distinct request (lib/isolation/prepared.ts).
+Napi::Value Prepare(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) {
+    Fail(env, "prepare: expected a request object");
+    return env.Undefined();
+  }
+  Napi::Object o = info[0].As<Napi::Object>();
+  auto p = std::make_unique<PreparedRequest>();
+  if (!ReadGuards(env, o, &p->guards) || !ReadIsolation(env, o.Get("isolation"), &p->isolation))
+    return env.Undefined();
+  // The fds are each spawn's own: a handle holds none.
+  p->isolation.initFd = p->isolation.statusFd = p->isolation.netnsFd = -1;
+  auto handle = Napi::External<PreparedRequest>::New(
+      env, p.release(), [](Napi::Env, PreparedRequest* data) { delete data; });
+  handle.TypeTag(&kPreparedTag);
+  return handle;
+}
+#endif
+
 // watchStart(pid, errorFd, file, callback): the outcome of a startAsync spawn, on the loop.
 // callback(null) once the program has exec'd, callback(error) with the error spawn() would have
 // thrown once a stage failed (the child exits 127; the exit watch reaps it). Takes errorFd over.
@@ -957,6 +1022,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #endif
 #ifdef __linux__
   exports.Set("probeIsolation", Napi::Function::New(env, ProbeIsolation, "probeIsolation"));
+  exports.Set("prepare", Napi::Function::New(env, Prepare, "prepare"));
   exports.Set("dumpable", Napi::Function::New(env, Dumpable, "dumpable"));
   exports.Set("signalTree", Napi::Function::New(env, SignalTree, "signalTree"));
 #endif

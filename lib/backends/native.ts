@@ -6,7 +6,7 @@
 
 import { constants as fsConstants, readSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import type { AddonError, PosixAddon, PosixExit } from '../addon.js';
+import type { AddonError, PosixAddon, PosixExit, PosixPreparedRequest } from '../addon.js';
 import { ConfineArgumentError, ConfineError, SpawnError, SystemError } from '../errors.js';
 import { posixAddon } from '../loader.js';
 import { envBlock } from '../environment.js';
@@ -39,6 +39,8 @@ const isLinux = process.platform === 'linux';
 
 const SIGKILL = 9;
 const SIGSTOP = 19;
+/** The isolation request's fds, each spawn's own, go beside it (request.initFd, statusFd). */
+const NO_FDS = Object.freeze({ initFd: -1, statusFd: -1 });
 
 export class NativeBackend implements Backend {
   constructor(readonly kind: 'linux' | 'posix') {}
@@ -211,15 +213,16 @@ export class NativeBackend implements Backend {
       // namespace gets the init as pid 1 and a pipe for the program's own wait status.
       let isolation = null;
       let guards: GuardRequest | null = null;
+      let prepared: PosixPreparedRequest | null = null; // isolation and guards, read once by the addon
+      const fds = { initFd: -1, statusFd: -1 };
       let env = req.env;
       if (req.isolation) {
-        const { isolationEnforcement, isolationSupport, nativeIsolationRequest, openInit } = isolationLayer();
+        const { isolationEnforcement, isolationSupport, nativeIsolationRequest, openInit, preparedRequest } = isolationLayer();
         const { isolationMode, nativeGuardRequest, supportUnder } = guardsLayer();
         const mode = isolationMode(true);
         const support = isolationSupport();
         const child = childOf(id, id !== null);
         const enforced = isolationEnforcement(req.isolation.spec, this.kind, () => support, child, mode);
-        const fds = { initFd: -1, statusFd: -1 };
         if (enforced.processes?.mechanism === 'pid-namespace') {
           const [r, w] = addon.pipe();
           statusRead = r;
@@ -228,7 +231,7 @@ export class NativeBackend implements Backend {
           fds.initFd = openInit();
           fds.statusFd = w;
         }
-        isolation = nativeIsolationRequest(req.isolation.spec, enforced, req.isolation.view, support, fds, child.childIsRoot);
+        isolation = nativeIsolationRequest(req.isolation.spec, enforced, req.isolation.view, support, NO_FDS, child.childIsRoot);
         // The kernel guards: capabilities, Landlock (where namespaces are not allowed), the filter.
         guards = nativeGuardRequest(req.isolation.spec, enforced, req.isolation.view, supportUnder(support, mode), {
           ...child,
@@ -238,6 +241,10 @@ export class NativeBackend implements Backend {
         });
         privateTmp = guards.privateTmp;
         if (privateTmp) env = { ...env, TMPDIR: privateTmp };
+        // The same for every start of a spec: read once (prepared.ts). Not a tree's own tmp (its rule is this spawn's).
+        const { capabilities, seccomp, landlock } = guards;
+        if (!privateTmp) prepared = preparedRequest(addon, { isolation, capabilities, seccomp, landlock });
+        if (!prepared && isolation) isolation = { ...isolation, ...fds };
       }
       spawned = addon.spawn({
         file: req.file,
@@ -252,14 +259,17 @@ export class NativeBackend implements Backend {
         stdio,
         setsid: true,
         noNewPrivs: changesUser || guards?.noNewPrivs === true,
-        capabilities: guards?.capabilities ?? null,
-        seccomp: guards?.seccomp ?? null,
-        landlock: guards?.landlock ?? null,
+        capabilities: prepared ? null : (guards?.capabilities ?? null),
+        seccomp: prepared ? null : (guards?.seccomp ?? null),
+        landlock: prepared ? null : (guards?.landlock ?? null),
         pdeathsig: req.killOnParentExit && isLinux ? SIGKILL : 0,
         resetOomScoreAdj: true,
         cgroupFd: placement?.cgroupFd ?? -1,
         cgroupProcsFds: placement?.cgroupProcsFds ?? [],
-        isolation,
+        isolation: prepared ? null : isolation,
+        prepared,
+        initFd: fds.initFd,
+        statusFd: fds.statusFd,
         // The init path: back once the init runs; the program's exec is learnt on the loop.
         startAsync: statusRead >= 0,
       });

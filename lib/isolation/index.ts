@@ -17,6 +17,7 @@ export { ISOLATION_KEYS, validateIsolation, type IsolationKey, type IsolationSpe
 export { isolationSupport, type IsolationSupport } from './support.js';
 export { isolationEnforcement, nativeIsolationRequest, type NativeIsolationRequest } from './plan.js';
 export { View } from './view.js';
+export { preparedRequest } from './prepared.js';
 
 /** What isolate() was given: a spec, or the preset (whose filesystem waits for the cwd). */
 export type IsolationRequest = { preset: true; overrides: IsolationSpec } | { preset: false; spec: IsolationSpec };
