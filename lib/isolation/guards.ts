@@ -265,7 +265,8 @@ const DEVICES: [string, 'read' | 'write'][] = [
 function ruleOf(p: string, access: 'read' | 'write', required: boolean): PosixLandlockRule | null {
   try {
     const st = statSync(p, { bigint: true });
-    return { path: p, access, dev: st.dev, ino: st.ino };
+    // Frozen: kept per view and shared by every request made from it (prepared.ts keeps it by reference).
+    return Object.freeze({ path: p, access, dev: st.dev, ino: st.ino });
   } catch (e) {
     if (!required) return null;
     const errno = (e as NodeJS.ErrnoException).code ?? 'EIO';

@@ -27,13 +27,31 @@ export function preparedRequest(addon: PosixAddon, request: PosixPrepareRequest)
     }
     return e.handle;
   }
-  const copy = structuredClone(request);
+  const copy = snapshot(request);
   const handle = addon.prepare(copy);
   entries.unshift({ request: copy, handle });
   // The evicted handle's native copy goes with its object, once collected (a spawn in progress
   // holds its own copy of the content).
   if (entries.length > MAX_PREPARED) entries.pop();
   return handle;
+}
+
+/**
+ * A copy of plain data that cannot change under us: deeply frozen parts (a view's mounts and
+ * rules, made once per view) are kept by reference, so that the next comparison finds them by
+ * identity; the rest is copied.
+ */
+function snapshot<T>(v: T): T {
+  if (typeof v !== 'object' || v === null || immutable(v)) return v;
+  if (Array.isArray(v)) return v.map(snapshot) as T;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[k] = snapshot(x);
+  return out as T;
+}
+
+function immutable(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return true;
+  return Object.isFrozen(v) && Object.values(v).every(immutable);
 }
 
 /** Plain data (objects, arrays, strings, numbers, bigints, booleans, null) equal by value. */

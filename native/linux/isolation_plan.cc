@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <utility>
+#include <vector>
 
 #include "init/init_protocol.h"
 #include "isolation.h"
@@ -118,6 +119,20 @@ unsigned long LockedFlagsOf(const std::string& source) {
   if (vfs.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
   if (vfs.f_flag & ST_RELATIME) f |= MS_RELATIME;
   return f;
+}
+
+// The entries of /proc that reach beyond a pid namespace and that this kernel has (its build
+// config decides: /proc/sys needs CONFIG_SYSCTL). A fact of the running kernel, the same in the
+// child's fresh procfs: looked up once, not with an access() per entry on every spawn.
+const std::vector<const char*>& KernelProcEntries() {
+  static const std::vector<const char*> entries = [] {
+    std::vector<const char*> out;
+    for (const char* entry : {"sys", "sysrq-trigger", "irq", "bus"}) {
+      if (access((std::string("/proc/") + entry).c_str(), F_OK) == 0) out.push_back(entry);
+    }
+    return out;
+  }();
+  return entries;
 }
 
 }  // namespace
@@ -229,9 +244,7 @@ struct IsolationBuilder::Impl {
     Op(MountOpKind::kProc, target, MS_NOSUID | MS_NODEV | MS_NOEXEC);
     mounted.push_back({target, true});
     if (!readOnlyKernelFiles) return;
-    for (const char* entry : {"sys", "sysrq-trigger", "irq", "bus"}) {
-      std::string host = std::string("/proc/") + entry;
-      if (access(host.c_str(), F_OK) != 0) continue;  // not in this kernel
+    for (const char* entry : KernelProcEntries()) {
       std::string at = target + "/" + entry;
       MountOp bind;
       bind.kind = MountOpKind::kBindPath;
