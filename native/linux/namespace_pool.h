@@ -14,9 +14,9 @@ namespace nspool {
 
 enum class Kind { kNet, kNetLoopback, kIpc };
 
-// A spare of that kind (an O_CLOEXEC fd the caller owns), or -1 when none is ready; either way
-// the maker thread (started on first use) is asked to keep `kSpares` of each kind it was asked
-// for ready.
+// A spare of that kind (an O_CLOEXEC fd the caller owns), or -1 when none is ready. The maker
+// thread (started on first use) keeps `kSpares` of each kind it was asked for ready: woken on a
+// kind's first use and whenever half of its spares are taken.
 int Take(Kind kind);
 
 }  // namespace nspool
