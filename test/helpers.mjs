@@ -2,7 +2,7 @@
 // inspects real kernel objects and removes what it created.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
@@ -103,6 +103,28 @@ export function zombieChildren() {
 /** Our open fds (Linux). */
 export function openFds() {
   return isLinux ? readdirSync('/proc/self/fd').length : 0;
+}
+
+/**
+ * Our open fds as "number -> target" (Linux). A finished watch closes its own copy of the pidfd in
+ * the close callback right after the exit callback: let that run first. Node and the test runner
+ * open and close fds of their own at any time, so leaks are judged by what is new, not by count.
+ */
+export async function fdSnapshot() {
+  await new Promise((resolve) => setImmediate(resolve));
+  const out = new Set();
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (!target.startsWith('/proc/')) out.add(`${fd} -> ${target}`);
+    } catch {}
+  }
+  return out;
+}
+
+/** The fds open now that were not in `before` (a fdSnapshot()). */
+export async function newFds(before) {
+  return [...(await fdSnapshot())].filter((e) => !before.has(e));
 }
 
 export function procStatus(pid) {

@@ -7,7 +7,7 @@ import { execFileSync, spawn as cpSpawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { doomed } from './helpers.mjs';
+import { doomed, fdSnapshot, newFds } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -26,25 +26,6 @@ const O_RDONLY = fs.constants.O_RDONLY;
 const O_RDWR = fs.constants.O_RDWR;
 
 // ---- helpers ----
-
-// Our open fds as "number -> target". A finished watch closes its own copy of the pidfd in the
-// close callback right after the exit callback: let that run first. Node and the test runner
-// open and close fds of their own at any time, so leaks are judged by what is new, not by count.
-async function fdSnapshot() {
-  await new Promise((resolve) => setImmediate(resolve));
-  const out = new Set();
-  for (const fd of fs.readdirSync('/proc/self/fd')) {
-    try {
-      const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
-      if (!target.startsWith('/proc/')) out.add(`${fd} -> ${target}`);
-    } catch {}
-  }
-  return out;
-}
-
-async function newFds(before) {
-  return [...(await fdSnapshot())].filter((e) => !before.has(e));
-}
 
 // Children of this process that are zombies (state Z in /proc/<pid>/stat).
 function zombieChildren() {

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { zombieChildren } from './helpers.mjs';
+import { fdSnapshot, newFds, zombieChildren } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -27,20 +27,6 @@ function exitOf(child) {
       resolve(st);
     });
   });
-}
-
-async function openFds() {
-  // A finished watch closes its copy of the pidfd in the close phase after the exit callback.
-  await new Promise((resolve) => setImmediate(resolve));
-  await new Promise((resolve) => setImmediate(resolve));
-  const out = new Set();
-  for (const fd of fs.readdirSync('/proc/self/fd')) {
-    try {
-      const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
-      if (!target.startsWith('/proc/')) out.add(`${fd} -> ${target}`);
-    } catch {}
-  }
-  return out;
 }
 
 /** The preset's kind of request: pid, mount (a fresh /proc), uts with a hostname, and a filter. */
@@ -97,7 +83,7 @@ test('one handle serves many spawns at once, each with its own init, status pipe
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'confine-prepared-'));
   try {
     iso.openInit(); // opened once and kept by the isolation layer
-    const before = await openFds();
+    const before = await fdSnapshot();
     const prepared = addon.prepare(request('confine-prep'));
     const runs = await Promise.all([3, 4, 5, 6].map((code) => runPrepared(prepared, code, dir)));
     runs.forEach((r, i) => {
@@ -108,11 +94,7 @@ test('one handle serves many spawns at once, each with its own init, status pipe
     // And again, one after another: nothing a spawn wrote stays in the handle.
     for (const code of [7, 8]) assert.equal((await runPrepared(prepared, code, dir)).exitCode, code);
     assert.deepEqual(zombieChildren(), []);
-    const after = await openFds();
-    assert.deepEqual(
-      [...after].filter((f) => !before.has(f)),
-      [],
-    );
+    assert.deepEqual(await newFds(before), []);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -121,7 +103,7 @@ test('one handle serves many spawns at once, each with its own init, status pipe
 test('a wrong handle, or a handle beside the keys it stands for, is a TypeError before anything starts', {
   skip: !addon && 'Linux only',
 }, async () => {
-  const before = await openFds();
+  const before = await fdSnapshot();
   const nul = addon.openDevNull(fs.constants.O_RDONLY);
   const base = { file: '/bin/true', argv: ['true'], envp: [], stdio: [nul, nul, nul] };
   try {
@@ -142,11 +124,7 @@ test('a wrong handle, or a handle beside the keys it stands for, is a TypeError 
     addon.close(nul);
   }
   assert.deepEqual(zombieChildren(), []);
-  const after = await openFds();
-  assert.deepEqual(
-    [...after].filter((f) => !before.has(f)),
-    [],
-  );
+  assert.deepEqual(await newFds(before), []);
 });
 
 test("lib's cache: one handle per content, a copy of it; a changed request is a new handle", { skip }, async () => {
