@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { fdSnapshot, newFds, zombieChildren } from './helpers.mjs';
+import { fdSnapshot, newFds, until, zombieChildren } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -94,6 +94,8 @@ test('one handle serves many spawns at once, each with its own init, status pipe
     // And again, one after another: nothing a spawn wrote stays in the handle.
     for (const code of [7, 8]) assert.equal((await runPrepared(prepared, code, dir)).exitCode, code);
     assert.deepEqual(zombieChildren(), []);
+    // Each exit watch closes its copy of the pidfd once its handle is closed, after the exit.
+    await until(async () => (await newFds(before)).length === 0, 10_000);
     assert.deepEqual(await newFds(before), []);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
