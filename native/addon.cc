@@ -303,9 +303,8 @@ struct PreparedRequest {
 // Marks an External as a PreparedRequest of this addon: any other value is refused, not cast.
 constexpr napi_type_tag kPreparedTag = {0x636f6e66696e6570ULL, 0x7265706172656431ULL};
 
-// request.prepared: the handle, with the per-spawn isolation fds initFd, statusFd and netnsFd
-// beside it.
-// The request then holds none of the keys the handle replaces.
+// request.prepared: the handle, with this spawn's isolation fds (initFd, statusFd, netnsFd) beside
+// it. The request then holds none of the keys the handle stands for.
 bool ReadPrepared(Napi::Env env, const Napi::Object& o, const Napi::Value& v,
                   confine::SpawnRequest* req) {
   if (!v.IsExternal() || !v.As<Napi::External<PreparedRequest>>().CheckTypeTag(&kPreparedTag))
