@@ -58,16 +58,22 @@ function immutable(v: unknown): boolean {
 function sameValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!sameValue(a[i], b[i])) return false;
+  const array = Array.isArray(a);
+  if (array !== Array.isArray(b)) return false;
+  if (array) {
+    const bs = b as unknown[];
+    if (a.length !== bs.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameValue(a[i], bs[i])) return false;
     return true;
   }
-  if (Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const k of ka) {
-    if (!Object.hasOwn(b, k) || !sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  // Own keys counted with for-in, not Object.keys(): no array made per object on every start.
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  let keys = 0;
+  for (const k in ao) {
+    if (!Object.hasOwn(bo, k) || !sameValue(ao[k], bo[k])) return false;
+    keys++;
   }
-  return true;
+  for (const _ in bo) keys--;
+  return keys === 0;
 }
