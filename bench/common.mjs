@@ -16,28 +16,29 @@ export const ROUND_WARMUP_SPAWNS = 2;
 /**
  * Uncounted spawns of every Node variant before its first counted series, taken in turns (one
  * spawn of each variant, then the next), so that V8 has compiled the code each one runs with its
- * optimizing tier, as in a supervisor that has been running for a while: measured here, the API
- * path's JavaScript costs about twice as much CPU per spawn for its first ~1,500 spawns
- * (interpreter and baseline code) as afterwards. The C floor has no JIT to warm. `jitWarmUp`
- * reports each variant's first and last 10% of these spawns, so the doc can show the difference.
+ * optimizing tier, as in a supervisor that has been running for a while: measured here (process
+ * CPU, one variant alone), the linux backend's JavaScript took about twice the user CPU per spawn
+ * (0.6 against 0.3 ms) for its first ~1,500 spawns (interpreter and baseline code) as afterwards.
+ * The C floor has no JIT to warm. `jitWarmUp` reports the wall time of each variant's first and
+ * last 10% of these spawns (which includes the machine's drift over the warm-up).
  */
 export const JIT_WARMUP_SPAWNS = Math.max(0, Math.round(Number(process.env.BENCH_JIT_WARMUP ?? 1000)));
 
 /**
  * `count` (scaled) spawns of each variant with a run(), in turns; returns per variant id the
- * ms/spawn of the first and the last tenth of them (a tenth is at least one spawn), or {} for 0.
+ * wall ms/spawn of the first and the last tenth of them (a tenth is at least one spawn), or {}.
  */
 export async function jitWarmUp(variants, count) {
   const runs = variants.filter((v) => v.run);
   const tenth = Math.max(1, Math.floor(count / 10));
-  const t = Object.fromEntries(runs.map((v) => [v.id, { first: 0, last: 0 }]));
+  const t = Object.fromEntries(runs.map((v) => [v.id, { firstMs: 0, lastMs: 0 }]));
   for (let i = 0; i < count; i++) {
     for (const v of runs) {
       const a = hr();
       await v.run(true);
       const d = ms(a, hr());
-      if (i < tenth) t[v.id].first += d / tenth;
-      if (i >= count - tenth) t[v.id].last += d / tenth;
+      if (i < tenth) t[v.id].firstMs += d / tenth;
+      if (i >= count - tenth) t[v.id].lastMs += d / tenth;
     }
   }
   return count > 0 ? t : {};

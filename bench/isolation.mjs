@@ -121,7 +121,7 @@ export async function measureIsolation({ size, rssMb, floorBin, scale = 1, jitWa
     // The isolated path's own code (lib/isolation) has not run yet: its JIT warm-up, as every
     // Node variant's in run.mjs (the others share code already warm from there).
     isoWarm = (await jitWarmUp(vs.filter((v) => v.id === 'iso'), jitWarm)).iso ?? null;
-    if (isoWarm) log(`  JIT warm-up of the isolated path: ${jitWarm} spawns, first tenth ${f3(isoWarm.first)} ms/spawn, last tenth ${f3(isoWarm.last)}`);
+    if (isoWarm) log(`  JIT warm-up of the isolated path: ${jitWarm} spawns, first tenth ${f3(isoWarm.firstMs)} ms/spawn, last tenth ${f3(isoWarm.lastMs)}`);
     for (const mode of ['seq', 'conc']) {
       for (let r = 0; r < rounds[mode]; r++) {
         for (const v of shuffled(vs, r + (mode === 'conc' ? 100 : 0))) {

@@ -897,7 +897,7 @@ try {
     const t = hr();
     jitWarm = await jitWarmUp([...VARIANTS, ...profiles(Object.keys(profilers))], JIT_WARM);
     log(`  JIT warm-up: ${JIT_WARM} uncounted spawns of each Node variant, in turns (${(ms(t, hr()) / 1000).toFixed(1)} s)`);
-    for (const [id, w] of Object.entries(jitWarm)) log(`    ${id.padEnd(16)} first tenth ${f3(w.first)} ms/spawn, last tenth ${f3(w.last)}`);
+    for (const [id, w] of Object.entries(jitWarm)) log(`    ${id.padEnd(16)} first tenth ${f3(w.firstMs)} ms/spawn, last tenth ${f3(w.lastMs)}`);
   }
   small = await measureAll('small', 0, profiles(Object.keys(profilers)));
 
@@ -991,12 +991,12 @@ function jitWarmNote() {
   const label = (id) => VARIANTS.find((v) => v.id === id)?.label;
   const rows = Object.entries(jitWarm)
     .filter(([id]) => label(id))
-    .map(([id, w]) => `${label(id)} ${f3(w.first)} → ${f3(w.last)}`);
-  if (isoSmall?.jitWarm) rows.push(`confine isolate() preset ${f3(isoSmall.jitWarm.first)} → ${f3(isoSmall.jitWarm.last)}`);
+    .map(([id, w]) => `${label(id)} ${f3(w.firstMs)} → ${f3(w.lastMs)}`);
+  if (isoSmall?.jitWarm) rows.push(`confine isolate() preset ${f3(isoSmall.jitWarm.firstMs)} → ${f3(isoSmall.jitWarm.lastMs)}`);
   return (
     `- **JIT warm-up**: before the first counted series every Node variant (and each profiler) takes ${JIT_WARM} uncounted spawns, in turns, ` +
     "so that V8 runs each one's code optimized, as in a supervisor that has been up a while (the isolated preset takes its own before its series). " +
-    `The C floor has no JIT to warm. Seq ms/spawn in the first and the last tenth of those spawns (50 MB): ${rows.join('; ')}.`
+    `The C floor has no JIT to warm. Wall ms/spawn in the first and the last tenth of those spawns (50 MB; includes the machine's drift over the warm-up, which on this shared host is larger than the JIT's gain of ~0.1–0.2 ms): ${rows.join('; ')}.`
   );
 }
 

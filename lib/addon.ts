@@ -220,8 +220,10 @@ export interface PosixAddon {
   close(fd: number): void;
   /**
    * Each item an fd (read from offset 0 with pread; it stays open) or a path (opened, read,
-   * closed): the texts, null where the file or its cgroup is gone (ENOENT, ENODEV, ENOTDIR). For
-   * files whose text one read can give whole (a cgroup's): a short read is taken as the end.
+   * closed): the texts, null where the file or its cgroup is gone (ENOENT, ENODEV, ENOTDIR). A
+   * short read is taken as the end: only for files the kernel makes in one show() (a cgroup's
+   * keyed and single-value files), never for cgroup.procs, tasks or other files handed out a
+   * page per read, which this would cut short without an error.
    * Throws ERR_CONFINE_SYSTEM on any other error. Optional: builds before it lack it.
    */
   readFiles?(items: (number | string)[]): (string | null)[];

@@ -17,7 +17,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { createUser, zombieChildren, until, alive, haveCc } from './helpers.mjs';
+import { addonExitOf, alive, createUser, haveCc, until, zombieChildren } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -77,14 +77,7 @@ after(() => {
 
 // ---- running a child through the addon ----
 
-function exitOf(child) {
-  return new Promise((resolve) => {
-    addon.watch(child.pid, child.pidfd, (st) => {
-      if (child.pidfd >= 0) addon.close(child.pidfd);
-      resolve(st);
-    });
-  });
-}
+const exitOf = (child) => addonExitOf(addon, child);
 
 /** Runs file with argv through addon.spawn with the given request fields; stdout+stderr in `out`. */
 async function run(file, argv, req = {}) {

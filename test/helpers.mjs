@@ -127,6 +127,19 @@ export async function newFds(before) {
   return [...(await fdSnapshot())].filter((e) => !before.has(e));
 }
 
+/**
+ * The exit of a child started with the addon's spawn() directly: its exit watch's status, its
+ * pidfd closed once the watch reported.
+ */
+export function addonExitOf(addon, child) {
+  return new Promise((resolve) => {
+    addon.watch(child.pid, child.pidfd, (st) => {
+      if (child.pidfd >= 0) addon.close(child.pidfd);
+      resolve(st);
+    });
+  });
+}
+
 export function procStatus(pid) {
   const text = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Object.fromEntries(

@@ -7,7 +7,7 @@ import { execFileSync, spawn as cpSpawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { doomed, fdSnapshot, newFds } from './helpers.mjs';
+import { addonExitOf, doomed, fdSnapshot, newFds } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -84,14 +84,7 @@ function sessionOf(pid) {
 }
 
 // Resolves with the exit status once the child has been reaped; closes the pidfd.
-function exitOf(child) {
-  return new Promise((resolve) => {
-    addon.watch(child.pid, child.pidfd, (st) => {
-      if (child.pidfd >= 0) addon.close(child.pidfd);
-      resolve(st);
-    });
-  });
-}
+const exitOf = (child) => addonExitOf(addon, child);
 
 function devNull(flags = O_RDWR) {
   return addon.openDevNull(flags);

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { fdSnapshot, newFds, until, zombieChildren } from './helpers.mjs';
+import { addonExitOf, fdSnapshot, newFds, until, zombieChildren } from './helpers.mjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -20,14 +20,7 @@ const iso = addon ? require(path.join(ROOT, 'dist', 'isolation', 'index.js')) : 
 const namespaces = iso && process.getuid() === 0 && iso.isolationSupport().mechanism === 'namespaces';
 const skip = !addon ? 'Linux only' : !namespaces ? 'needs root and namespaces (isolationSupport().mechanism)' : false;
 
-function exitOf(child) {
-  return new Promise((resolve) => {
-    addon.watch(child.pid, child.pidfd, (st) => {
-      if (child.pidfd >= 0) addon.close(child.pidfd);
-      resolve(st);
-    });
-  });
-}
+const exitOf = (child) => addonExitOf(addon, child);
 
 /** The preset's kind of request: pid, mount (a fresh /proc), uts with a hostname, and a filter. */
 const request = (hostname) => ({
@@ -93,9 +86,20 @@ test('one handle serves many spawns at once, each with its own init, status pipe
     });
     // And again, one after another: nothing a spawn wrote stays in the handle.
     for (const code of [7, 8]) assert.equal((await runPrepared(prepared, code, dir)).exitCode, code);
+    // A spawn's own fds never stay in the handle: without this spawn's init and status pipe the
+    // same handle is refused before anything starts (a handle that kept the last spawn's would run).
+    const nul = addon.openDevNull(fs.constants.O_RDONLY);
+    try {
+      assert.throws(
+        () => addon.spawn({ file: '/bin/true', argv: ['true'], envp: [], stdio: [nul, nul, nul], prepared, startAsync: true }),
+        /a private pid namespace needs the init/,
+      );
+    } finally {
+      addon.close(nul);
+    }
     assert.deepEqual(zombieChildren(), []);
     // Each exit watch closes its copy of the pidfd once its handle is closed, after the exit.
-    await until(async () => (await newFds(before)).length === 0, 10_000);
+    await until(async () => (await newFds(before)).length === 0);
     assert.deepEqual(await newFds(before), []);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

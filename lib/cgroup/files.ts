@@ -137,6 +137,7 @@ export function mkdirV1(parent: string, dir: string): void {
   let cpuset = cpusetUnder.get(parent);
   if (cpuset === undefined) {
     cpuset = exists(path.join(dir, 'cpuset.mems'));
+    if (cpusetUnder.size >= MAX_CPUSET_PARENTS) cpusetUnder.clear();
     cpusetUnder.set(parent, cpuset);
   }
   if (cpuset) {
@@ -147,8 +148,12 @@ export function mkdirV1(parent: string, dir: string): void {
   }
 }
 
-/** mkdirV1(): per parent directory, whether its children have cpuset.mems to fill. */
+/**
+ * mkdirV1(): per parent directory, whether its children have cpuset.mems to fill. Bounded: a
+ * supervisor that goes through many parents starts again past MAX_CPUSET_PARENTS.
+ */
 const cpusetUnder = new Map<string, boolean>();
+const MAX_CPUSET_PARENTS = 256;
 
 /**
  * The IO layer (io.ts, and the block-device lookup it brings), loaded on first use: only trees

@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -122,17 +123,32 @@ unsigned long LockedFlagsOf(const std::string& source) {
 }
 
 // The entries of /proc that reach beyond a pid namespace and that this kernel has (its build
-// config decides: /proc/sys needs CONFIG_SYSCTL). A fact of the running kernel, the same in the
-// child's fresh procfs: looked up once, not with an access() per entry on every spawn.
-const std::vector<const char*>& KernelProcEntries() {
-  static const std::vector<const char*> entries = [] {
-    std::vector<const char*> out;
-    for (const char* entry : {"sys", "sysrq-trigger", "irq", "bus"}) {
-      if (access((std::string("/proc/") + entry).c_str(), F_OK) == 0) out.push_back(entry);
+// config decides: /proc/sys needs CONFIG_SYSCTL), looked up in the supervisor's /proc. Kept once
+// the answer is settled (the entry is there, or ENOENT): not an access() per entry on every
+// spawn. Any other failure keeps the entry (its bind in the child then succeeds or fails typed:
+// never a writable /proc/sys for a passing error) and is looked at again on the next spawn.
+// (A supervisor whose own /proc hides them, subset=pid, still answers ENOENT: docs/isolation.md.)
+std::vector<const char*> KernelProcEntries() {
+  static std::mutex lock;
+  static bool settled = false;
+  static std::vector<const char*> kept;
+  std::lock_guard<std::mutex> hold(lock);
+  if (settled) return kept;
+  std::vector<const char*> out;
+  bool all = true;
+  for (const char* entry : {"sys", "sysrq-trigger", "irq", "bus"}) {
+    if (access((std::string("/proc/") + entry).c_str(), F_OK) == 0) {
+      out.push_back(entry);
+    } else if (errno != ENOENT) {
+      out.push_back(entry);
+      all = false;
     }
-    return out;
-  }();
-  return entries;
+  }
+  if (all) {
+    kept = out;
+    settled = true;
+  }
+  return out;
 }
 
 }  // namespace
