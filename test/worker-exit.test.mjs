@@ -1,0 +1,51 @@
+// A worker_thread that uses confine and is ended with worker.terminate() while one of the
+// addon's loop callbacks (an exit watch, a start watch) is due must end alone: node tears the
+// worker's environment down and still turns its loop to close handles, with JavaScript no longer
+// allowed there; a callback that entered JS then aborted the whole process ("FATAL ERROR:
+// Error::Error napi_define_properties"). Each case runs a supervisor as a child process
+// (test/fixtures/worker-exit/), so an abort is that process's exit status, not the runner's.
+// The worker makes the callback due before it asks to be terminated (a child of its own killed
+// and seen a zombie, a pipe at EOF) and never lets its own loop run after that: the callback is
+// due at the teardown every time, no timing involved.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { isLinux } from './helpers.mjs';
+
+const SUPERVISOR = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'worker-exit', 'supervisor.mjs');
+const skip = isLinux ? false : 'the fixture reads /proc (the addon code under test is POSIX)';
+
+function runSupervisor(which) {
+  const r = spawnSync(process.execPath, [SUPERVISOR, which], { encoding: 'utf8', timeout: 120_000 });
+  const what = `supervisor ${which}: status ${r.status} signal ${r.signal}\n${r.stderr}`;
+  assert.equal(r.signal, null, what);
+  assert.equal(r.status, 0, what);
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
+const CASES = {
+  exit: 'an exit watch due (a tree of the API, its leader exited)',
+  start: 'a start watch and an exit watch due',
+  'during-exit': 'the exit callback running',
+  'during-thread': "the exit callback of a waiter thread's thread-safe function running (no pidfd)",
+  'during-start': 'the start callback running',
+  sync: 'a synchronous addon call (readFiles) under way',
+  running: 'a tree still running',
+};
+
+for (const [which, what] of Object.entries(CASES)) {
+  test(`worker.terminate() with ${what}: the worker ends, the supervisor goes on`, { skip }, () => {
+    const out = runSupervisor(which);
+    assert.equal(out.workerExit, 1, 'terminated');
+    assert.equal(out.mainExitCode, 7, 'the main thread still starts and waits for children');
+    // A due exit was reaped at the teardown (without a call into JS): no zombie is left.
+    for (const [pid, state] of Object.entries(out.states)) assert.equal(state, null, `pid ${pid}`);
+    // A tree still running goes on (reattach is the default), and is reaped once it exits.
+    for (const [pid, st] of Object.entries(out.running)) {
+      assert.ok(st.atEnd !== null && st.atEnd !== 'Z', `pid ${pid} runs on after its worker ended (${st.atEnd})`);
+      assert.equal(st.afterKill, null, `pid ${pid} reaped once it exited`);
+    }
+  });
+}
