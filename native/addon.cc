@@ -437,15 +437,52 @@ struct LoopCallback {
       : env(e), fn(Napi::Persistent(f)), context(e, name) {}
 };
 
+// Whether JavaScript can still run in env. Node ends an environment (worker.terminate(), a
+// worker's or the process's end) by forbidding calls into JS, then still turns its loop to close
+// the handles (Environment::CleanupHandles runs uv_run before the env cleanup hooks, so before
+// Teardown): a loop watch whose fd is readable by then runs its callback with JS forbidden, and
+// terminate() from another thread forbids it at any moment, also in the middle of a callback.
+// Each napi call that may run JS then fails (node's NAPI_PREAMBLE: napi_pending_exception with
+// no exception pending for node-api 8, napi_cannot_run_js from node-api 10), and node-addon-api
+// makes a failed call a fatal error of the whole process unless
+// NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS (binding.gyp). napi has no query for it:
+// napi_strict_equals has that preamble and runs no JS. Call it inside a HandleScope.
+bool CanRunJs(napi_env env) {
+  napi_value undefined;
+  bool same = false;
+  return napi_get_undefined(env, &undefined) == napi_ok &&
+         napi_strict_equals(env, undefined, undefined, &same) == napi_ok;
+}
+
+// After a loop callback's call into JS: an exception it threw goes to 'uncaughtException'. One
+// pending because JS stopped meanwhile (terminate() during the callback: V8 reports the
+// termination as a caught exception) is dropped: no JS is left to give it to.
+void ReportCallbackException(napi_env env) {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) return;
+  napi_value e;
+  if (napi_get_and_clear_last_exception(env, &e) != napi_ok) return;
+  if (CanRunJs(env)) napi_fatal_exception(env, e);
+}
+
+// cb(arg) from a uv callback, with plain napi calls: a failure (JS forbidden meanwhile) is a
+// status here, never a fatal error.
+void MakeLoopCallback(const LoopCallback& cb, napi_value arg) {
+  napi_value global;
+  napi_value result;
+  if (napi_get_global(cb.env, &global) == napi_ok)
+    napi_make_callback(cb.env, cb.context, global, cb.fn.Value(), 1, &arg, &result);
+  ReportCallbackException(cb.env);
+}
+
 void CallExit(const std::shared_ptr<LoopCallback>& cb, const confine::ExitStatus& st) {
   Napi::Env env(cb->env);
   if (AddonData* data = DataOf(env)) data->watches.erase(cb->watch);
   Napi::HandleScope scope(env);
-  cb->fn.MakeCallback(env.Global(), {ExitObject(env, st)}, cb->context);
-  if (env.IsExceptionPending()) {
-    Napi::Error e = env.GetAndClearPendingException();
-    napi_fatal_exception(env, e.Value());
-  }
+  // The environment is going away: the child is reaped (its pid is not left a zombie), JS is not
+  // told; the callback's references go with cb.
+  if (!CanRunJs(env)) return;
+  MakeLoopCallback(*cb, ExitObject(env, st));
 }
 
 // ---- the functions ----
@@ -836,17 +873,14 @@ Napi::Value WatchStart(const Napi::CallbackInfo& info) {
         Napi::Env env(cb->env);
         if (AddonData* data = DataOf(env)) data->startWatches.erase(*watch);
         Napi::HandleScope scope(env);
+        if (!CanRunJs(env)) return;  // going away (CallExit): the pipe is closed, JS not told
         // Unobservable: a supervisor-side failure (the caller kills the child), not the child's.
         const char* code = out.unobservable ? "ERR_CONFINE_SYSTEM" : "ERR_CONFINE_SPAWN";
         Napi::Value arg =
             out.failed
                 ? Napi::Value(SystemError(env, code, what, out.stage, out.syscall, out.err).Value())
                 : env.Null();
-        cb->fn.MakeCallback(env.Global(), {arg}, cb->context);
-        if (env.IsExceptionPending()) {
-          Napi::Error e = env.GetAndClearPendingException();
-          napi_fatal_exception(env, e.Value());
-        }
+        MakeLoopCallback(*cb, arg);
       },
       &syscall, watch.get());
   if (err != 0) {
@@ -903,7 +937,18 @@ Napi::Value Watch(const Napi::CallbackInfo& info) {
             copy, [](Napi::Env env, Napi::Function js, confine::ExitStatus* status) {
               std::unique_ptr<confine::ExitStatus> owned(status);
               if (env == nullptr || js.IsEmpty()) return;  // environment going away
-              js.Call({ExitObject(env, *owned)});
+              Napi::HandleScope scope(env);
+              if (!CanRunJs(env)) return;  // going away, its loop turned once more (CallExit)
+              // Plain napi (MakeLoopCallback): an exception stays pending, for node to report
+              // (the thread-safe function's own handling), unless JS stopped meanwhile.
+              napi_value arg = ExitObject(env, *owned);
+              napi_value global;
+              napi_value result;
+              if (napi_get_global(env, &global) == napi_ok)
+                napi_call_function(env, global, js, 1, &arg, &result);
+              bool pending = false;
+              if (!CanRunJs(env) && napi_is_exception_pending(env, &pending) == napi_ok && pending)
+                napi_get_and_clear_last_exception(env, &result);
             });
         if (s != napi_ok) delete copy;
         tsfn.Release();
@@ -982,9 +1027,21 @@ Napi::Value PidfdHeld(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, fd >= 0);
 }
 
+// The environment is going away (a worker thread ends, terminate() included; the process
+// exits): the loop handles close, no JS is told anything. A worker's children that still run
+// keep running (reattach is the default: the process, their supervisor, lives on), but nothing
+// of that worker would ever reap them: each is handed to a waiter thread that reaps it when it
+// exits, so it is not left a zombie until the process ends. At the process's own exit there is
+// no need: the children are reparented and reaped by their new parent.
 void Teardown(void* arg) {
   auto* data = static_cast<AddonData*>(arg);
-  for (confine::LoopWatch* w : data->watches) confine::CancelLoopWatch(w);
+  for (confine::LoopWatch* w : data->watches) {
+    pid_t pid = confine::LoopWatchPid(w);
+    confine::CancelLoopWatch(w);
+    const char* syscall = nullptr;
+    if (!data->onInitialThread)
+      confine::WatchExitOnThread(pid, [](const confine::ExitStatus&) {}, &syscall);
+  }
   data->watches.clear();
   for (const auto& [w, pid] : data->startWatches) confine::CancelStartWatch(w);
   data->startWatches.clear();

@@ -11,7 +11,7 @@ eval "$(bash "$ROOT/scripts/windows/setup.sh")"
 OUT=${OUT:-$CACHE/build/$(printf %s "$ROOT" | md5sum | cut -c1-12)}; OBJ=$OUT/obj; mkdir -p "$OBJ"
 CXX=x86_64-w64-mingw32-g++
 FLAGS=(-std=c++17 ${OPT:--O2} -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
-       -fno-exceptions -DNAPI_DISABLE_CPP_EXCEPTIONS -DNAPI_VERSION=8 -DBUILDING_NODE_EXTENSION
+       -fno-exceptions -DNAPI_DISABLE_CPP_EXCEPTIONS -DNODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS -DNAPI_VERSION=8 -DBUILDING_NODE_EXTENSION
        -DWIN32 -DUNICODE -D_UNICODE -DWIN32_LEAN_AND_MEAN -DNOMINMAX -D_WIN32_WINNT=0x0A00
        -I"$NODE_INC" -I"$NAA" -I"$ROOT/native")
 SRCS=("$ROOT/native/addon_win.cc" "$ROOT"/native/win/*.cc "$ROOT/scripts/windows/delay_load_hook.cc")
