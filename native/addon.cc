@@ -939,16 +939,13 @@ Napi::Value Watch(const Napi::CallbackInfo& info) {
               if (env == nullptr || js.IsEmpty()) return;  // environment going away
               Napi::HandleScope scope(env);
               if (!CanRunJs(env)) return;  // going away, its loop turned once more (CallExit)
-              // Plain napi (MakeLoopCallback): an exception stays pending, for node to report
-              // (the thread-safe function's own handling), unless JS stopped meanwhile.
+              // Plain napi, as MakeLoopCallback.
               napi_value arg = ExitObject(env, *owned);
               napi_value global;
               napi_value result;
               if (napi_get_global(env, &global) == napi_ok)
                 napi_call_function(env, global, js, 1, &arg, &result);
-              bool pending = false;
-              if (!CanRunJs(env) && napi_is_exception_pending(env, &pending) == napi_ok && pending)
-                napi_get_and_clear_last_exception(env, &result);
+              ReportCallbackException(env);
             });
         if (s != napi_ok) delete copy;
         tsfn.Release();
@@ -1040,7 +1037,8 @@ void Teardown(void* arg) {
     confine::CancelLoopWatch(w);
     const char* syscall = nullptr;
     if (!data->onInitialThread)
-      confine::WatchExitOnThread(pid, [](const confine::ExitStatus&) {}, &syscall);
+      confine::WatchExitOnThread(
+          pid, [](const confine::ExitStatus&) {}, &syscall);
   }
   data->watches.clear();
   for (const auto& [w, pid] : data->startWatches) confine::CancelStartWatch(w);
