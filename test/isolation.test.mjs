@@ -419,16 +419,28 @@ describe('isolation: the executor and lifecycle suites, isolated', {
   // codes, signals, OOM, stats, timeout and tree kill behave as without isolation.
   for (const file of ['executor', 'lifecycle']) {
     test(`test/${file}.test.mjs with every tree isolated`, () => {
-      const r = spawnSync(process.execPath, ['--test', '--test-reporter=tap', path.join(ROOT, 'test', `${file}.test.mjs`)], {
-        cwd: ROOT,
-        encoding: 'utf8',
-        // A test runner of its own (NODE_TEST_CONTEXT would route its report to ours), and its
-        // own cgroup parent (its orphan checks look at everything under it).
-        env: { ...envWithout('NODE_TEST_CONTEXT', 'CONFINE_CGROUP_PARENT'), CONFINE_TEST_ISOLATE: '1' },
-        timeout: 1_200_000,
-      });
+      // --test-force-exit: a failed case that leaves a tree running must end the run with its
+      // report, not keep the file's process alive until our own deadline hides which case it was.
+      const r = spawnSync(
+        process.execPath,
+        ['--test', '--test-force-exit', '--test-reporter=tap', path.join(ROOT, 'test', `${file}.test.mjs`)],
+        {
+          cwd: ROOT,
+          encoding: 'utf8',
+          // A test runner of its own (NODE_TEST_CONTEXT would route its report to ours), and its
+          // own cgroup parent (its orphan checks look at everything under it).
+          env: { ...envWithout('NODE_TEST_CONTEXT', 'CONFINE_CGROUP_PARENT'), CONFINE_TEST_ISOLATE: '1' },
+          // Both runs inside the runner's own 15 minutes per file (package.json's --test-timeout;
+          // here ~10 s and ~40 s), so that a hang still reports what it was.
+          timeout: 300_000,
+        },
+      );
       const failed = r.stdout.split('\n').filter((l) => /^\s*not ok /.test(l));
-      assert.equal(r.status, 0, `failed: ${failed.join('; ')}\n${r.stderr.slice(-2000)}`);
+      assert.equal(
+        r.status,
+        0,
+        `failed: ${failed.join('; ')}\n${r.error ? `${r.error.message}\n${r.stdout.slice(-4000)}\n` : ''}${r.stderr.slice(-2000)}`,
+      );
       assert.match(r.stdout, /^# pass [1-9]/m);
     });
   }
