@@ -8,13 +8,25 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cases, run } from './fixtures/isolation-cases.mjs';
-import { createUser, zombieChildren, leftoverTestCgroups, until, alive, isLinux, isRoot, openFds, text } from './helpers.mjs';
+import {
+  createUser,
+  zombieChildren,
+  leftoverTestCgroups,
+  until,
+  alive,
+  isLinux,
+  isRoot,
+  openFds,
+  text,
+  within,
+} from './helpers.mjs';
 
 const { command, capabilities, ConfineArgumentError, IsolationError, UnenforcedError, openPid } = await import(
   '../dist/index.mjs'
@@ -394,6 +406,32 @@ describe('isolation: the init and the tree', { skip }, () => {
     const st = await ex.wait();
     assert.equal(st.timedOut, true);
     assert.equal(st.signal, 'SIGTERM');
+  });
+
+  test('an output the program closed before start() settled still ends and closes after it, where the caller listens', async () => {
+    // On the init path start() settles on a later turn of the loop. The loop is held here (a
+    // synchronous wait for the program's marker) until the program has exec'd and closed its
+    // stderr: when the loop next polls, the start's pipe and stderr's EOF are ready together, and
+    // stderr's pipe was made first (under load the init, which holds the start's pipe until it
+    // resumes, can even come turns later). Its 'end' and 'close' must come after start() resolved.
+    const ready = path.join(workDir, `stderr-closed-${process.pid}`);
+    const ex = iso('sh', ['-c', `exec 2>&-; : > ${ready}; read go; exit 3`], { stdio: 'pipe' });
+    const started = ex.start();
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!fs.existsSync(ready)) if (Date.now() > deadline) throw new Error('the program never closed its stderr');
+      await started;
+      const ended = once(ex.stderr, 'end');
+      const closed = once(ex.stderr, 'close');
+      ex.stderr.resume();
+      ex.stdin.end('go\n');
+      await within(ended, 30_000, "stderr's 'end' after start() resolved");
+      await within(closed, 30_000, "stderr's 'close' after start() resolved");
+      assert.equal((await ex.wait()).exitCode, 3);
+    } finally {
+      fs.rmSync(ready, { force: true });
+      if (!ex.exitStatus) await ex.forceStop().catch(() => {});
+    }
   });
 
   test('OOM inside the tree is reported', { skip: !caps.resources.memoryBytes?.enforced && 'no memory cgroup' }, async () => {

@@ -344,9 +344,11 @@ function stdioFd(
     // Loaded here, not above: a run without pipes (the command line's) needs no node:net.
     const { Socket } = require('node:net') as typeof import('node:net');
     const [r, w] = addon.pipe();
-    // fd 0 (and only it) is written by us; the others are read.
+    // fd 0 (and only it) is written by us; the others are read, from when the tree's start
+    // settles (NativeTree's startReading(): manualStart keeps net.Socket from reading at once).
     if (i === 0) return { child: { fd: r, owned: true }, parent: new Socket({ fd: w, readable: false, writable: true }) };
-    return { child: { fd: w, owned: true }, parent: new Socket({ fd: r, readable: true, writable: false }) };
+    const options = { fd: r, readable: true, writable: false, manualStart: true };
+    return { child: { fd: w, owned: true }, parent: new Socket(options) };
   }
   if (s === 'inherit') return { child: { fd: i, owned: false }, parent: null };
   if (s === 'ignore' || s === null || s === undefined) {
@@ -523,7 +525,26 @@ class NativeTree implements Tree {
     this.closed = stdioClosed(stdio, this.exited);
     if (killOnParentExit) killAtExit(this);
     if (cgroup) releaseAtExit(this);
-    this.started = errorFd < 0 ? Promise.resolve() : this.programStarted(errorFd, file);
+    if (errorFd < 0) {
+      this.started = Promise.resolve();
+      this.startReading();
+    } else this.started = this.programStarted(errorFd, file);
+  }
+
+  /**
+   * Our output pipes start reading when the start settles, not when they are made: until then
+   * the caller, who reads after start(), has no listener on them. On the init path start()
+   * settles on a later turn of the loop, and an output the program closed at once (an empty
+   * stderr) would otherwise have reached its EOF, 'end' and 'close' before the caller could
+   * listen (seen in CI under load: 'close' never came). Then, as child_process's streams, they
+   * read into their buffers whether anyone listens or not. The caller's continuation after
+   * start() runs before any I/O callback of the loop, so it sees every event.
+   */
+  private startReading(): void {
+    for (let i = 1; i < this.stdio.length; i++) {
+      const r = this.stdio[i] as Readable | null;
+      if (r?.readable && !r.destroyed) r.read(0);
+    }
   }
 
   /**
@@ -546,7 +567,10 @@ class NativeTree implements Tree {
       };
       try {
         this.addon.watchStart(this.pid, errorFd, file, (e) => {
-          if (e === null) return resolve();
+          if (e === null) {
+            this.startReading();
+            return resolve();
+          }
           // ERR_CONFINE_SYSTEM: the pipe was taken from under the watch (user code closed both of
           // its fds), so the program's exec can no longer be known: no half-started tree.
           if (e.code === 'ERR_CONFINE_SYSTEM') this.killNow();
