@@ -10,7 +10,7 @@
  * Both modes start the child the same way: vfork(2), then only async-signal-safe calls (write,
  * dup2, execve, _exit) in the child. stdin/stdout/stderr are /dev/null (stdio: 'ignore').
  *
- * usage: cgroup_floor PROGRAM seq|conc N CONCURRENCY ROUNDS WARMUP SPEC...
+ * usage: cgroup_floor PROGRAM seq|conc|many|serve N CONCURRENCY ROUNDS WARMUP SPEC...
  *   SPEC  PARENT_DIR[,FILE=VALUE...]   a parent cgroup directory (one per hierarchy the tree
  *         joins), and the files to write in each new child directory before the spawn
  *   seq:  N spawns one after another per round; conc: N per round, CONCURRENCY alive at once
@@ -18,6 +18,10 @@
  *         with its fresh directories in cg rounds), then SIGKILL, reap and remove each; only the
  *         start stretch is timed (CONCURRENCY is ignored; the program gets the argument in
  *         $FLOOR_CHILD_ARG, e.g. `sleep 600`)
+ *   serve: one request per line read from stdin, "seq N WARMUP" or "conc N WARMUP" (N,
+ *         ROUNDS and WARMUP of the command line are then ignored): WARMUP uncounted spawns of
+ *         the plain kind, its round, then the same with a cgroup, both round lines, and "done",
+ *         so that bench/run.mjs can give this floor its turns among the other variants
  * The child directories are PARENT_DIR/floor-<pid>-<n>; every one is removed on every way out.
  *
  * Output, one line per round:  round base|cg <wall_ns> <n>
@@ -302,7 +306,8 @@ int main(int argc, char** argv) {
   child_argv[2] = NULL;
   int conc_mode = strcmp(argv[2], "conc") == 0;
   int many_mode = strcmp(argv[2], "many") == 0;
-  if (!conc_mode && !many_mode && strcmp(argv[2], "seq") != 0) return 2;
+  int serve_mode = strcmp(argv[2], "serve") == 0;
+  if (!conc_mode && !many_mode && !serve_mode && strcmp(argv[2], "seq") != 0) return 2;
   int n = atoi(argv[3]), conc = atoi(argv[4]), rounds = atoi(argv[5]), warmup = atoi(argv[6]);
   if (n < 1 || conc < 1 || conc > MAX_CONC || rounds < 1 || warmup < 0) return 2;
   const char* settle = getenv("FLOOR_SETTLE_MS");
@@ -318,6 +323,25 @@ int main(int argc, char** argv) {
   devnull_out = open("/dev/null", O_WRONLY | O_CLOEXEC);
   if (devnull_in < 0 || devnull_out < 0) fail("open", "/dev/null");
 
+  if (serve_mode) {
+    char line[128], what[16];
+    int rn, rw;
+    while (fgets(line, sizeof line, stdin)) {
+      if (sscanf(line, "%15s %d %d", what, &rn, &rw) != 3 || rn < 1 || rw < 0) return 2;
+      for (int with_cgroup = 0; with_cgroup < 2; with_cgroup++) {
+        for (int i = 0; i < rw; i++) one_seq(with_cgroup);
+        uint64_t t0 = now_ns();
+        if (strcmp(what, "conc") == 0) round_conc(with_cgroup, rn, conc);
+        else
+          for (int i = 0; i < rn; i++) one_seq(with_cgroup);
+        printf("round %s %llu %d\n", with_cgroup ? "cg" : "base",
+               (unsigned long long)(now_ns() - t0), rn);
+      }
+      printf("done\n");
+      fflush(stdout);
+    }
+    return 0;
+  }
   /* (many: no warm-up; its children do not end by themselves) */
   for (int i = 0; i < (many_mode ? 0 : warmup); i++) {
     one_seq(0);

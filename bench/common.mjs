@@ -3,6 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 /**
  * Uncounted spawns at the start of every round, for every variant alike (the C floor's serve mode
@@ -161,13 +162,14 @@ function parseFloor(lines) {
 }
 
 /**
- * The C floor (bench/posix_spawn_floor.c, built at floorBin) as one process (its ballast mapped
- * once) that spawns `program args...` a round per request, so that it takes its turns among the
- * Node variants. round(mode, n, warmup) resolves with that round's
- * parsed lines; close() ends it and resolves with its RSS.
+ * A C floor program in its serve mode (bench/posix_spawn_floor.c, bench/cgroup_floor.c): one
+ * process that runs a round per request line ("seq|conc N WARMUP") and ends each with "done", so
+ * that it takes its turns among the Node variants. round(mode, n, warmup) resolves with
+ * parse(that round's lines); close() ends it and resolves with parse(the lines after the last
+ * round).
  */
-export function startFloor(floorBin, program, args, conc, rssMb) {
-  const c = spawn(floorBin, [program, 'serve', '1', String(conc), '1', '0', String(rssMb), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+export function startServer(bin, argv, parse) {
+  const c = spawn(bin, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
   let buf = '';
   let stderr = '';
   let lines = [];
@@ -184,13 +186,13 @@ export function startFloor(floorBin, program, args, conc, rssMb) {
       else if (waiting) {
         const w = waiting;
         waiting = null;
-        w.resolve(parseFloor(lines));
+        w.resolve(parse(lines));
         lines = [];
       }
     }
   });
   const ended = new Promise((resolve) => c.once('close', (code, signal) => resolve({ code, signal })));
-  ended.then(({ code, signal }) => waiting?.reject(new Error(`floor ended (${code ?? signal}) mid-round: ${stderr.trim()}`)));
+  ended.then(({ code, signal }) => waiting?.reject(new Error(`${path.basename(bin)} ended (${code ?? signal}) mid-round: ${stderr.trim()}`)));
   return {
     round: (mode, n, warmup) =>
       new Promise((resolve, reject) => {
@@ -200,9 +202,26 @@ export function startFloor(floorBin, program, args, conc, rssMb) {
     close: async () => {
       c.stdin.end();
       const { code, signal } = await ended;
-      if (code !== 0) throw new Error(`floor failed: ${code ?? signal} ${stderr.trim()}`);
-      return parseFloor(lines).rss;
+      if (code !== 0) throw new Error(`${path.basename(bin)} failed: ${code ?? signal} ${stderr.trim()}`);
+      return parse(lines);
     },
-    kill: () => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL'),
+    kill: (signal = 'SIGKILL') => c.exitCode === null && c.signalCode === null && c.kill(signal),
+  };
+}
+
+/**
+ * The C floor (bench/posix_spawn_floor.c, built at floorBin) serving `program args...` with its
+ * ballast mapped once (startServer); ready() resolves once that ballast is in (await it before the
+ * turns start); close() resolves with its RSS.
+ */
+export function startFloor(floorBin, program, args, conc, rssMb) {
+  const server = startServer(floorBin, [program, 'serve', '1', String(conc), '1', '0', String(rssMb), ...args], parseFloor);
+  return {
+    ...server,
+    // With a ballast the floor first faults in every page (~1 s of the kernel zeroing 2 GB on
+    // the other core, and memory bandwidth), which must not overlap the Node variants' first
+    // rounds.
+    ready: () => server.round('seq', 1, 0),
+    close: async () => (await server.close()).rss,
   };
 }

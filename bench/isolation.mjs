@@ -116,8 +116,10 @@ export async function measureIsolation({ size, rssMb, floorBin, scale = 1, jitWa
     for (const v of vs) {
       acc[v.id] = { seq: { perRound: [], lat: [] }, conc: { perRound: [] } };
       if (v.floor) floors[v.id] = startFloor(floorBin, v.floor.program, v.floor.args, CONC, rssMb);
-      else for (let i = 0; i < counts(v).warm; i++) await v.run();
     }
+    // The floors' ballast faulted in first (startFloor), then the Node variants' warm-up.
+    await Promise.all(Object.values(floors).map((f) => f.ready()));
+    for (const v of vs) if (!v.floor) for (let i = 0; i < counts(v).warm; i++) await v.run();
     // The isolated path's own code (lib/isolation) has not run yet: its JIT warm-up, as every
     // Node variant's in run.mjs (the others share code already warm from there).
     isoWarm = (await jitWarmUp(vs.filter((v) => v.id === 'iso'), jitWarm)).iso ?? null;

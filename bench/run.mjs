@@ -11,6 +11,8 @@
 //   node bench/run.mjs                  full run, writes docs/benchmarks.md
 //   node bench/run.mjs --no-doc         print only
 //   node bench/run.mjs --quick          a development run: BENCH_SCALE=0.25 (unless set), print only
+//   node bench/run.mjs --tables-only    only the spawn tables and the phase profile (no isolation,
+//                                       guards or 1,000-children phases), print only
 //   BENCH_SCALE=0.25 node bench/run.mjs fewer spawns (a quick look; the doc says so)
 //   BENCH_BIG_MB=2048                   size of the ballast for the large supervisor
 //   BENCH_MANY=1000                     children alive at once (default 1000 × BENCH_SCALE; 0 skips)
@@ -21,7 +23,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { JIT_WARMUP_SPAWNS, ROUND_WARMUP_SPAWNS, childrenOfSelf, jitWarmUp, f2, f3, hr, measureConc, measureSeq, median, ms, quantile, ratio, shuffled, startFloor } from './common.mjs';
+import { JIT_WARMUP_SPAWNS, ROUND_WARMUP_SPAWNS, childrenOfSelf, jitWarmUp, f2, f3, hr, measureConc, measureSeq, median, ms, quantile, ratio, shuffled, startFloor, startServer } from './common.mjs';
 import { manyCount, manyDescription, manyStartTable, manyTable, measureMany, sleepPath } from './many.mjs';
 import { guardsApiTable, measureGuardsApi } from './guards-api.mjs';
 import { isolationDescription, isolationTable, isolationTargets, measureIsolation, measureIsolationSteps, stepsTable } from './isolation.mjs';
@@ -39,7 +41,8 @@ const QUICK = process.argv.includes('--quick');
 const SCALE_SET = Number(process.env.BENCH_SCALE ?? (QUICK ? 0.25 : 1));
 const SCALE = SCALE_SET > 0 ? SCALE_SET : 1;
 const BIG_MB = Number(process.env.BENCH_BIG_MB ?? 2048);
-const WRITE_DOC = !QUICK && !process.argv.includes('--no-doc');
+const TABLES_ONLY = process.argv.includes('--tables-only');
+const WRITE_DOC = !QUICK && !TABLES_ONLY && !process.argv.includes('--no-doc');
 const MANY_N = manyCount(SCALE);
 /** child_process and universal at 2 GB (context, one round): each start forks the 2 GB supervisor (~45 ms). */
 const MANY_CONTEXT_BIG = Math.min(MANY_N, Math.max(64, Math.round(250 * SCALE)));
@@ -144,20 +147,14 @@ function cgroupFloorSpecs() {
   return Object.entries(choice.paths).map(([c, dir]) => [dir, ...(files[c] ?? [])].join(','));
 }
 
-/** Alternating rounds of plain and cgroup spawns in one C process: per-round ms/spawn of each. */
-function runCgroupFloor(specs, mode, n, rounds, warmup) {
-  const r = spawnSync(cgFloorBin, [PROGRAM, mode, String(n), String(CONC), String(rounds), String(warmup), ...specs], {
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`cgroup floor failed: ${r.status} ${r.signal} ${r.stderr}`);
-  const perRound = { base: [], cg: [] };
-  for (const line of r.stdout.trim().split('\n')) {
+/** cgroup_floor's serve mode: one request's two rounds, ms per spawn, plain and with a fresh cgroup each. */
+function parseCgroupFloor(lines) {
+  const out = {};
+  for (const line of lines) {
     const f = line.split(' ');
-    if (f[0] === 'round') perRound[f[1]].push(Number(f[2]) / 1e6 / Number(f[3]));
+    if (f[0] === 'round') out[f[1]] = Number(f[2]) / 1e6 / Number(f[3]);
   }
-  const base = median(perRound.base);
-  const cg = median(perRound.cg);
-  return { base, cg, added: cg - base };
+  return out;
 }
 
 /**
@@ -200,26 +197,39 @@ const NATIVE = new Set(['linux', 'linux+cg', 'spawn', 'posix']);
 /** spawn counts per (size, variant): the fork-based ones cost ~100 ms each at 2 GB. */
 function counts(size, id) {
   const s = (x) => Math.max(4, Math.round(x * SCALE));
-  const slow = size === 'big' && (id === 'cp' || id === 'universal');
-  if (id === 'floor') return { seqN: s(200), seqR: 5, concN: s(512), concR: 5, warm: 10 };
+  const context = id === 'cp' || id === 'universal';
+  const slow = size === 'big' && context;
+  // seq: 15 short rounds for the targets' variants and the floor. A seq round lasts ~0.1 s and
+  // this host has slow stretches of a second or more, which with 5 rounds moved a median by up
+  // to a quarter between runs (two variants doing the same work differed by 15% in one run).
+  if (id === 'floor' || id === 'cgfloor') return { seqN: s(200), seqR: 15, concN: s(512), concR: 5, warm: 10 };
   if (slow) return { seqN: s(8), seqR: 3, concN: s(64), concR: 2, warm: 2 };
-  return { seqN: s(40), seqR: 5, concN: s(128), concR: 4, warm: 5 };
+  return { seqN: s(40), seqR: context ? 5 : 15, concN: s(128), concR: 4, warm: 5 };
 }
 
 /**
  * Every variant at one supervisor size. All take turns round by round, the C floor too (each
  * round in a new order), so a slow stretch of this shared machine hits all of them
- * alike instead of whichever ran then. Then the kernel's own cgroup cost, in its own process.
+ * alike instead of whichever ran then; the kernel's own cgroup cost (bench/cgroup_floor.c) too.
  */
 async function measureAll(size, rssMb, profiles = []) {
   const out = {};
   const acc = {};
   const t0 = hr();
   const floor = startFloor(floorBin, PROGRAM, [], CONC, rssMb);
+  // The kernel's own cgroup cost takes its turns as well: each of its turns a round of plain
+  // spawns and one with a fresh cgroup per spawn, back to back, in one process (no ballast: with
+  // vfork the cgroup's cost does not depend on the caller's size).
+  const specs = cgroupFloorSpecs();
+  const cgFloor = specs ? startServer(cgFloorBin, [PROGRAM, 'serve', '1', String(CONC), '1', '0', ...specs], parseCgroupFloor) : null;
+  const CG = { id: 'cgfloor' };
+  const cgRounds = { seq: { base: [], cg: [] }, conc: { base: [], cg: [] } };
+  const served = cgFloor ? [...VARIANTS, CG] : VARIANTS;
   // The profilers (phaseProfiler, spawnOnlyProfiler) take the seq turns too: not in the tables
   // above, but their figures come from the same rounds as the variants they explain.
-  const all = [...VARIANTS, ...profiles];
+  const all = [...served, ...profiles];
   try {
+    await floor.ready(); // its ballast faulted in before anyone's turn (startFloor)
     for (const v of all) {
       const c = counts(size, v.id);
       if (v.run) for (let i = 0; i < c.warm; i++) await v.run();
@@ -227,13 +237,19 @@ async function measureAll(size, rssMb, profiles = []) {
       acc[v.id] = { seq: { perRound: [], lat: [], spawned: [] }, conc: { perRound: [] } };
     }
     const turns = async (mode) => {
-      const list = mode === 'seq' ? all : VARIANTS;
+      const list = mode === 'seq' ? all : served;
       const rounds = Math.max(...list.map((v) => counts(size, v.id)[mode === 'seq' ? 'seqR' : 'concR']));
       for (let r = 0; r < rounds; r++) {
         for (const v of shuffled(list, r + (mode === 'seq' ? 0 : 50))) {
           const c = counts(size, v.id);
           if (r >= (mode === 'seq' ? c.seqR : c.concR)) continue;
           const n = mode === 'seq' ? c.seqN : c.concN;
+          if (v === CG) {
+            const x = await cgFloor.round(mode, n, r === 0 ? c.warm : ROUND_WARMUP_SPAWNS);
+            cgRounds[mode].base.push(x.base);
+            cgRounds[mode].cg.push(x.cg);
+            continue;
+          }
           let x;
           if (!v.run) x = await floor.round(mode, n, r === 0 ? c.warm : ROUND_WARMUP_SPAWNS);
           else x = mode === 'seq' ? await measureSeq(v.run, n, 1, ROUND_WARMUP_SPAWNS) : await measureConc(v.run, n, CONC, 1, ROUND_WARMUP_SPAWNS);
@@ -246,23 +262,17 @@ async function measureAll(size, rssMb, profiles = []) {
     await turns('seq');
     await turns('conc');
     acc.floor.seq.rss = await floor.close();
+    await cgFloor?.close();
   } finally {
     floor.kill();
+    cgFloor?.kill('SIGTERM'); // its handler removes the directories of a round cut short
   }
   log(`  ${size} all variants, in turns: ${(ms(t0, hr()) / 1000).toFixed(1)} s`);
-  const specs = cgroupFloorSpecs();
-  if (specs) {
-    const t2 = hr();
-    const c = counts(size, 'floor');
-    // No ballast: with vfork the cgroup's cost does not depend on the caller's size.
-    out.cgFloor = {
-      seq: runCgroupFloor(specs, 'seq', c.seqN, c.seqR, c.warm),
-      conc: runCgroupFloor(specs, 'conc', c.concN, c.concR, c.warm),
-    };
-    log(
-      `  ${size} kernel's own cgroup cost (C): seq +${f3(out.cgFloor.seq.added)} ms, c64 +${f3(out.cgFloor.conc.added)} ms ` +
-        `(${(ms(t2, hr()) / 1000).toFixed(1)} s)`,
-    );
+  if (cgFloor) {
+    // added: the median of each turn's difference (its two rounds ran back to back).
+    const cost = ({ base, cg }) => ({ base: median(base), cg: median(cg), added: median(cg.map((x, i) => x - base[i])) });
+    out.cgFloor = { seq: cost(cgRounds.seq), conc: cost(cgRounds.conc) };
+    log(`  ${size} kernel's own cgroup cost (C, in the turns): seq +${f3(out.cgFloor.seq.added)} ms, c64 +${f3(out.cgFloor.conc.added)} ms`);
   }
   for (const v of profiles) out[v.id] = { seq: { med: median(acc[v.id].seq.perRound) } };
   for (const v of VARIANTS) {
@@ -592,8 +602,21 @@ function targetsTable(small, big, manySmall, manyBig) {
         add(target, what, `not measured: ${why}`, false, `many ${id} @${sz}: not measured`);
         continue;
       }
-      const x = r.startMs / fl.startMs;
       const rounds = `medians of ${r.rounds} and ${fl.rounds} rounds`;
+      if (id === 'linux+cg' && manyCgFloor) {
+        // As the seq and c64 rows of linux + limits: against the C floor plus what the kernel
+        // alone takes for those cgroups in this same mode (bench/cgroup_floor.c many), which by
+        // itself is ~1.2–1.3× the C floor here.
+        const k = manyCgFloor.addedMs * fl.n;
+        const base = fl.startMs + k;
+        const x = r.startMs / base;
+        const value =
+          `${ratio(x)}× (${f2(r.startMs / 1000)} vs C floor ${f2(fl.startMs / 1000)} + cgroup ${f2(k / 1000)} = ${f2(base / 1000)} s for ${many.n}, ${rounds}; ` +
+          `×${ratio(r.startMs / fl.startMs)} the C floor alone)`;
+        add(`${target} (linux + limits: the C floor + the kernel's own cgroup cost)`, what, value, x <= MANY_MAX_RATIO, `many ${id} start @${sz}: ${ratio(x)}× of floor+cgroup`);
+        continue;
+      }
+      const x = r.startMs / fl.startMs;
       add(target, what, `${ratio(x)}× (${f2(r.startMs / 1000)} vs ${f2(fl.startMs / 1000)} s for ${many.n}, ${rounds})`, x <= MANY_MAX_RATIO, `many ${id} start @${sz}: ${ratio(x)}×`);
     }
   }
@@ -881,7 +904,7 @@ let manySmall = null;
 let manyBig = null;
 /** bench/cgroup_floor.c in the many mode: the kernel's own cost of a fresh cgroup per child with N alive. */
 let manyCgFloor = null;
-const manySkip = MANY_N ? null : 'BENCH_MANY=0';
+const manySkip = TABLES_ONLY ? '--tables-only' : MANY_N ? null : 'BENCH_MANY=0';
 const ballast = [];
 try {
   rssSmall = process.memoryUsage().rss;
@@ -908,13 +931,15 @@ try {
   phasesCg = await profilers['phases-linux+cg']?.result(small['phases-linux+cg'].seq.med, spares);
   spawnSmall = profilers['addon-alone'].result(small['addon-alone'].seq.med);
 
-  log('[2b/6] isolation: the preset against bwrap (50 MB), and the cost of each step');
-  isoSmall = await measureIsolation({ size: 'small', rssMb: 0, floorBin, scale: SCALE, jitWarm: JIT_WARM, log });
-  isoSteps = await measureIsolationSteps({ n: Math.max(20, Math.round(60 * SCALE)), log });
-  log('[2c/6] isolation: what the kernel guards add (the filter, the Landlock path)');
-  guardsApi = await measureGuardsApi({ rounds: Math.max(30, Math.round(300 * SCALE)), log });
+  if (!TABLES_ONLY) {
+    log('[2b/6] isolation: the preset against bwrap (50 MB), and the cost of each step');
+    isoSmall = await measureIsolation({ size: 'small', rssMb: 0, floorBin, scale: SCALE, jitWarm: JIT_WARM, log });
+    isoSteps = await measureIsolationSteps({ n: Math.max(20, Math.round(60 * SCALE)), log });
+    log('[2c/6] isolation: what the kernel guards add (the filter, the Landlock path)');
+    guardsApi = await measureGuardsApi({ rounds: Math.max(30, Math.round(300 * SCALE)), log });
+  }
 
-  if (MANY_N) {
+  if (MANY_N && !TABLES_ONLY) {
     log(`[3/6] ${MANY_N} children alive at once, supervisor RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
     manySmall = await measureMany({ size: 'small', n: MANY_N, floorBin, rssMb: 0, log, onAbort });
     const specs = cgroupFloorSpecs();
@@ -936,11 +961,13 @@ try {
   profilers['addon-alone'].reset();
   big = await measureAll('big', BIG_MB, profiles(['addon-alone']));
   spawnBig = profilers['addon-alone'].result(big['addon-alone'].seq.med);
-  log('[4b/6] isolation: the preset against bwrap (2 GB)');
-  isoBig = await measureIsolation({ size: 'big', rssMb: BIG_MB, floorBin, scale: SCALE, log });
+  if (!TABLES_ONLY) {
+    log('[4b/6] isolation: the preset against bwrap (2 GB)');
+    isoBig = await measureIsolation({ size: 'big', rssMb: BIG_MB, floorBin, scale: SCALE, log });
+  }
   rssBig = Math.max(rssBig, process.memoryUsage().rss);
 
-  if (MANY_N) {
+  if (MANY_N && !TABLES_ONLY) {
     log(`[5/6] ${MANY_N} children alive at once, supervisor RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
     manyBig = await measureMany({ size: 'big', n: MANY_N, contextN: MANY_CONTEXT_BIG, floorBin, rssMb: BIG_MB, log, onAbort });
   }
@@ -1048,8 +1075,8 @@ One spawn = \`/bin/true\` from start to reaped exit, stdio \`'ignore'\`.
 - **confine spawn()**: \`spawn('/bin/true', [], { executor: 'linux', stdio: 'ignore', limits: { openFiles: 256, coreBytes: 0, cpuSeconds: 60 }, runAs: 'nobody' })\` until \`'exit'\`: the run of "confine linux" through child_process's contract.
 - **child_process.spawn**: \`spawn('/bin/true', [], { stdio: 'ignore' })\` until \`'exit'\` (no uid change, no limits).
 - **C floor**: [bench/posix_spawn_floor.c](../bench/posix_spawn_floor.c), compiled at run time with \`cc -O2\`, a loop of \`posix_spawn\` + \`waitpid\` timed by itself (no Node in the figure). At the 2 GB size it first maps as much memory as the supervisor's ballast, every page faulted in (\`MAP_POPULATE\`: real pages and page tables, in its RSS).
-- **The kernel's own cgroup cost**: [bench/cgroup_floor.c](../bench/cgroup_floor.c), also compiled at run time, spawns the same program with \`vfork\` + \`execve\` in alternating rounds, plainly and with a fresh cgroup per child: one directory in each parent the linux + limits tree uses, the same limit files written, the child joining by a write to each \`cgroup.procs\` before \`execve\`, the directories removed after \`waitpid\`. The difference of the two is what the kernel alone takes for "a cgroup of its own with memory/pids/cpu limits, created and removed per spawn", the least any implementation adds; same counts as the C floor, no ballast.
-- **Turns**: all variants take turns round by round, each round in a new order (so no variant always follows the same neighbour and inherits its leftover kernel work), the C floor too (one process that keeps its ballast mapped and runs a round when asked), so a slow stretch of this shared machine hits all of them alike; the kernel's own cgroup cost is measured afterwards, in its own process.
+- **The kernel's own cgroup cost**: [bench/cgroup_floor.c](../bench/cgroup_floor.c), also compiled at run time, spawns the same program with \`vfork\` + \`execve\` in alternating rounds, plainly and with a fresh cgroup per child: one directory in each parent the linux + limits tree uses, the same limit files written, the child joining by a write to each \`cgroup.procs\` before \`execve\`, the directories removed after \`waitpid\`. The difference of the two is what the kernel alone takes for "a cgroup of its own with memory/pids/cpu limits, created and removed per spawn", the least any implementation adds; same counts as the C floor, no ballast; it takes its turns among the variants (a plain and a cgroup round per turn, back to back; the figure is the median of the turns' differences), so the linux + limits rows are read against a cost measured in the same stretches.
+- **Turns**: all variants take turns round by round, each round in a new order (so no variant always follows the same neighbour and inherits its leftover kernel work), the C floor too (one process that keeps its ballast mapped and runs a round when asked; the turns start once it has faulted its ballast in, which otherwise took the other core and the memory bandwidth during the Node variants' first rounds at 2 GB), so a slow stretch of this shared machine hits all of them alike; seq takes 15 short rounds (a round lasts ~0.1 s, the host's slow stretches a second or more). The kernel's own cgroup cost takes its turns too: each of its turns is a plain round and a round with a fresh cgroup per spawn, back to back, and its figure is the median of the turns' differences.
 - **seq**: spawns one after another; median over rounds of (round time / spawns), p90 over every single spawn.
 - **c64**: 64 spawns in flight; median over rounds of (round wall time / spawns) = the inverse throughput; p90 over rounds (with ≤ 5 rounds this is the slowest round).
 - **×cp**, **×C floor**: the variant's median divided by child_process's / the C floor's median of the same mode at the same supervisor size, in this run.
@@ -1126,7 +1153,9 @@ From issue 19, every one against a floor measured in this same run (medians, at 
 posix ≤ 1.3× the C floor and linux without cgroup limits ≤ 1.4× it, seq and c64; linux + memory/pids/cpu
 ≤ 1.3× (the C floor + the kernel's own cgroup cost, bench/cgroup_floor.c); \`spawn()\` as its
 \`command()\` + \`start()\` twin within noise (the median of the per-round ratios ≤ ${TWIN_NOISE}×, or inside the twin's own
-spread: its slowest round over its median); 1,000 children alive at once, start, ≤ 1.3× the C floor's many mode, every native backend.
+spread: its slowest round over its median); 1,000 children alive at once, start, ≤ 1.3× the C floor's many mode, every native backend
+(linux + limits, as in its seq and c64 rows, against the C floor + the kernel's own cost of those cgroups in the same mode,
+bench/cgroup_floor.c many: that cost alone is ~1.2–1.3× the C floor here, so the bare C floor would leave confine nothing).
 (They replace the targets of issues 3 and 4, ×child_process and a fixed 0.5 ms for the cgroup, which the
 kernel alone could not meet on these machines; the ×cp columns above still show child_process.)
 From issue 16: the isolated spawn (the preset) ≤ 0.5× bwrap doing the same isolation from C, at 50 MB and 2 GB.
