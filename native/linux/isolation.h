@@ -19,22 +19,21 @@ enum class MountOpKind : int32_t {
   kMkdir = 1,   // mkdir target, 0755 (EEXIST is fine: the directory is already there)
   kCreateFile,  // an empty file to bind a file onto
   kBindSource,  // bind the source the child opened (sources[sourceIndex]) onto target
-  kBindPath,    // bind `source`, a path the child sees now (proc's own entries), onto target
   kSetattr,     // mount_setattr(target, AT_RECURSIVE, attrSet); before 5.12: remount, `flags`
   kTmpfs,       // a fresh tmpfs on target, options in `data`
   kProc,        // a fresh procfs on target (of the child's pid namespace)
-  kRemount,     // MS_REMOUNT|MS_BIND|flags on the mount at target alone
-  kSymlink,     // symlink at target whose text is `data`
+  kProcEntryReadOnly,  // a procfs entry bound on itself, then kSetattr; absent (ENOENT): none
+  kRemount,            // MS_REMOUNT|MS_BIND|flags on the mount at target alone
+  kSymlink,            // symlink at target whose text is `data`
 };
 
 struct MountOp {
   MountOpKind kind;
   const char* target = nullptr;
-  const char* source = nullptr;  // kBindPath
-  int sourceIndex = -1;          // kBindSource
-  unsigned long flags = 0;       // mount(2) flags; for kSetattr the fallback remount's flags
-  uint64_t attrSet = 0;          // kSetattr: MOUNT_ATTR_* to set (never clears any)
-  const char* data = nullptr;    // kTmpfs options, kSymlink text
+  int sourceIndex = -1;        // kBindSource
+  unsigned long flags = 0;     // mount(2) flags; kSetattr, kProcEntryReadOnly: the remount's
+  uint64_t attrSet = 0;        // kSetattr, kProcEntryReadOnly: MOUNT_ATTR_* to set (never clears)
+  const char* data = nullptr;  // kTmpfs options, kSymlink text
 };
 
 struct IsolationPlan {

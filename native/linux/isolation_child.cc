@@ -44,6 +44,20 @@ const char* FdPath(char* buf, bool oldRoot, int fd) {
   return buf;
 }
 
+// Sets attrSet on the mount at target and every mount below it. Recursive, so every mount below
+// a read-only bind is read-only too; it only sets flags, so flags the kernel locked on the source
+// (nosuid, noexec, atime) are kept as they are. Returns 0 or -errno, and the syscall that failed.
+long SetAttr(const char* target, uint64_t attrSet, unsigned long remountFlags, Syscall* which) {
+  *which = Syscall::kMountSetattr;
+  sys::MountAttr attr = {attrSet, 0, 0, 0};
+  long r = sys::MountSetattr(target, sys::kAtRecursive, &attr);
+  if (r != -ENOSYS) return r;
+  // Before Linux 5.12: remount the top mount alone (the parent's flags keep the source's locked
+  // ones); capabilities() says what that leaves out.
+  *which = Syscall::kMount;
+  return sys::Mount(nullptr, target, nullptr, MS_REMOUNT | MS_BIND | remountFlags, nullptr);
+}
+
 // 5c: one operation of the view. Returns 0 or -errno, and the syscall that failed.
 long RunOp(const IsolationPlan& p, const MountOp& op, Syscall* which) {
   long r = 0;
@@ -62,27 +76,25 @@ long RunOp(const IsolationPlan& p, const MountOp& op, Syscall* which) {
       *which = Syscall::kMount;
       return sys::Mount(FdPath(path, p.newRoot, p.sourceFds[op.sourceIndex]), op.target, nullptr,
                         MS_BIND | op.flags, nullptr);
-    case MountOpKind::kBindPath:
-      *which = Syscall::kMount;
-      return sys::Mount(op.source, op.target, nullptr, MS_BIND | op.flags, nullptr);
-    case MountOpKind::kSetattr: {
-      // Recursive, so every mount below a read-only bind is read-only too; it only sets flags,
-      // so flags the kernel locked on the source (nosuid, noexec, atime) are kept as they are.
-      *which = Syscall::kMountSetattr;
-      sys::MountAttr attr = {op.attrSet, 0, 0, 0};
-      r = sys::MountSetattr(op.target, sys::kAtRecursive, &attr);
-      if (r != -ENOSYS) return r;
-      // Before Linux 5.12: remount the top mount alone (the parent's flags keep the source's
-      // locked ones); capabilities() says what that leaves out.
-      *which = Syscall::kMount;
-      return sys::Mount(nullptr, op.target, nullptr, MS_REMOUNT | MS_BIND | op.flags, nullptr);
-    }
+    case MountOpKind::kSetattr: return SetAttr(op.target, op.attrSet, op.flags, which);
     case MountOpKind::kTmpfs:
       *which = Syscall::kMount;
       return sys::Mount("tmpfs", op.target, "tmpfs", op.flags, op.data);
     case MountOpKind::kProc:
       *which = Syscall::kMount;
       return sys::Mount("proc", op.target, "proc", op.flags, nullptr);
+    case MountOpKind::kProcEntryReadOnly:
+      // The entry bound over itself, so that it can be made read-only alone. Whether the entry
+      // exists is this fresh procfs's answer, asked here rather than of the supervisor's /proc
+      // (which may be mounted subset=pid and hide it). ENOENT is the one answer for an entry the
+      // kernel does not have: procfs's lookup of a name it does not know returns -ENOENT (also
+      // under subset=pid), and the rest of the path is the procfs mounted just before.
+      // Every other failure, here or in making it read-only, fails the spawn.
+      *which = Syscall::kMount;
+      r = sys::Mount(op.target, op.target, nullptr, MS_BIND | MS_REC, nullptr);
+      if (r == -ENOENT) return 0;
+      if (r < 0) return r;
+      return SetAttr(op.target, op.attrSet, op.flags, which);
     case MountOpKind::kRemount:
       *which = Syscall::kMount;
       return sys::Mount(nullptr, op.target, nullptr, MS_REMOUNT | MS_BIND | op.flags, nullptr);

@@ -14,7 +14,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -122,35 +121,6 @@ unsigned long LockedFlagsOf(const std::string& source) {
   return f;
 }
 
-// The entries of /proc that reach beyond a pid namespace and that this kernel has (its build
-// config decides: /proc/sys needs CONFIG_SYSCTL), looked up in the supervisor's /proc. Kept once
-// the answer is settled (the entry is there, or ENOENT): not an access() per entry on every
-// spawn. Any other failure keeps the entry (its bind in the child then succeeds or fails typed:
-// never a writable /proc/sys for a passing error) and is looked at again on the next spawn.
-// (A supervisor whose own /proc hides them, subset=pid, still answers ENOENT: docs/isolation.md.)
-std::vector<const char*> KernelProcEntries() {
-  static std::mutex lock;
-  static bool settled = false;
-  static std::vector<const char*> kept;
-  std::lock_guard<std::mutex> hold(lock);
-  if (settled) return kept;
-  std::vector<const char*> out;
-  bool all = true;
-  for (const char* entry : {"sys", "sysrq-trigger", "irq", "bus"}) {
-    if (access((std::string("/proc/") + entry).c_str(), F_OK) == 0) {
-      out.push_back(entry);
-    } else if (errno != ENOENT) {
-      out.push_back(entry);
-      all = false;
-    }
-  }
-  if (all) {
-    kept = out;
-    settled = true;
-  }
-  return out;
-}
-
 }  // namespace
 
 struct IsolationBuilder::Impl {
@@ -254,27 +224,23 @@ struct IsolationBuilder::Impl {
   // A fresh procfs of the child's pid namespace. For a child that keeps root's capabilities, the
   // files that reach beyond the namespace (kernel settings, sysrq, interrupts, buses) are bound
   // read-only over themselves, as bubblewrap and runc do; any other child cannot write them
-  // (root's 0644/0200 files, no capability outside its namespaces), and is spared 8 mounts.
+  // (root's 0644/0200 files, no capability outside its namespaces), and is spared these mounts.
+  // Which of them exist is the fresh procfs's own answer, found by the child (the kernel's build
+  // config decides: /proc/sys needs CONFIG_SYSCTL, sysrq-trigger CONFIG_MAGIC_SYSRQ), never the
+  // supervisor's /proc, which may hide them (subset=pid) while the child's shows them.
   void Proc(const std::string& target, bool readOnlyKernelFiles) {
     MakePath(target, false);
     Op(MountOpKind::kProc, target, MS_NOSUID | MS_NODEV | MS_NOEXEC);
     mounted.push_back({target, true});
     if (!readOnlyKernelFiles) return;
-    for (const char* entry : KernelProcEntries()) {
-      std::string at = target + "/" + entry;
-      MountOp bind;
-      bind.kind = MountOpKind::kBindPath;
-      bind.target = At(at);
-      bind.source = bind.target;
-      bind.flags = MS_REC;
-      ops.push_back(bind);
-      MountOp attr;
-      attr.kind = MountOpKind::kSetattr;
-      attr.target = bind.target;
-      attr.attrSet = sys::kMountAttrRdonly | sys::kMountAttrNosuid | sys::kMountAttrNodev |
-                     sys::kMountAttrNoexec;
-      attr.flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
-      ops.push_back(attr);
+    for (const char* entry : {"sys", "sysrq-trigger", "irq", "bus"}) {
+      MountOp op;
+      op.kind = MountOpKind::kProcEntryReadOnly;
+      op.target = At(target + "/" + entry);
+      op.attrSet = sys::kMountAttrRdonly | sys::kMountAttrNosuid | sys::kMountAttrNodev |
+                   sys::kMountAttrNoexec;
+      op.flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+      ops.push_back(op);
     }
   }
 
