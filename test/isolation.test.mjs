@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { cases, run } from './fixtures/isolation-cases.mjs';
 import {
   createUser,
+  haveCc,
   zombieChildren,
   leftoverTestCgroups,
   until,
@@ -444,6 +445,91 @@ describe('isolation: the init and the tree', { skip }, () => {
     await ex.start();
     const st = await ex.wait();
     assert.equal(st.oomKilled, true);
+  });
+});
+
+describe("isolation: a supervisor whose own /proc hides the kernel's files (subset=pid)", {
+  skip: skip || (!haveCc() && 'no C compiler for test/fixtures/no-mount-setattr.c'),
+}, () => {
+  // The supervisor runs in a mount namespace of its own whose /proc shows only processes, as in
+  // some hardened containers. Which of /proc's kernel files a root child's fresh /proc covers
+  // read-only is that /proc's answer, not the supervisor's: the child must find all it has.
+  const entries = ['sys', 'sysrq-trigger', 'irq', 'bus'];
+  // Each entry: absent, or present with the mount at it ro/rw; then an open for writing that
+  // writes nothing (harmless where it succeeds).
+  const childScript = [
+    `for e in ${entries.join(' ')}; do`,
+    '  if [ -e /proc/$e ]; then echo "$e $(awk -v m=/proc/$e \'$5 == m { split($6, o, ","); print o[1] }\' /proc/self/mountinfo)"; else echo "$e absent"; fi',
+    'done',
+    'err=$({ true >> /proc/sys/kernel/printk_ratelimit; } 2>&1) && echo "write opened" || echo "write refused: ${err##*: }"',
+  ].join('\n');
+  let dir;
+  let noMountSetattr;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'confine-procsubset-'));
+    fs.chmodSync(dir, 0o755); // the child's cwd
+    noMountSetattr = path.join(dir, 'no-mount-setattr');
+    execFileSync('cc', ['-O1', '-Wall', '-o', noMountSetattr, path.join(ROOT, 'test', 'fixtures', 'no-mount-setattr.c')]);
+  });
+  after(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    assert.deepEqual(zombieChildren(), []);
+  });
+
+  /** Runs the supervisor (prefix: a command it runs under) there; returns its report. */
+  async function superviseUnderSubsetPid(prefix) {
+    const supervisor = `
+      const fs = await import('node:fs');
+      const { command, capabilities } = await import(${JSON.stringify(path.join(ROOT, 'dist', 'index.mjs'))});
+      const ex = command('sh', ['-c', ${JSON.stringify(childScript)}], { cwd: ${JSON.stringify(dir)}, stdio: ['ignore', 'pipe', 'inherit'] }).isolate();
+      await ex.start();
+      let out = '';
+      for await (const chunk of ex.stdout) out += chunk;
+      const st = await ex.wait();
+      console.log(JSON.stringify({
+        own: ${JSON.stringify(entries)}.filter((e) => fs.existsSync('/proc/' + e)),
+        recursiveReadOnly: capabilities().isolation.recursiveReadOnly,
+        exitCode: st.exitCode,
+        child: out.trim().split('\\n'),
+      }));`;
+    const before_ = mountinfo();
+    const r = spawnSync(
+      'unshare',
+      [
+        ...['--mount', '--propagation', 'private', 'sh', '-c', 'mount -t proc -o subset=pid proc /proc && exec "$@"', 'sh'],
+        ...prefix,
+        ...[process.execPath, '--input-type=module', '-e', supervisor],
+      ],
+      // Without the Landlock layer, which refuses the write on its own (EACCES): the mounts
+      // alone are under test.
+      { cwd: '/', encoding: 'utf8', timeout: 60_000, env: { ...envWithout('NODE_TEST_CONTEXT'), CONFINE_LANDLOCK_LAYER: '0' } },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop());
+    assert.deepEqual(out.own, [], "the supervisor's /proc shows none of them");
+    assert.equal(out.exitCode, 0, `the child: ${out.child} ${r.stderr}`);
+    assert.equal(mountinfo(), before_, "nothing mounted in the test process's namespace");
+    assert.deepEqual(await cgroupsLeft(), []);
+    return out;
+  }
+  // This kernel decides which exist: this test process's /proc is a full one.
+  const expected = () => [
+    ...entries.map((e) => `${e} ${fs.existsSync(`/proc/${e}`) ? 'ro' : 'absent'}`),
+    'write refused: Read-only file system',
+  ];
+
+  test("a root child's fresh /proc has each of them that exists, read-only (mount_setattr)", async (t) => {
+    if (!support.recursiveReadOnly) return t.skip('no mount_setattr on this kernel: the next case is its path');
+    const out = await superviseUnderSubsetPid([]);
+    assert.equal(out.recursiveReadOnly, true);
+    assert.ok(expected().includes('sys ro'), 'this kernel has /proc/sys');
+    assert.deepEqual(out.child, expected(), `the child's /proc: ${out.child}`);
+  });
+
+  test('the same where the kernel has no mount_setattr (before Linux 5.12): a remount makes them read-only', async () => {
+    const out = await superviseUnderSubsetPid([noMountSetattr]);
+    assert.equal(out.recursiveReadOnly, false, 'the supervisor took the path of a kernel without mount_setattr');
+    assert.deepEqual(out.child, expected(), `the child's /proc: ${out.child}`);
   });
 });
 
