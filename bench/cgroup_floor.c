@@ -18,11 +18,14 @@
  *         with its fresh directories in cg rounds), then SIGKILL, reap and remove each; only the
  *         start stretch is timed (CONCURRENCY is ignored; the program gets the argument in
  *         $FLOOR_CHILD_ARG, e.g. `sleep 600`)
- *   serve: one request per line read from stdin, "seq N WARMUP" or "conc N WARMUP" (N,
- *         ROUNDS and WARMUP of the command line are then ignored): WARMUP uncounted spawns of
- *         the plain kind, its round, then the same with a cgroup, both round lines, and "done",
- *         so that bench/run.mjs can give this floor its turns among the other variants
+ *   serve: one request per line read from stdin, "seq|conc N WARMUP ORDER" (N, ROUNDS and
+ *         WARMUP of the command line are then ignored): WARMUP uncounted spawns of the plain
+ *         kind and its round, and the same with a cgroup (ORDER 0: plain first, 1: cgroup
+ *         first), each round followed by the settle, both round lines, and "done", so that
+ *         bench/run.mjs can give this floor its turns among the other variants
  * The child directories are PARENT_DIR/floor-<pid>-<n>; every one is removed on every way out.
+ * FLOOR_SETTLE_MS (default 200): untimed rest after each round, for the kernel's deferred work of
+ * the cgroups just removed (RCU, css release), so that it lands in no round's figure.
  *
  * Output, one line per round:  round base|cg <wall_ns> <n>
  * many: one line per round:   many base|cg <start_ns> <n> <user_us> <system_us>
@@ -145,9 +148,11 @@ static void slot_prepare(struct slot* s) {
   for (int i = 0; i < nspecs; i++) {
     snprintf(s->dir[i], sizeof s->dir[i], "%s/floor-%d-%lu", specs[i].parent, (int)getpid(),
              serial);
-    if (mkdir(s->dir[i], 0755) != 0) fail("mkdir", s->dir[i]);
+    /* Counted before the mkdir: a signal between the two must not leave the directory behind
+     * (removal tolerates ENOENT). */
     s->procs_fd[i] = -1;
     s->made = i + 1;
+    if (mkdir(s->dir[i], 0755) != 0) fail("mkdir", s->dir[i]);
     for (int f = 0; f < specs[i].nfiles; f++)
       write_file(s->dir[i], specs[i].file[f], specs[i].value[f]);
     char p[640];
@@ -158,19 +163,28 @@ static void slot_prepare(struct slot* s) {
   serial++;
 }
 
-/* Start one child; with a slot, it joins the slot's cgroups first. Returns once it has exec'd. */
+/* Start one child; with a slot, it joins the slot's cgroups first. Returns once it has exec'd.
+ * SIGTERM/SIGINT are held until the slot knows the child's pid: the handler then kills it
+ * before removing its (busy) directories. */
 static pid_t start(struct slot* s) {
   int n = s ? nspecs : 0;
+  sigset_t ending, old;
+  sigemptyset(&ending);
+  sigaddset(&ending, SIGTERM);
+  sigaddset(&ending, SIGINT);
+  sigprocmask(SIG_BLOCK, &ending, &old);
   pid_t pid = vfork();
   if (pid == 0) {
+    sigprocmask(SIG_SETMASK, &old, NULL);
     for (int i = 0; i < n; i++)
       if (write(s->procs_fd[i], "0", 1) != 1) _exit(126);
     if (dup2(devnull_in, 0) < 0 || dup2(devnull_out, 1) < 0 || dup2(devnull_out, 2) < 0) _exit(126);
     execve(prog, child_argv, environ);
     _exit(127);
   }
+  if (pid > 0 && s) s->pid = pid;
+  sigprocmask(SIG_SETMASK, &old, NULL);
   if (pid < 0) fail("vfork", NULL);
-  if (s) s->pid = pid;
   return pid;
 }
 
@@ -182,22 +196,17 @@ static void check_status(int st) {
   }
 }
 
-static void reap(pid_t pid) {
-  int st;
-  while (waitpid(pid, &st, 0) < 0)
-    if (errno != EINTR) fail("waitpid", NULL);
-  check_status(st);
-}
-
 static void one_seq(int with_cgroup) {
   struct slot* s = with_cgroup ? &slots[0] : NULL;
   if (s) slot_prepare(s);
   pid_t pid = start(s);
-  reap(pid);
-  if (s) {
-    s->pid = 0;
-    slot_release(s);
-  }
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) fail("waitpid", NULL);
+  /* Reaped: forgotten before anything can exit (the cleanup must not kill a reused pid). */
+  if (s) s->pid = 0;
+  check_status(st);
+  if (s) slot_release(s);
 }
 
 static void round_conc(int with_cgroup, int n, int conc) {
@@ -220,14 +229,14 @@ static void round_conc(int with_cgroup, int n, int conc) {
       if (errno == EINTR) continue;
       fail("waitpid", NULL);
     }
-    check_status(st);
     alive--;
+    struct slot* done = NULL;
     if (with_cgroup)
-      for (int i = 0; i < conc; i++)
-        if (slots[i].pid == p) {
-          slots[i].pid = 0;
-          slot_release(&slots[i]);
-        }
+      for (int i = 0; i < conc && !done; i++)
+        if (slots[i].pid == p) done = &slots[i];
+    if (done) done->pid = 0; /* reaped: forgotten before check_status can exit */
+    check_status(st);
+    if (done) slot_release(done);
   }
 }
 
@@ -297,7 +306,8 @@ static void parse_spec(char* arg, struct spec* sp) {
 
 int main(int argc, char** argv) {
   if (argc < 8) {
-    fprintf(stderr, "usage: %s PROGRAM seq|conc N CONCURRENCY ROUNDS WARMUP SPEC...\n", argv[0]);
+    fprintf(stderr, "usage: %s PROGRAM seq|conc|many|serve N CONCURRENCY ROUNDS WARMUP SPEC...\n",
+            argv[0]);
     return 2;
   }
   prog = argv[1];
@@ -325,10 +335,16 @@ int main(int argc, char** argv) {
 
   if (serve_mode) {
     char line[128], what[16];
-    int rn, rw;
+    int rn, rw, order;
     while (fgets(line, sizeof line, stdin)) {
-      if (sscanf(line, "%15s %d %d", what, &rn, &rw) != 3 || rn < 1 || rw < 0) return 2;
-      for (int with_cgroup = 0; with_cgroup < 2; with_cgroup++) {
+      if (sscanf(line, "%15s %d %d %d", what, &rn, &rw, &order) != 4 || rn < 1 || rw < 0 ||
+          (order != 0 && order != 1) || (strcmp(what, "seq") != 0 && strcmp(what, "conc") != 0)) {
+        fprintf(stderr, "cgroup_floor: bad request \"%s\" (seq|conc N WARMUP ORDER)\n",
+                strtok(line, "\n"));
+        return 2;
+      }
+      for (int k = 0; k < 2; k++) {
+        int with_cgroup = k ^ order;
         for (int i = 0; i < rw; i++) one_seq(with_cgroup);
         uint64_t t0 = now_ns();
         if (strcmp(what, "conc") == 0) round_conc(with_cgroup, rn, conc);
@@ -336,6 +352,7 @@ int main(int argc, char** argv) {
           for (int i = 0; i < rn; i++) one_seq(with_cgroup);
         printf("round %s %llu %d\n", with_cgroup ? "cg" : "base",
                (unsigned long long)(now_ns() - t0), rn);
+        if (settle_ms > 0) usleep((useconds_t)settle_ms * 1000);
       }
       printf("done\n");
       fflush(stdout);

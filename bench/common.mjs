@@ -163,17 +163,20 @@ function parseFloor(lines) {
 
 /**
  * A C floor program in its serve mode (bench/posix_spawn_floor.c, bench/cgroup_floor.c): one
- * process that runs a round per request line ("seq|conc N WARMUP") and ends each with "done", so
- * that it takes its turns among the Node variants. round(mode, n, warmup) resolves with
- * parse(that round's lines); close() ends it and resolves with parse(the lines after the last
- * round).
+ * process that runs a round per request line ("seq|conc N WARMUP [more fields]") and ends each
+ * with "done", so that it takes its turns among the Node variants. round(mode, n, warmup,
+ * ...fields) resolves with parse(that round's lines), and rejects, with the program's stderr,
+ * once it has ended; close() ends it and resolves with parse(the lines after the last round);
+ * kill(signal) resolves once it has ended.
  */
-export function startServer(bin, argv, parse) {
-  const c = spawn(bin, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
+export function startServer(bin, argv, parse, options = {}) {
+  const name = path.basename(bin);
+  const c = spawn(bin, argv, { ...options, stdio: ['pipe', 'pipe', 'pipe'] });
   let buf = '';
   let stderr = '';
   let lines = [];
   let waiting = null;
+  let gone = null; // the Error once it has ended or could not start
   c.stdout.setEncoding('utf8');
   c.stderr.setEncoding('utf8');
   c.stderr.on('data', (d) => (stderr += d));
@@ -191,21 +194,40 @@ export function startServer(bin, argv, parse) {
       }
     }
   });
-  const ended = new Promise((resolve) => c.once('close', (code, signal) => resolve({ code, signal })));
-  ended.then(({ code, signal }) => waiting?.reject(new Error(`${path.basename(bin)} ended (${code ?? signal}) mid-round: ${stderr.trim()}`)));
+  // A write after it ended fails with EPIPE: that is reported by the rejection below.
+  c.stdin.on('error', () => {});
+  const ended = new Promise((resolve) => {
+    c.once('error', (e) => {
+      gone ??= new Error(`${name} did not start: ${e.message}`);
+      resolve({ code: null, signal: null, error: e });
+    });
+    c.once('close', (code, signal) => {
+      gone ??= new Error(`${name} ended (${code ?? signal}): ${stderr.trim()}`);
+      resolve({ code, signal });
+    });
+  });
+  ended.then(() => {
+    const w = waiting;
+    waiting = null;
+    w?.reject(gone);
+  });
   return {
-    round: (mode, n, warmup) =>
+    round: (mode, n, warmup, ...fields) =>
       new Promise((resolve, reject) => {
+        if (gone) return reject(gone);
         waiting = { resolve, reject };
-        c.stdin.write(`${mode} ${n} ${warmup}\n`);
+        c.stdin.write(`${[mode, n, warmup, ...fields].join(' ')}\n`);
       }),
     close: async () => {
       c.stdin.end();
-      const { code, signal } = await ended;
-      if (code !== 0) throw new Error(`${path.basename(bin)} failed: ${code ?? signal} ${stderr.trim()}`);
+      const { code, signal, error } = await ended;
+      if (error || code !== 0) throw new Error(`${name} failed: ${error?.message ?? code ?? signal} ${stderr.trim()}`);
       return parse(lines);
     },
-    kill: (signal = 'SIGKILL') => c.exitCode === null && c.signalCode === null && c.kill(signal),
+    kill: async (signal = 'SIGKILL') => {
+      if (c.exitCode === null && c.signalCode === null) c.kill(signal);
+      await ended;
+    },
   };
 }
 
