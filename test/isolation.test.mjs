@@ -448,8 +448,15 @@ describe('isolation: the init and the tree', { skip }, () => {
   });
 });
 
+/** Whether this kernel mounts a procfs with subset=pid (Linux 5.8+), tried in a mount namespace of its own. */
+function procSubsetPidReason() {
+  if (skip) return skip;
+  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'mount', '-t', 'proc', '-o', 'subset=pid', 'proc', '/proc'], { encoding: 'utf8' });
+  return r.status === 0 ? false : `a procfs with subset=pid cannot be mounted here (Linux 5.8+): ${(r.stderr || r.error?.message || '').trim()}`;
+}
+
 describe("isolation: a supervisor whose own /proc hides the kernel's files (subset=pid)", {
-  skip: skip || (!haveCc() && 'no C compiler for test/fixtures/no-mount-setattr.c'),
+  skip: procSubsetPidReason() || (!haveCc() && 'no C compiler for test/fixtures/no-mount-setattr.c'),
 }, () => {
   // The supervisor runs in a mount namespace of its own whose /proc shows only processes, as in
   // some hardened containers. Which of /proc's kernel files a root child's fresh /proc covers

@@ -87,12 +87,19 @@ long RunOp(const IsolationPlan& p, const MountOp& op, Syscall* which) {
       // The entry bound over itself, so that it can be made read-only alone. Whether the entry
       // exists is this fresh procfs's answer, asked here rather than of the supervisor's /proc
       // (which may be mounted subset=pid and hide it). ENOENT is the one answer for an entry the
-      // kernel does not have: procfs's lookup of a name it does not know returns -ENOENT (also
-      // under subset=pid), and the rest of the path is the procfs mounted just before.
-      // Every other failure, here or in making it read-only, fails the spawn.
+      // kernel does not have: procfs's lookup of a name it does not know returns -ENOENT, and
+      // the rest of the path is the procfs mounted just before, without options (it shows all
+      // this kernel has). Every other failure, here or in making it read-only, fails the spawn.
       *which = Syscall::kMount;
       r = sys::Mount(op.target, op.target, nullptr, MS_BIND | MS_REC, nullptr);
-      if (r == -ENOENT) return 0;
+      if (r == -ENOENT) {
+        // Confirmed by a lookup that mounts nothing: a filter or LSM that answered the bind
+        // alone with ENOENT must not pass for an absent entry (it would stay writable).
+        long found = sys::LookUp(op.target);
+        if (found == -ENOENT) return 0;
+        if (found < 0) *which = Syscall::kStatx;
+        return found < 0 ? found : r;
+      }
       if (r < 0) return r;
       return SetAttr(op.target, op.attrSet, op.flags, which);
     case MountOpKind::kRemount:

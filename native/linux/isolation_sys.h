@@ -104,6 +104,11 @@ inline long InodeOf(const char* path, uint64_t* ino) {
   if (r == 0) *ino = *reinterpret_cast<const uint64_t*>(buf + 32);
   return r;
 }
+// Whether a path exists, the last component not followed: statx asking for nothing. 0 or -errno.
+inline long LookUp(const char* path) {
+  alignas(8) unsigned char buf[256];
+  return Ret(syscall(SYS_statx, AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, 0, buf));
+}
 inline long SetCloexec(int fd, bool on) {
   return Ret(syscall(SYS_fcntl, fd, F_SETFD, on ? FD_CLOEXEC : 0));
 }
