@@ -451,8 +451,14 @@ describe('isolation: the init and the tree', { skip }, () => {
 /** Whether this kernel mounts a procfs with subset=pid (Linux 5.8+), tried in a mount namespace of its own. */
 function procSubsetPidReason() {
   if (skip) return skip;
-  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'mount', '-t', 'proc', '-o', 'subset=pid', 'proc', '/proc'], { encoding: 'utf8' });
-  return r.status === 0 ? false : `a procfs with subset=pid cannot be mounted here (Linux 5.8+): ${(r.stderr || r.error?.message || '').trim()}`;
+  const r = spawnSync(
+    'unshare',
+    ['--mount', '--propagation', 'private', 'mount', '-t', 'proc', '-o', 'subset=pid', 'proc', '/proc'],
+    { encoding: 'utf8' },
+  );
+  return r.status === 0
+    ? false
+    : `a procfs with subset=pid cannot be mounted here (Linux 5.8+): ${(r.stderr || r.error?.message || '').trim()}`;
 }
 
 describe("isolation: a supervisor whose own /proc hides the kernel's files (subset=pid)", {
