@@ -20,8 +20,10 @@
             "native/posix/signal.cc",
             "native/posix/spawn.cc",
             "native/posix/start_watch.cc",
+            "native/posix/thread.cc",
             "native/posix/user.cc",
             "native/linux/capabilities.cc",
+            "native/linux/cgroup_dirs.cc",
             "native/linux/clone.cc",
             "native/linux/dumpable.cc",
             "native/linux/guards.cc",
@@ -31,6 +33,7 @@
             "native/linux/landlock.cc",
             "native/linux/namespace_pool.cc",
             "native/linux/pidfd.cc",
+            "native/linux/reaper.cc",
             "native/linux/seccomp.cc"
           ],
           "ldflags": ["-Wl,-z,now"]
@@ -49,6 +52,7 @@
             "native/posix/signal.cc",
             "native/posix/spawn.cc",
             "native/posix/start_watch.cc",
+            "native/posix/thread.cc",
             "native/posix/user.cc"
           ],
           "xcode_settings": {

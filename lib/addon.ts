@@ -240,7 +240,13 @@ export interface PosixAddon {
    * the program exec'd, `onStart(error)` with the error spawn() would have thrown once it failed.
    */
   watchStart(pid: number, errorFd: number, file: string, onStart: (error: (Error & AddonError) | null) => void): void;
-  watch(pid: number, pidfd: number, onExit: (exit: PosixExit) => void): void;
+  /**
+   * `cgroupDirs`: the tree's task cgroup directories. Should the environment end before the exit
+   * is seen (a worker thread terminated), the addon reaps the leader and removes them once empty.
+   */
+  watch(pid: number, pidfd: number, onExit: (exit: PosixExit) => void, cgroupDirs?: readonly string[]): void;
+  /** The watched tree of `pid` has these task cgroup directories now (update() joined more); false: no watch. */
+  watchCgroup?(pid: number, cgroupDirs: readonly string[]): boolean;
   /**
    * Whether `fd` is still the pidfd given to the loop watch of `pid` (user code may have closed
    * that number and opened a file of its own there): exact on every kernel (kcmp against the

@@ -8,10 +8,12 @@
 #define CONFINE_POSIX 1
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 
@@ -28,9 +30,11 @@
 #endif
 #ifdef __linux__
 #include "linux/capabilities.h"
+#include "linux/cgroup_dirs.h"
 #include "linux/dumpable.h"
 #include "linux/isolation_probe.h"
 #include "linux/landlock.h"
+#include "linux/reaper.h"
 #include "linux/seccomp.h"
 #endif
 
@@ -398,12 +402,28 @@ bool ReadRequest(Napi::Env env, const Napi::Object& o, confine::SpawnRequest* re
 
 // ---- exit watching: per-environment bookkeeping ----
 
+// A thread watch (no pidfd): what its waiter thread and the environment share. Until the
+// environment ends the thread reports through its thread-safe function; node deletes that with
+// the environment (a worker thread's end), so from then on the thread must not touch it, and
+// only removes the tree's task cgroup directories once it has reaped the leader.
+struct ThreadWatchState {
+  std::mutex lock;  // held by the thread while it reports, and by the teardown that ends that
+  pid_t pid;
+  bool envGone = false;
+  bool removeDirs = false;  // the environment was a worker's: its JS never releases the cgroup
+  std::vector<std::string> cgroupDirs;
+  ThreadWatchState(pid_t p, std::vector<std::string> dirs) : pid(p), cgroupDirs(std::move(dirs)) {}
+};
+
 // Loop watches not yet finished, so that environment teardown (a worker thread ending) can
-// close their handles: a worker's loop must be empty when it closes. Start watches by the pid
-// of their child (watchRef() applies to both).
+// close their handles: a worker's loop must be empty when it closes; each with its tree's task
+// cgroup directories (none without a cgroup), removed by the addon once the leader is reaped
+// when the worker ended first. Start watches by the pid of their child (watchRef() applies to
+// both). Thread watches, for the teardown to end their reports.
 struct AddonData {
-  std::set<confine::LoopWatch*> watches;
+  std::map<confine::LoopWatch*, std::vector<std::string>> watches;
   std::map<confine::StartWatch*, pid_t> startWatches;
+  std::set<std::shared_ptr<ThreadWatchState>> threadWatches;
   // Whether this instance's thread is the process's initial one (where environ is the one
   // process.env reads): taken once at load, as an instance never changes threads (it was a
   // gettid and a getpid on every spawn's environGeneration()).
@@ -411,6 +431,60 @@ struct AddonData {
 };
 
 AddonData* DataOf(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
+
+// ---- a worker that ended before its trees: their reap and their task cgroups ----
+
+// The task cgroup directories of a tree whose leader is reaped and whose worker has ended (its
+// JS, which would release them, never runs again): removed now, or by the process's reaper
+// thread once the descendants still in them have left (tried again each second).
+void RemoveCgroupOfEndedWorker(std::vector<std::string> cgroupDirs) {
+#ifdef __linux__
+  if (confine::RemoveEmptyCgroupDirs(&cgroupDirs)) return;
+  const char* syscall = nullptr;
+  confine::RetryOnReaper(
+      [cgroupDirs]() mutable { return confine::RemoveEmptyCgroupDirs(&cgroupDirs); }, &syscall);
+#else
+  (void)cgroupDirs;
+#endif
+}
+
+// A running child of a worker that has ended: reaped by the process's one reaper (a pidfd in
+// its epoll set), then its tree's task cgroup directories removed once empty (tried again each
+// second while descendants of the leader are still in them). Without pidfd_open (Linux before
+// 5.3) or elsewhere (macOS) a waiter thread of its own does the same.
+void ReapForEndedWorker(pid_t pid, std::vector<std::string> cgroupDirs) {
+  const char* syscall = nullptr;
+#ifdef __linux__
+  auto removeDirs = [cgroupDirs]() mutable { return confine::RemoveEmptyCgroupDirs(&cgroupDirs); };
+  if (confine::HandToReaper(pid, removeDirs, &syscall) == 0) return;
+  confine::WatchExitOnThread(
+      pid,
+      [removeDirs](const confine::ExitStatus&) mutable {
+        while (!removeDirs()) sleep(1);
+      },
+      &syscall);
+#else
+  (void)cgroupDirs;
+  confine::WatchExitOnThread(
+      pid, [](const confine::ExitStatus&) {}, &syscall);
+#endif
+}
+
+// On a thread watch's waiter thread, once it has reaped the leader of a tree whose environment
+// has ended: that tree's task cgroup directories, when the environment was a worker's.
+void RemoveCgroupOfEndedThreadWatch(ThreadWatchState* state) {
+#ifdef __linux__
+  std::vector<std::string> dirs;
+  {
+    std::lock_guard<std::mutex> hold(state->lock);
+    if (!state->removeDirs) return;
+    dirs.swap(state->cgroupDirs);
+  }
+  while (!confine::RemoveEmptyCgroupDirs(&dirs)) sleep(1);
+#else
+  (void)state;
+#endif
+}
 
 Napi::Object ExitObject(Napi::Env env, const confine::ExitStatus& st) {
   Napi::Object o = Napi::Object::New(env);
@@ -477,11 +551,24 @@ void MakeLoopCallback(const LoopCallback& cb, napi_value arg) {
 
 void CallExit(const std::shared_ptr<LoopCallback>& cb, const confine::ExitStatus& st) {
   Napi::Env env(cb->env);
-  if (AddonData* data = DataOf(env)) data->watches.erase(cb->watch);
+  std::vector<std::string> cgroupDirs;
+  bool inWorker = false;
+  if (AddonData* data = DataOf(env)) {
+    auto it = data->watches.find(cb->watch);
+    if (it != data->watches.end()) {
+      cgroupDirs.swap(it->second);
+      data->watches.erase(it);
+    }
+    inWorker = !data->onInitialThread;
+  }
   Napi::HandleScope scope(env);
   // The environment is going away: the child is reaped (its pid is not left a zombie), JS is not
-  // told; the callback's references go with cb.
-  if (!CanRunJs(env)) return;
+  // told; the callback's references go with cb. A worker's JS will never release the tree's
+  // cgroup either: the addon removes it.
+  if (!CanRunJs(env)) {
+    if (inWorker) RemoveCgroupOfEndedWorker(std::move(cgroupDirs));
+    return;
+  }
   MakeLoopCallback(*cb, ExitObject(env, st));
 }
 
@@ -891,10 +978,51 @@ Napi::Value WatchStart(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// A tree's task cgroup directories (watch's 4th argument, watchCgroup()'s 2nd): absolute paths;
+// undefined or null: none.
+bool ReadCgroupDirs(Napi::Env env, const Napi::Value& v, const char* what,
+                    std::vector<std::string>* out) {
+  if (v.IsUndefined() || v.IsNull()) return true;
+  std::string message = std::string(what) + ": cgroupDirs must be an array of absolute paths";
+  if (!v.IsArray()) return Fail(env, message);
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsString()) return Fail(env, message);
+    std::string dir = e.As<Napi::String>().Utf8Value();
+    if (dir.empty() || dir[0] != '/' || dir.find('\0') != std::string::npos)
+      return Fail(env, message);
+    out->push_back(std::move(dir));
+  }
+  return true;
+}
+
+// The call data of a thread watch's report: the status, and the watch's state (forgotten then).
+struct ThreadExit {
+  confine::ExitStatus status;
+  std::shared_ptr<ThreadWatchState> state;
+};
+
+// A thread watch's report, on the loop thread (the thread-safe function's call).
+void ReportThreadExit(Napi::Env env, Napi::Function js, ThreadExit* data) {
+  std::unique_ptr<ThreadExit> owned(data);
+  if (env == nullptr || js.IsEmpty()) return;  // environment going away
+  if (AddonData* d = DataOf(env)) d->threadWatches.erase(owned->state);
+  Napi::HandleScope scope(env);
+  if (!CanRunJs(env)) return;  // going away, its loop turned once more (CallExit)
+  // Plain napi, as MakeLoopCallback.
+  napi_value arg = ExitObject(env, owned->status);
+  napi_value global;
+  napi_value result;
+  if (napi_get_global(env, &global) == napi_ok)
+    napi_call_function(env, global, js, 1, &arg, &result);
+  ReportCallbackException(env);
+}
+
 Napi::Value Watch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsFunction()) {
-    Fail(env, "watch: expected (pid, pidfd, callback)");
+    Fail(env, "watch: expected (pid, pidfd, callback, cgroupDirs?)");
     return env.Undefined();
   }
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
@@ -904,6 +1032,8 @@ Napi::Value Watch(const Napi::CallbackInfo& info) {
     Fail(env, "watch: pid must be positive");
     return env.Undefined();
   }
+  std::vector<std::string> cgroupDirs;
+  if (!ReadCgroupDirs(env, info[3], "watch", &cgroupDirs)) return env.Undefined();
 
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
@@ -918,7 +1048,7 @@ Napi::Value Watch(const Napi::CallbackInfo& info) {
       &watch);
   if (err == 0) {
     cb->watch = watch;
-    DataOf(env)->watches.insert(watch);
+    DataOf(env)->watches.emplace(watch, std::move(cgroupDirs));
     return env.Undefined();
   }
   if (err != ENOTSUP) {
@@ -927,35 +1057,59 @@ Napi::Value Watch(const Napi::CallbackInfo& info) {
   }
 
   // No pidfd: a waiter thread reports through a thread-safe function, which also keeps the
-  // loop alive until it is released.
+  // loop alive until it is released. It does so under the watch's lock, and only while the
+  // environment lives: node deletes the function with it (a worker's end), whoever holds it.
   Napi::ThreadSafeFunction tsfn = Napi::ThreadSafeFunction::New(env, fn, "confine:exit", 0, 1);
+  auto state = std::make_shared<ThreadWatchState>(pid, std::move(cgroupDirs));
   err = confine::WatchExitOnThread(
       pid,
-      [tsfn](const confine::ExitStatus& st) mutable {
-        auto* copy = new confine::ExitStatus(st);
-        napi_status s = tsfn.BlockingCall(
-            copy, [](Napi::Env env, Napi::Function js, confine::ExitStatus* status) {
-              std::unique_ptr<confine::ExitStatus> owned(status);
-              if (env == nullptr || js.IsEmpty()) return;  // environment going away
-              Napi::HandleScope scope(env);
-              if (!CanRunJs(env)) return;  // going away, its loop turned once more (CallExit)
-              // Plain napi, as MakeLoopCallback.
-              napi_value arg = ExitObject(env, *owned);
-              napi_value global;
-              napi_value result;
-              if (napi_get_global(env, &global) == napi_ok)
-                napi_call_function(env, global, js, 1, &arg, &result);
-              ReportCallbackException(env);
-            });
-        if (s != napi_ok) delete copy;
-        tsfn.Release();
+      [tsfn, state](const confine::ExitStatus& st) mutable {
+        {
+          std::lock_guard<std::mutex> hold(state->lock);
+          if (!state->envGone) {
+            auto* exit = new ThreadExit{st, state};
+            napi_status s = tsfn.BlockingCall(exit, ReportThreadExit);
+            if (s != napi_ok) delete exit;
+            tsfn.Release();
+            return;
+          }
+        }
+        RemoveCgroupOfEndedThreadWatch(state.get());
       },
       &syscall);
   if (err != 0) {
     tsfn.Release();
     ThrowSystemError(env, "ERR_CONFINE_SYSTEM", "watch", nullptr, syscall, err);
+    return env.Undefined();
   }
+  DataOf(env)->threadWatches.insert(state);
   return env.Undefined();
+}
+
+// watchCgroup(pid, cgroupDirs): the task cgroup directories of the watched tree of `pid` are
+// these now (update() joined more hierarchies). false when no watch of `pid` is left.
+Napi::Value WatchCgroup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<std::string> dirs;
+  if (!info[0].IsNumber()) {
+    Fail(env, "watchCgroup: expected (pid, cgroupDirs)");
+    return env.Undefined();
+  }
+  if (!ReadCgroupDirs(env, info[1], "watchCgroup", &dirs)) return env.Undefined();
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  AddonData* data = DataOf(env);
+  for (auto& [w, watchDirs] : data->watches) {
+    if (confine::LoopWatchPid(w) != pid) continue;
+    watchDirs = std::move(dirs);
+    return Napi::Boolean::New(env, true);
+  }
+  for (const auto& state : data->threadWatches) {
+    if (state->pid != pid) continue;
+    std::lock_guard<std::mutex> hold(state->lock);
+    state->cgroupDirs = std::move(dirs);
+    return Napi::Boolean::New(env, true);
+  }
+  return Napi::Boolean::New(env, false);
 }
 
 Napi::Value Signal(const Napi::CallbackInfo& info) {
@@ -998,7 +1152,7 @@ Napi::Value WatchRef(const Napi::CallbackInfo& info) {
   for (const auto& [w, watchedPid] : DataOf(env)->startWatches) {
     if (watchedPid == pid) confine::RefStartWatch(w, ref);
   }
-  for (confine::LoopWatch* w : DataOf(env)->watches) {
+  for (const auto& [w, dirs] : DataOf(env)->watches) {
     if (confine::LoopWatchPid(w) != pid) continue;
     confine::RefLoopWatch(w, ref);
     return Napi::Boolean::New(env, true);
@@ -1017,7 +1171,7 @@ Napi::Value PidfdHeld(const Napi::CallbackInfo& info) {
   }
   pid_t pid = info[0].As<Napi::Number>().Int32Value();
   int fd = info[1].As<Napi::Number>().Int32Value();
-  for (confine::LoopWatch* w : DataOf(env)->watches) {
+  for (const auto& [w, dirs] : DataOf(env)->watches) {
     if (confine::LoopWatchPid(w) == pid)
       return Napi::Boolean::New(env, confine::LoopWatchHolds(w, fd));
   }
@@ -1027,20 +1181,26 @@ Napi::Value PidfdHeld(const Napi::CallbackInfo& info) {
 // The environment is going away (a worker thread ends, terminate() included; the process
 // exits): the loop handles close, no JS is told anything. A worker's children that still run
 // keep running (reattach is the default: the process, their supervisor, lives on), but nothing
-// of that worker would ever reap them: each is handed to a waiter thread that reaps it when it
-// exits, so it is not left a zombie until the process ends. At the process's own exit there is
-// no need: the children are reparented and reaped by their new parent.
+// of that worker would ever reap them or release their task cgroups: each goes to the process's
+// reaper (ReapForEndedWorker), so it is not left a zombie, nor its cgroup, until the process
+// ends. At the process's own exit there is no need: the children are reparented and reaped by
+// their new parent, and the JS exit hook has released what it could.
 void Teardown(void* arg) {
   auto* data = static_cast<AddonData*>(arg);
-  for (confine::LoopWatch* w : data->watches) {
+  for (auto& [w, dirs] : data->watches) {
     pid_t pid = confine::LoopWatchPid(w);
     confine::CancelLoopWatch(w);
-    const char* syscall = nullptr;
-    if (!data->onInitialThread)
-      confine::WatchExitOnThread(
-          pid, [](const confine::ExitStatus&) {}, &syscall);
+    if (!data->onInitialThread) ReapForEndedWorker(pid, std::move(dirs));
   }
   data->watches.clear();
+  // Thread watches go on waiting, from now on without their thread-safe function (node deletes
+  // it with the environment): a worker's then remove their tree's cgroup after the reap.
+  for (const auto& state : data->threadWatches) {
+    std::lock_guard<std::mutex> hold(state->lock);
+    state->envGone = true;
+    state->removeDirs = !data->onInitialThread;
+  }
+  data->threadWatches.clear();
   for (const auto& [w, pid] : data->startWatches) confine::CancelStartWatch(w);
   data->startWatches.clear();
 }
@@ -1070,6 +1230,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("watch", Napi::Function::New(env, Watch, "watch"));
   exports.Set("watchStart", Napi::Function::New(env, WatchStart, "watchStart"));
   exports.Set("watchRef", Napi::Function::New(env, WatchRef, "watchRef"));
+  exports.Set("watchCgroup", Napi::Function::New(env, WatchCgroup, "watchCgroup"));
   exports.Set("pidfdHeld", Napi::Function::New(env, PidfdHeld, "pidfdHeld"));
   exports.Set("signal", Napi::Function::New(env, Signal, "signal"));
   exports.Set("killGroup", Napi::Function::New(env, KillGroup, "killGroup"));

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { isLinux } from './helpers.mjs';
+import { isLinux, isRoot } from './helpers.mjs';
 
 const SUPERVISOR = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures', 'worker-exit', 'supervisor.mjs');
 const skip = isLinux ? false : 'the fixture reads /proc (the addon code under test is POSIX)';
@@ -49,3 +49,40 @@ for (const [which, what] of Object.entries(CASES)) {
     }
   });
 }
+
+const TREES = path.join(path.dirname(SUPERVISOR), 'trees-supervisor.mjs');
+const COUNT = 50;
+
+function runTrees(kind) {
+  const r = spawnSync(process.execPath, [TREES, kind, String(COUNT)], { encoding: 'utf8', timeout: 180_000 });
+  const what = `trees supervisor ${kind}: status ${r.status} signal ${r.signal}\n${r.stdout}\n${r.stderr}`;
+  assert.equal(r.signal, null, what);
+  assert.equal(r.status, 0, what);
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
+// A worker ended with many trees running: one reaper for them all (not a thread per tree), and
+// every tree reaped once it exits.
+test(`worker.terminate() with ${COUNT} trees running: one reaper thread, each tree reaped when it exits`, { skip }, () => {
+  const out = runTrees('posix');
+  assert.equal(out.runningThen, COUNT, 'the trees ran on after their worker ended (the one killed before, not)');
+  // The worker's thread is gone; at most the reaper is new (a waiter thread per tree was COUNT).
+  assert.ok(out.whileRunning <= out.before + 1, `threads: ${out.before} before the worker, ${out.whileRunning} after it`);
+  assert.ok(out.after <= out.before + 1, `threads: ${out.before} before the worker, ${out.after} at the end`);
+  assert.deepEqual(out.left.pids, [], 'every tree reaped once it exited (none left a zombie)');
+});
+
+// The linux backend: each tree's task cgroup is removed once its leader is reaped (the worker's
+// JS, which would release it, never runs again): those running at the end and the one whose
+// exit was due then; the first tree's reuses a pooled one.
+test(`worker.terminate() with ${COUNT} linux trees running: their task cgroups are removed after they exit`, {
+  skip: skip || (!isRoot && 'needs root (cgroups)'),
+}, () => {
+  const out = runTrees('linux');
+  assert.equal(out.runningThen, COUNT, 'the trees ran on after their worker ended (the one killed before, not)');
+  assert.ok(out.dirs >= COUNT + 1, `a task cgroup per tree (${out.dirs} directories)`);
+  assert.equal(out.reused, true, 'the first tree reused the cgroup of the one before');
+  assert.ok(out.whileRunning <= out.before + 1, `threads: ${out.before} before the worker, ${out.whileRunning} after it`);
+  assert.deepEqual(out.left.pids, [], 'every tree reaped once it exited');
+  assert.deepEqual(out.left.dirs, [], 'every task cgroup directory removed');
+});

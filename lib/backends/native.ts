@@ -500,28 +500,35 @@ class NativeTree implements Tree {
     });
     // Outside the promise's executor: a watch refused must throw from here (launch() then ends
     // the child), not become a rejection of `exited` that nobody awaits while the child runs on.
-    addon.watch(pid, pidfd, (raw: PosixExit) => {
-      this.gone = true;
-      // The watcher polls its own copy; ours served signals and is done now, closed if the
-      // watch found it still ours just before the reap (after it a pidfd names no process).
-      if (this.pidfd >= 0 && raw.pidfdOurs !== false) addon.close(this.pidfd);
-      this.pidfd = -1;
-      // Output nobody reads yet is drained (so that 'close' follows); while the start is
-      // pending the caller, who reads after start(), has not attached its readers: a turn after
-      // it settles (as the universal backend's holdOutput()).
-      if (this.startPending) {
-        const later = () => void setImmediate(() => drainStdio(stdio));
-        this.started.then(later, later);
-      } else drainStdio(stdio);
-      const st = this.programExit(raw);
-      resolve({
-        exitCode: st.signal ? null : st.exitCode,
-        signal: signalName(st.signal),
-        cpuUserMicros: st.userMicros,
-        cpuSystemMicros: st.systemMicros,
-        memoryPeakBytes: this.exitPeak(st.maxRssBytes),
-      });
-    });
+    // The cgroup's directories go with the watch: should this worker thread end before the exit
+    // (no JS of it runs again to release them), the addon removes them after the reap.
+    addon.watch(
+      pid,
+      pidfd,
+      (raw: PosixExit) => {
+        this.gone = true;
+        // The watcher polls its own copy; ours served signals and is done now, closed if the
+        // watch found it still ours just before the reap (after it a pidfd names no process).
+        if (this.pidfd >= 0 && raw.pidfdOurs !== false) addon.close(this.pidfd);
+        this.pidfd = -1;
+        // Output nobody reads yet is drained (so that 'close' follows); while the start is
+        // pending the caller, who reads after start(), has not attached its readers: a turn after
+        // it settles (as the universal backend's holdOutput()).
+        if (this.startPending) {
+          const later = () => void setImmediate(() => drainStdio(stdio));
+          this.started.then(later, later);
+        } else drainStdio(stdio);
+        const st = this.programExit(raw);
+        resolve({
+          exitCode: st.signal ? null : st.exitCode,
+          signal: signalName(st.signal),
+          cpuUserMicros: st.userMicros,
+          cpuSystemMicros: st.systemMicros,
+          memoryPeakBytes: this.exitPeak(st.maxRssBytes),
+        });
+      },
+      cgroup?.dirs,
+    );
     this.closed = stdioClosed(stdio, this.exited);
     if (killOnParentExit) killAtExit(this);
     if (cgroup) releaseAtExit(this);
@@ -754,8 +761,9 @@ class NativeTree implements Tree {
     return updateNativeTree(this.cgroup, this.parent, resources, {
       // Guarded before any process is moved: a supervisor killed meanwhile leaves nothing.
       beforeMove: this.killOnParentExit ? (paths) => guardCgroup(paths) : undefined,
-      extended: () => {
+      extended: (cg) => {
         this.handleText = null; // the handle names the new directories too
+        if (!this.gone) this.addon.watchCgroup?.(this.pid, cg.dirs); // for a worker's end (launch())
       },
     });
   }

@@ -78,12 +78,20 @@ export class TaskCgroup {
   /** joinEntries() with and without the v2 directory (passed on as reuseFiles; paths never change then). */
   private joinWithDir: [string, number][] | null = null;
   private joinProcs: [string, number][] | null = null;
+  /** dirs, made on first use (extend() drops it with the paths it replaces). */
+  private dirList: readonly string[] | null = null;
 
   private constructor(version: 1 | 2, paths: Record<string, string>, controllers: string[], swap: boolean) {
     this.version = version;
     this.paths = Object.freeze({ ...paths });
     this.controllers = controllers;
     this.swap = swap;
+  }
+
+  /** Every directory of this cgroup, once each (co-mounted v1 controllers share one). */
+  get dirs(): readonly string[] {
+    this.dirList ??= Object.freeze(uniqueDirs(this.paths));
+    return this.dirList;
   }
 
   /** The v2 directory, or for v1 the directory of the first hierarchy (for messages). */
@@ -551,7 +559,7 @@ export class TaskCgroup {
     });
     const ctrls = Object.keys(added);
     this.paths = Object.freeze({ ...this.paths, ...added });
-    this.joinWithDir = this.joinProcs = null;
+    this.joinWithDir = this.joinProcs = this.dirList = null;
     this.controllers.push(...ctrls);
     if (added.memory !== undefined) this.swap = swap;
     return ctrls;

@@ -2,8 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -15,6 +13,8 @@
 
 #include <memory>
 
+#include "thread.h"
+
 #ifdef __linux__
 #include "../linux/pidfd.h"
 #endif
@@ -25,6 +25,8 @@ namespace {
 int64_t Micros(const struct timeval& tv) {
   return static_cast<int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec;
 }
+
+}  // namespace
 
 // wait4 on exactly this pid. Returns false when the child has not exited yet (WNOHANG).
 bool Reap(pid_t pid, int options, ExitStatus* st) {
@@ -53,8 +55,6 @@ bool Reap(pid_t pid, int options, ExitStatus* st) {
 #endif
   return true;
 }
-
-}  // namespace
 
 // ---- on the event loop ----
 
@@ -245,19 +245,7 @@ void* WaiterMain(void* arg) {
 
 int WatchExitOnThread(pid_t pid, ExitCallback onExit, const char** syscall) {
   auto* w = new ThreadWatch{pid, std::move(onExit)};
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 128 * 1024);  // it only waits; the default 8 MiB is waste
-  // The waiter must not take process-directed signals away from the threads that handle them:
-  // it is created with everything blocked (a new thread inherits the creator's mask).
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pthread_t thread;
-  int err = pthread_create(&thread, &attr, WaiterMain, w);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  pthread_attr_destroy(&attr);
+  int err = StartHelperThread(WaiterMain, w, 128 * 1024);  // it only waits
   if (err != 0) {
     delete w;
     *syscall = "pthread_create";

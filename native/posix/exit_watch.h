@@ -28,6 +28,10 @@ struct ExitStatus {
 
 using ExitCallback = std::function<void(const ExitStatus&)>;
 
+// wait4 on exactly this pid, into *st (st->err set when it cannot be reaped). With WNOHANG in
+// options: false, and nothing done, while the child has not exited yet.
+bool Reap(pid_t pid, int options, ExitStatus* st);
+
 // Watches on the event loop with a uv_poll: on a copy of the pidfd (Linux), on a kqueue with an
 // EVFILT_PROC/NOTE_EXIT filter (macOS). When it becomes readable the child is reaped with
 // wait4(pid, WNOHANG) and onExit runs once, on the loop thread. The poll handle is active (and
