@@ -410,6 +410,7 @@ struct ThreadWatchState {
   std::mutex lock;  // held by the thread while it reports, and by the teardown that ends that
   pid_t pid;
   bool envGone = false;
+  bool reported = false;    // the thread is done with the thread-safe function (released it)
   bool removeDirs = false;  // the environment was a worker's: its JS never releases the cgroup
   std::vector<std::string> cgroupDirs;
   ThreadWatchState(pid_t p, std::vector<std::string> dirs) : pid(p), cgroupDirs(std::move(dirs)) {}
@@ -419,7 +420,8 @@ struct ThreadWatchState {
 // close their handles: a worker's loop must be empty when it closes; each with its tree's task
 // cgroup directories (none without a cgroup), removed by the addon once the leader is reaped
 // when the worker ended first. Start watches by the pid of their child (watchRef() applies to
-// both). Thread watches, for the teardown to end their reports.
+// both). Thread watches, for the teardown to end their reports (kept until their thread has
+// released the thread-safe function, which comes after its call has run: dropped from then on).
 struct AddonData {
   std::map<confine::LoopWatch*, std::vector<std::string>> watches;
   std::map<confine::StartWatch*, pid_t> startWatches;
@@ -978,6 +980,19 @@ Napi::Value WatchStart(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Drops the thread watches whose thread has released its thread-safe function (a watch more
+// each time: the set holds about as many as there are children watched by a thread).
+void ForgetReportedThreadWatches(AddonData* data) {
+  for (auto it = data->threadWatches.begin(); it != data->threadWatches.end();) {
+    bool reported;
+    {
+      std::lock_guard<std::mutex> hold((*it)->lock);
+      reported = (*it)->reported;
+    }
+    it = reported ? data->threadWatches.erase(it) : std::next(it);
+  }
+}
+
 // A tree's task cgroup directories (watch's 4th argument, watchCgroup()'s 2nd): absolute paths;
 // undefined or null: none.
 bool ReadCgroupDirs(Napi::Env env, const Napi::Value& v, const char* what,
@@ -1007,7 +1022,6 @@ struct ThreadExit {
 void ReportThreadExit(Napi::Env env, Napi::Function js, ThreadExit* data) {
   std::unique_ptr<ThreadExit> owned(data);
   if (env == nullptr || js.IsEmpty()) return;  // environment going away
-  if (AddonData* d = DataOf(env)) d->threadWatches.erase(owned->state);
   Napi::HandleScope scope(env);
   if (!CanRunJs(env)) return;  // going away, its loop turned once more (CallExit)
   // Plain napi, as MakeLoopCallback.
@@ -1071,6 +1085,7 @@ Napi::Value Watch(const Napi::CallbackInfo& info) {
             napi_status s = tsfn.BlockingCall(exit, ReportThreadExit);
             if (s != napi_ok) delete exit;
             tsfn.Release();
+            state->reported = true;
             return;
           }
         }
@@ -1082,6 +1097,7 @@ Napi::Value Watch(const Napi::CallbackInfo& info) {
     ThrowSystemError(env, "ERR_CONFINE_SYSTEM", "watch", nullptr, syscall, err);
     return env.Undefined();
   }
+  ForgetReportedThreadWatches(DataOf(env));
   DataOf(env)->threadWatches.insert(state);
   return env.Undefined();
 }
@@ -1106,6 +1122,7 @@ Napi::Value WatchCgroup(const Napi::CallbackInfo& info) {
   for (const auto& state : data->threadWatches) {
     if (state->pid != pid) continue;
     std::lock_guard<std::mutex> hold(state->lock);
+    if (state->reported) continue;  // an earlier child of that pid, reaped
     state->cgroupDirs = std::move(dirs);
     return Napi::Boolean::New(env, true);
   }

@@ -33,6 +33,7 @@ const CASES = {
   'during-start': 'the start callback running',
   sync: 'a synchronous addon call (readFiles) under way',
   running: 'a tree still running',
+  'running-thread': 'a tree still running, watched by a waiter thread (no pidfd)',
 };
 
 for (const [which, what] of Object.entries(CASES)) {
@@ -47,6 +48,8 @@ for (const [which, what] of Object.entries(CASES)) {
       assert.ok(st.atEnd !== null && st.atEnd !== 'Z', `pid ${pid} runs on after its worker ended (${st.atEnd})`);
       assert.equal(st.afterKill, null, `pid ${pid} reaped once it exited`);
     }
+    // Its task cgroup (given to the watch) removed after the reap: the worker's JS never runs again.
+    assert.deepEqual(out.dirsLeft, [], 'task cgroup directories left');
   });
 }
 
