@@ -385,7 +385,7 @@ function abandonChild(
   if (child.errorFd >= 0) addon.close(child.errorFd);
   const removeCgroup = () => void cgroup?.remove().catch(() => {});
   try {
-    addon.watch(child.pid, -1, removeCgroup);
+    addon.watch(child.pid, -1, removeCgroup, cgroup?.dirs); // the directories also for a worker that ends first
   } catch {
     removeCgroup(); // no thread either: a zombie until the supervisor exits; the cgroup is tried
   }
