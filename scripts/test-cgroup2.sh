@@ -5,7 +5,8 @@
 # boots ONE throwaway VM (scripts/cgroup2-vm.sh) that runs ONE `node --test` over
 # test/cgroup.test.mjs, linux-cgroup, lifecycle, adversarial (cgroup cases), delegation (non-root
 # supervisors), isolation and the kernel guards (guards, guards-native: the VM's older kernel has
-# an older Landlock ABI, so the fallbacks run there) plus any given. Exit status: the tests'; 125 when
+# an older Landlock ABI, so the fallbacks run there), worker-exit (a terminated worker's trees:
+# their task cgroups removed after the reap) plus any given. Exit status: the tests'; 125 when
 # the VM failed. Needs root and apt (first run: ~30 s of installs and downloads).
 #   CONFINE_SKIP_BUILD=1   use dist/ as it is
 #   CONFINE_VM_ARGS="..."  extra options for cgroup2-vm.sh (e.g. "--cpus 2 --mem 2G -v")
@@ -16,7 +17,7 @@ if [ -z "${CONFINE_SKIP_BUILD:-}" ]; then
   npx tsc -p tsconfig.json && node scripts/finish-build.js
 fi
 [ "${1:-}" != -- ] || shift
-files=(test/cgroup.test.mjs test/linux-cgroup.test.mjs test/lifecycle.test.mjs test/adversarial.test.mjs test/delegation.test.mjs test/isolation.test.mjs test/guards.test.mjs test/guards-native.test.mjs)
+files=(test/cgroup.test.mjs test/linux-cgroup.test.mjs test/lifecycle.test.mjs test/adversarial.test.mjs test/delegation.test.mjs test/isolation.test.mjs test/guards.test.mjs test/guards-native.test.mjs test/worker-exit.test.mjs)
 for f in "$@"; do [[ " ${files[*]} " == *" $f "* ]] || files+=("$f"); done
 start=$(date +%s%N)
 rc=0
