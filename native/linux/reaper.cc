@@ -24,21 +24,35 @@ struct Reaped {
   AfterReap afterReap;
 };
 
-// How long an afterReap that returned false waits before it is called again.
+// How long an afterReap that returned false waits before it is called again; also how long a
+// pidfd that polled readable before its child could be reaped waits to be armed again.
 constexpr int kRetryMs = 1000;
 
-std::mutex startLock;  // guards the epoll fd's creation and the thread's start
-int epollFd = -1;      // made once, never closed: the reaper lives as long as the process
+// Made once and never destroyed (nor the fds closed): the detached reaper lives as long as the
+// process, and process.exit() ends the workers (handing their children over) right before
+// exit() runs the static destructors, which would destroy a mutex or vector in use here.
+std::mutex& startLock = *new std::mutex;  // guards the epoll fd's creation and the thread's start
+int epollFd = -1;
 // RetryOnReaper()'s queue: the reaper takes it when wakeFd (an eventfd in the epoll set, with
 // no data pointer) becomes readable.
 int wakeFd = -1;
-std::mutex queueLock;
-std::vector<Reaped*> queued;
+std::mutex& queueLock = *new std::mutex;
+std::vector<Reaped*>& queued = *new std::vector<Reaped*>;
 
 int64_t NowMs() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// A child's pidfd in the epoll set, one-shot: once it has polled readable it stays out of the
+// waits until armed again (a traced child polls readable while its tracer, not wait4 here, sees
+// the exit first: level-triggered, that spun the thread).
+int Arm(Reaped* r, int op) {
+  struct epoll_event ev = {};
+  ev.events = EPOLLIN | EPOLLONESHOT;
+  ev.data.ptr = r;
+  return epoll_ctl(epollFd, op, r->pidfd, &ev);
 }
 
 // The afterReaps not done yet: called again once kRetryMs have passed since the last round.
@@ -51,14 +65,25 @@ void RetryLeft(std::vector<Reaped*>* left) {
   left->swap(still);
 }
 
+// The children that polled readable but could not be reaped yet: armed again.
+void RearmUnreaped(std::vector<Reaped*>* unreaped) {
+  for (Reaped* r : *unreaped) Arm(r, EPOLL_CTL_MOD);
+  unreaped->clear();
+}
+
 void* ReaperMain(void*) {
-  std::vector<Reaped*> left;  // reaped, afterReap to be called again
-  int64_t nextRetry = 0;
+  std::vector<Reaped*> left;      // reaped, afterReap to be called again
+  std::vector<Reaped*> unreaped;  // polled readable, not reapable yet: armed again at the tick
+  int64_t nextTick = 0;
+  // Before something joins an empty list: the next tick is a full period away.
+  auto willWait = [&]() {
+    if (left.empty() && unreaped.empty()) nextTick = NowMs() + kRetryMs;
+  };
   struct epoll_event events[64];
   for (;;) {
     int timeout = -1;
-    if (!left.empty()) {
-      int64_t wait = nextRetry - NowMs();
+    if (!left.empty() || !unreaped.empty()) {
+      int64_t wait = nextTick - NowMs();
       timeout = wait > 0 ? static_cast<int>(wait) : 0;
     }
     // epoll_ctl from other threads adds to the set while we wait here (epoll_wait(2), NOTES).
@@ -70,27 +95,31 @@ void* ReaperMain(void*) {
         uint64_t count;
         if (read(wakeFd, &count, sizeof count) < 0) continue;
         std::lock_guard<std::mutex> lock(queueLock);
-        if (left.empty()) nextRetry = NowMs() + kRetryMs;
+        if (queued.empty()) continue;
+        willWait();
         left.insert(left.end(), queued.begin(), queued.end());
         queued.clear();
         continue;
       }
       ExitStatus st;
-      // A pidfd polls readable once the process has exited (level-triggered: a wait4 a moment
-      // early is simply tried again on the next round).
-      if (!Reap(r->pid, WNOHANG, &st)) continue;
+      if (!Reap(r->pid, WNOHANG, &st)) {
+        willWait();
+        unreaped.push_back(r);
+        continue;
+      }
       epoll_ctl(epollFd, EPOLL_CTL_DEL, r->pidfd, nullptr);
       close(r->pidfd);
       if (r->afterReap()) {
         delete r;
       } else {
-        if (left.empty()) nextRetry = NowMs() + kRetryMs;
+        willWait();
         left.push_back(r);
       }
     }
-    if (!left.empty() && NowMs() >= nextRetry) {
+    if ((!left.empty() || !unreaped.empty()) && NowMs() >= nextTick) {
       RetryLeft(&left);
-      nextRetry = NowMs() + kRetryMs;
+      RearmUnreaped(&unreaped);
+      nextTick = NowMs() + kRetryMs;
     }
   }
   return nullptr;
@@ -141,10 +170,7 @@ int HandToReaper(pid_t pid, AfterReap afterReap, const char** syscall) {
     return -fd;
   }
   auto* r = new Reaped{pid, fd, std::move(afterReap)};
-  struct epoll_event ev = {};
-  ev.events = EPOLLIN;
-  ev.data.ptr = r;
-  if (epoll_ctl(epollFd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+  if (Arm(r, EPOLL_CTL_ADD) < 0) {
     int err = errno;
     close(fd);
     delete r;
