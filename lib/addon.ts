@@ -243,6 +243,7 @@ export interface PosixAddon {
   /**
    * `cgroupDirs`: the tree's task cgroup directories. Should the environment end before the exit
    * is seen (a worker thread terminated), the addon reaps the leader and removes them once empty.
+   * Ignored on the process's initial thread, whose JS outlives its trees (nothing is read there).
    */
   watch(pid: number, pidfd: number, onExit: (exit: PosixExit) => void, cgroupDirs?: readonly string[]): void;
   /** The watched tree of `pid` has these task cgroup directories now (update() joined more); false: no watch. */

@@ -404,24 +404,27 @@ bool ReadRequest(Napi::Env env, const Napi::Object& o, confine::SpawnRequest* re
 
 // A thread watch (no pidfd): what its waiter thread and the environment share. Until the
 // environment ends the thread reports through its thread-safe function; node deletes that with
-// the environment (a worker thread's end), so from then on the thread must not touch it, and
-// only removes the tree's task cgroup directories once it has reaped the leader.
+// the environment (a worker thread's end), so from then on the thread must not touch it. A
+// worker's tree whose exit never reaches JS (the environment gone before the report was queued,
+// or before the queued report could run JS) has its task cgroup directories removed by the
+// addon, whichever side sees that.
 struct ThreadWatchState {
   std::mutex lock;  // held by the thread while it reports, and by the teardown that ends that
   pid_t pid;
+  bool inWorker;  // the environment is a worker's: once it ends, its JS never releases the cgroup
   bool envGone = false;
-  bool reported = false;    // the thread is done with the thread-safe function (released it)
-  bool removeDirs = false;  // the environment was a worker's: its JS never releases the cgroup
-  std::vector<std::string> cgroupDirs;
-  ThreadWatchState(pid_t p, std::vector<std::string> dirs) : pid(p), cgroupDirs(std::move(dirs)) {}
+  bool reported = false;  // the thread has queued its report and released the thread-safe function
+  std::vector<std::string> cgroupDirs;  // taken (emptied) by whoever removes them
+  ThreadWatchState(pid_t p, bool worker, std::vector<std::string> dirs)
+      : pid(p), inWorker(worker), cgroupDirs(std::move(dirs)) {}
 };
 
 // Loop watches not yet finished, so that environment teardown (a worker thread ending) can
 // close their handles: a worker's loop must be empty when it closes; each with its tree's task
-// cgroup directories (none without a cgroup), removed by the addon once the leader is reaped
-// when the worker ended first. Start watches by the pid of their child (watchRef() applies to
-// both). Thread watches, for the teardown to end their reports (kept until their thread has
-// released the thread-safe function, which comes after its call has run: dropped from then on).
+// cgroup directories (none without a cgroup, none on the initial thread, which never needs
+// them), removed by the addon once the leader is reaped when the worker ended first. Start
+// watches by the pid of their child (watchRef() applies to both). Thread watches, for the
+// teardown to end their reports (each drops itself when its report runs on the loop).
 struct AddonData {
   std::map<confine::LoopWatch*, std::vector<std::string>> watches;
   std::map<confine::StartWatch*, pid_t> startWatches;
@@ -436,15 +439,26 @@ AddonData* DataOf(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
 
 // ---- a worker that ended before its trees: their reap and their task cgroups ----
 
+#ifdef __linux__
 // The task cgroup directories of a tree whose leader is reaped and whose worker has ended (its
 // JS, which would release them, never runs again): removed now, or by the process's reaper
-// thread once the descendants still in them have left (tried again each second).
-void RemoveCgroupOfEndedWorker(std::vector<std::string> cgroupDirs) {
-#ifdef __linux__
-  if (confine::RemoveEmptyCgroupDirs(&cgroupDirs)) return;
+// thread once the descendants still in them have left (tried again each second, a directory
+// without members given up after CgroupDirs::kMaxMemberlessRounds). Should the reaper not start
+// (no thread, no epoll or eventfd: the process is out of resources), a busy directory is left
+// to cleanupOrphans(): there is no caller to report it to.
+void RemoveEmptiedCgroup(confine::CgroupDirs dirs) {
+  if (dirs.RemoveEmpty()) return;
   const char* syscall = nullptr;
-  confine::RetryOnReaper(
-      [cgroupDirs]() mutable { return confine::RemoveEmptyCgroupDirs(&cgroupDirs); }, &syscall);
+  confine::RetryOnReaper([dirs = std::move(dirs)]() mutable { return dirs.RemoveEmpty(); },
+                         &syscall);
+}
+#endif
+
+// The same, from the directories' paths: their identity is taken now (the leader is reaped,
+// and no release has run).
+void RemoveCgroupOfEndedWorker(const std::vector<std::string>& cgroupDirs) {
+#ifdef __linux__
+  if (!cgroupDirs.empty()) RemoveEmptiedCgroup(confine::CgroupDirs(cgroupDirs));
 #else
   (void)cgroupDirs;
 #endif
@@ -453,17 +467,20 @@ void RemoveCgroupOfEndedWorker(std::vector<std::string> cgroupDirs) {
 // A running child of a worker that has ended: reaped by the process's one reaper (a pidfd in
 // its epoll set), then its tree's task cgroup directories removed once empty (tried again each
 // second while descendants of the leader are still in them). Without pidfd_open (Linux before
-// 5.3) or elsewhere (macOS) a waiter thread of its own does the same.
-void ReapForEndedWorker(pid_t pid, std::vector<std::string> cgroupDirs) {
+// 5.3) or elsewhere (macOS) a waiter thread of its own reaps it, and hands what is left of the
+// directories to the reaper. Should neither start (out of threads or descriptors), the child is
+// a zombie until the process ends and its cgroup is left to cleanupOrphans(): the worker that
+// could be told is gone.
+void ReapForEndedWorker(pid_t pid, const std::vector<std::string>& cgroupDirs) {
   const char* syscall = nullptr;
 #ifdef __linux__
-  auto removeDirs = [cgroupDirs]() mutable { return confine::RemoveEmptyCgroupDirs(&cgroupDirs); };
-  if (confine::HandToReaper(pid, removeDirs, &syscall) == 0) return;
+  // The directories' identity is taken now, while the leader still runs in them.
+  confine::CgroupDirs dirs(cgroupDirs);
+  if (confine::HandToReaper(
+          pid, [dirs]() mutable { return dirs.RemoveEmpty(); }, &syscall) == 0)
+    return;
   confine::WatchExitOnThread(
-      pid,
-      [removeDirs](const confine::ExitStatus&) mutable {
-        while (!removeDirs()) sleep(1);
-      },
+      pid, [dirs = std::move(dirs)](const confine::ExitStatus&) { RemoveEmptiedCgroup(dirs); },
       &syscall);
 #else
   (void)cgroupDirs;
@@ -472,20 +489,12 @@ void ReapForEndedWorker(pid_t pid, std::vector<std::string> cgroupDirs) {
 #endif
 }
 
-// On a thread watch's waiter thread, once it has reaped the leader of a tree whose environment
-// has ended: that tree's task cgroup directories, when the environment was a worker's.
-void RemoveCgroupOfEndedThreadWatch(ThreadWatchState* state) {
-#ifdef __linux__
+// A thread watch's tree whose report will never reach JS: its task cgroup directories, when the
+// environment was a worker's, taken from the state (under its lock, held by the caller).
+std::vector<std::string> TakeDirsOfEndedWorker(ThreadWatchState* state) {
   std::vector<std::string> dirs;
-  {
-    std::lock_guard<std::mutex> hold(state->lock);
-    if (!state->removeDirs) return;
-    dirs.swap(state->cgroupDirs);
-  }
-  while (!confine::RemoveEmptyCgroupDirs(&dirs)) sleep(1);
-#else
-  (void)state;
-#endif
+  if (state->inWorker) dirs.swap(state->cgroupDirs);
+  return dirs;
 }
 
 Napi::Object ExitObject(Napi::Env env, const confine::ExitStatus& st) {
@@ -568,10 +577,13 @@ void CallExit(const std::shared_ptr<LoopCallback>& cb, const confine::ExitStatus
   // told; the callback's references go with cb. A worker's JS will never release the tree's
   // cgroup either: the addon removes it.
   if (!CanRunJs(env)) {
-    if (inWorker) RemoveCgroupOfEndedWorker(std::move(cgroupDirs));
+    if (inWorker) RemoveCgroupOfEndedWorker(cgroupDirs);
     return;
   }
   MakeLoopCallback(*cb, ExitObject(env, st));
+  // terminate() landed during the callback: the release it began (asynchronous) never finishes.
+  // Removing what it already removed or pooled is harmless: rmdir finds it gone, or busy.
+  if (inWorker && !CanRunJs(env)) RemoveCgroupOfEndedWorker(cgroupDirs);
 }
 
 // ---- the functions ----
@@ -980,57 +992,65 @@ Napi::Value WatchStart(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// Drops the thread watches whose thread has released its thread-safe function (a watch more
-// each time: the set holds about as many as there are children watched by a thread).
-void ForgetReportedThreadWatches(AddonData* data) {
-  for (auto it = data->threadWatches.begin(); it != data->threadWatches.end();) {
-    bool reported;
-    {
-      std::lock_guard<std::mutex> hold((*it)->lock);
-      reported = (*it)->reported;
-    }
-    it = reported ? data->threadWatches.erase(it) : std::next(it);
-  }
-}
-
 // A tree's task cgroup directories (watch's 4th argument, watchCgroup()'s 2nd): absolute paths;
-// undefined or null: none.
+// undefined or null: none. Only a worker's environment keeps them (its JS may end before the
+// tree): on the initial thread, whose JS outlives its trees, nothing is read (every spawn's path).
 bool ReadCgroupDirs(Napi::Env env, const Napi::Value& v, const char* what,
                     std::vector<std::string>* out) {
-  if (v.IsUndefined() || v.IsNull()) return true;
-  std::string message = std::string(what) + ": cgroupDirs must be an array of absolute paths";
-  if (!v.IsArray()) return Fail(env, message);
+  if (v.IsUndefined() || v.IsNull() || DataOf(env)->onInitialThread) return true;
+  auto fail = [&]() {
+    return Fail(env, std::string(what) + ": cgroupDirs must be an array of absolute paths");
+  };
+  if (!v.IsArray()) return fail();
   Napi::Array a = v.As<Napi::Array>();
   for (uint32_t i = 0; i < a.Length(); i++) {
     Napi::Value e = a.Get(i);
-    if (!e.IsString()) return Fail(env, message);
+    if (!e.IsString()) return fail();
     std::string dir = e.As<Napi::String>().Utf8Value();
-    if (dir.empty() || dir[0] != '/' || dir.find('\0') != std::string::npos)
-      return Fail(env, message);
+    if (dir.empty() || dir[0] != '/' || dir.find('\0') != std::string::npos) return fail();
     out->push_back(std::move(dir));
   }
   return true;
 }
 
-// The call data of a thread watch's report: the status, and the watch's state (forgotten then).
+// The call data of a thread watch's report: the status, and the watch's state.
 struct ThreadExit {
   confine::ExitStatus status;
   std::shared_ptr<ThreadWatchState> state;
 };
 
-// A thread watch's report, on the loop thread (the thread-safe function's call).
+// A thread watch's report, on the loop thread (the thread-safe function's call). The watch
+// drops itself from the environment's (no walk of them all per watch()), once its thread is done
+// with the thread-safe function: until then the teardown must still be able to stop it. A report
+// that never runs (queued as the environment ended) is the teardown's (Teardown).
 void ReportThreadExit(Napi::Env env, Napi::Function js, ThreadExit* data) {
   std::unique_ptr<ThreadExit> owned(data);
-  if (env == nullptr || js.IsEmpty()) return;  // environment going away
-  Napi::HandleScope scope(env);
-  if (!CanRunJs(env)) return;  // going away, its loop turned once more (CallExit)
-  // Plain napi, as MakeLoopCallback.
-  napi_value arg = ExitObject(env, owned->status);
-  napi_value global;
-  napi_value result;
-  if (napi_get_global(env, &global) == napi_ok)
-    napi_call_function(env, global, js, 1, &arg, &result);
-  ReportCallbackException(env);
+  ThreadWatchState* state = owned->state.get();
+  if (env != nullptr && !js.IsEmpty()) {
+    // Taken once: the thread releases the thread-safe function right after queueing this.
+    { std::lock_guard<std::mutex> released(state->lock); }
+    if (AddonData* d = DataOf(env)) d->threadWatches.erase(owned->state);
+    Napi::HandleScope scope(env);
+    if (CanRunJs(env)) {
+      // Plain napi, as MakeLoopCallback.
+      napi_value arg = ExitObject(env, owned->status);
+      napi_value global;
+      napi_value result;
+      if (napi_get_global(env, &global) == napi_ok)
+        napi_call_function(env, global, js, 1, &arg, &result);
+      ReportCallbackException(env);
+      // terminate() during the callback, as in CallExit.
+      if (CanRunJs(env) || !state->inWorker) return;
+    }
+  }
+  // The environment is going away (its loop turned once more): JS is not told, and a worker's
+  // never releases the tree's cgroup.
+  std::vector<std::string> dirs;
+  {
+    std::lock_guard<std::mutex> hold(state->lock);
+    dirs = TakeDirsOfEndedWorker(state);
+  }
+  RemoveCgroupOfEndedWorker(dirs);
 }
 
 Napi::Value Watch(const Napi::CallbackInfo& info) {
@@ -1074,22 +1094,26 @@ Napi::Value Watch(const Napi::CallbackInfo& info) {
   // loop alive until it is released. It does so under the watch's lock, and only while the
   // environment lives: node deletes the function with it (a worker's end), whoever holds it.
   Napi::ThreadSafeFunction tsfn = Napi::ThreadSafeFunction::New(env, fn, "confine:exit", 0, 1);
-  auto state = std::make_shared<ThreadWatchState>(pid, std::move(cgroupDirs));
+  AddonData* data = DataOf(env);
+  auto state =
+      std::make_shared<ThreadWatchState>(pid, !data->onInitialThread, std::move(cgroupDirs));
   err = confine::WatchExitOnThread(
       pid,
       [tsfn, state](const confine::ExitStatus& st) mutable {
+        std::vector<std::string> dirs;
         {
           std::lock_guard<std::mutex> hold(state->lock);
           if (!state->envGone) {
             auto* exit = new ThreadExit{st, state};
             napi_status s = tsfn.BlockingCall(exit, ReportThreadExit);
-            if (s != napi_ok) delete exit;
             tsfn.Release();
             state->reported = true;
-            return;
+            if (s == napi_ok) return;  // ReportThreadExit has the rest
+            delete exit;  // napi_closing: node's cleanup of the function ran, the teardown is next
           }
+          dirs = TakeDirsOfEndedWorker(state.get());
         }
-        RemoveCgroupOfEndedThreadWatch(state.get());
+        RemoveCgroupOfEndedWorker(dirs);  // what is still busy goes on to the reaper
       },
       &syscall);
   if (err != 0) {
@@ -1097,8 +1121,7 @@ Napi::Value Watch(const Napi::CallbackInfo& info) {
     ThrowSystemError(env, "ERR_CONFINE_SYSTEM", "watch", nullptr, syscall, err);
     return env.Undefined();
   }
-  ForgetReportedThreadWatches(DataOf(env));
-  DataOf(env)->threadWatches.insert(state);
+  data->threadWatches.insert(state);
   return env.Undefined();
 }
 
@@ -1200,22 +1223,34 @@ Napi::Value PidfdHeld(const Napi::CallbackInfo& info) {
 // keep running (reattach is the default: the process, their supervisor, lives on), but nothing
 // of that worker would ever reap them or release their task cgroups: each goes to the process's
 // reaper (ReapForEndedWorker), so it is not left a zombie, nor its cgroup, until the process
-// ends. At the process's own exit there is no need: the children are reparented and reaped by
-// their new parent, and the JS exit hook has released what it could.
+// ends. The initial thread's environment ends only with the process: its children are
+// reparented and reaped by their new parent, and the JS exit hook has released what it could.
+// process.exit() in a worker, or on the main thread with workers running, ends those workers
+// right before exit(): their children are handed over all the same, to a reaper that exit()
+// stops mid-way (its state is never destroyed: reaper.cc); what it has not removed by then is
+// left to cleanupOrphans().
 void Teardown(void* arg) {
   auto* data = static_cast<AddonData*>(arg);
   for (auto& [w, dirs] : data->watches) {
     pid_t pid = confine::LoopWatchPid(w);
     confine::CancelLoopWatch(w);
-    if (!data->onInitialThread) ReapForEndedWorker(pid, std::move(dirs));
+    if (!data->onInitialThread) ReapForEndedWorker(pid, dirs);
   }
   data->watches.clear();
   // Thread watches go on waiting, from now on without their thread-safe function (node deletes
-  // it with the environment): a worker's then remove their tree's cgroup after the reap.
+  // it with the environment): a worker's then remove their tree's cgroup after the reap. One
+  // whose report is queued but has not run (still listed here) never runs now: node's cleanup
+  // hook of the function (added after this one, so run before it) has closed its handle, and
+  // the queue it empties is not handed to ReportThreadExit (node-addon-api's CallJS calls
+  // nothing with env null). Its tree is reaped: its directories are removed here.
   for (const auto& state : data->threadWatches) {
-    std::lock_guard<std::mutex> hold(state->lock);
-    state->envGone = true;
-    state->removeDirs = !data->onInitialThread;
+    std::vector<std::string> dirs;
+    {
+      std::lock_guard<std::mutex> hold(state->lock);
+      state->envGone = true;
+      if (state->reported) dirs = TakeDirsOfEndedWorker(state.get());
+    }
+    RemoveCgroupOfEndedWorker(dirs);
   }
   data->threadWatches.clear();
   for (const auto& [w, pid] : data->startWatches) confine::CancelStartWatch(w);

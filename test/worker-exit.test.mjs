@@ -6,11 +6,14 @@
 // (test/fixtures/worker-exit/), so an abort is that process's exit status, not the runner's.
 // The worker makes the callback due before it asks to be terminated (a child of its own killed
 // and seen a zombie, a pipe at EOF) and never lets its own loop run after that: the callback is
-// due at the teardown every time, no timing involved.
+// due at the teardown every time, no timing involved. Where the child runs in a cgroup directory
+// given to its watch (as root), the addon must remove it once it has reaped the child: the
+// worker's JS, which would release it, never runs again.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { isLinux, isRoot } from './helpers.mjs';
 
@@ -27,6 +30,7 @@ function runSupervisor(which) {
 
 const CASES = {
   exit: 'an exit watch due (a tree of the API, its leader exited)',
+  'exit-thread': "a waiter thread's exit report queued, not yet run (no pidfd)",
   start: 'a start watch and an exit watch due',
   'during-exit': 'the exit callback running',
   'during-thread': "the exit callback of a waiter thread's thread-safe function running (no pidfd)",
@@ -35,6 +39,11 @@ const CASES = {
   running: 'a tree still running',
   'running-thread': 'a tree still running, watched by a waiter thread (no pidfd)',
 };
+
+// The cases whose child runs in a cgroup directory of its own, given to its watch (as root, with
+// a v2 hierarchy: test/fixtures/worker-exit/proc-state.mjs's workerCgroupDir()).
+const IN_DIR = new Set(['exit-thread', 'during-exit', 'during-thread', 'running', 'running-thread']);
+const withDir = isRoot && isLinux && / - cgroup2 /.test(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
 
 for (const [which, what] of Object.entries(CASES)) {
   test(`worker.terminate() with ${what}: the worker ends, the supervisor goes on`, { skip }, () => {
@@ -49,6 +58,7 @@ for (const [which, what] of Object.entries(CASES)) {
       assert.equal(st.afterKill, null, `pid ${pid} reaped once it exited`);
     }
     // Its task cgroup (given to the watch) removed after the reap: the worker's JS never runs again.
+    if (withDir && IN_DIR.has(which)) assert.equal(out.report.dirs?.length, 1, 'the child ran in a cgroup of its own');
     assert.deepEqual(out.dirsLeft, [], 'task cgroup directories left');
   });
 }

@@ -491,6 +491,7 @@ export class TaskCgroup {
     next.reuseFiles = files;
     next.joinWithDir = this.joinWithDir;
     next.joinProcs = this.joinProcs;
+    next.dirList = this.dirList;
     this.held = null;
     this.removed = true;
     return next;

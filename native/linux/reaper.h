@@ -10,7 +10,8 @@
 namespace confine {
 
 // What to do once the child is reaped: true when done; false to be called again about a second
-// later (a cgroup directory that still has members), and so on until it returns true.
+// later (a cgroup directory that still has members), and so on until it returns true (it bounds
+// its own rounds: CgroupDirs::RemoveEmpty gives up a directory that never empties).
 using AfterReap = std::function<bool()>;
 
 // Hands pid, a child of this process not reaped yet and not waited for by anyone else, to the
@@ -20,7 +21,8 @@ using AfterReap = std::function<bool()>;
 // caller then waits some other way.
 int HandToReaper(pid_t pid, AfterReap afterReap, const char** syscall);
 
-// For a child reaped already (its worker ended while the exit was being seen): afterReap runs on
+// For a child reaped already (its worker ended while the exit was being seen, or a waiter
+// thread reaped it: that thread ends, the retries go on here): afterReap runs on
 // the reaper's thread about a second from now, and again each second until it returns true.
 int RetryOnReaper(AfterReap afterReap, const char** syscall);
 
