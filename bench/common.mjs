@@ -1,7 +1,7 @@
 // What bench/run.mjs and bench/many.mjs both need: timing, statistics, number formats, and the
 // children of this process.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -246,4 +246,26 @@ export function startFloor(floorBin, program, args, conc, rssMb) {
     ready: () => server.round('seq', 1, 0),
     close: async () => (await server.close()).rss,
   };
+}
+
+/**
+ * The path of a tool the benchmark needs from a Debian package (bubblewrap, strace), installing
+ * the package with apt-get when none of `paths` exists (as root on Linux; `apt-get update` once
+ * if the first install fails). `{ path, reason }`: path null with the reason where it cannot.
+ */
+export function ensureDebianTool(pkg, paths, log = console.log) {
+  const find = () => paths.find((p) => fs.existsSync(p)) ?? null;
+  let found = find();
+  if (found) return { path: found, reason: null };
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return { path: null, reason: `${pkg} is not installed (apt-get install ${pkg}, as root)` };
+  log(`  installing ${pkg} (apt-get install ${pkg})`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = () => spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', pkg], { env, stdio: 'ignore' });
+  let r = install();
+  if (r.status !== 0) {
+    spawnSync('apt-get', ['update', '-qq'], { env, stdio: 'ignore' });
+    r = install();
+  }
+  found = find();
+  return found ? { path: found, reason: null } : { path: null, reason: `apt-get install ${pkg} failed (exit ${r.status})` };
 }

@@ -9,13 +9,13 @@
 // death with its parent, /usr and /etc read-only with the host's usr-merge links, the work
 // directory read-write, `--proc /proc`, `--dev /dev`, `--tmpfs /tmp`, the hostname.
 
-import { execFileSync, spawn as cpSpawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn as cpSpawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ROUND_WARMUP_SPAWNS, f3, jitWarmUp, hr, measureConc, measureSeq, median, ms, quantile, ratio, shuffled, startFloor } from './common.mjs';
+import { ROUND_WARMUP_SPAWNS, ensureDebianTool, f3, jitWarmUp, hr, measureConc, measureSeq, median, ms, quantile, ratio, shuffled, startFloor } from './common.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DIST = path.join(HERE, '..', 'dist');
@@ -25,22 +25,8 @@ const CONC = 64;
 
 /** bwrap's path, installing Debian's package when it is missing; null with the reason where it cannot. */
 export function ensureBwrap(log = console.log) {
-  const find = () => {
-    for (const p of ['/usr/bin/bwrap', '/bin/bwrap']) if (fs.existsSync(p)) return p;
-    return null;
-  };
-  let bwrap = find();
-  if (bwrap) return { bwrap, reason: null };
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) return { bwrap: null, reason: 'bubblewrap is not installed (apt-get install bubblewrap, as root)' };
-  log('  installing bubblewrap (apt-get install bubblewrap)');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  let r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'bubblewrap'], { env, stdio: 'ignore' });
-  if (r.status !== 0) {
-    spawnSync('apt-get', ['update', '-qq'], { env, stdio: 'ignore' });
-    r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'bubblewrap'], { env, stdio: 'ignore' });
-  }
-  bwrap = find();
-  return bwrap ? { bwrap, reason: null } : { bwrap: null, reason: `apt-get install bubblewrap failed (exit ${r.status})` };
+  const { path: bwrap, reason } = ensureDebianTool('bubblewrap', ['/usr/bin/bwrap', '/bin/bwrap'], log);
+  return { bwrap, reason };
 }
 
 /** bwrap's arguments for the preset's view of workDir, ending with the program. */

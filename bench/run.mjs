@@ -27,6 +27,7 @@ import { JIT_WARMUP_SPAWNS, ROUND_WARMUP_SPAWNS, childrenOfSelf, jitWarmUp, f2, 
 import { manyCount, manyDescription, manyStartTable, manyTable, measureMany, sleepPath } from './many.mjs';
 import { guardsApiTable, measureGuardsApi } from './guards-api.mjs';
 import { isolationDescription, isolationTable, isolationTargets, measureIsolation, measureIsolationSteps, stepsTable } from './isolation.mjs';
+import { countSyscalls, syscallTable } from './syscalls.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.join(HERE, '..');
@@ -713,6 +714,11 @@ function readingOf(small, big, phasesPosix, phasesCg, phasesNo, spawnSmall, spaw
  * (addon.spawn + the exit watch of /bin/true, no JS, no identity: spawnOnlyProfiler), the JS
  * before the clone and the cgroup steps (the phase profile, 50 MB), the kernel's own cgroup cost.
  */
+/** System calls per spawn of a variant id ('floor': the C loop), or null where not counted. */
+function syscallsPerSpawn(id) {
+  return syscalls?.rows.find((r) => r.id === id)?.perSpawn ?? null;
+}
+
 function missesOf(small, big, phasesPosix, phasesNo, phasesCg, spawnSmall, spawnBig) {
   const get = (phases, prefix) => phases?.find((p) => p.phase.startsWith(prefix))?.med ?? NaN;
   const sum = (phases, prefixes) => prefixes.reduce((t, p) => t + (Number.isFinite(get(phases, p)) ? get(phases, p) : 0), 0);
@@ -763,6 +769,10 @@ function missesOf(small, big, phasesPosix, phasesNo, phasesCg, spawnSmall, spawn
             `c64 is bounded by the 2 cores: per spawn the supervisor's CPU (JS before the clone ${f3(js)} ms${t.id === 'posix' ? '' : `, cgroup steps ${f3(cg)} ms`}, measured sequentially) competes with the children's, which the C floor does not spend.`,
           );
         }
+        const calls = syscallsPerSpawn(t.id);
+        const floorCalls = syscallsPerSpawn('floor');
+        if (calls !== null && floorCalls !== null)
+          parts.push(`Per spawn the supervisor makes ${f2(calls)} system calls for this variant, the C loop ${f2(floorCalls)} (strace: "System calls per spawn").`);
         if (t.id === 'linux+cg' && res.cgFloor) {
           const d = v - res.posix[mode].med;
           parts.push(`linux + limits − posix is ${f3(d)} ms, of which the kernel alone takes ${f3(k)} ms (fresh directories in 4 hierarchies, limit writes, joins, rmdirs).`);
@@ -905,6 +915,8 @@ const onAbort = () => {
 
 let small, big, phasesPosix, phasesNo, phasesCg, spawnSmall, spawnBig, rssSmall, rssBig;
 let isoSmall = null;
+/** countSyscalls(): system calls per spawn in the supervisor, per variant and the C floor. */
+let syscalls = null;
 /** jitWarmUp's first/last tenth per variant id (50 MB, before any counted series). */
 let jitWarm = {};
 const JIT_WARM = Math.round(JIT_WARMUP_SPAWNS * SCALE);
@@ -941,6 +953,27 @@ try {
   phasesNo = await profilers['phases-linux']?.result(small['phases-linux'].seq.med, spares);
   phasesCg = await profilers['phases-linux+cg']?.result(small['phases-linux+cg'].seq.med, spares);
   spawnSmall = profilers['addon-alone'].result(small['addon-alone'].seq.med);
+
+  log('[2d/6] system calls per spawn in the supervisor (strace; exact, whatever the machine does)');
+  try {
+    const t = hr();
+    syscalls = countSyscalls({
+      variants: ['posix', 'linux', 'linux+cg', 'cp'],
+      floorBin,
+      rlimits: RLIMITS,
+      cgLimits: CG_LIMITS,
+      runAs: RUN_AS,
+      n: Math.max(50, Math.round(200 * SCALE)),
+      warm: Math.max(50, Math.round(300 * SCALE)),
+      log,
+    });
+    for (const r of syscalls.rows) log(`  ${r.id.padEnd(9)} ${f2(r.perSpawn)} per spawn`);
+    if (syscalls.reason) log(`  not measured: ${syscalls.reason}`);
+    log(`  (${(ms(t, hr()) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    syscalls = { rows: [], reason: `strace failed: ${e.message}` };
+    log(`  ${syscalls.reason}`);
+  }
 
   if (!TABLES_ONLY) {
     log('[2b/6] isolation: the preset against bwrap (50 MB), and the cost of each step');
@@ -1200,6 +1233,21 @@ ${phaseTable(phasesCg)}
 For comparison, the C floor's posix_spawn returns (child exec'd) in ${f3(small.floor.floorSpawned)} ms at 50 MB, ${f3(big.floor.floorSpawned)} ms at 2 GB (median, seq);
 addon.spawn alone (no cgroup, no identity, empty env; in the seq turns): returns in ${f3(spawnSmall.spawn)} ms (p90 ${f3(spawnSmall.spawnP90)}), spawn→exit callback ${f3(spawnSmall.toExit)} ms (round time / spawns ${f3(spawnSmall.turnMed)}) at 50 MB;
 ${f3(spawnBig.spawn)} ms (p90 ${f3(spawnBig.spawnP90)}), spawn→exit ${f3(spawnBig.toExit)} ms (round time / spawns ${f3(spawnBig.turnMed)}) at 2 GB.
+
+## System calls per spawn (the supervisor's own, strace)
+
+The one figure here that does not move with the machine. Each variant spawned ${Math.max(50, Math.round(200 * SCALE))} times in a
+process of its own under \`strace\` (no \`-f\`: the supervisor's calls, not the child's), after
+${Math.max(50, Math.round(300 * SCALE))} uncounted spawns (bench/syscalls.mjs); the C loop counted as the difference of two runs of
+different lengths. Same command, identity and limits as in the tables above. On this machine a
+system call costs a few µs in a tight loop and more right after a child ran on the same core, and
+most of what confine adds to a spawn above the C loop is here: the checks of its own descriptors
+(fd hygiene: \`newfstatat\` of a held fd, \`kcmp\`), the freshness of the user database and of
+the program (\`newfstatat\`, \`access\`), stdio, libuv's poll of the pidfd (\`epoll_ctl\`), the
+cgroup's files. child_process makes fewer in the supervisor because its forked child does the
+rest (and each fork copies the supervisor's page tables: see the 2 GB table).
+
+${syscallTable(syscalls ?? { rows: [], reason: 'not run' }, Object.fromEntries(VARIANTS.map((v) => [v.id, v.label])))}
 
 ## Reading
 
