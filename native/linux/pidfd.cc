@@ -9,6 +9,8 @@
 
 #include <string>
 
+#include "../posix/process_id.h"
+
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
@@ -37,14 +39,14 @@ int SendSignalInfo(int fd, int sig, void* info) {
 }
 
 bool ProbeOpen() {
-  int fd = Open(getpid());
+  int fd = Open(OwnPid());
   if (fd < 0) return false;
   close(fd);
   return true;
 }
 
 bool ProbeSendSignal() {
-  int fd = Open(getpid());
+  int fd = Open(OwnPid());
   if (fd < 0) return false;
   bool ok = SendSignal(fd, 0) == 0;
   close(fd);
@@ -53,7 +55,7 @@ bool ProbeSendSignal() {
 
 int SameOpenFile(int a, int b) {
 #ifdef SYS_kcmp
-  pid_t self = getpid();
+  pid_t self = OwnPid();
   long r = syscall(SYS_kcmp, self, self, kKcmpFile, a, b);
   if (r == 0) return 1;
   if (r > 0 || errno == EBADF) return 0;

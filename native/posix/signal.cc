@@ -10,6 +10,7 @@
 
 #include "../linux/init/init_protocol.h"
 #include "../linux/pidfd.h"
+#include "process_id.h"
 #endif
 
 namespace confine {
@@ -30,7 +31,7 @@ int SendTreeSignal(pid_t pid, int pidfd, int sig) {
   memset(&info, 0, sizeof info);
   info.si_signo = sig;
   info.si_code = SI_QUEUE;
-  info.si_pid = getpid();
+  info.si_pid = OwnPid();
   info.si_uid = getuid();
   info.si_value.sival_int = kTreeSignal;
   if (pidfd >= 0) return pidfd::SendSignalInfo(pidfd, sig, &info);

@@ -16,6 +16,7 @@
 
 #include "child.h"
 #include "fd.h"
+#include "process_id.h"
 #include "start_child.h"
 
 #ifdef __linux__
@@ -128,7 +129,7 @@ SpawnResult Spawn(const SpawnRequest& req) {
   plan.setsid = req.setsid;
   plan.noNewPrivs = req.noNewPrivs;
   plan.pdeathsig = req.pdeathsig;
-  plan.parentPid = getpid();
+  plan.parentPid = OwnPid();
   plan.resetOomScoreAdj = req.resetOomScoreAdj && OwnOomScoreAdj() < 0;
   plan.useCloseRange = !req.forceNoCloseRange;
   plan.closeBound = CloseBound();
