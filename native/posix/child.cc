@@ -157,12 +157,24 @@ struct Keep {
   }
 };
 
+// The last-resort bound: every fd this process could have opened is below its soft
+// RLIMIT_NOFILE, which is still the supervisor's here (the child's own applies after step 6).
+// Asked only on the path that needs it (no close_range, no /proc), not by the parent per spawn.
+int CloseBound() {
+  uint64_t cur = 0;
+  if (sys::SoftRlimit(RLIMIT_NOFILE, &cur) < 0 || cur == ~0ULL) return 65536;
+  if (cur > (1 << 20)) return 1 << 20;
+  return static_cast<int>(cur);
+}
+
 // Close every fd >= first except the kept ones, without close_range (Linux < 5.9, or forced by a
 // test): walk /proc/self/fd with getdents64 into a stack buffer. procfs numbers its entries by
-// fd, so closing while walking does not skip any. Without /proc, close every number below bound.
-long CloseFdsFallback(int first, const Keep& keep, int bound) {
+// fd, so closing while walking does not skip any. Without /proc (macOS; an isolated view without
+// it), close every number below CloseBound().
+long CloseFdsFallback(int first, const Keep& keep) {
   long dir = sys::OpenDirectory("/proc/self/fd");
   if (dir < 0) {
+    const int bound = CloseBound();
     for (int fd = first; fd < bound; fd++) {
       if (!keep.Has(fd)) sys::Close(fd);  // EBADF for the unused numbers: expected
     }
@@ -317,8 +329,7 @@ long CloseRangesExcept(int first, const Keep& keep) {
   r = -ENOSYS;
   if (p.useCloseRange) r = CloseRangesExcept(n, keep);
   if (r == -ENOSYS || r == -EINVAL) {
-    if ((r = CloseFdsFallback(n, keep, p.closeBound)) < 0)
-      out.Fail(Stage::kCloseFds, Syscall::kGetdents, r);
+    if ((r = CloseFdsFallback(n, keep)) < 0) out.Fail(Stage::kCloseFds, Syscall::kGetdents, r);
   } else if (r < 0) {
     out.Fail(Stage::kCloseFds, Syscall::kCloseRange, r);
   }

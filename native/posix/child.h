@@ -136,7 +136,6 @@ struct ChildPlan {
   const ChildGuards* guards = nullptr;  // Linux: capabilities, Landlock, seccomp; nullptr: none
 
   bool useCloseRange = true;  // false: test the /proc/self/fd fallback
-  int closeBound = 1024;      // last-resort fallback: close every fd below this
   int errFd = -1;             // write end of the O_CLOEXEC error pipe
   int keepFd = -1;  // an O_CLOEXEC fd >= stdioCount that step 6 leaves open for a later step
 };

@@ -71,6 +71,15 @@ inline long SetRlimit(int resource, uint64_t value) {
   } lim = {value, value};
   return Ret(syscall(SYS_prlimit64, 0, resource, &lim, nullptr));
 }
+// The soft limit of resource into *cur (RLIM_INFINITY as ~0), or -errno.
+inline long SoftRlimit(int resource, uint64_t* cur) {
+  struct {
+    uint64_t cur, max;
+  } lim;
+  long r = Ret(syscall(SYS_prlimit64, 0, resource, nullptr, &lim));
+  if (r == 0) *cur = lim.cur;
+  return r;
+}
 inline long DupAbove(int fd, int min) { return Ret(syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, min)); }
 // dup3 with no flags: the copy does not have O_CLOEXEC, whatever the source had.
 inline long DupTo(int from, int to) { return Ret(syscall(SYS_dup3, from, to, 0)); }
@@ -135,6 +144,12 @@ inline long SetRlimit(int resource, uint64_t value) {
   struct rlimit lim;
   lim.rlim_cur = lim.rlim_max = static_cast<rlim_t>(value);
   return Ret(setrlimit(resource, &lim));
+}
+inline long SoftRlimit(int resource, uint64_t* cur) {
+  struct rlimit lim;
+  long r = Ret(getrlimit(resource, &lim));
+  if (r == 0) *cur = lim.rlim_cur == RLIM_INFINITY ? ~0ULL : static_cast<uint64_t>(lim.rlim_cur);
+  return r;
 }
 inline long DupAbove(int fd, int min) { return Ret(fcntl(fd, F_DUPFD_CLOEXEC, min)); }
 // dup2 clears FD_CLOEXEC on the new descriptor.

@@ -70,15 +70,6 @@ int OwnOomScoreAdj() {
 #endif
 }
 
-// The last-resort bound for closing fds in the child when neither close_range nor /proc is
-// there: every fd this process could have opened is below its soft RLIMIT_NOFILE.
-int CloseBound() {
-  struct rlimit lim;
-  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return 65536;
-  if (lim.rlim_cur > (1 << 20)) return 1 << 20;
-  return static_cast<int>(lim.rlim_cur);
-}
-
 // Waits for exactly this pid, so no zombie stays behind and nobody else's child is touched.
 void Reap(pid_t pid) {
   int status;
@@ -132,7 +123,6 @@ SpawnResult Spawn(const SpawnRequest& req) {
   plan.parentPid = OwnPid();
   plan.resetOomScoreAdj = req.resetOomScoreAdj && OwnOomScoreAdj() < 0;
   plan.useCloseRange = !req.forceNoCloseRange;
-  plan.closeBound = CloseBound();
 
   // Kernel guards: the filter and the Landlock ruleset come from per-policy caches; this keeps
   // what the child reads (and the ruleset fd) alive until it has exec'd.
