@@ -65,6 +65,21 @@ const fdsInto = (dir) =>
     })
     .filter(({ target }) => target === dir || target.startsWith(`${dir}/`));
 const openInto = (dir) => fdsInto(dir).map(({ target }) => target);
+/**
+ * `body(pool)` with the pool drained first and its idle span long meanwhile: no check may hang
+ * on this machine's speed (a kind that idles loses its spares).
+ */
+async function withPatientPool(body) {
+  const { taskCgroupPool } = require('../dist/cgroup/index.js');
+  taskCgroupPool.drain();
+  const idleMs = taskCgroupPool.idleMs;
+  taskCgroupPool.idleMs = 10 * 60_000;
+  try {
+    await body(taskCgroupPool);
+  } finally {
+    taskCgroupPool.idleMs = idleMs;
+  }
+}
 
 describe('linux backend cgroups', { skip }, () => {
   after(() => {
@@ -549,6 +564,55 @@ describe('linux backend cgroups', { skip }, () => {
       taskCgroupPool.idleMs = idleMs;
     }
   });
+
+  // A spare removed behind the pool's back (cleanupOrphans() judging from another pid namespace):
+  // take() hands it out unchecked, the spawn finds it gone at its cgroup step and retries once in
+  // a fresh cgroup. Three ways to hold a spare, each failing differently: a spare made ahead
+  // (its cgroup.procs, or on pure v2 its directory for clone3, held open: ENODEV), a reused
+  // directory at its first reuse (its join files opened then: ENOENT) and at a later one (held:
+  // ENODEV).
+  const goneCases = [
+    { what: 'a spare made ahead for a kind with limits', limits: { maxProcesses: 16 }, trees: 2, skip: false },
+    { what: 'a reused directory at its first reuse', limits: {}, trees: 1, skip: reuseSkip },
+    { what: 'a reused directory whose files are held', limits: {}, trees: 2, skip: reuseSkip },
+  ];
+  for (const { what, limits, trees, skip: caseSkip } of goneCases) {
+    test(
+      `${what}, removed behind the pool's back: the spawn still succeeds, in a new cgroup, and the spare is forgotten`,
+      { skip: caseSkip },
+      () =>
+        withPatientPool(async (taskCgroupPool) => {
+          for (let i = 0; i < trees; i++) {
+            const ex = command('true', [], opts()).limit(limits);
+            await ex.start();
+            await ex.wait();
+          }
+          assert.ok(await until(() => taskCgroupPool.spares().length > 0, 30_000), 'a spare');
+          // LIFO: the next spawn of the kind takes the spare listed last.
+          const gone = [...new Set(taskCgroupPool.spares().at(-1))];
+          for (const d of gone) rmdirSync(d);
+          const ex = command('sleep', ['300'], opts()).limit(limits);
+          await ex.start();
+          try {
+            const dirs = [...new Set(Object.values(cgroupOf(ex)))];
+            for (const d of dirs) {
+              assert.ok(!gone.includes(d), `a new cgroup: ${d}`);
+              assert.ok(readFileSync(`${d}/cgroup.procs`, 'utf8').split('\n').map(Number).includes(ex.pid), `joined ${d}`);
+            }
+            for (const d of gone) assert.deepEqual(openInto(d), [], `no fd into the removed ${d} is kept`);
+            const held = taskCgroupPool.spares().flat();
+            assert.ok(!held.some((d) => gone.includes(d)), 'the removed spare is not held');
+          } finally {
+            await ex.forceStop();
+          }
+          // Not handed out again: the next spawn of the kind runs elsewhere.
+          const next = command('true', [], opts()).limit(limits);
+          await next.start();
+          assert.ok(!Object.values(cgroupOf(next)).some((d) => gone.includes(d)), 'the next spawn does not get it');
+          await next.wait();
+        }),
+    );
+  }
 
   test('the cgroup pool in a supervisor that exits right after a spawn, and CONFINE_CGROUP_POOL=0', async () => {
     dropSpareCgroups(); // ours, from the tests before

@@ -6,7 +6,7 @@
 
 import { constants as fsConstants, readSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import type { AddonError, PosixAddon, PosixExit, PosixPreparedRequest } from '../addon.js';
+import type { AddonError, PosixAddon, PosixExit, PosixPreparedRequest, PosixSpawnRequest } from '../addon.js';
 import { ConfineArgumentError, ConfineError, SpawnError, SystemError } from '../errors.js';
 import { posixAddon } from '../loader.js';
 import { envBlock } from '../environment.js';
@@ -20,7 +20,14 @@ import { enforcementFor, type ParentChoice } from '../cgroup/parent.js';
 import { taskCgroupPool } from '../cgroup/pool.js';
 import { guardsLayer, isolationLayer } from '../isolation/lazy.js';
 import { TaskCgroup } from '../cgroup/task-cgroup.js';
-import { parentOfAdopted, takeTaskCgroup, updateTreeCgroup, usableParent, whyNoCgroupLimit } from '../cgroup/wiring.js';
+import {
+  parentOfAdopted,
+  replaceGoneTaskCgroup,
+  takeTaskCgroup,
+  updateTreeCgroup,
+  usableParent,
+  whyNoCgroupLimit,
+} from '../cgroup/wiring.js';
 import {
   encodeHandle,
   type Backend,
@@ -166,6 +173,7 @@ export class NativeBackend implements Backend {
     const stdio: number[] = [];
     let cgroup: TaskCgroup | null = null;
     let placement: ReturnType<TaskCgroup['placement']> | null = null;
+    let cloneInto = false; // the child born into its v2 cgroup by clone3 (placement())
     let statusRead = -1; // the init's status pipe, ours after the spawn
     let statusId: string | null = null; // its "dev:ino": read and closed only while it is that pipe
     let privateTmp: string | null = null; // filesystem.tmp on the Landlock path, removed with the tree
@@ -201,7 +209,17 @@ export class NativeBackend implements Backend {
         // /proc/<pid>/cgroup and is missing from its cgroup.procs (kernel 6.18, seen on every
         // reuse), so membership, populated and cgroup.kill would not see it.
         // A reused directory's fds are held open across its trees (TaskCgroup.placement()).
-        placement = cgroup.placement(cgroup.version === 2 && cloneIntoCgroup(addon));
+        cloneInto = cgroup.version === 2 && cloneIntoCgroup(addon);
+        try {
+          placement = cgroup.placement(cloneInto);
+        } catch (e) {
+          // A spare whose files are not held yet, removed behind the pool's back: ENOENT.
+          const fresh =
+            e instanceof SystemError && e.errno === 'ENOENT' ? replaceGoneTaskCgroup(cgroup, req.killOnParentExit) : null;
+          if (!fresh) throw e;
+          cgroup = fresh;
+          placement = cgroup.placement(cloneInto);
+        }
       }
       const rlimits = rlimitsOf(req.resources);
       // Without a pids cgroup, maxProcesses falls back to RLIMIT_NPROC (per user).
@@ -246,7 +264,7 @@ export class NativeBackend implements Backend {
         if (!privateTmp) prepared = preparedRequest(addon, { isolation, capabilities, seccomp, landlock });
         if (!prepared && isolation) isolation = { ...isolation, ...fds };
       }
-      spawned = addon.spawn({
+      const request: PosixSpawnRequest = {
         file: req.file,
         argv: req.argv,
         envp: envBlock(env),
@@ -272,7 +290,25 @@ export class NativeBackend implements Backend {
         statusFd: fds.statusFd,
         // The init path: back once the init runs; the program's exec is learnt on the loop.
         startAsync: statusRead >= 0,
-      });
+      };
+      try {
+        spawned = addon.spawn(request);
+      } catch (e) {
+        // A spare removed behind the pool's back, its files held: the child's join write fails
+        // with ENODEV (the addon reaped that child), clone3's CLONE_INTO_CGROUP with ENODEV (6.18)
+        // or ENOENT (older kernels: the pure-v2 VM's). Once, into a fresh cgroup: the caller never
+        // sees that race.
+        const err = e as AddonError | null;
+        const gone =
+          err?.code === 'ERR_CONFINE_SPAWN' && err.stage === 'cgroup' && (err.errno === 'ENODEV' || err.errno === 'ENOENT');
+        const fresh = gone && cgroup ? replaceGoneTaskCgroup(cgroup, req.killOnParentExit) : null;
+        if (!fresh) throw e;
+        placement?.done();
+        placement = null;
+        cgroup = fresh;
+        placement = cgroup.placement(cloneInto);
+        spawned = addon.spawn({ ...request, cgroupFd: placement.cgroupFd, cgroupProcsFds: placement.cgroupProcsFds });
+      }
       const { pid, pidfd, errorFd } = spawned;
       const tree = new NativeTree(
         addon,

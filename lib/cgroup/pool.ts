@@ -50,6 +50,8 @@ export class TaskCgroupPool {
   private readonly kinds = new Map<string, Kind>();
   /** Each cgroup take() gave out, with its kind (for giveBack()). */
   private readonly issued = new WeakMap<TaskCgroup, Kind>();
+  /** The spares among them (replaceGone() serves only these), until given back or replaced. */
+  private readonly handedSpares = new WeakSet<TaskCgroup>();
   private timer: NodeJS.Timeout | null = null;
   private exitHook = false;
   /** Called with each new spare (the linux backend registers them with a running watchdog)... */
@@ -85,17 +87,33 @@ export class TaskCgroupPool {
     const now = monotonicMs(); // monotonic: a wall-clock step must not make kinds hot or idle
     const hot = now - kind.lastTake < this.idleMs;
     kind.lastTake = now;
+    // A spare is handed out unchecked (a path walk per directory cost more than the rest of
+    // take()): one removed behind our back fails the spawn at its cgroup step, which then asks
+    // replaceGone() for a fresh one.
     let tc = kind.spares.pop();
-    // Someone may have removed a spare (cleanupOrphans() judging from another pid namespace).
-    while (tc && !Object.values(tc.paths).every((d) => fs.existsSync(d))) {
-      this.dropOne(tc);
-      tc = kind.spares.pop();
-    }
-    tc ??= TaskCgroup.create(choice, taskCgroupName(), limits);
+    if (tc) this.handedSpares.add(tc);
+    else tc = TaskCgroup.create(choice, taskCgroupName(), limits);
     this.issued.set(tc, kind);
     this.forgetOldKinds();
     if (hot) this.refill(kind);
     return tc;
+  }
+
+  /**
+   * A spare take() handed out whose cgroup turned out to be gone (removed behind the pool's back:
+   * cleanupOrphans() judging from another pid namespace), for the spawn that found it so: the
+   * spare is forgotten (its fds closed, onDrop) and a fresh cgroup of its kind made in its place
+   * (TaskCgroup.create(): never another spare, which may be gone too; its errors are create()'s).
+   * null when `gone` is not a spare this pool handed out: only those are replaced, once.
+   */
+  replaceGone(gone: TaskCgroup): TaskCgroup | null {
+    const kind = this.issued.get(gone);
+    if (!kind || !this.handedSpares.delete(gone)) return null;
+    this.issued.delete(gone);
+    this.dropOne(gone);
+    const fresh = TaskCgroup.create(kind.choice, taskCgroupName(), kind.resources);
+    this.issued.set(fresh, kind);
+    return fresh;
   }
 
   /**
@@ -108,6 +126,7 @@ export class TaskCgroupPool {
   giveBack(tc: TaskCgroup): boolean {
     const kind = this.issued.get(tc);
     this.issued.delete(tc);
+    this.handedSpares.delete(tc);
     if (!kind || !kind.live || kind.spares.length >= this.depth * RECYCLED_PER_DEPTH) return false;
     const next = tc.reissue();
     if (!next) return false;

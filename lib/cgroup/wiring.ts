@@ -145,6 +145,18 @@ export function takeTaskCgroup(parent: ParentChoice, resources: Resources, killO
 }
 
 /**
+ * For a spawn that failed because `gone`, a spare takeTaskCgroup() gave it, was removed behind
+ * the pool's back: a fresh task cgroup of its kind, guarded as takeTaskCgroup() guards one, and
+ * `gone` forgotten (TaskCgroupPool.replaceGone()). null when `gone` is not such a spare (a
+ * cgroup made for this spawn, or a replacement already): the failure is then the caller's.
+ */
+export function replaceGoneTaskCgroup(gone: TaskCgroup, killOnParentExit: boolean): TaskCgroup | null {
+  const fresh = taskCgroupPool.replaceGone(gone);
+  if (fresh && killOnParentExit) guardCgroup(fresh.paths);
+  return fresh;
+}
+
+/**
  * update() of a running tree's cgroup: the cgroup limits among `resources` are written to it;
  * on v1 and hybrid hosts a limit of a kind the tree started without first joins it to that
  * hierarchy under `parent` (TaskCgroup.extend; `hooks.beforeMove` sees the new paths before any
