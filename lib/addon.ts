@@ -223,7 +223,8 @@ export interface PosixAddon {
    * closed): the texts, null where the file or its cgroup is gone (ENOENT, ENODEV, ENOTDIR). A
    * short read is taken as the end: only for files the kernel makes in one show() (a cgroup's
    * keyed and single-value files), never for cgroup.procs, tasks or other files handed out a
-   * page per read, which this would cut short without an error.
+   * page per read, which this would cut short without an error. A directory reads as its link
+   * count, "nlink <n>\n" (on cgroupfs 2 + its child cgroups).
    * Throws ERR_CONFINE_SYSTEM on any other error. Optional: builds before it lack it.
    */
   readFiles?(items: (number | string)[]): (string | null)[];
@@ -231,7 +232,8 @@ export interface PosixAddon {
   fdIdentity?(fds: number[]): (string | null)[];
   /**
    * Held fds read with their check, in one call: false for one that is no longer the file
-   * `ids[i]` (fdIdentity()'s "dev:ino") names, else as readFiles() of the fd. Optional.
+   * `ids[i]` (fdIdentity()'s "dev:ino") names, else as readFiles() of the fd (a directory's link
+   * count from that check's own fstat, without a read). Optional.
    */
   readHeldFiles?(fds: number[], ids: string[]): (string | null | false)[];
   spawn(req: PosixSpawnRequest): { pid: number; pidfd: number; errorFd: number };

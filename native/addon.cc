@@ -789,7 +789,8 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
 // Each item an fd (read from offset 0, the fd stays open) or a path (opened, read, closed): the
 // texts, null where the file or its cgroup is gone (ENOENT, ENODEV, ENOTDIR). Any other error
 // throws. One call for the several small files a cgroup is read from at a tree's exit: each
-// made by one show(), so a short read is taken as its end (ReadFromStart's shortReadEnds).
+// made by one show(), so a short read is taken as its end (ReadFromStart's shortReadEnds). A
+// directory reads as its link count (LinkCountText()).
 Napi::Value ReadFiles(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsArray()) {
@@ -861,6 +862,8 @@ Napi::Value FdIdentity(const Napi::CallbackInfo& info) {
 // number may have a file of its own there, which is neither read nor ours to close. Else its
 // text from offset 0, or null where the file or its cgroup is gone (as readFiles()). For files
 // made by one show() (a cgroup's keyed and single-value files): a short read is taken as the end.
+// A directory's text is its link count ("nlink <n>", LinkCountText()) from that same fstat: no
+// read at all (a reused cgroup's check that no sub-cgroup was made in it).
 Napi::Value ReadHeldFiles(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsArray() || !info[1].IsArray() ||
@@ -883,6 +886,10 @@ Napi::Value ReadHeldFiles(const Napi::CallbackInfo& info) {
     confine::FdId id = confine::IdOf(fd);
     if (!id.known || confine::IdText(id) != want.As<Napi::String>().Utf8Value()) {
       out.Set(i, Napi::Boolean::New(env, false));
+      continue;
+    }
+    if (id.dir) {
+      out.Set(i, Napi::String::New(env, confine::LinkCountText(id.links)));
       continue;
     }
     // A cgroup's held files are each made by one show(): a short read is their end.

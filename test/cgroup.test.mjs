@@ -624,6 +624,26 @@ for (const [label, from] of choices)
     await tc.remove();
   });
 
+test('reissue(): a directory with a sub-cgroup made in it is not reused, at its first release (read by path) and at a later one (its files held)', {
+  skip: skip || (layout.mode !== 'hybrid' && 'reuse is for cgroups without controllers (hybrid hosts)'),
+}, () => {
+  // As the linux backend makes one for a tree without limits: the v2 directory alone.
+  let tc = create({}, undefined, cgroupWiring.narrowChoice(choice, {}));
+  const sub = path.join(tc.dir, 'confine-t-sub');
+  for (const release of ['first', 'later']) {
+    fs.mkdirSync(sub);
+    try {
+      assert.equal(tc.reissue(), null, `${release} release: not reused while a sub-cgroup is in it`);
+    } finally {
+      fs.rmdirSync(sub);
+    }
+    const next = tc.reissue();
+    assert.ok(next, `${release} release: reused once the sub-cgroup is gone`);
+    made.push(next);
+    tc = next;
+  }
+});
+
 test('listOrphans finds cgroups of a dead supervisor; removeEmptyOrphans removes the empty ones', { skip }, async () => {
   const dead = spawnSync('/bin/true').pid;
   const emptyName = `confine-${dead}-1-0-abcdef`;

@@ -284,7 +284,18 @@ test('readFiles reads fds from offset 0 again and again, paths once, and says wh
     assert.deepEqual(addon.fdIdentity([fd]), [null], 'closed: no identity');
     assert.throws(() => addon.fdIdentity(['0']), TypeError);
     assert.throws(() => addon.readFiles([fd]), { code: 'ERR_CONFINE_SYSTEM', syscall: 'pread', errno: 'EBADF' });
-    assert.throws(() => addon.readFiles([dir]), { code: 'ERR_CONFINE_SYSTEM', syscall: 'pread', errno: 'EISDIR' });
+    // A directory reads as its link count (on cgroupfs 2 + its child cgroups), by path and held.
+    const links = () => `nlink ${fs.statSync(dir).nlink}\n`;
+    const dfd = fs.openSync(dir, 'r');
+    try {
+      const id = addon.fdIdentity([dfd])[0];
+      assert.deepEqual(addon.readFiles([dir, dfd]), [links(), links()]);
+      assert.deepEqual(addon.readHeldFiles([dfd], [id]), [links()]);
+      fs.mkdirSync(path.join(dir, 'sub'));
+      assert.deepEqual(addon.readHeldFiles([dfd], [id]), [links()], 'the count now, not the one opened with');
+    } finally {
+      fs.closeSync(dfd);
+    }
     assert.throws(() => addon.readFiles([{}]), TypeError);
     assert.throws(() => addon.readFiles('a'), TypeError);
     assert.throws(() => addon.readHeldFiles([0], []), TypeError);

@@ -5,9 +5,14 @@
 // (readFileSync) ~14 µs; open, read and close in C ~6 µs; pread on a descriptor held open ~1.6 µs
 // (a cgroup file makes its text anew at offset 0 on every read). So the files read at an exit go
 // to the addon in one call (readFiles), and a reused v2 directory (TaskCgroup.reissue()), read
-// at every release (cgroup.events, cgroup.stat, cpu.stat) and joined at every spawn
-// (cgroup.procs), keeps those descriptors open across the trees that use it: one pread, or the
-// child's one write, each. A spare opens its cgroup.procs files when it is made (prepareJoin()).
+// at every release (cgroup.events, cpu.stat, and the directory itself for its sub-cgroups) and
+// joined at every spawn (cgroup.procs), keeps those descriptors open across the trees that use
+// it: one pread, or the child's one write, each. A spare opens its cgroup.procs files when it is
+// made (prepareJoin()).
+//
+// A directory reads as its link count, "nlink <n>", here as in the addon: on cgroupfs (kernfs)
+// that is 2 + its subdirectories, refreshed on every stat, and a cgroup's only subdirectories are
+// its child cgroups. For a held directory fd the identity check's fstat gives it: no read at all.
 //
 // A descriptor kept across turns of the event loop is checked before each use and before it is
 // closed (its device and inode, one addon call for all): user code that closes an fd number twice
@@ -37,7 +42,7 @@ let heldSets = 0;
  */
 export function readFiles(items: (number | string)[]): (string | null)[] {
   const addon = posixAddon();
-  if (!addon?.readFiles) return items.map((it) => (typeof it === 'number' ? readFd(it) : readOpt(it)));
+  if (!addon?.readFiles) return items.map(readOne);
   try {
     return addon.readFiles(items);
   } catch (e) {
@@ -69,6 +74,17 @@ function identities(fds: number[]): (string | null)[] {
       return null;
     }
   });
+}
+
+/** readFiles()' fallback for one item; a directory reads as its link count, as in the addon. */
+function readOne(it: number | string): string | null {
+  try {
+    const st = typeof it === 'number' ? fs.fstatSync(it) : fs.statSync(it);
+    if (st.isDirectory()) return `nlink ${st.nlink}\n`;
+  } catch {
+    /* read below: it reports what fails */
+  }
+  return typeof it === 'number' ? readFd(it) : readOpt(it);
 }
 
 /** readFiles()' fallback for an fd: its whole text from offset 0. */

@@ -472,16 +472,14 @@ export class TaskCgroup {
     const d = this.unifiedDir;
     if (this.removed || this.updated || this.controllers.length > 0 || d === undefined) return null;
     for (const dir of Object.values(this.paths)) if (dir !== d) return null; // the v2 directory alone
-    // One read of the three (held open from now on: this directory serves again and again).
+    // One read of the three (held open from now on: this directory serves again and again). The
+    // directory itself reads as its link count: on cgroupfs 2 + its child cgroups, from an fstat
+    // (held-files.ts), where cgroup.stat's nr_descendants cost an fstat and a pread.
     const held = this.held ?? HeldFiles.acquire();
-    const files = (this.reuseFiles ??= ['cgroup.events', 'cgroup.stat', 'cpu.stat'].map((f) => path.join(d, f)));
-    const [events, stat, cpu] = held ? held.read(files) : readFiles(files);
+    const files = (this.reuseFiles ??= [path.join(d, 'cgroup.events'), d, path.join(d, 'cpu.stat')]);
+    const [events, links, cpu] = held ? held.read(files) : readFiles(files);
     const ev = events ?? null;
-    if (
-      keyedValue(ev, 'populated') !== 0 ||
-      keyedValue(ev, 'frozen') === 1 ||
-      (keyedValue(stat ?? null, 'nr_descendants') ?? 1) !== 0
-    ) {
+    if (keyedValue(ev, 'populated') !== 0 || keyedValue(ev, 'frozen') === 1 || (keyedValue(links ?? null, 'nlink') ?? 3) !== 2) {
       if (held !== this.held) held?.close();
       return null;
     }

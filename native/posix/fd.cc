@@ -73,6 +73,14 @@ FdResult ReadFromStart(int fd, std::string* out, bool shortReadEnds) {
   for (;;) {
     ssize_t n = pread(fd, buf, sizeof buf, static_cast<off_t>(out->size()));
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EISDIR) {
+      FdId id = IdOf(fd);
+      if (id.known) {
+        *out = LinkCountText(id.links);
+        return r;
+      }
+      errno = EISDIR;  // its fstat failed: the read's own error
+    }
     if (n < 0) {
       r.err = errno;
       r.syscall = "pread";
@@ -82,6 +90,10 @@ FdResult ReadFromStart(int fd, std::string* out, bool shortReadEnds) {
     out->append(buf, static_cast<size_t>(n));
     if (shortReadEnds && static_cast<size_t>(n) < sizeof buf) return r;
   }
+}
+
+std::string LinkCountText(unsigned long long links) {
+  return "nlink " + std::to_string(links) + "\n";
 }
 
 FdResult FdIdentity(int fd, std::string* out) {
@@ -108,6 +120,8 @@ FdId IdOf(int fd) {
     id.known = true;
     id.dev = st.st_dev;
     id.ino = st.st_ino;
+    id.dir = S_ISDIR(st.st_mode);
+    id.links = static_cast<unsigned long long>(st.st_nlink);
   }
   return id;
 }

@@ -28,7 +28,13 @@ FdResult CloseFd(int fd);
 // true of a file whose whole text one show() makes, as a cgroup's single-value and keyed files
 // (cgroup.events, cgroup.stat, cpu.stat, memory.events): the kernel's seq_file hands out all of
 // that text before it returns less. Not of a file listed record by record (cgroup.procs).
+// A directory reads as its link count, LinkCountText(): on cgroupfs 2 + its sub-cgroups.
 FdResult ReadFromStart(int fd, std::string* out, bool shortReadEnds = false);
+// "nlink <n>\n": what a directory reads as. On cgroupfs (kernfs) a directory's link count is
+// 2 + its subdirectories, refreshed on every stat (kernfs_refresh_inode); a cgroup's only
+// subdirectories are its child cgroups, so one fstat tells whether it has any (what reading
+// cgroup.stat's nr_descendants told, at a pread more).
+std::string LinkCountText(unsigned long long links);
 // open(path, O_RDONLY | O_CLOEXEC), ReadFromStart, close.
 FdResult ReadSmallFile(const char* path, std::string* out, bool shortReadEnds = false);
 
@@ -42,6 +48,8 @@ struct FdId {
   bool known = false;
   dev_t dev = 0;
   ino_t ino = 0;
+  bool dir = false;  // a directory (then `links` is its link count, as that fstat saw it)
+  unsigned long long links = 0;
 };
 FdId IdOf(int fd);
 // Whether fd still refers to the file `id` was taken from (true for an unknown id: unchecked).
