@@ -81,8 +81,26 @@ bool Fail(Napi::Env env, const std::string& message) {
 
 // ---- reading the spawn request ----
 
+// A key of a request object (spawn(), prepare(), and each object nested in them), read only when
+// the object has it as its own property: a key it lacks is undefined. Never looked up along the
+// prototype chain, where a polluted Object.prototype (forceNoPidfd: true) would change a spawn
+// and a getter there would run JavaScript in the middle of one (between the cgroup placement's
+// identity check and the clone). Every read of a request's keys goes through here.
+Napi::Value Own(const Napi::Object& o, const char* key) {
+  Napi::Env env = o.Env();
+  Napi::String name = Napi::String::New(env, key);
+  return o.HasOwnProperty(name) ? o.Get(name) : env.Undefined();
+}
+
+// An element of an array in a request, as Own(): a hole is undefined, not Array.prototype's.
+Napi::Value OwnAt(const Napi::Array& a, uint32_t i) {
+  Napi::Env env = a.Env();
+  Napi::String name = Napi::String::New(env, std::to_string(i));
+  return a.HasOwnProperty(name) ? a.Get(name) : env.Undefined();
+}
+
 bool ReadString(Napi::Env env, const Napi::Object& o, const char* key, std::string* out) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = Own(o, key);
   if (!v.IsString()) return Fail(env, std::string("spawn: ") + key + " must be a string");
   *out = v.As<Napi::String>().Utf8Value();
   if (out->find('\0') != std::string::npos)
@@ -92,7 +110,7 @@ bool ReadString(Napi::Env env, const Napi::Object& o, const char* key, std::stri
 
 bool ReadStrings(Napi::Env env, const Napi::Object& o, const char* key,
                  std::vector<std::string>* out) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = Own(o, key);
   if (!v.IsArray()) return Fail(env, std::string("spawn: ") + key + " must be an array");
   Napi::Array a = v.As<Napi::Array>();
   for (uint32_t i = 0; i < a.Length(); i++) {
@@ -108,7 +126,7 @@ bool ReadStrings(Napi::Env env, const Napi::Object& o, const char* key,
 
 // A number, or the default when the key is undefined or null.
 bool ReadInt(Napi::Env env, const Napi::Object& o, const char* key, int64_t def, int64_t* out) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = Own(o, key);
   if (v.IsUndefined() || v.IsNull()) {
     *out = def;
     return true;
@@ -118,11 +136,11 @@ bool ReadInt(Napi::Env env, const Napi::Object& o, const char* key, int64_t def,
   return true;
 }
 
-bool ReadBool(const Napi::Object& o, const char* key) { return o.Get(key).ToBoolean().Value(); }
+bool ReadBool(const Napi::Object& o, const char* key) { return Own(o, key).ToBoolean().Value(); }
 
 bool ReadInts(Napi::Env env, const Napi::Object& o, const char* key, bool* present,
               std::vector<int64_t>* out) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = Own(o, key);
   *present = !(v.IsUndefined() || v.IsNull());
   if (!*present) return true;
   if (!v.IsArray()) return Fail(env, std::string("spawn: ") + key + " must be an array");
@@ -137,7 +155,7 @@ bool ReadInts(Napi::Env env, const Napi::Object& o, const char* key, bool* prese
 
 // An unsigned 64-bit integer given as a Number or a BigInt (inode numbers may pass 2^53).
 bool ReadU64(Napi::Env env, const Napi::Object& o, const char* key, uint64_t* out) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = Own(o, key);
   if (v.IsBigInt()) {
     bool lossless;
     *out = v.As<Napi::BigInt>().Uint64Value(&lossless);
@@ -152,7 +170,7 @@ bool ReadU64(Napi::Env env, const Napi::Object& o, const char* key, uint64_t* ou
 // An optional array of names (undefined or null: absent).
 bool ReadNames(Napi::Env env, const Napi::Object& o, const char* key, bool* present,
                std::vector<std::string>* out) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = Own(o, key);
   *present = !(v.IsUndefined() || v.IsNull());
   return !*present || ReadStrings(env, o, key, out);
 }
@@ -161,7 +179,7 @@ bool ReadNames(Napi::Env env, const Napi::Object& o, const char* key, bool* pres
 // landlock.rules / treeRules / childRules: [{ path, access: 'read' | 'write', dev?, ino? }]
 bool ReadPathRules(Napi::Env env, const Napi::Object& o, const char* key, bool withIdentity,
                    std::vector<confine::GuardRequest::PathRule>* out) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = Own(o, key);
   if (v.IsUndefined() || v.IsNull()) return true;
   std::string what = std::string("spawn: landlock.") + key;
   if (!v.IsArray()) return Fail(env, what + " must be an array");
@@ -196,7 +214,7 @@ bool ReadGuards(Napi::Env env, const Napi::Object& o, confine::GuardRequest* g) 
     g->keepCapabilities |= 1ULL << cap;
   }
 
-  Napi::Value sv = o.Get("seccomp");
+  Napi::Value sv = Own(o, "seccomp");
   if (!(sv.IsUndefined() || sv.IsNull())) {
     if (!sv.IsObject()) return Fail(env, "spawn: seccomp must be an object");
     Napi::Object s = sv.As<Napi::Object>();
@@ -211,7 +229,7 @@ bool ReadGuards(Napi::Env env, const Napi::Object& o, confine::GuardRequest* g) 
     g->seccompUnixSocketsOnly = ReadBool(s, "unixSocketsOnly");
   }
 
-  Napi::Value lv = o.Get("landlock");
+  Napi::Value lv = Own(o, "landlock");
   if (!(lv.IsUndefined() || lv.IsNull())) {
     if (!lv.IsObject()) return Fail(env, "spawn: landlock must be an object");
     Napi::Object l = lv.As<Napi::Object>();
@@ -246,7 +264,7 @@ bool ReadIsolation(Napi::Env env, const Napi::Value& v, confine::IsolationReques
   iso->newRoot = ReadBool(o, "newRoot");
   iso->loopback = ReadBool(o, "loopback");
   iso->spares = ReadBool(o, "spares");
-  Napi::Value host = o.Get("hostname");
+  Napi::Value host = Own(o, "hostname");
   iso->hasHostname = !(host.IsUndefined() || host.IsNull());
   if (iso->hasHostname && !ReadString(env, o, "hostname", &iso->hostname)) return false;
   int64_t n;
@@ -256,7 +274,7 @@ bool ReadIsolation(Napi::Env env, const Napi::Value& v, confine::IsolationReques
   iso->initFd = static_cast<int>(n);
   if (!ReadInt(env, o, "statusFd", -1, &n)) return false;
   iso->statusFd = static_cast<int>(n);
-  Napi::Value mounts = o.Get("mounts");
+  Napi::Value mounts = Own(o, "mounts");
   if (mounts.IsUndefined() || mounts.IsNull()) return true;
   if (!mounts.IsArray()) return Fail(env, "spawn: isolation.mounts must be an array");
   Napi::Array a = mounts.As<Napi::Array>();
@@ -274,7 +292,7 @@ bool ReadIsolation(Napi::Env env, const Napi::Value& v, confine::IsolationReques
       mr.readOnly = ReadBool(m, "readOnly");
     } else if (kind == "tmpfs") {
       mr.kind = confine::MountRequest::Kind::kTmpfs;
-      Napi::Value data = m.Get("data");
+      Napi::Value data = Own(m, "data");
       if (!(data.IsUndefined() || data.IsNull()) && !ReadString(env, m, "data", &mr.data))
         return false;
     } else if (kind == "proc") {
@@ -314,7 +332,7 @@ bool ReadPrepared(Napi::Env env, const Napi::Object& o, const Napi::Value& v,
   if (!v.IsExternal() || !v.As<Napi::External<PreparedRequest>>().CheckTypeTag(&kPreparedTag))
     return Fail(env, "spawn: prepared must be a handle from prepare()");
   for (const char* key : {"capabilities", "seccomp", "landlock", "isolation"}) {
-    Napi::Value other = o.Get(key);
+    Napi::Value other = Own(o, key);
     if (!(other.IsUndefined() || other.IsNull()))
       return Fail(env, std::string("spawn: ") + key + " comes from the prepared handle");
   }
@@ -336,7 +354,7 @@ bool ReadRequest(Napi::Env env, const Napi::Object& o, confine::SpawnRequest* re
   if (!ReadString(env, o, "file", &req->file)) return false;
   if (!ReadStrings(env, o, "argv", &req->argv)) return false;
   if (!ReadStrings(env, o, "envp", &req->envp)) return false;
-  Napi::Value cwd = o.Get("cwd");
+  Napi::Value cwd = Own(o, "cwd");
   req->hasCwd = !(cwd.IsUndefined() || cwd.IsNull());
   if (req->hasCwd && !ReadString(env, o, "cwd", &req->cwd)) return false;
   if (!ReadInt(env, o, "uid", -1, &req->uid)) return false;
@@ -349,7 +367,7 @@ bool ReadRequest(Napi::Env env, const Napi::Object& o, confine::SpawnRequest* re
     req->groups.push_back(static_cast<uint32_t>(g));
   }
 
-  Napi::Value rl = o.Get("rlimits");
+  Napi::Value rl = Own(o, "rlimits");
   if (!(rl.IsUndefined() || rl.IsNull())) {
     if (!rl.IsArray()) return Fail(env, "spawn: rlimits must be an array");
     Napi::Array a = rl.As<Napi::Array>();
@@ -357,7 +375,8 @@ bool ReadRequest(Napi::Env env, const Napi::Object& o, confine::SpawnRequest* re
       Napi::Value e = a.Get(i);
       if (!e.IsArray() || e.As<Napi::Array>().Length() != 2)
         return Fail(env, "spawn: rlimits must hold [resource, value] pairs");
-      Napi::Value name = e.As<Napi::Array>().Get(0u), value = e.As<Napi::Array>().Get(1u);
+      Napi::Array pair = e.As<Napi::Array>();
+      Napi::Value name = OwnAt(pair, 0), value = OwnAt(pair, 1);
       int resource;
       if (!name.IsString() ||
           !confine::RlimitFromName(name.As<Napi::String>().Utf8Value(), &resource))
@@ -387,17 +406,17 @@ bool ReadRequest(Napi::Env env, const Napi::Object& o, confine::SpawnRequest* re
   req->forceNoCloseRange = ReadBool(o, "forceNoCloseRange");
   req->startAsync = ReadBool(o, "startAsync");
 #ifdef __linux__
-  Napi::Value prepared = o.Get("prepared");
+  Napi::Value prepared = Own(o, "prepared");
   if (!(prepared.IsUndefined() || prepared.IsNull())) return ReadPrepared(env, o, prepared, req);
   if (!ReadGuards(env, o, &req->guards)) return false;
 #else
   for (const char* key : {"capabilities", "seccomp", "landlock"}) {
-    Napi::Value v = o.Get(key);
+    Napi::Value v = Own(o, key);
     if (!(v.IsUndefined() || v.IsNull()))
       return Fail(env, std::string("spawn: ") + key + " is Linux only");
   }
 #endif
-  return ReadIsolation(env, o.Get("isolation"), &req->isolation);
+  return ReadIsolation(env, Own(o, "isolation"), &req->isolation);
 }
 
 // ---- exit watching: per-environment bookkeeping ----
@@ -941,7 +960,7 @@ Napi::Value Prepare(const Napi::CallbackInfo& info) {
   }
   Napi::Object o = info[0].As<Napi::Object>();
   auto p = std::make_unique<PreparedRequest>();
-  if (!ReadGuards(env, o, &p->guards) || !ReadIsolation(env, o.Get("isolation"), &p->isolation))
+  if (!ReadGuards(env, o, &p->guards) || !ReadIsolation(env, Own(o, "isolation"), &p->isolation))
     return env.Undefined();
   // The fds are each spawn's own: a handle holds none.
   p->isolation.initFd = p->isolation.statusFd = p->isolation.netnsFd = -1;

@@ -358,6 +358,68 @@ test('a confined child sees exactly its ids, groups, limits, session, fds and si
   }
 });
 
+// The addon reads a request's own keys only (docs/native-api.md): a polluted Object.prototype
+// (forceNoPidfd: true) must not change a spawn, and a getter there must not run during one (user
+// code between the cgroup placement's identity check and the clone).
+test('a polluted Object.prototype reaches neither spawn() nor prepare(): no key is read from it', { skip }, async () => {
+  // Every key native/addon.cc reads from a request or an object in it (ReadRequest, its helpers).
+  const keys = [
+    ...['file', 'argv', 'envp', 'cwd', 'uid', 'gid', 'groups', 'rlimits', 'stdio', 'cgroupProcsFds', 'pdeathsig'],
+    ...['cgroupFd', 'setsid', 'noNewPrivs', 'resetOomScoreAdj', 'forceNoPidfd', 'forceNoCloseRange', 'startAsync'],
+    ...['prepared', 'capabilities', 'seccomp', 'landlock', 'isolation', 'initFd', 'statusFd', 'netnsFd'],
+    ...['deny', 'denyIoUring', 'unixSocketsOnly', 'rules', 'treeRules', 'childRules', 'denyTcp', 'scopeSignals'],
+    ...['scopeAbstractUnix', 'path', 'access', 'dev', 'ino', 'user', 'mount', 'pid', 'net', 'ipc', 'uts', 'newRoot'],
+    ...['loopback', 'spares', 'hostname', 'mounts', 'kind', 'target', 'source', 'readOnly', 'data', 'readOnlyKernelFiles'],
+    'linkTo',
+  ];
+  const read = [];
+  const saved = keys.map((k) => [k, Object.getOwnPropertyDescriptor(Object.prototype, k)]);
+  // Built before the prototype is polluted: they lack most keys, which are then looked for there.
+  const nul = devNull();
+  const request = { file: '/bin/true', argv: ['true'], envp: [], stdio: [nul, nul, nul], rlimits: [['core', 0]] };
+  const root = fs.statSync('/');
+  const guards = {
+    seccomp: { deny: ['ptrace'] },
+    landlock: { rules: [{ path: '/', access: 'read', dev: root.dev, ino: root.ino }] },
+    isolation: { mounts: [{ kind: 'tmpfs', target: '/tmp' }] },
+  };
+  let child = null;
+  let handle = null;
+  let exited = null;
+  try {
+    for (const k of keys) {
+      Object.defineProperty(Object.prototype, k, {
+        configurable: true,
+        get() {
+          read.push(k);
+          // The test switches a value would turn on; any other key read from here throws.
+          if (k.startsWith('force')) return true;
+          throw new Error(`${k} read from Object.prototype`);
+        },
+        // The addon's result objects (pid) are set as usual.
+        set(value) {
+          Object.defineProperty(this, k, { value, writable: true, enumerable: true, configurable: true });
+        },
+      });
+    }
+    child = addon.spawn(request);
+    handle = addon.prepare(guards);
+  } finally {
+    for (const [k, d] of saved) {
+      if (d) Object.defineProperty(Object.prototype, k, d);
+      else delete Object.prototype[k];
+    }
+    addon.close(nul);
+    if (child) exited = exitOf(child); // reaped also when prepare() threw
+  }
+  assert.deepEqual(read, [], 'no key read from the prototype');
+  assert.ok(handle, 'prepared');
+  // forceNoPidfd not taken from the prototype: the child has its pidfd where the kernel gives one.
+  if (addon.probe().features.pidfd) assert.ok(child.pidfd >= 0, `a pidfd: ${child.pidfd}`);
+  assert.equal((await exited).exitCode, 0);
+  for (const k of keys) assert.equal(Object.hasOwn(Object.prototype, k), false, `Object.prototype.${k} restored`);
+});
+
 test('the child cannot get root back', { skip }, async () => {
   const child = spawnWith({
     file: '/usr/bin/python3',
