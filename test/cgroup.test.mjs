@@ -644,6 +644,82 @@ test('reissue(): a directory with a sub-cgroup made in it is not reused, at its 
   }
 });
 
+// A pool of its own (not the process's), its spares kept however slow the machine: made by
+// take()s of one kind within idleMs, on the turn after the second.
+function patientPool(depth) {
+  const pool = new cgroupModule.TaskCgroupPool(depth);
+  pool.idleMs = 10 * 60_000;
+  return pool;
+}
+async function takenSpare(pool, from, limits) {
+  for (let i = 0; i < 2; i++) made.push(pool.take(from, limits));
+  await waitFor(() => pool.spares().length > 0, 60000, 'a spare');
+  const spare = pool.take(from, limits);
+  made.push(spare);
+  return spare;
+}
+
+test('TaskCgroupPool.replaceGone(): a spare the pool handed out, once; not a cgroup made by create(), nor with the pool off', {
+  skip,
+}, async () => {
+  const limits = { maxProcesses: 16 };
+  const from = cgroupWiring.narrowChoice(choice, limits);
+  const pool = patientPool(2);
+  const off = patientPool(0);
+  try {
+    assert.equal(pool.replaceGone(create(limits, undefined, from)), null, 'a cgroup made by create()');
+    for (let i = 0; i < 2; i++) made.push(off.take(from, limits));
+    assert.equal(off.replaceGone(made.at(-1)), null, 'with the pool off (depth 0)');
+    const spare = await takenSpare(pool, from, limits);
+    assert.equal(pool.replaceGone(made.at(-2)), null, 'a cgroup take() made for its caller');
+    const fresh = pool.replaceGone(spare);
+    assert.ok(fresh, 'the spare is replaced');
+    made.push(fresh);
+    assert.ok(!dirsOf(fresh).some((d) => dirsOf(spare).includes(d)), 'by a new cgroup');
+    assert.deepEqual(
+      dirsOf(spare).filter((d) => fs.existsSync(d)),
+      [],
+      'the spare is removed',
+    );
+    assert.equal(pool.replaceGone(spare), null, 'a second call on the same spare');
+    assert.equal(pool.replaceGone(fresh), null, 'the replacement');
+  } finally {
+    pool.drain();
+  }
+});
+
+test("TaskCgroupPool.replaceGone(): a replacement that cannot be made fails with the spawn's error as its cause", {
+  skip,
+}, async () => {
+  const sub = chooseParent(layout, { cgroupParent: `${TEST_PARENT}/replace`, needed: ['pids'] });
+  assert.ok(sub.ok, sub.reason);
+  const limits = { maxProcesses: 16 };
+  const from = cgroupWiring.narrowChoice(sub, limits);
+  const pool = patientPool(2);
+  try {
+    const spare = await takenSpare(pool, from, limits);
+    pool.drain();
+    // Everything under the parent, then the parent itself, removed behind the pool's back.
+    for (const tc of made.filter((tc) => tc !== spare && dirsOf(tc).some((d) => d.includes('/replace/')))) await tc.remove();
+    for (const d of dirsOf(spare)) fs.rmdirSync(d);
+    releaseParent(sub);
+    assert.ok(!Object.values(sub.paths).some((d) => fs.existsSync(d)), 'the parent is gone');
+    const why = new Error('the spawn found the spare gone');
+    assert.throws(
+      () => pool.replaceGone(spare, why),
+      (e) => {
+        assert.equal(e.code, 'ERR_CONFINE_SYSTEM');
+        assert.equal(e.errno, 'ENOENT', e.message);
+        assert.equal(e.cause, why);
+        return true;
+      },
+    );
+  } finally {
+    pool.drain();
+    releaseParent(sub);
+  }
+});
+
 test('listOrphans finds cgroups of a dead supervisor; removeEmptyOrphans removes the empty ones', { skip }, async () => {
   const dead = spawnSync('/bin/true').pid;
   const emptyName = `confine-${dead}-1-0-abcdef`;

@@ -178,6 +178,18 @@ export class NativeBackend implements Backend {
     let statusId: string | null = null; // its "dev:ino": read and closed only while it is that pipe
     let privateTmp: string | null = null; // filesystem.tmp on the Landlock path, removed with the tree
     let spawned: { pid: number; pidfd: number; errorFd: number } | null = null; // until a tree owns it
+    // The spawn found `cgroup` gone (the error `why`): a spare removed behind the pool's back.
+    // Once per spawn, a fresh cgroup of its kind takes its place; its placement, or null when
+    // `cgroup` is no such spare (or already the replacement): the failure is then the caller's.
+    const intoFreshCgroup = (why: unknown): ReturnType<TaskCgroup['placement']> | null => {
+      const fresh = cgroup ? replaceGoneTaskCgroup(cgroup, req.killOnParentExit, why) : null;
+      if (!fresh) return null;
+      placement?.done();
+      placement = null;
+      cgroup = fresh;
+      placement = cgroup.placement(cloneInto);
+      return placement;
+    };
     try {
       // One /dev/null for every output given 'ignore' (the child's dup3s make its own copies).
       let devNullOut = -1;
@@ -210,16 +222,6 @@ export class NativeBackend implements Backend {
         // reuse), so membership, populated and cgroup.kill would not see it.
         // A reused directory's fds are held open across its trees (TaskCgroup.placement()).
         cloneInto = cgroup.version === 2 && cloneIntoCgroup(addon);
-        try {
-          placement = cgroup.placement(cloneInto);
-        } catch (e) {
-          // A spare whose files are not held yet, removed behind the pool's back: ENOENT.
-          const fresh =
-            e instanceof SystemError && e.errno === 'ENOENT' ? replaceGoneTaskCgroup(cgroup, req.killOnParentExit) : null;
-          if (!fresh) throw e;
-          cgroup = fresh;
-          placement = cgroup.placement(cloneInto);
-        }
       }
       const rlimits = rlimitsOf(req.resources);
       // Without a pids cgroup, maxProcesses falls back to RLIMIT_NPROC (per user).
@@ -264,6 +266,17 @@ export class NativeBackend implements Backend {
         if (!privateTmp) prepared = preparedRequest(addon, { isolation, capabilities, seccomp, landlock });
         if (!prepared && isolation) isolation = { ...isolation, ...fds };
       }
+      // The cgroup's fds (placement() checks that held ones are still its files) right before the
+      // request, so that no user code (a monkeypatched process.getuid above) runs between that
+      // check and the spawn.
+      if (cgroup) {
+        try {
+          placement = cgroup.placement(cloneInto);
+        } catch (e) {
+          // A spare whose files are not held yet, removed behind the pool's back: ENOENT.
+          if (!(e instanceof SystemError && e.errno === 'ENOENT' && intoFreshCgroup(e))) throw e;
+        }
+      }
       const request: PosixSpawnRequest = {
         file: req.file,
         argv: req.argv,
@@ -301,13 +314,9 @@ export class NativeBackend implements Backend {
         const err = e as AddonError | null;
         const gone =
           err?.code === 'ERR_CONFINE_SPAWN' && err.stage === 'cgroup' && (err.errno === 'ENODEV' || err.errno === 'ENOENT');
-        const fresh = gone && cgroup ? replaceGoneTaskCgroup(cgroup, req.killOnParentExit) : null;
+        const fresh = gone ? intoFreshCgroup(e) : null;
         if (!fresh) throw e;
-        placement?.done();
-        placement = null;
-        cgroup = fresh;
-        placement = cgroup.placement(cloneInto);
-        spawned = addon.spawn({ ...request, cgroupFd: placement.cgroupFd, cgroupProcsFds: placement.cgroupProcsFds });
+        spawned = addon.spawn({ ...request, cgroupFd: fresh.cgroupFd, cgroupProcsFds: fresh.cgroupProcsFds });
       }
       const { pid, pidfd, errorFd } = spawned;
       const tree = new NativeTree(

@@ -23,6 +23,7 @@ import type { ParentChoice } from './parent.js';
 import { TaskCgroup } from './task-cgroup.js';
 import { taskCgroupName } from './names.js';
 import { monotonicMs } from '../clock.js';
+import { ConfineError, SystemError } from '../errors.js';
 /** Spares kept per kind (parent and limits). */
 const DEPTH = 2;
 /** A kind not taken for this long loses its spares (TaskCgroupPool.idleMs). */
@@ -103,15 +104,28 @@ export class TaskCgroupPool {
    * A spare take() handed out whose cgroup turned out to be gone (removed behind the pool's back:
    * cleanupOrphans() judging from another pid namespace), for the spawn that found it so: the
    * spare is forgotten (its fds closed, onDrop) and a fresh cgroup of its kind made in its place
-   * (TaskCgroup.create(): never another spare, which may be gone too; its errors are create()'s).
-   * null when `gone` is not a spare this pool handed out: only those are replaced, once.
+   * (TaskCgroup.create(): never another spare, which may be gone too). When that fails, create()'s
+   * error is thrown as a SystemError whose `cause` is `why`, the spawn's failure that found the
+   * spare gone. null when `gone` is not a spare this pool handed out: only those are replaced, once.
    */
-  replaceGone(gone: TaskCgroup): TaskCgroup | null {
+  replaceGone(gone: TaskCgroup, why?: unknown): TaskCgroup | null {
     const kind = this.issued.get(gone);
     if (!kind || !this.handedSpares.delete(gone)) return null;
     this.issued.delete(gone);
     this.dropOne(gone);
-    const fresh = TaskCgroup.create(kind.choice, taskCgroupName(), kind.resources);
+    let fresh: TaskCgroup;
+    try {
+      fresh = TaskCgroup.create(kind.choice, taskCgroupName(), kind.resources);
+    } catch (e) {
+      const err = e instanceof ConfineError ? e : null;
+      throw new SystemError(`a removed spare cgroup could not be replaced: ${err?.message ?? String(e)}`, {
+        syscall: err?.syscall,
+        errno: err?.errno,
+        stage: err?.stage ?? 'cgroup',
+        path: err?.path,
+        cause: why ?? e,
+      });
+    }
     this.issued.set(fresh, kind);
     return fresh;
   }
@@ -204,7 +218,11 @@ export class TaskCgroupPool {
     for (const tc of kind.spares.splice(0)) this.dropOne(tc);
   }
 
-  /** rmdir every directory of a spare; one never held a process, so this cannot fail with EBUSY. */
+  /**
+   * rmdir every directory of a spare. One never held a process, so this cannot fail with EBUSY;
+   * nor can one replaceGone() drops, which a failed child may have joined in part (its write to a
+   * directory still there succeeded before another's failed): that child is reaped by then.
+   */
   private dropOne(tc: TaskCgroup): void {
     tc.closeFiles();
     for (const d of new Set(Object.values(tc.paths))) {

@@ -145,13 +145,13 @@ export function takeTaskCgroup(parent: ParentChoice, resources: Resources, killO
 }
 
 /**
- * For a spawn that failed because `gone`, a spare takeTaskCgroup() gave it, was removed behind
- * the pool's back: a fresh task cgroup of its kind, guarded as takeTaskCgroup() guards one, and
- * `gone` forgotten (TaskCgroupPool.replaceGone()). null when `gone` is not such a spare (a
- * cgroup made for this spawn, or a replacement already): the failure is then the caller's.
+ * For a spawn that failed (with `why`) because `gone`, a spare takeTaskCgroup() gave it, was
+ * removed behind the pool's back: a fresh task cgroup of its kind, guarded as takeTaskCgroup()
+ * guards one, and `gone` forgotten (TaskCgroupPool.replaceGone()). null when `gone` is not such a
+ * spare (a cgroup made for this spawn, or a replacement already): the failure is then the caller's.
  */
-export function replaceGoneTaskCgroup(gone: TaskCgroup, killOnParentExit: boolean): TaskCgroup | null {
-  const fresh = taskCgroupPool.replaceGone(gone);
+export function replaceGoneTaskCgroup(gone: TaskCgroup, killOnParentExit: boolean, why?: unknown): TaskCgroup | null {
+  const fresh = taskCgroupPool.replaceGone(gone, why);
   if (fresh && killOnParentExit) guardCgroup(fresh.paths);
   return fresh;
 }
