@@ -477,9 +477,20 @@ export class TaskCgroup {
     // (held-files.ts), where cgroup.stat's nr_descendants cost an fstat and a pread.
     const held = this.held ?? HeldFiles.acquire();
     const files = (this.reuseFiles ??= [path.join(d, 'cgroup.events'), d, path.join(d, 'cpu.stat')]);
-    const [events, links, cpu] = held ? held.read(files) : readFiles(files);
+    let read: (string | null)[] | null = null;
+    try {
+      read = held ? held.read(files) : readFiles(files);
+    } catch {
+      // Not reusable: removed as a fresh cgroup is. (An older addon answers EISDIR for the directory.)
+    }
+    const [events, links, cpu] = read ?? [];
     const ev = events ?? null;
-    if (keyedValue(ev, 'populated') !== 0 || keyedValue(ev, 'frozen') === 1 || (keyedValue(links ?? null, 'nlink') ?? 3) !== 2) {
+    if (
+      !read ||
+      keyedValue(ev, 'populated') !== 0 ||
+      keyedValue(ev, 'frozen') === 1 ||
+      (keyedValue(links ?? null, 'nlink') ?? 3) !== 2
+    ) {
       if (held !== this.held) held?.close();
       return null;
     }
