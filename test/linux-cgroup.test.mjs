@@ -549,6 +549,70 @@ describe('linux backend cgroups', { skip }, () => {
     });
   });
 
+  // The same bug, by user code that runs inside the spawn (a monkeypatched process.getuid, which
+  // launch() calls for a runAs tree): the held files' identity is checked after the last of it.
+  test(
+    "a reused cgroup's held cgroup.procs swapped for a user's file by user code that runs during the spawn: the child still joins through the cgroup's",
+    {
+      skip: reuseSkip,
+    },
+    () =>
+      withPatientPool(async () => {
+        const tmp = mkdtempSync(join(tmpdir(), 'confine-t-'));
+        const victim = join(tmp, 'user-file');
+        writeFileSync(victim, '');
+        const mine = [];
+        const swapped = [];
+        const getuid = process.getuid;
+        try {
+          let dir;
+          for (let i = 0; i < 2; i++) {
+            const ex = command('true', [], opts());
+            await ex.start();
+            [dir] = Object.values(cgroupOf(ex));
+            await ex.wait();
+          }
+          assert.ok(openInto(dir).includes(`${dir}/cgroup.procs`), `cgroup.procs held: ${openInto(dir)}`);
+          // Each call: whichever fd is the cgroup's cgroup.procs now is closed, and a file of the
+          // user's takes its number.
+          process.getuid = () => {
+            const held = fdsInto(dir).find((x) => x.target === `${dir}/cgroup.procs`);
+            if (held) {
+              closeSync(held.fd);
+              for (let i = 0; i < 64 && !mine.includes(held.fd); i++) mine.push(openSync(victim, 'w'));
+              swapped.push(held.fd);
+            }
+            return getuid.call(process);
+          };
+          const ex = command('sleep', ['300'], opts()).runAs('nobody');
+          try {
+            await ex.start();
+          } finally {
+            process.getuid = getuid;
+          }
+          try {
+            assert.ok(swapped.length > 0, 'the user code ran while the file was held');
+            assert.deepEqual(Object.values(cgroupOf(ex)), [dir], 'the directory is reused');
+            assert.deepEqual(
+              readFileSync(`${dir}/cgroup.procs`, 'utf8').trim().split('\n').map(Number),
+              [ex.pid],
+              'the tree joined',
+            );
+            assert.equal(readFileSync(victim, 'utf8'), '', "nothing was written to the user's file");
+          } finally {
+            await ex.forceStop();
+          }
+          dropSpareCgroups();
+          for (const fd of swapped)
+            assert.equal(readlinkSync(`/proc/self/fd/${fd}`), victim, `the user's fd ${fd} was not closed`);
+        } finally {
+          process.getuid = getuid;
+          for (const fd of mine) closeSync(fd);
+          rmSync(tmp, { recursive: true, force: true });
+        }
+      }),
+  );
+
   test('a spare of a kind with limits has its cgroup.procs open ahead; the tree that takes it keeps none', async () => {
     const { taskCgroupPool } = require('../dist/cgroup/index.js');
     taskCgroupPool.drain();
