@@ -461,6 +461,26 @@ describe('linux backend cgroups', { skip }, () => {
     }
   });
 
+  /** Two trees without limits, one after the other: the v2 directory both ran in, its files held from then on. */
+  async function reusedDirectory() {
+    let dir;
+    // The first release opens the files it read (and the join's), the second uses them held.
+    for (let i = 0; i < 2; i++) {
+      const ex = command('true', [], opts());
+      await ex.start();
+      [dir] = Object.values(cgroupOf(ex));
+      await ex.wait();
+    }
+    return dir;
+  }
+
+  /** User code's double close of `fd`, then its own `file` (opened with `mode`) at that number; its fds go to `mine`. */
+  function userFileAt(fd, file, mode, mine) {
+    closeSync(fd);
+    for (let i = 0; i < 64 && !mine.includes(fd); i++) mine.push(openSync(file, mode));
+    assert.ok(mine.includes(fd), `the user's file took fd ${fd}`);
+  }
+
   /**
    * The user's bug against a reused directory's held `file`: a second close of a number it no
    * longer owns, then a file of its own (`victimText`, opened with `mode`) gets that number.
@@ -480,20 +500,11 @@ describe('linux backend cgroups', { skip }, () => {
     else writeFileSync(victim, victimText);
     const mine = [];
     try {
-      let dir;
-      // The first release opens the files it read (and the join's), the second uses them held.
-      for (let i = 0; i < 2; i++) {
-        const ex = command('true', [], opts());
-        await ex.start();
-        [dir] = Object.values(cgroupOf(ex));
-        await ex.wait();
-      }
+      const dir = await reusedDirectory();
       const target = file === null ? dir : `${dir}/${file}`;
       const held = fdsInto(dir).find((x) => x.target === target);
       assert.ok(held, `${target} held after a reuse: ${JSON.stringify(fdsInto(dir))}`);
-      closeSync(held.fd);
-      for (let i = 0; i < 64 && !mine.includes(held.fd); i++) mine.push(openSync(victim, mode));
-      assert.ok(mine.includes(held.fd), `the user's file took fd ${held.fd}`);
+      userFileAt(held.fd, victim, mode, mine);
       await body(dir, victim);
       dropSpareCgroups();
       assert.equal(readlinkSync(`/proc/self/fd/${held.fd}`), victim, "the user's fd was not closed by confine");
@@ -565,21 +576,14 @@ describe('linux backend cgroups', { skip }, () => {
         const swapped = [];
         const getuid = process.getuid;
         try {
-          let dir;
-          for (let i = 0; i < 2; i++) {
-            const ex = command('true', [], opts());
-            await ex.start();
-            [dir] = Object.values(cgroupOf(ex));
-            await ex.wait();
-          }
+          const dir = await reusedDirectory();
           assert.ok(openInto(dir).includes(`${dir}/cgroup.procs`), `cgroup.procs held: ${openInto(dir)}`);
           // Each call: whichever fd is the cgroup's cgroup.procs now is closed, and a file of the
           // user's takes its number.
           process.getuid = () => {
             const held = fdsInto(dir).find((x) => x.target === `${dir}/cgroup.procs`);
             if (held) {
-              closeSync(held.fd);
-              for (let i = 0; i < 64 && !mine.includes(held.fd); i++) mine.push(openSync(victim, 'w'));
+              userFileAt(held.fd, victim, 'w', mine);
               swapped.push(held.fd);
             }
             return getuid.call(process);
