@@ -347,9 +347,11 @@ function phaseProfiler(withLimits, withCgroup = true) {
     b = hr();
     rec('PATH lookup (lookPath: addon.executableFile)', a, b);
     a = hr();
-    const stdio = [0, 1, 2].map((j) => addon.openDevNull(j === 0 ? fs.constants.O_RDONLY : fs.constants.O_WRONLY));
+    // As launch(): stdin read-only, the two outputs share one write-only /dev/null.
+    const devNullOut = addon.openDevNull(fs.constants.O_WRONLY);
+    const stdio = [addon.openDevNull(fs.constants.O_RDONLY), devNullOut, devNullOut];
     b = hr();
-    rec("stdio 'ignore' (3x open /dev/null)", a, b);
+    rec("stdio 'ignore' (2x open /dev/null: stdin's, the outputs' shared)", a, b);
     a = hr();
     const cg = choice ? taskCgroupPool.take(choice, resources) : null;
     b = hr();
@@ -384,7 +386,7 @@ function phaseProfiler(withLimits, withCgroup = true) {
     b = hr();
     rec(`addon.spawn (clone3 vfork .. exec${fds.length ? `; the child joins its cgroup by writing 0 to ${fds.length} cgroup.procs` : ''})`, a, b);
     a = hr();
-    for (const fd of stdio) addon.close(fd);
+    for (const fd of new Set(stdio)) addon.close(fd);
     place?.done();
     b = hr();
     rec('close the child ends (stdio, cgroup fds)', a, b);
