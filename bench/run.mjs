@@ -969,7 +969,7 @@ try {
       warm: Math.max(50, Math.round(300 * SCALE)),
       log,
     });
-    for (const r of syscalls.rows) log(`  ${r.id.padEnd(9)} ${f2(r.perSpawn)} per spawn`);
+    for (const r of syscalls.rows) log(`  ${r.id.padEnd(9)} ${f2(r.perSpawn)} per spawn, the child ${f2(r.child)} before its execve`);
     if (syscalls.reason) log(`  not measured: ${syscalls.reason}`);
     log(`  (${(ms(t, hr()) / 1000).toFixed(1)} s)`);
   } catch (e) {
@@ -1241,7 +1241,10 @@ ${f3(spawnBig.spawn)} ms (p90 ${f3(spawnBig.spawnP90)}), spawn→exit ${f3(spawn
 The one figure here that does not move with the machine. Each variant spawned ${Math.max(50, Math.round(200 * SCALE))} times in a
 process of its own under \`strace\` (no \`-f\`: the supervisor's calls, not the child's), after
 ${Math.max(50, Math.round(300 * SCALE))} uncounted spawns (bench/syscalls.mjs); the C loop counted as the difference of two runs of
-different lengths. Same command, identity and limits as in the tables above. On this machine a
+different lengths. Then each again under \`strace -f\`, 20 spawns after 20 uncounted ones: the
+calls of the child between its birth and its \`execve\` of the program (with a vfork-style spawn
+the supervisor waits for them; the C loop's are glibc's posix_spawn child: it asks for and sets
+the disposition of every signal). Same command, identity and limits as in the tables above. On this machine a
 system call costs a few µs in a tight loop and more right after a child ran on the same core, and
 most of what confine adds to a spawn above the C loop is here: the checks of its own descriptors
 (fd hygiene: \`newfstatat\` of a held fd, \`kcmp\`), the freshness of the user database and of

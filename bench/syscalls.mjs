@@ -10,6 +10,9 @@
 // uncounted spawns, a marker written to stderr, `n` counted spawns, the marker again; the lines
 // between the two markers are the counted spawns' calls. The C floor (bench/posix_spawn_floor.c,
 // seq mode) is counted as the difference of two runs of different lengths (no marker to write).
+// Then each variant again under `strace -f`, fewer spawns: the child's own calls between its birth
+// and its execve of the program (what the supervisor waits for with a vfork-style spawn, and what
+// the C loop's posix_spawn does in its child too).
 // strace comes from Debian's `strace` package, installed when missing.
 
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -65,6 +68,37 @@ function callsOf(lines) {
   return out;
 }
 
+/**
+ * From an `strace -f` file: per child that execve'd the program, its calls before that execve
+ * (the execve not counted); only children born after the first line at or past `from`.
+ */
+function childCallsOf(lines, from = 0) {
+  const seen = new Set();
+  const counts = new Map(); // pid -> calls so far (children still before their exec)
+  const done = [];
+  for (let i = 0; i < lines.length; i++) {
+    const gone = /^(\d+) +\+\+\+ (exited|killed)/.exec(lines[i]);
+    if (gone) {
+      seen.delete(gone[1]); // its pid may come back as another process
+      counts.delete(gone[1]);
+      continue;
+    }
+    const m = /^(\d+) +([a-z_0-9]+)\(/.exec(lines[i]);
+    if (!m) continue; // "<... resumed>", signals
+    const pid = m[1];
+    if (!seen.has(pid)) {
+      seen.add(pid);
+      if (i >= from) counts.set(pid, 0); // born after the start (the supervisor's threads before it)
+    }
+    if (!counts.has(pid)) continue;
+    if (m[2] === 'execve' && lines[i].includes(`"${PROGRAM}"`)) {
+      done.push(counts.get(pid));
+      counts.delete(pid);
+    } else counts.set(pid, counts.get(pid) + 1);
+  }
+  return done;
+}
+
 function tally(names, n) {
   const by = new Map();
   for (const x of names) by.set(x, (by.get(x) ?? 0) + 1);
@@ -77,13 +111,30 @@ function tally(names, n) {
  * `{ rows: [{ id, perSpawn, kinds }], reason }`: reason set (and rows empty) where strace is
  * missing and cannot be installed.
  */
-export function countSyscalls({ variants, floorBin, rlimits, cgLimits, runAs, n = 200, warm = 300, log = console.log }) {
+export function countSyscalls({ variants, floorBin, rlimits, cgLimits, runAs, n = 200, warm = 300, childN = 20, log = console.log }) {
   const { path: strace, reason } = ensureDebianTool('strace', ['/usr/bin/strace', '/bin/strace'], log);
   if (!strace) return { rows: [], reason };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'confine-bench-strace-'));
   const rows = [];
+  const limitsJson = JSON.stringify({ rlimits, cgLimits, runAs });
+  /** The mean of each child's calls before its exec; every counted spawn must show one (the C loop's run adds its own uncounted spawns). */
+  const perChild = (xs, expected, id) => {
+    if (id === 'floor' ? xs.length < expected : xs.length !== expected) throw new Error(`strace -f of ${id}: ${xs.length} children exec'd the program, expected ${expected}`);
+    return xs.reduce((a, b) => a + b, 0) / xs.length;
+  };
+  /** A variant's child, under strace -f: a few warm-up spawns, then `childN` between the markers. */
+  const childCalls = (id) => {
+    const out = path.join(dir, `${id}-f.txt`);
+    const r = spawnSync(strace, ['-f', '-qq', '-o', out, process.execPath, fileURLToPath(import.meta.url), '--driver', id, '20', String(childN), limitsJson], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    if (r.status !== 0) throw new Error(`strace -f of ${id} failed (exit ${r.status}): ${String(r.stderr).slice(0, 500)}`);
+    const lines = fs.readFileSync(out, 'utf8').split('\n');
+    const marks = lines.flatMap((l, i) => (/^\d+ +write\(2,/.test(l) && l.includes(MARK) ? [i] : []));
+    if (marks.length !== 2) throw new Error(`strace -f of ${id}: expected 2 markers, found ${marks.length}`);
+    return perChild(childCallsOf(lines.slice(0, marks[1]), marks[0]), childN, id);
+  };
   try {
-    const limitsJson = JSON.stringify({ rlimits, cgLimits, runAs });
     for (const id of variants) {
       const out = path.join(dir, `${id}.txt`);
       const r = spawnSync(strace, ['-qq', '-o', out, process.execPath, fileURLToPath(import.meta.url), '--driver', id, String(warm), String(n), limitsJson], {
@@ -93,7 +144,7 @@ export function countSyscalls({ variants, floorBin, rlimits, cgLimits, runAs, n 
       const lines = fs.readFileSync(out, 'utf8').split('\n');
       const marks = lines.flatMap((l, i) => (l.startsWith('write(2,') && l.includes(MARK) ? [i] : []));
       if (marks.length !== 2) throw new Error(`strace of ${id}: expected 2 markers, found ${marks.length}`);
-      rows.push({ id, ...tally(callsOf(lines.slice(marks[0] + 1, marks[1])), n) });
+      rows.push({ id, ...tally(callsOf(lines.slice(marks[0] + 1, marks[1])), n), child: childCalls(id) });
     }
     if (floorBin) {
       // Two lengths, the difference per spawn: the start-up and the output are in both.
@@ -106,7 +157,9 @@ export function countSyscalls({ variants, floorBin, rlimits, cgLimits, runAs, n 
       const b = count(2 * n);
       const extra = [...b];
       for (const x of a) extra.splice(extra.indexOf(x), 1); // b's calls minus a's, by name
-      rows.push({ id: 'floor', ...tally(extra, n) });
+      const fOut = path.join(dir, 'floor-f.txt');
+      execFileSync(strace, ['-f', '-qq', '-o', fOut, floorBin, PROGRAM, 'seq', String(childN), '1', '1', '0', '0'], { stdio: 'ignore' });
+      rows.push({ id: 'floor', ...tally(extra, n), child: perChild(childCallsOf(fs.readFileSync(fOut, 'utf8').split('\n')), childN, 'floor') });
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -117,14 +170,14 @@ export function countSyscalls({ variants, floorBin, rlimits, cgLimits, runAs, n 
 /** The doc's table: syscalls per spawn and the most frequent kinds. */
 export function syscallTable({ rows, reason }, labels) {
   if (reason) return `Not measured: ${reason}.`;
-  const head = '| variant | syscalls per spawn (the supervisor) | most frequent, per spawn |\n|---|---:|---|';
+  const head = "| variant | syscalls per spawn (the supervisor) | the child's before its execve | most frequent in the supervisor, per spawn |\n|---|---:|---:|---|";
   const body = rows.map((r) => {
     const top = r.kinds
       .filter((k) => k.perSpawn >= 0.5)
       .slice(0, 12)
       .map((k) => `${k.name} ${f2(k.perSpawn)}`)
       .join(', ');
-    return `| ${labels[r.id] ?? r.id} | ${f2(r.perSpawn)} | ${top} |`;
+    return `| ${labels[r.id] ?? r.id} | ${f2(r.perSpawn)} | ${f2(r.child)} | ${top} |`;
   });
   return [head, ...body].join('\n');
 }
