@@ -107,7 +107,8 @@ export class Executor extends EventEmitter {
   /** The abort that came before start() resolved: start() rejects with it. */
   #abortedEarly: unknown = null;
   #startResolved = false;
-  #started: Promise<void> | null = null;
+  /** What start() returns: settles with the start, a microtask after the backend confirms it. */
+  #started: Promise<this> | null = null;
   /** spawn() after a failed start: child_process's exitCode (the negative errno) and stand-in stdio. */
   #failure: { exitCode: number; stdio: (Readable | Writable | null)[] } | null = null;
   #shutdownPromise: Promise<ExitStatus> | null = null;
@@ -166,6 +167,8 @@ export class Executor extends EventEmitter {
     ex.#style = 'child_process';
     try {
       ex.#launch();
+      // No start() awaits it: a throw of a 'spawn' listener is not an unhandled rejection.
+      ex.#started!.catch(() => {});
     } catch {
       // Reported by #failed() as 'error' and 'close' on a later tick.
     }
@@ -333,17 +336,19 @@ export class Executor extends EventEmitter {
    * of options.signal before it resolves makes it reject with AbortedError (and stops whatever
    * started).
    */
-  async start(): Promise<this> {
-    if (this.#state !== 'new')
-      throw new ConfineStateError(`start(): this executor was already ${this.#tree ? 'started' : 'started once, and failed'}`);
-    this.#launch(); // throws the typed error (the executor is failed then)
-    try {
-      await this.#started;
-    } finally {
-      this.#startResolved = true;
+  start(): Promise<this> {
+    if (this.#state !== 'new') {
+      const was = this.#tree ? 'started' : 'started once, and failed';
+      return Promise.reject(new ConfineStateError(`start(): this executor was already ${was}`));
     }
-    if (this.#abortedEarly) throw this.#abortedEarly;
-    return this;
+    try {
+      this.#launch(); // throws the typed error (the executor is failed then)
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    // Not an async function awaiting #started: that cost a promise and a microtask more between
+    // the backend's confirmation and the caller's continuation, on every start.
+    return this.#started!;
   }
 
   /** The synchronous part of every start: checks, lookups, the plan, the backend's launch. */
@@ -382,19 +387,22 @@ export class Executor extends EventEmitter {
       this.#abortListener = () => this.#onAbort(signal.reason);
       signal.addEventListener('abort', this.#abortListener, { once: true });
     }
-    const started = tree.started.then(
-      () => this.#running(),
-      (e: unknown) => {
-        this.#failed(e);
-        throw e;
+    // start()'s promise, settled in the same microtask as 'spawn'. The exit is watched from then
+    // on ('exit' never comes before 'spawn'): an exit known already (a program that exited while
+    // the backend awaited its exec) is reported before start()'s caller continues.
+    this.#started = tree.started.then(
+      () => {
+        this.#running();
+        void tree.exited.then((raw) => this.#onExit(raw));
+        return this.#startSettled();
       },
-    );
-    this.#started = started;
-    // 'exit' never comes before 'spawn'. Its rejection handler also keeps a failed start from
-    // being an unhandled rejection here (start() and #failed() report it).
-    started.then(
-      () => tree.exited.then((raw) => this.#onExit(raw)),
-      () => {},
+      (e: unknown) => {
+        this.#startResolved = true;
+        this.#failed(e);
+        // start() rejects with it; spawn() has no start() to reject (#failed() reports it).
+        if (this.#style === 'confine') throw e;
+        return this;
+      },
     );
   }
 
@@ -484,6 +492,13 @@ export class Executor extends EventEmitter {
     this.emit('spawn');
     const signal = this.#options.signal;
     if (this.#style === 'child_process' && signal?.aborted && !this.#flags.canceled) this.#onAbort(signal.reason);
+  }
+
+  /** What start() resolves with: this executor, or the abort that came first (a 'spawn' listener's too). */
+  #startSettled(): this {
+    this.#startResolved = true;
+    if (this.#abortedEarly) throw this.#abortedEarly;
+    return this;
   }
 
   /** The start failed: the typed error (or child_process's) rejects wait() and is reported. */
@@ -699,7 +714,6 @@ export class Executor extends EventEmitter {
     this.#flags.reattached = true;
     this.#startedAt = monotonicMs();
     this.#enforced = { ...this.#plan(), ...tree.enforcement?.() };
-    this.#started = tree.started;
     this.#startResolved = true;
     this.#running();
     void tree.exited.then((raw) => this.#onExit(raw));
