@@ -388,12 +388,14 @@ export class Executor extends EventEmitter {
       signal.addEventListener('abort', this.#abortListener, { once: true });
     }
     // start()'s promise, settled in the same microtask as 'spawn'. The exit is watched from then
-    // on ('exit' never comes before 'spawn'): an exit known already (a program that exited while
-    // the backend awaited its exec) is reported before start()'s caller continues.
+    // on ('exit' never comes before 'spawn': its reaction runs in a later microtask): an exit
+    // known already (a program that exited while the backend awaited its exec) is reported before
+    // start()'s caller continues. Armed before 'spawn' is emitted, so that a listener's throw
+    // (start() rejects with it) does not leave the running tree unwatched: wait() still settles.
     this.#started = tree.started.then(
       () => {
-        this.#running();
         void tree.exited.then((raw) => this.#onExit(raw));
+        this.#running();
         return this.#startSettled();
       },
       (e: unknown) => {

@@ -60,6 +60,18 @@ for (const kind of kinds) {
       assert.strictEqual(await ex.wait(), st, 'wait() resolves once, to the same status');
     });
 
+    test("a 'spawn' listener that throws: start() rejects with its error, and the tree is still watched", async () => {
+      const ex = command('true', [], opts({ stdio: 'ignore' }));
+      const boom = new Error('spawn listener');
+      ex.on('spawn', () => {
+        throw boom;
+      });
+      await assert.rejects(ex.start(), (e) => e === boom);
+      // Before, the exit watch was armed after 'spawn' and never was: wait() did not settle.
+      const st = await within(ex.wait(), 30_000, 'wait() settles after a throwing spawn listener');
+      assert.equal(st.exitCode, 0);
+    });
+
     test("'close' follows wait() also when stdio closed before the exit", async () => {
       // stdout and stderr close first; the exit comes only when told to. Then 'close' has nothing
       // left to wait for, and must still come after code awaiting wait() can listen for it (the
