@@ -58,6 +58,7 @@ export interface PosixSpawnRequest {
   landlock?: PosixLandlockRequest | null;
   forceNoPidfd?: boolean;
   forceNoCloseRange?: boolean;
+  forceNoClearSighand?: boolean;
   /**
    * Return once the clone's vfork has returned, with the error pipe as `errorFd` while the
    * program's exec is still to come (the init path); watchStart() learns the outcome.

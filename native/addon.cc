@@ -404,6 +404,7 @@ bool ReadRequest(Napi::Env env, const Napi::Object& o, confine::SpawnRequest* re
   req->resetOomScoreAdj = ReadBool(o, "resetOomScoreAdj");
   req->forceNoPidfd = ReadBool(o, "forceNoPidfd");
   req->forceNoCloseRange = ReadBool(o, "forceNoCloseRange");
+  req->forceNoClearSighand = ReadBool(o, "forceNoClearSighand");
   req->startAsync = ReadBool(o, "startAsync");
 #ifdef __linux__
   Napi::Value prepared = Own(o, "prepared");

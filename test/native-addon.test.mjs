@@ -308,7 +308,7 @@ test('readFiles reads fds from offset 0 again and again, paths once, and says wh
 });
 
 test('a confined child sees exactly its ids, groups, limits, session, fds and signals', { skip }, async () => {
-  for (const force of [{}, { forceNoCloseRange: true }]) {
+  for (const force of [{}, { forceNoCloseRange: true }, { forceNoClearSighand: true }]) {
     const child = spawnWith({
       file: '/bin/sleep',
       argv: ['sleep', '30'],
@@ -344,6 +344,7 @@ test('a confined child sees exactly its ids, groups, limits, session, fds and si
       );
       assert.equal(s.NoNewPrivs, '1');
       assert.equal(s.SigIgn, '0000000000000000');
+      assert.equal(s.SigCgt, '0000000000000000');
       assert.equal(s.SigBlk, '0000000000000000');
       assert.deepEqual(await settledFds(child.pid, ['0', '1', '2']), ['0', '1', '2']);
       const limits = fs.readFileSync(`/proc/${child.pid}/limits`, 'utf8');
@@ -360,6 +361,69 @@ test('a confined child sees exactly its ids, groups, limits, session, fds and si
   }
 });
 
+// Step 1 of the child (native/posix/child.cc): where clone3 resets the handlers
+// (CLONE_CLEAR_SIGHAND, Linux 5.5+), the child resets only the signals /proc/self/status lists as
+// ignored; forceNoClearSighand takes the full loop of 62 calls. The supervisor here is started
+// through `env --ignore-signal` with 40 and 64 ignored besides Node's own SIGPIPE and SIGXFSZ
+// (Node resets signals 1-31 at startup, not the real-time ones): the highest bit of the mask, and
+// one that only the mask can name. The program, cat, installs no handler and ignores nothing, so
+// what it prints of its own status is what the child gave it; its /proc/self/io, read last,
+// counts the reads it was born with: step 1's read of /proc/self/status on the fast path only.
+const envIgnores = process.platform === 'linux' && spawnSync('env', ['--ignore-signal=40', 'true']).status === 0;
+test('a child is born with every signal at its default, the ignored ones of its supervisor too, on both paths of step 1', {
+  skip: skip || (!envIgnores && 'env --ignore-signal (coreutils 8.31+) missing'),
+}, () => {
+  const script = `
+    const fs = require('node:fs');
+    const addon = require(${JSON.stringify(path.join(ROOT, 'node_modules', 'node-gyp-build'))})(${JSON.stringify(ROOT)});
+    const nul = addon.openDevNull(fs.constants.O_RDONLY);
+    const own = fs.readFileSync('/proc/self/status', 'utf8');
+    fs.writeSync(1, '== supervisor\\n' + own.match(/^Sig(Ign|Cgt):.*$/gm).join('\\n') + '\\n');
+    const run = (forceNoClearSighand) => {
+      fs.writeSync(1, '== ' + (forceNoClearSighand ? 'loop' : 'fast') + '\\n');
+      const c = addon.spawn({ file: '/bin/cat', argv: ['cat', '/proc/self/status', '/proc/self/io'], envp: [], stdio: [nul, 1, 2], pdeathsig: 9, forceNoClearSighand });
+      return new Promise((resolve) => addon.watch(c.pid, c.pidfd, (st) => { addon.close(c.pidfd); resolve(st); }));
+    };
+    (async () => {
+      for (const force of [false, true]) {
+        const st = await run(force);
+        if (st.exitCode !== 0) throw new Error('cat: ' + JSON.stringify(st));
+      }
+    })();
+  `;
+  const out = execFileSync('env', ['--ignore-signal=40', '--ignore-signal=64', process.execPath, '-e', script], {
+    encoding: 'utf8',
+  });
+  const parts = {};
+  for (const part of out.split(/^== /m).slice(1)) {
+    const [name, ...lines] = part.split('\n');
+    parts[name] = Object.fromEntries(lines.filter((l) => l.includes(':')).map((l) => l.split(/:\s*/)));
+  }
+  // The premise: the supervisor has the extra ignored signals and handlers of its own.
+  const ignored = BigInt(`0x${parts.supervisor.SigIgn}`);
+  for (const sig of [13, 25, 40, 64])
+    assert.ok(ignored & (1n << BigInt(sig - 1)), `signal ${sig} ignored: ${parts.supervisor.SigIgn}`);
+  assert.notEqual(parts.supervisor.SigCgt, '0000000000000000');
+  for (const mode of ['fast', 'loop']) {
+    assert.equal(parts[mode].SigIgn, '0000000000000000', mode);
+    assert.equal(parts[mode].SigCgt, '0000000000000000', mode);
+    assert.equal(parts[mode].SigBlk, '0000000000000000', mode);
+  }
+  // Which path each child took: the same program with the same environment reads the same bytes,
+  // except for step 1's read of /proc/self/status, where the kernel has CLONE_CLEAR_SIGHAND.
+  const [major, minor] = os.release().split('.').map(Number);
+  if (addon.probe().features.clone3 && (major > 5 || (major === 5 && minor >= 5))) {
+    assert.ok(
+      Number(parts.fast.syscr) > Number(parts.loop.syscr),
+      `read calls: fast ${parts.fast.syscr}, loop ${parts.loop.syscr}`,
+    );
+    assert.ok(
+      Number(parts.fast.rchar) > Number(parts.loop.rchar) + 500,
+      `bytes read: fast ${parts.fast.rchar}, loop ${parts.loop.rchar}`,
+    );
+  }
+});
+
 // The addon reads a request's own keys only (docs/native-api.md): a polluted Object.prototype
 // (forceNoPidfd: true) must not change a spawn, and a getter there must not run during one (user
 // code between the cgroup placement's identity check and the clone).
@@ -367,7 +431,8 @@ test('a polluted Object.prototype reaches neither spawn() nor prepare(): no key 
   // Every key native/addon.cc reads from a request or an object in it (ReadRequest, its helpers).
   const keys = [
     ...['file', 'argv', 'envp', 'cwd', 'uid', 'gid', 'groups', 'rlimits', 'stdio', 'cgroupProcsFds', 'pdeathsig'],
-    ...['cgroupFd', 'setsid', 'noNewPrivs', 'resetOomScoreAdj', 'forceNoPidfd', 'forceNoCloseRange', 'startAsync'],
+    ...['cgroupFd', 'setsid', 'noNewPrivs', 'resetOomScoreAdj', 'forceNoPidfd', 'forceNoCloseRange', 'forceNoClearSighand'],
+    'startAsync',
     ...['prepared', 'capabilities', 'seccomp', 'landlock', 'isolation', 'initFd', 'statusFd', 'netnsFd'],
     ...['deny', 'denyIoUring', 'unixSocketsOnly', 'rules', 'treeRules', 'childRules', 'denyTcp', 'scopeSignals'],
     ...['scopeAbstractUnix', 'path', 'access', 'dev', 'ino', 'user', 'mount', 'pid', 'net', 'ipc', 'uts', 'newRoot'],

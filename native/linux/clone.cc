@@ -28,6 +28,9 @@
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
+#ifndef CLONE_CLEAR_SIGHAND
+#define CLONE_CLEAR_SIGHAND 0x100000000ULL
+#endif
 #ifndef SYS_clone3
 #define SYS_clone3 435
 #endif
@@ -169,6 +172,12 @@ char* TakeStack(bool* kept, void** map, size_t* mapSize) {
 
 // Cleared the first time clone3 answers ENOSYS (old kernel, or a seccomp filter that hides it).
 std::atomic<bool> clone3Usable{true};
+// Cleared the first time clone3 refuses CLONE_CLEAR_SIGHAND (EINVAL) and accepts the same call
+// without it: Linux 5.3 and 5.4 have clone3 but not the flag (5.5). Learnt from the spawn itself
+// rather than a probe: no probe call can tell the two apart without making a process (an
+// unknown flag and a refused combination both answer EINVAL), and a kernel that has the flag
+// never pays anything for the check; one without pays one refused call, once.
+std::atomic<bool> clearSighandUsable{true};
 
 // Block every signal with the raw system call: pthread_sigmask would leave glibc's internal
 // SIGCANCEL/SIGSETXID unblocked, and their handlers must never run in the CLONE_VM child.
@@ -210,7 +219,11 @@ struct CloneOutcome {
 };
 
 // The one clone of this file: CLONE_VM|CLONE_VFORK|flags on a fresh stack, fn(arg) in the child.
-CloneOutcome CloneVfork(uint64_t flags, bool wantPidfd, int cgroupFd, int (*fn)(void*), void* arg) {
+// With handlersCleared (a spawn's), clone3 also asks the kernel to reset every signal handler in
+// the child (CLONE_CLEAR_SIGHAND) where it can, and *handlersCleared tells the child, written
+// before each attempt (the child reads it in our memory), whether the kernel did.
+CloneOutcome CloneVfork(uint64_t flags, bool wantPidfd, int cgroupFd, bool* handlersCleared,
+                        int (*fn)(void*), void* arg) {
   CloneOutcome out;
   bool kept;
   void* map;
@@ -250,7 +263,19 @@ CloneOutcome CloneVfork(uint64_t flags, bool wantPidfd, int cgroupFd, int (*fn)(
     args.exit_signal = SIGCHLD;  // an ordinary child: waitpid without __WALL sees it
     args.stack = reinterpret_cast<uintptr_t>(stack);
     args.stack_size = kStackSize;
+    const bool clearSighand =
+        handlersCleared != nullptr && clearSighandUsable.load(std::memory_order_relaxed);
+    if (clearSighand) args.flags |= CLONE_CLEAR_SIGHAND;
+    if (handlersCleared) *handlersCleared = clearSighand;
     pid = confine_clone3(&args, sizeof args, fn, arg);
+    if (pid == -EINVAL && clearSighand) {
+      // Maybe the flag (5.3, 5.4), maybe something else (a namespace): ask again without it.
+      // Accepted, or refused for another reason: it was the flag, never ask for it again.
+      args.flags &= ~static_cast<uint64_t>(CLONE_CLEAR_SIGHAND);
+      *handlersCleared = false;
+      pid = confine_clone3(&args, sizeof args, fn, arg);
+      if (pid != -EINVAL) clearSighandUsable.store(false, std::memory_order_relaxed);
+    }
     if (pid == -ENOSYS) clone3Usable.store(false, std::memory_order_relaxed);
   }
 #endif
@@ -258,6 +283,7 @@ CloneOutcome CloneVfork(uint64_t flags, bool wantPidfd, int cgroupFd, int (*fn)(
     // clone(2) through glibc's wrapper, which switches stacks and calls fn itself.
     // CLONE_PIDFD (5.2+) returns the pidfd through the parent_tid argument.
     out.syscall = "clone";
+    if (handlersCleared) *handlersCleared = false;  // clone(2) has no CLONE_CLEAR_SIGHAND
     int cflags = CLONE_VM | CLONE_VFORK | SIGCHLD | static_cast<int>(flags);
     pid = clone(fn, stack + kStackSize, cflags | (wantPidfd ? CLONE_PIDFD : 0), arg, &pidfd);
     if (pid < 0 && errno == EINVAL && wantPidfd) {
@@ -287,15 +313,17 @@ CloneOutcome CloneVfork(uint64_t flags, bool wantPidfd, int cgroupFd, int (*fn)(
 namespace linux_clone {
 
 long RunVforked(uint64_t flags, int (*fn)(void*), void* arg) {
-  return CloneVfork(flags, false, -1, fn, arg).pid;
+  return CloneVfork(flags, false, -1, nullptr, fn, arg).pid;
 }
 
 }  // namespace linux_clone
 
-StartResult StartChild(const ChildPlan& plan, const StartOptions& opts) {
+StartResult StartChild(ChildPlan& plan, const StartOptions& opts) {
   StartResult res;
-  CloneOutcome c = CloneVfork(opts.cloneFlags, opts.wantPidfd, opts.cgroupFd, ChildEntry,
-                              const_cast<ChildPlan*>(&plan));
+  plan.handlersCleared = false;
+  CloneOutcome c =
+      CloneVfork(opts.cloneFlags, opts.wantPidfd, opts.cgroupFd,
+                 opts.clearSighand ? &plan.handlersCleared : nullptr, ChildEntry, &plan);
   if (c.pid < 0) {
     res.err = static_cast<int>(-c.pid);
     res.syscall = c.syscall;

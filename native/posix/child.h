@@ -136,7 +136,11 @@ struct ChildPlan {
   const ChildGuards* guards = nullptr;  // Linux: capabilities, Landlock, seccomp; nullptr: none
 
   bool useCloseRange = true;  // false: test the /proc/self/fd fallback
-  int errFd = -1;             // write end of the O_CLOEXEC error pipe
+  // Written by StartChild before each clone attempt, read by the child's step 1: this clone
+  // asked the kernel to reset every handler (Linux's CLONE_CLEAR_SIGHAND), so only the ignored
+  // signals are left to reset. false: the child resets every signal itself.
+  bool handlersCleared = false;
+  int errFd = -1;   // write end of the O_CLOEXEC error pipe
   int keepFd = -1;  // an O_CLOEXEC fd >= stdioCount that step 6 leaves open for a later step
 };
 

@@ -58,9 +58,13 @@ inline long Write(int fd, const void* buf, size_t len) {
 inline long OpenWriteOnly(const char* path) {
   return Ret(syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC));
 }
+inline long OpenReadOnly(const char* path) {
+  return Ret(syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
+}
 inline long OpenDirectory(const char* path) {
   return Ret(syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 }
+inline long Read(int fd, void* buf, size_t len) { return Ret(syscall(SYS_read, fd, buf, len)); }
 inline long Getdents(int fd, void* buf, size_t len) {
   return Ret(syscall(SYS_getdents64, fd, buf, len));
 }
@@ -137,7 +141,9 @@ inline long UnblockAllSignals() {
 inline long Setsid() { return Ret(setsid()); }
 inline long Write(int fd, const void* buf, size_t len) { return Ret(write(fd, buf, len)); }
 inline long OpenWriteOnly(const char* path) { return Ret(open(path, O_WRONLY | O_CLOEXEC)); }
+inline long OpenReadOnly(const char* path) { return Ret(open(path, O_RDONLY | O_CLOEXEC)); }
 inline long OpenDirectory(const char*) { return -ENOSYS; }
+inline long Read(int fd, void* buf, size_t len) { return Ret(read(fd, buf, len)); }
 inline long Getdents(int, void*, size_t) { return -ENOSYS; }
 inline long Close(int fd) { return Ret(close(fd)); }
 inline long SetRlimit(int resource, uint64_t value) {

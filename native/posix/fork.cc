@@ -12,9 +12,10 @@
 
 namespace confine {
 
-StartResult StartChild(const ChildPlan& plan, const StartOptions& opts) {
+StartResult StartChild(ChildPlan& plan, const StartOptions& opts) {
   StartResult res;
-  if (opts.cgroupFd >= 0) {  // cgroups are Linux-only; lib/ never asks for one here
+  plan.handlersCleared = false;  // fork copies every handler: the child resets them all
+  if (opts.cgroupFd >= 0) {      // cgroups are Linux-only; lib/ never asks for one here
     res.err = ENOSYS;
     res.syscall = "fork";
     res.cgroupPlacement = true;

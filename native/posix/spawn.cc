@@ -141,6 +141,7 @@ SpawnResult Spawn(const SpawnRequest& req) {
 
   StartOptions opts;
   opts.wantPidfd = !req.forceNoPidfd;
+  opts.clearSighand = !req.forceNoClearSighand;
   opts.cgroupFd = req.cgroupFd;
 
 #ifdef __linux__

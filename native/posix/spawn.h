@@ -66,6 +66,7 @@ struct SpawnRequest {
   // Test switches: take the fallback paths on a kernel that has the fast ones.
   bool forceNoPidfd = false;
   bool forceNoCloseRange = false;
+  bool forceNoClearSighand = false;
 };
 
 struct SpawnResult {

@@ -10,9 +10,10 @@
 namespace confine {
 
 struct StartOptions {
-  bool wantPidfd = true;    // Linux: CLONE_PIDFD
-  int cgroupFd = -1;        // Linux: >= 0 → CLONE_INTO_CGROUP (clone3 only)
-  uint64_t cloneFlags = 0;  // Linux: CLONE_NEW* namespaces for the child (isolation)
+  bool wantPidfd = true;     // Linux: CLONE_PIDFD
+  int cgroupFd = -1;         // Linux: >= 0 → CLONE_INTO_CGROUP (clone3 only)
+  uint64_t cloneFlags = 0;   // Linux: CLONE_NEW* namespaces for the child (isolation)
+  bool clearSighand = true;  // Linux: CLONE_CLEAR_SIGHAND where clone3 has it (see child.cc)
 };
 
 struct StartResult {
@@ -26,6 +27,7 @@ struct StartResult {
 
 // Returns once the child has exec'd or exited (Linux, CLONE_VFORK) or once it exists (fork).
 // Blocks all signals in the calling thread around the clone and restores the mask after.
-StartResult StartChild(const ChildPlan& plan, const StartOptions& opts);
+// Writes plan.handlersCleared (how the child was born) for the child to read.
+StartResult StartChild(ChildPlan& plan, const StartOptions& opts);
 
 }  // namespace confine
