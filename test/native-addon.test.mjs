@@ -363,17 +363,21 @@ test('a confined child sees exactly its ids, groups, limits, session, fds and si
 
 // Step 1 of the child (native/posix/child.cc): where clone3 resets the handlers
 // (CLONE_CLEAR_SIGHAND, Linux 5.5+), the child resets only the signals /proc/self/status lists as
-// ignored; forceNoClearSighand takes the full loop of 62 calls. The supervisor here is started
-// through `env --ignore-signal` with 40 and 64 ignored besides Node's own SIGPIPE and SIGXFSZ
-// (Node resets signals 1-31 at startup, not the real-time ones): the highest bit of the mask, and
-// one that only the mask can name. The program, cat, installs no handler and ignores nothing, so
-// what it prints of its own status is what the child gave it; its /proc/self/io, read last,
-// counts the reads it was born with: step 1's read of /proc/self/status on the fast path only.
+// ignored; forceNoClearSighand takes the full loop of 62 calls, and so does the clone() fallback.
+// The supervisor here is started through `env --ignore-signal` with 40 and 64 ignored besides
+// Node's own SIGPIPE and SIGXFSZ (Node resets signals 1-31 at startup, not the real-time ones):
+// the highest bit of the mask, and one that only the mask can name. The program, cat, installs
+// no handler and ignores nothing, so what it prints of its own status is what the child gave it;
+// its /proc/self/io, read last, counts the reads it was born with: step 1's read of
+// /proc/self/status on the fast path only (same program, same environment otherwise).
 const envIgnores = process.platform === 'linux' && spawnSync('env', ['--ignore-signal=40', 'true']).status === 0;
-test('a child is born with every signal at its default, the ignored ones of its supervisor too, on both paths of step 1', {
-  skip: skip || (!envIgnores && 'env --ignore-signal (coreutils 8.31+) missing'),
-}, () => {
-  const script = `
+const envFile = ['/usr/bin/env', '/bin/env'].find((f) => fs.existsSync(f));
+const stepOneSupervisor = [
+  '--ignore-signal=40',
+  '--ignore-signal=64',
+  process.execPath,
+  '-e',
+  `
     const fs = require('node:fs');
     const addon = require(${JSON.stringify(path.join(ROOT, 'node_modules', 'node-gyp-build'))})(${JSON.stringify(ROOT)});
     const nul = addon.openDevNull(fs.constants.O_RDONLY);
@@ -390,10 +394,11 @@ test('a child is born with every signal at its default, the ignored ones of its 
         if (st.exitCode !== 0) throw new Error('cat: ' + JSON.stringify(st));
       }
     })();
-  `;
-  const out = execFileSync('env', ['--ignore-signal=40', '--ignore-signal=64', process.execPath, '-e', script], {
-    encoding: 'utf8',
-  });
+  `,
+];
+
+// The supervisor's output: its own SigIgn/SigCgt, then each child's status and io, by name.
+function stepOneParts(out) {
   const parts = {};
   for (const part of out.split(/^== /m).slice(1)) {
     const [name, ...lines] = part.split('\n');
@@ -409,8 +414,13 @@ test('a child is born with every signal at its default, the ignored ones of its 
     assert.equal(parts[mode].SigCgt, '0000000000000000', mode);
     assert.equal(parts[mode].SigBlk, '0000000000000000', mode);
   }
-  // Which path each child took: the same program with the same environment reads the same bytes,
-  // except for step 1's read of /proc/self/status, where the kernel has CLONE_CLEAR_SIGHAND.
+  return parts;
+}
+
+test('a child is born with every signal at its default, the ignored ones of its supervisor too, on both paths of step 1', {
+  skip: skip || (!envIgnores && 'env --ignore-signal (coreutils 8.31+) missing'),
+}, () => {
+  const parts = stepOneParts(execFileSync(envFile, stepOneSupervisor, { encoding: 'utf8' }));
   const [major, minor] = os.release().split('.').map(Number);
   if (addon.probe().features.clone3 && (major > 5 || (major === 5 && minor >= 5))) {
     assert.ok(
@@ -421,6 +431,37 @@ test('a child is born with every signal at its default, the ignored ones of its 
       Number(parts.fast.rchar) > Number(parts.loop.rchar) + 500,
       `bytes read: fast ${parts.fast.rchar}, loop ${parts.loop.rchar}`,
     );
+  }
+});
+
+// The same supervisor without clone3: confined by the default seccomp filter, which answers
+// ENOSYS for it (native/linux/seccomp.cc), so its spawns take clone(2), which has no
+// CLONE_CLEAR_SIGHAND: both children take the full loop and read the same.
+test('without clone3 (the clone() fallback) step 1 resets every signal itself', {
+  skip: skip || (!envIgnores && 'env --ignore-signal (coreutils 8.31+) missing'),
+}, async () => {
+  const outPath = path.join(tmp, `step-one-${process.pid}`);
+  const out = fs.openSync(outPath, 'w+');
+  const nul = devNull(O_RDONLY);
+  try {
+    const child = addon.spawn({
+      file: envFile,
+      argv: ['env', ...stepOneSupervisor],
+      envp: ['PATH=/usr/bin:/bin', ...(process.env.LD_PRELOAD ? [`LD_PRELOAD=${process.env.LD_PRELOAD}`] : [])],
+      stdio: [nul, out, out],
+      pdeathsig: 9,
+      noNewPrivs: true,
+      seccomp: {},
+    });
+    const st = await exitOf(child);
+    const text = fs.readFileSync(outPath, 'utf8');
+    assert.equal(st.exitCode, 0, text);
+    const parts = stepOneParts(text);
+    assert.equal(parts.fast.syscr, parts.loop.syscr, 'the same reads: no /proc/self/status in step 1');
+  } finally {
+    fs.closeSync(out);
+    addon.close(nul);
+    fs.rmSync(outPath, { force: true });
   }
 });
 
