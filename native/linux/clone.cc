@@ -174,9 +174,9 @@ char* TakeStack(bool* kept, void** map, size_t* mapSize) {
 std::atomic<bool> clone3Usable{true};
 // Cleared the first time clone3 refuses CLONE_CLEAR_SIGHAND (EINVAL) and accepts the same call
 // without it: Linux 5.3 and 5.4 have clone3 but not the flag (5.5). Learnt from the spawn itself
-// rather than a probe: no probe call can tell the two apart without making a process (an
-// unknown flag and a refused combination both answer EINVAL), and a kernel that has the flag
-// never pays anything for the check; one without pays one refused call, once.
+// rather than a probe: clone3 answers every refused argument with EINVAL, so a probe would have
+// to get past those checks, into the making of a process, to tell the flag from its absence. A
+// kernel that has the flag pays nothing for the check; one without pays one refused call, once.
 std::atomic<bool> clearSighandUsable{true};
 
 // Block every signal with the raw system call: pthread_sigmask would leave glibc's internal
