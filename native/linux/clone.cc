@@ -127,7 +127,8 @@ confine_clone3:
 namespace confine {
 namespace {
 
-// The child's stack: RunChild needs a few KiB (a 2 KiB getdents buffer at most); 64 KiB is
+// The child's stack: RunChild needs a few KiB (a 2 KiB buffer at most, for getdents in step 6 or
+// /proc/self/status in step 1, never both at once); 64 KiB is
 // generous. A PROT_NONE page below catches an overflow instead of corrupting our heap.
 constexpr size_t kStackSize = 64 * 1024;
 
@@ -176,7 +177,8 @@ std::atomic<bool> clone3Usable{true};
 // without it: Linux 5.3 and 5.4 have clone3 but not the flag (5.5). Learnt from the spawn itself
 // rather than a probe: clone3 answers every refused argument with EINVAL, so a probe would have
 // to get past those checks, into the making of a process, to tell the flag from its absence. A
-// kernel that has the flag pays nothing for the check; one without pays one refused call, once.
+// kernel that has the flag pays nothing for the check; one without pays one refused call per
+// process (per spawn, until one without the flag is accepted).
 std::atomic<bool> clearSighandUsable{true};
 
 // Block every signal with the raw system call: pthread_sigmask would leave glibc's internal
@@ -263,6 +265,10 @@ CloneOutcome CloneVfork(uint64_t flags, bool wantPidfd, int cgroupFd, bool* hand
     args.exit_signal = SIGCHLD;  // an ordinary child: waitpid without __WALL sees it
     args.stack = reinterpret_cast<uintptr_t>(stack);
     args.stack_size = kStackSize;
+    // 64-bit only: until a 2025 fix, 32-bit kernels took clone3's flags as an unsigned long in
+    // copy_sighand, cut this bit 32 off and ignored it without refusing the call: the child would
+    // believe its handlers gone. (confine_clone3 exists for x86_64 and aarch64 only today.)
+    static_assert(sizeof(void*) == 8, "CLONE_CLEAR_SIGHAND is trusted on 64-bit kernels only");
     const bool clearSighand =
         handlersCleared != nullptr && clearSighandUsable.load(std::memory_order_relaxed);
     if (clearSighand) args.flags |= CLONE_CLEAR_SIGHAND;
@@ -270,11 +276,13 @@ CloneOutcome CloneVfork(uint64_t flags, bool wantPidfd, int cgroupFd, bool* hand
     pid = confine_clone3(&args, sizeof args, fn, arg);
     if (pid == -EINVAL && clearSighand) {
       // Maybe the flag (5.3, 5.4), maybe something else (a namespace): ask again without it.
-      // Accepted, or refused for another reason: it was the flag, never ask for it again.
+      // Accepted: it was the flag, never ask for it again. Refused again, for whatever reason (a
+      // passing EAGAIN or ENOMEM included), proves nothing: the next spawn asks again. (No test
+      // here can make a 6.x kernel refuse the flag: seccomp cannot see clone3's arguments.)
       args.flags &= ~static_cast<uint64_t>(CLONE_CLEAR_SIGHAND);
       *handlersCleared = false;
       pid = confine_clone3(&args, sizeof args, fn, arg);
-      if (pid != -EINVAL) clearSighandUsable.store(false, std::memory_order_relaxed);
+      if (pid > 0) clearSighandUsable.store(false, std::memory_order_relaxed);
     }
     if (pid == -ENOSYS) clone3Usable.store(false, std::memory_order_relaxed);
   }

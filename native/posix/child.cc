@@ -123,13 +123,22 @@ struct Reporter {
 };
 
 // The mask of ignored signals (bit n-1 for signal n) from the "SigIgn:" line of
-// /proc/self/status: this process's own dispositions, as the kernel keeps them. The line's place
-// depends on the lines before it (Groups grows with the supplementary groups), so the scan goes
-// byte by byte across reads into a stack buffer. false for anything unexpected (no /proc, a read
-// error, no such line, not 1-16 hex digits): the caller then resets every signal.
+// /proc/self/status: this process's own dispositions, as the kernel keeps them. Only the
+// kernel's procfs is believed (fstatfs): whatever else is mounted or linked there (a bind mount,
+// FUSE, a FIFO, a device) could name fewer ignored signals than there are, or never end. The
+// line's place depends on the lines before it (Groups grows with the supplementary groups), so
+// the scan goes byte by byte across reads into a stack buffer, up to kMaxBytes (the line comes
+// long before that even with 65536 groups). false for anything unexpected (no /proc, not procfs,
+// a read error, no such line, not 1-16 hex digits): the caller then resets every signal.
 bool ReadIgnoredSignals(uint64_t* mask) {
-  long fd = sys::OpenReadOnly("/proc/self/status");
+  long fd = sys::OpenProcFile("/proc/self/status");
   if (fd < 0) return false;
+  if (sys::IsProcfs(static_cast<int>(fd)) != 1) {
+    sys::Close(static_cast<int>(fd));
+    return false;
+  }
+  constexpr long kMaxBytes = 1 << 20;
+  long total = 0;
   static constexpr char kKey[] = "\nSigIgn:\t";  // never the first line (that is Name:)
   constexpr int kKeyLength = sizeof kKey - 1;
   int matched = 0;  // characters of kKey seen so far; kKeyLength: inside the value
@@ -139,8 +148,8 @@ bool ReadIgnoredSignals(uint64_t* mask) {
   char buf[2048];  // the file up to SigIgn: is about 1 KiB, one read
   while (state == kScanning) {
     long n = sys::Read(static_cast<int>(fd), buf, sizeof buf);
-    if (n <= 0) {
-      state = kBad;  // a read error, or the end of the file before the line ended
+    if (n <= 0 || (total += n) > kMaxBytes) {
+      state = kBad;  // a read error, the end of the file before the line ended, or no end
       break;
     }
     for (long i = 0; i < n && state == kScanning; i++) {
@@ -173,9 +182,9 @@ bool ReadIgnoredSignals(uint64_t* mask) {
 // ignore others, and SIG_IGN survives execve. Every signal goes back to SIG_DFL: one
 // rt_sigaction each, 62 calls (~65 µs on a 2-core VM, the parent suspended all along). Where the
 // clone already reset every handler (CLONE_CLEAR_SIGHAND keeps SIG_IGN as it is), only the ignored
-// signals are left: the kernel lists them in /proc/self/status (open, read, close), usually two.
-// Anything unexpected there falls back to all 62, so a wrong answer can leave at most a signal
-// ignored, never a handler installed.
+// signals are left: the kernel lists them in /proc/self/status (open, fstatfs, read, close),
+// usually two. Anything unexpected there falls back to all 62, and only procfs is read, so no
+// other file can leave a signal ignored; and no answer at all can leave a handler installed.
 long ResetSignalDispositions(bool handlersCleared) {
   uint64_t ignored;
   if (!handlersCleared || !ReadIgnoredSignals(&ignored)) ignored = ~0ULL;  // all of them

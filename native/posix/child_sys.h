@@ -24,7 +24,9 @@
 #include <unistd.h>
 
 #ifdef __linux__
+#include <linux/magic.h>
 #include <sys/prctl.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #endif
 
@@ -58,8 +60,16 @@ inline long Write(int fd, const void* buf, size_t len) {
 inline long OpenWriteOnly(const char* path) {
   return Ret(syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC));
 }
-inline long OpenReadOnly(const char* path) {
-  return Ret(syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
+// A file of the kernel's procfs, read-only: never blocking at the open or the reads (a FIFO put
+// in its place), never following a symbolic link in its last component; IsProcfs says whether
+// the open file really is on procfs.
+inline long OpenProcFile(const char* path) {
+  return Ret(syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW));
+}
+inline long IsProcfs(int fd) {
+  struct statfs fs;
+  long r = Ret(syscall(SYS_fstatfs, fd, &fs));
+  return r < 0 ? r : fs.f_type == PROC_SUPER_MAGIC;
 }
 inline long OpenDirectory(const char* path) {
   return Ret(syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -141,7 +151,8 @@ inline long UnblockAllSignals() {
 inline long Setsid() { return Ret(setsid()); }
 inline long Write(int fd, const void* buf, size_t len) { return Ret(write(fd, buf, len)); }
 inline long OpenWriteOnly(const char* path) { return Ret(open(path, O_WRONLY | O_CLOEXEC)); }
-inline long OpenReadOnly(const char* path) { return Ret(open(path, O_RDONLY | O_CLOEXEC)); }
+inline long OpenProcFile(const char*) { return -ENOSYS; }  // no procfs
+inline long IsProcfs(int) { return 0; }
 inline long OpenDirectory(const char*) { return -ENOSYS; }
 inline long Read(int fd, void* buf, size_t len) { return Ret(read(fd, buf, len)); }
 inline long Getdents(int, void*, size_t) { return -ENOSYS; }
