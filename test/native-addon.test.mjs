@@ -453,7 +453,12 @@ test('without clone3 (the clone() fallback) step 1 resets every signal itself', 
     const child = addon.spawn({
       file: envFile,
       argv: ['env', ...stepOneSupervisor],
-      envp: ['PATH=/usr/bin:/bin', ...(process.env.LD_PRELOAD ? [`LD_PRELOAD=${process.env.LD_PRELOAD}`] : [])],
+      // The sanitizers' settings too (npm run test:asan): LeakSanitizer's exit check would
+      // ptrace, which the filter denies (its fatal error made the supervisor exit 1).
+      envp: [
+        'PATH=/usr/bin:/bin',
+        ...['LD_PRELOAD', 'ASAN_OPTIONS', 'UBSAN_OPTIONS'].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]}`),
+      ],
       stdio: [nul, out, out],
       pdeathsig: 9,
       noNewPrivs: true,
