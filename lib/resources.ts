@@ -53,12 +53,17 @@ export const RLIMIT_RESOURCES: Partial<Record<keyof Resources, RlimitRule>> = {
   addressSpaceBytes: { rlimit: 'as', ulimitFlag: '-v', ulimitUnit: 1024 },
 };
 
+/** RLIMIT_RESOURCES as [resource, rlimit] pairs: made once, not by every spawn's rlimitsOf(). */
+const RLIMIT_PAIRS: readonly (readonly [keyof Resources, RlimitName])[] = Object.entries(RLIMIT_RESOURCES).map(
+  ([key, rule]) => [key as keyof Resources, rule!.rlimit] as const,
+);
+
 /** The requested rlimit resources, as [name, value] pairs for the addon. */
 export function rlimitsOf(resources: Resources): [RlimitName, number][] {
   const out: [RlimitName, number][] = [];
-  for (const [key, rule] of Object.entries(RLIMIT_RESOURCES)) {
-    const v = resources[key as keyof Resources];
-    if (typeof v === 'number' && rule) out.push([rule.rlimit, v]);
+  for (const [key, rlimit] of RLIMIT_PAIRS) {
+    const v = resources[key];
+    if (typeof v === 'number') out.push([rlimit, v]);
   }
   return out;
 }
